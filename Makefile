@@ -1,0 +1,29 @@
+# maskwatch: `make demo` runs the pipeline on bundled CC0 scenes, `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= out/demo
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/maskwatch detect --annotate $(DEMO_OUT) demo/scenes/images
+	@echo "annotated copies written to $(DEMO_OUT)/"
+
+test: install
+	$(BIN)/python -m pytest -q -rs
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) out *.egg-info .pytest_cache

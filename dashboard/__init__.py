@@ -1,0 +1,1 @@
+"""The violation dashboard: Flask behind gunicorn (see issue: dashboard)."""

@@ -1,0 +1,27 @@
+"""Draw classified faces on a frame: red for no mask, green for mask (BGR images, OpenCV only)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from maskwatch.detections import Detections
+
+RED, GREEN = (40, 40, 230), (60, 180, 60)
+
+
+def draw(image: np.ndarray, det: Detections, threshold: float, thickness: int | None = None) -> np.ndarray:
+    """A copy of `image` with each face boxed and labelled with p(no_mask)."""
+    out = image.copy()
+    t = thickness or max(1, round(max(image.shape[:2]) / 500))
+    scale = max(0.35, max(image.shape[:2]) / 1600)
+    for box, p in zip(det.boxes, det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det)):
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        bad = bool(p >= threshold)
+        color = RED if bad else GREEN
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
+        text = f"{'NO MASK' if bad else 'mask'} {p:.2f}" if np.isfinite(p) else "face"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        ty = y1 - 3 if y1 - th - base - 3 >= 0 else y2 + th + 3
+        cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 1), color, cv2.FILLED)
+        cv2.putText(out, text, (x1 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out

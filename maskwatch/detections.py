@@ -1,0 +1,70 @@
+"""The typed value passed between model stages: faces found in one image.
+
+Boxes are float pixel coordinates [x1, y1, x2, y2] of the image they were found in.
+`p_no_mask` is NaN until the classifier has run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LABELS = ("mask", "no_mask")
+
+
+@dataclass(frozen=True)
+class Detections:
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    p_no_mask: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        scores = np.asarray(self.scores, np.float32).reshape(-1)
+        if len(boxes) != len(scores):
+            raise ValueError(f"Detections: {len(boxes)} boxes but {len(scores)} scores")
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "scores", scores)
+        if self.p_no_mask is not None:
+            p = np.asarray(self.p_no_mask, np.float32).reshape(-1)
+            if len(p) != len(boxes):
+                raise ValueError(f"Detections: {len(boxes)} boxes but {len(p)} p_no_mask values")
+            object.__setattr__(self, "p_no_mask", p)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def widths(self) -> np.ndarray:
+        return self.boxes[:, 2] - self.boxes[:, 0]
+
+    def with_p_no_mask(self, p_no_mask: np.ndarray) -> Detections:
+        return Detections(self.boxes, self.scores, p_no_mask)
+
+    def labels(self, threshold: float) -> list[str]:
+        if self.p_no_mask is None:
+            raise ValueError("Detections: not classified yet")
+        return [LABELS[int(p >= threshold)] for p in self.p_no_mask]
+
+    def subset(self, keep: np.ndarray) -> Detections:
+        p = None if self.p_no_mask is None else self.p_no_mask[keep]
+        return Detections(self.boxes[keep], self.scores[keep], p)
+
+    @staticmethod
+    def concat(parts: list[Detections]) -> Detections:
+        if not parts:
+            return Detections()
+        p = None
+        if all(d.p_no_mask is not None for d in parts):
+            p = np.concatenate([d.p_no_mask for d in parts])
+        return Detections(np.concatenate([d.boxes for d in parts]),
+                          np.concatenate([d.scores for d in parts]), p)
+
+    def to_json_faces(self, threshold: float) -> list[dict]:
+        """Faces in the public `maskwatch detect --json` shape."""
+        labels = self.labels(threshold)
+        return [
+            {"box": [round(float(v), 1) for v in b], "score": round(float(s), 4),
+             "label": lab, "p_no_mask": round(float(p), 4)}
+            for b, s, lab, p in zip(self.boxes, self.scores, labels, self.p_no_mask)
+        ]

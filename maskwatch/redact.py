@@ -1,0 +1,25 @@
+"""Keep credentials out of logs, status and pages: camera URLs carry passwords."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*@)")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*")
+
+
+def redact_url(url: str) -> str:
+    """The URL with user:password replaced by *** and secret query values hidden."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return _SECRET_QUERY.sub(r"\1***", urlunsplit(parts._replace(netloc=netloc)))
+
+
+def redact_text(text: str) -> str:
+    """Any URL credentials inside free text (an OpenCV or FFmpeg error message, say)."""
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\g<scheme>***@", text))

@@ -1,0 +1,34 @@
+"""Build the detector, classifier and pipeline from the validated config (the CLI is the caller)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from maskwatch.config import ClassifierConfig, DetectorConfig
+from models import WEIGHTS_DIR
+from models.classifier import MaskClassifier
+from models.detector import FaceDetector
+from models.pipeline import MaskPipeline
+
+DEFAULT_DETECTOR = WEIGHTS_DIR / "yunet_n_640_640.onnx"
+DEFAULT_CLASSIFIER = WEIGHTS_DIR / "classifier"
+
+
+def build_detector(cfg: DetectorConfig, threads: int | None = None) -> FaceDetector:
+    return FaceDetector(cfg.model or DEFAULT_DETECTOR, score_threshold=cfg.score_threshold,
+                        nms_threshold=cfg.nms_threshold, upscale=cfg.upscale, max_side=cfg.max_side,
+                        tiles=cfg.tiles, tile_overlap=cfg.tile_overlap, threads=threads)
+
+
+def build_classifier(cfg: ClassifierConfig) -> MaskClassifier:
+    return MaskClassifier.load(cfg.model_dir or DEFAULT_CLASSIFIER, backend=cfg.backend,
+                               threads=cfg.threads, max_batch=cfg.batch_size)
+
+
+def build_pipeline(detector: DetectorConfig, classifier: ClassifierConfig) -> MaskPipeline:
+    return MaskPipeline(build_detector(detector), build_classifier(classifier),
+                        threshold=classifier.threshold, min_face_px=detector.min_face_px)
+
+
+def model_version(classifier: ClassifierConfig) -> str:
+    from models.classifier import ModelInfo
+    return ModelInfo.load(Path(classifier.model_dir or DEFAULT_CLASSIFIER)).version

@@ -1,0 +1,162 @@
+"""MaskClassifier: p(no_mask) for batches of face crops, over TFLite (CPU) or Keras (GPU).
+
+The Keras model is the source of truth; the TFLite export, run by LiteRT with XNNPACK, serves on
+CPU about 4x faster than TensorFlow and needs no TensorFlow at all. A model directory holds
+`metadata.json` naming both files, the input size, the crop margin and the decision threshold.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+METADATA = "metadata.json"
+SCHEMA = 1
+CLASSES = ["mask", "no_mask"]
+BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+
+
+class ModelError(ValueError):
+    """A model file or its metadata is missing or wrong; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    dir: Path
+    version: str
+    input_size: int
+    crop_margin: float
+    threshold: float
+    keras_file: str
+    tflite_file: str
+    raw: dict
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ModelInfo:
+        path = Path(model_dir) / METADATA
+        if not path.is_file():
+            raise ModelError(f"classifier metadata not found: {path}")
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ModelError(f"classifier metadata unreadable: {path}: {e}") from e
+        if not isinstance(meta, dict):
+            raise ModelError(f"classifier metadata {path}: expected a JSON object")
+        if meta.get("schema") != SCHEMA:
+            raise ModelError(f"classifier metadata {path}: schema {meta.get('schema')!r}, expected {SCHEMA}")
+        if meta.get("classes") != CLASSES:
+            raise ModelError(f"classifier metadata {path}: classes {meta.get('classes')!r}, expected {CLASSES}")
+        try:
+            info = cls(Path(model_dir), str(meta["version"]), int(meta["input_size"]),
+                       float(meta["crop_margin"]), float(meta["threshold"]),
+                       str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
+        if not 16 <= info.input_size <= 512:
+            raise ModelError(f"classifier metadata {path}: input_size {info.input_size} out of 16..512")
+        if not 0.0 < info.threshold < 1.0:
+            raise ModelError(f"classifier metadata {path}: threshold {info.threshold} not in (0, 1)")
+        return info
+
+
+class MaskClassifier:
+    """`predict_batch(crops)` -> p_no_mask, crops (N, S, S, 3) uint8 RGB from `crops.crop_faces`."""
+
+    def __init__(self, info: ModelInfo, backend: str = "auto", threads: int | None = None,
+                 max_batch: int = 32):
+        self.info = info
+        self.max_batch = max_batch
+        if backend == "auto":
+            backend = "keras" if _tf_sees_gpu() else "tflite"
+        if backend == "tflite":
+            self._runner = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, threads)
+        elif backend == "keras":
+            self._runner = _KerasRunner(info.dir / info.keras_file)
+        else:
+            raise ModelError(f"classifier backend {backend!r}: expected auto, tflite or keras")
+        self.backend = backend
+
+    @classmethod
+    def load(cls, model_dir: Path, backend: str = "auto", threads: int | None = None,
+             max_batch: int = 32) -> MaskClassifier:
+        return cls(ModelInfo.load(model_dir), backend, threads, max_batch)
+
+    @property
+    def input_size(self) -> int:
+        return self.info.input_size
+
+    def predict_batch(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops)
+        s = self.info.input_size
+        if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
+            raise ValueError(f"classifier expects crops of shape (N, {s}, {s}, 3), got {crops.shape}")
+        if not len(crops):
+            return np.zeros((0,), np.float32)
+        out = [self._runner(crops[i:i + self.max_batch].astype(np.float32))
+               for i in range(0, len(crops), self.max_batch)]
+        return np.concatenate(out).reshape(-1).astype(np.float32)
+
+
+def _tf_sees_gpu() -> bool:
+    try:
+        import tensorflow as tf  # heavy: only when a GPU might be used
+    except ImportError:
+        return False
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+class _TFLiteRunner:
+    """One interpreter per padded batch size, so a batch never re-allocates tensors."""
+
+    def __init__(self, path: Path, size: int, threads: int | None):
+        if not path.is_file():
+            raise ModelError(f"classifier TFLite file not found: {path}")
+        self.path, self.size, self.threads = path, size, threads
+        self._content = path.read_bytes()
+        self._by_batch: dict[int, tuple] = {}
+        self._get(1)  # fail now, naming the file, if it does not load
+
+    def _get(self, n: int):
+        if n not in self._by_batch:
+            try:
+                from ai_edge_litert.interpreter import Interpreter
+            except ImportError:  # older stacks: the interpreter inside TensorFlow
+                from tensorflow.lite.python.interpreter import Interpreter
+            try:
+                it = Interpreter(model_content=self._content, num_threads=self.threads)
+                inp = it.get_input_details()[0]
+                it.resize_tensor_input(inp["index"], (n, self.size, self.size, 3))
+                it.allocate_tensors()
+            except (ValueError, RuntimeError) as e:
+                raise ModelError(f"classifier TFLite file unusable: {self.path}: {e}") from e
+            self._by_batch[n] = (it, inp["index"], it.get_output_details()[0]["index"])
+        return self._by_batch[n]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        bucket = next((b for b in BUCKETS if b >= n), n)
+        if bucket != n:
+            x = np.concatenate([x, np.zeros((bucket - n, *x.shape[1:]), x.dtype)])
+        it, i_in, i_out = self._get(bucket)
+        it.set_tensor(i_in, x)
+        it.invoke()
+        return it.get_tensor(i_out)[:n].reshape(-1)
+
+
+class _KerasRunner:
+    def __init__(self, path: Path):
+        if not path.is_file():
+            raise ModelError(f"classifier Keras file not found: {path}")
+        import keras
+        try:
+            self.model = keras.models.load_model(path, compile=False)
+        except (ValueError, OSError) as e:
+            raise ModelError(f"classifier Keras file unusable: {path}: {e}") from e
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(x, training=False)).reshape(-1)

@@ -1,0 +1,116 @@
+"""Detection-quality metrics, defined exactly as the project's scoring tool defines them.
+
+A detection matches a ground-truth face at IoU >= 0.3 (greedy, highest face score first).
+Violations are ground-truth `without_mask` and `mask_weared_incorrect`. A size bucket ignores
+ground truth outside its width range, detections matched to those faces, and unmatched detections
+whose width is outside the range (COCO-style "ignore"). AP is VOC all-point AP over detections ranked by
+p_no_mask * score (violations) or (1 - p_no_mask) * score (masks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.voc import iou_matrix
+
+MATCH_IOU = 0.3
+
+
+@dataclass
+class Tally:
+    """Per-detection outcomes over many images, for one size bucket."""
+    min_width: float = 0.0
+    max_width: float = float("inf")
+    faces_gt: int = 0
+    faces_found: int = 0
+    violations_gt: int = 0
+    masks_gt: int = 0
+    conf: list = field(default_factory=list)       # face score per kept detection
+    p_no_mask: list = field(default_factory=list)
+    on_violation: list = field(default_factory=list)  # matched to a violation face
+    on_mask: list = field(default_factory=list)       # matched to a masked face
+
+    def add(self, boxes, scores, p_no_mask, gt_boxes, gt_violation) -> None:
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        gt_boxes = np.asarray(gt_boxes, np.float32).reshape(-1, 4)
+        gt_violation = np.asarray(gt_violation, bool)
+        match = greedy_match(boxes, np.asarray(scores, np.float32), gt_boxes)
+        gt_w = gt_boxes[:, 2] - gt_boxes[:, 0]
+        keep_gt = (gt_w >= self.min_width) & (gt_w < self.max_width)
+        self.faces_gt += int(keep_gt.sum())
+        self.violations_gt += int((keep_gt & gt_violation).sum())
+        self.masks_gt += int((keep_gt & ~gt_violation).sum())
+        for i, j in enumerate(match):
+            if j >= 0 and not keep_gt[j]:
+                continue
+            if j < 0 and not self.min_width <= boxes[i, 2] - boxes[i, 0] < self.max_width:
+                continue
+            self.faces_found += j >= 0
+            self.conf.append(float(scores[i]))
+            self.p_no_mask.append(float(p_no_mask[i]))
+            self.on_violation.append(j >= 0 and bool(gt_violation[j]))
+            self.on_mask.append(j >= 0 and not gt_violation[j])
+
+    def violation_counts(self, threshold: float) -> tuple[int, int, int]:
+        flagged = np.asarray(self.p_no_mask) >= threshold
+        hit = np.asarray(self.on_violation, bool)
+        tp = int((flagged & hit).sum())
+        return tp, int((flagged & ~hit).sum()), self.violations_gt - tp
+
+    def f1(self, threshold: float) -> tuple[float, float, float]:
+        tp, fp, fn = self.violation_counts(threshold)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+
+    def summary(self, threshold: float) -> dict:
+        prec, rec, f1 = self.f1(threshold)
+        conf, p = np.asarray(self.conf), np.asarray(self.p_no_mask)
+        return {
+            "faces_gt": self.faces_gt,
+            "face_recall": round(self.faces_found / self.faces_gt, 3) if self.faces_gt else 0.0,
+            "violations_gt": self.violations_gt,
+            "violation_precision": round(prec, 3),
+            "violation_recall": round(rec, 3),
+            "violation_f1": round(f1, 3),
+            "violation_ap": round(average_precision(conf * p, self.on_violation, self.violations_gt), 3),
+            "mask_ap": round(average_precision(conf * (1 - p), self.on_mask, self.masks_gt), 3),
+        }
+
+    def pr_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """Violation precision and recall as the ranking threshold falls."""
+        rank = np.asarray(self.conf) * np.asarray(self.p_no_mask)
+        hit = np.asarray(self.on_violation, bool)[np.argsort(-rank, kind="stable")]
+        tp, fp = np.cumsum(hit), np.cumsum(~hit)
+        return tp / np.maximum(tp + fp, 1), tp / max(self.violations_gt, 1)
+
+    def best_threshold(self, grid=np.linspace(0.05, 0.95, 91)) -> float:
+        return float(max(grid, key=lambda t: (self.f1(t)[2], -abs(t - 0.5))))
+
+
+def greedy_match(boxes: np.ndarray, scores: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
+    """For each detection the index of its ground-truth face, or -1."""
+    match = np.full(len(boxes), -1, np.int64)
+    if not len(boxes) or not len(gt_boxes):
+        return match
+    ious = iou_matrix(boxes, gt_boxes)
+    taken = np.zeros(len(gt_boxes), bool)
+    for i in np.argsort(-scores, kind="stable"):
+        cand = np.where(taken, -1.0, ious[i])
+        j = int(np.argmax(cand))
+        if cand[j] >= MATCH_IOU:
+            match[i], taken[j] = j, True
+    return match
+
+
+def average_precision(confidence, is_hit, n_pos: int) -> float:
+    """VOC all-point AP: area under the precision envelope, recall over n_pos positives."""
+    confidence = np.asarray(confidence, np.float64)
+    if not n_pos or not len(confidence):
+        return 0.0
+    hit = np.asarray(is_hit, bool)[np.argsort(-confidence, kind="stable")]
+    tp, fp = np.cumsum(hit), np.cumsum(~hit)
+    recall, precision = tp / n_pos, tp / (tp + fp)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))

@@ -1,0 +1,65 @@
+"""Face detection then one batched classification over every face of a batch of images."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from maskwatch.detections import Detections
+from models.classifier import MaskClassifier
+from models.crops import crop_faces
+from models.detector import FaceDetector
+
+
+@dataclass
+class StageTimes:
+    """Accumulated wall time per stage, for reports and benchmarks."""
+    images: int = 0
+    faces: int = 0
+    detect_s: float = 0.0
+    classify_s: float = 0.0
+    batches: list = field(default_factory=list)
+
+    def per_image_ms(self) -> dict:
+        n = max(self.images, 1)
+        return {"detect_ms": round(self.detect_s / n * 1000, 1),
+                "classify_ms": round(self.classify_s / n * 1000, 1),
+                "faces_per_image": round(self.faces / n, 2)}
+
+
+class MaskPipeline:
+    def __init__(self, detector: FaceDetector, classifier: MaskClassifier,
+                 threshold: float | None = None, min_face_px: float = 0.0):
+        self.detector = detector
+        self.classifier = classifier
+        self.threshold = classifier.info.threshold if threshold is None else threshold
+        self.min_face_px = min_face_px
+        self.times = StageTimes()
+
+    def run(self, images: list[np.ndarray]) -> list[Detections]:
+        """Classified faces for each BGR image, in order."""
+        t0 = time.perf_counter()
+        found = []
+        for img in images:
+            d = self.detector.detect(img)
+            if self.min_face_px:
+                d = d.subset(d.widths >= self.min_face_px)
+            found.append(d)
+        t1 = time.perf_counter()
+        size, margin = self.classifier.input_size, self.classifier.info.crop_margin
+        crops = [crop_faces(img, d.boxes, size, margin) for img, d in zip(images, found)]
+        p = self.classifier.predict_batch(np.concatenate(crops)) if crops else np.zeros(0)
+        t2 = time.perf_counter()
+        out, start = [], 0
+        for d in found:
+            out.append(d.with_p_no_mask(p[start:start + len(d)]))
+            start += len(d)
+        self.times.images += len(images)
+        self.times.faces += start
+        self.times.detect_s += t1 - t0
+        self.times.classify_s += t2 - t1
+        return out
+
+    def labels(self, det: Detections) -> list[str]:
+        return det.labels(self.threshold)

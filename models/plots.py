@@ -1,0 +1,66 @@
+"""Training and evaluation figures (PNG), drawn with matplotlib's Agg backend."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def training_curves(history: dict[str, list[float]], path: Path) -> None:
+    plt = _plt()
+    keys = [k for k in ("loss", "val_loss", "pr_auc", "val_pr_auc", "accuracy", "val_accuracy") if k in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, group in zip(axes, ("loss", "pr_auc", "accuracy")):
+        for k in keys:
+            if k.endswith(group):
+                ax.plot(np.arange(1, len(history[k]) + 1), history[k], label=k)
+        ax.set_title(group)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def confusion_matrix(labels: np.ndarray, p: np.ndarray, threshold: float, path: Path, title: str) -> list:
+    plt = _plt()
+    pred = (np.asarray(p) >= threshold).astype(int)
+    cm = np.zeros((2, 2), int)
+    for t, q in zip(np.asarray(labels, int), pred):
+        cm[t, q] += 1
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", color="black")
+    ax.set_xticks([0, 1], ["mask", "no_mask"])
+    ax.set_yticks([0, 1], ["mask", "no_mask"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return cm.tolist()
+
+
+def pr_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, (precision, recall) in curves.items():
+        ax.plot(recall, precision, label=name)
+    ax.set_xlabel("violation recall")
+    ax.set_ylabel("violation precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,83 @@
+"""PASCAL VOC scene annotations (the scenes-dev layout: images/ and annotations/ side by side).
+
+`mask_weared_incorrect` counts as a violation: a mask under the nose or on the chin is no mask.
+"""
+from __future__ import annotations
+
+import hashlib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+VIOLATION_NAMES = frozenset({"without_mask", "mask_weared_incorrect"})
+MASK_NAMES = frozenset({"with_mask"})
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class Scene:
+    stem: str
+    image: Path
+    boxes: np.ndarray  # (N, 4) float32 x1, y1, x2, y2
+    violation: np.ndarray  # (N,) bool
+
+    @property
+    def widths(self) -> np.ndarray:
+        return self.boxes[:, 2] - self.boxes[:, 0]
+
+
+def load_annotation(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as e:
+        raise ValueError(f"annotation unreadable: {path}: {e}") from e
+    boxes, viol = [], []
+    for obj in root.findall("object"):
+        name = (obj.findtext("name") or "").strip()
+        if name not in VIOLATION_NAMES | MASK_NAMES:
+            raise ValueError(f"annotation {path}: unknown label {name!r}")
+        bb = obj.find("bndbox")
+        try:
+            boxes.append([float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])
+        except (TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"annotation {path}: bad bndbox for {name!r}") from e
+        viol.append(name in VIOLATION_NAMES)
+    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(viol, bool)
+
+
+def load_scenes(root: Path) -> list[Scene]:
+    """Every annotated image under root/images with its root/annotations/<stem>.xml."""
+    root = Path(root)
+    images, annotations = root / "images", root / "annotations"
+    if not images.is_dir() or not annotations.is_dir():
+        raise FileNotFoundError(f"{root}: expected images/ and annotations/ folders (VOC layout)")
+    scenes = []
+    for img in sorted(images.iterdir()):
+        if img.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        xml = annotations / f"{img.stem}.xml"
+        if not xml.is_file():
+            raise FileNotFoundError(f"{img}: no annotation {xml}")
+        boxes, viol = load_annotation(xml)
+        scenes.append(Scene(img.stem, img, boxes, viol))
+    return scenes
+
+
+def split_of(stem: str) -> str:
+    """Fixed split by image name, stable across runs and machines: 70% train, 10% val, 20% test."""
+    bucket = int(hashlib.sha1(stem.encode()).hexdigest(), 16) % 10
+    return "test" if bucket < 2 else "val" if bucket == 2 else "train"
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, 4) and (M, 4) boxes."""
+    a, b = np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4)
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)

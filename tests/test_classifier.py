@@ -1,0 +1,84 @@
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from models.build import DEFAULT_CLASSIFIER
+from models.classifier import MaskClassifier, ModelError, ModelInfo
+from models.crops import crop_faces
+from models.voc import load_scenes
+
+
+@pytest.fixture(scope="module")
+def real_crops(scenes_dir):
+    info = ModelInfo.load(DEFAULT_CLASSIFIER)
+    out = []
+    for sc in load_scenes(scenes_dir):
+        out.append(crop_faces(cv2.imread(str(sc.image)), sc.boxes, info.input_size, info.crop_margin))
+    return np.concatenate(out)
+
+
+def _copy_model(tmp_path):
+    dst = tmp_path / "model"
+    shutil.copytree(DEFAULT_CLASSIFIER, dst)
+    return dst
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m.update(classes=["no_mask", "mask"]), "classes"),
+    (lambda m: m.update(schema=99), "schema 99"),
+    (lambda m: m.pop("input_size"), "missing or bad field 'input_size'"),
+    (lambda m: m.update(threshold=1.5), "threshold 1.5"),
+    (lambda m: m.update(input_size=4), "input_size 4"),
+])
+def test_wrong_metadata_names_the_file(tmp_path, edit, message):
+    model = _copy_model(tmp_path)
+    meta = json.loads((model / "metadata.json").read_text())
+    edit(meta)
+    (model / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=message) as e:
+        MaskClassifier.load(model, backend="tflite")
+    assert str(model / "metadata.json") in str(e.value)
+
+
+def test_unreadable_metadata_and_missing_weights_name_the_file(tmp_path):
+    model = _copy_model(tmp_path)
+    (model / "metadata.json").write_text("{not json")
+    with pytest.raises(ModelError, match="metadata unreadable"):
+        ModelInfo.load(model)
+    model = _copy_model(tmp_path / "b")
+    (model / "mask_classifier.tflite").unlink()
+    with pytest.raises(ModelError, match=f"TFLite file not found: {model / 'mask_classifier.tflite'}"):
+        MaskClassifier.load(model, backend="tflite")
+    (model / "mask_classifier.keras").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="Keras file unusable"):
+        MaskClassifier.load(model, backend="keras")
+
+
+def test_predict_batch_shapes(real_crops):
+    clf = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite", max_batch=8)
+    p = clf.predict_batch(real_crops[:13])  # crosses a batch boundary and pads the tail
+    assert p.shape == (13,) and ((p >= 0) & (p <= 1)).all()
+    np.testing.assert_allclose(p[:5], clf.predict_batch(real_crops[:5]), atol=1e-5)
+    assert clf.predict_batch(real_crops[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="expects crops of shape"):
+        clf.predict_batch(np.zeros((2, 10, 10, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_tflite_export_matches_keras_on_real_crops(real_crops):
+    tfl = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite").predict_batch(real_crops)
+    ker = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="keras").predict_batch(real_crops)
+    assert len(real_crops) >= 50
+    assert np.max(np.abs(tfl - ker)) < 1e-3
+    t = ModelInfo.load(DEFAULT_CLASSIFIER).threshold
+    assert ((tfl >= t) == (ker >= t)).all()
+
+
+def test_shipped_model_separates_the_classes(scenes_dir, real_crops):
+    """On the bundled CC0 faces (annotated boxes) the shipped model ranks violations high."""
+    labels = np.concatenate([sc.violation for sc in load_scenes(scenes_dir)])
+    p = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite").predict_batch(real_crops)
+    assert p[labels].mean() - p[~labels].mean() > 0.3

@@ -1,0 +1,84 @@
+import cv2
+import numpy as np
+import pytest
+
+from models.build import DEFAULT_DETECTOR
+from models.detector import FaceDetector, nms, plan_tiles, working_scale
+from models.voc import iou_matrix, load_annotation
+
+
+class MarkerDetector(FaceDetector):
+    """A small fake: 'finds' the white squares of a synthetic frame in whatever tile it is given,
+    so the mapping back through resize and tiling can be checked exactly."""
+
+    def _run(self, tile):
+        mask = (tile[:, :, 0] > 200).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        boxes = [[x, y, x + w, y + h] for x, y, w, h, _ in stats[1:]]
+        return np.asarray(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32)
+
+
+def synthetic(h=300, w=400):
+    img = np.zeros((h, w, 3), np.uint8)
+    squares = [(20, 30, 60, 70), (180, 120, 200, 140), (330, 220, 390, 290)]
+    for x1, y1, x2, y2 in squares:
+        img[y1:y2, x1:x2] = 255
+    return img, np.asarray(squares, np.float32)
+
+
+@pytest.mark.parametrize("upscale,tiles", [(1.0, (1, 1)), (2.0, (1, 1)), (1.5, (2, 2)), (2.0, (3, 2)), (0.5, (1, 1))])
+def test_boxes_map_back_to_input_pixels(upscale, tiles):
+    img, truth = synthetic()
+    det = MarkerDetector(DEFAULT_DETECTOR, upscale=upscale, tiles=tiles, tile_overlap=0.25).detect(img)
+    assert len(det) == len(truth)  # tiles overlap, NMS merges the copies
+    best = iou_matrix(truth, det.boxes).max(axis=1)
+    assert best.min() > 0.85, best
+
+
+def test_plan_tiles_cover_the_image_with_overlap():
+    tiles = plan_tiles(1000, 600, 3, 2, 0.2)
+    assert len(tiles) == 6
+    covered = np.zeros((600, 1000), bool)
+    for t in tiles:
+        assert t.x >= 0 and t.y >= 0 and t.x + t.w <= 1000 and t.y + t.h <= 600
+        covered[t.y:t.y + t.h, t.x:t.x + t.w] = True
+    assert covered.all()
+    assert tiles[1].x < tiles[0].x + tiles[0].w  # neighbours overlap
+
+
+def test_working_scale_respects_max_side():
+    assert working_scale(400, 300, 2.0, 1280) == 2.0
+    assert working_scale(1280, 720, 2.0, 1280) == 1.0
+    assert working_scale(3840, 2160, 1.0, 1920) == 0.5
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    keep = nms(boxes, np.array([0.6, 0.9, 0.5], np.float32), 0.3)
+    assert sorted(keep.tolist()) == [1, 2]
+
+
+def test_yunet_finds_the_annotated_faces(scenes_dir):
+    """The real detector on a real CC0 scene: most annotated faces >= 24 px are found."""
+    img = cv2.imread(str(scenes_dir / "images" / "maksssksksss327.jpg"))
+    gt, _ = load_annotation(scenes_dir / "annotations" / "maksssksksss327.xml")
+    det = FaceDetector(DEFAULT_DETECTOR, upscale=2.0, score_threshold=0.5).detect(img)
+    big = gt[(gt[:, 2] - gt[:, 0]) >= 24]
+    hits = (iou_matrix(big, det.boxes) >= 0.3).any(axis=1)
+    assert hits.mean() >= 0.8
+    assert (det.boxes[:, 2] <= img.shape[1]).all() and (det.boxes[:, 3] <= img.shape[0]).all()
+
+
+@pytest.mark.parametrize("content,match", [(None, "not found"), (b"not an onnx model", "unreadable")])
+def test_bad_detector_weights_name_the_file(tmp_path, content, match):
+    path = tmp_path / "yunet.onnx"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises((FileNotFoundError, ValueError), match=match) as e:
+        FaceDetector(path)
+    assert str(path) in str(e.value)
+
+
+def test_detector_rejects_a_non_image():
+    with pytest.raises(ValueError, match="HxWx3"):
+        FaceDetector(DEFAULT_DETECTOR).detect(np.zeros((10, 10), np.uint8))

@@ -1,0 +1,1 @@
+"""Stateless, batched face detection + mask classification workers (see issue: pipeline)."""
