@@ -55,9 +55,144 @@ class ClassifierConfig(Strict):
     threads: int | None = Field(None, ge=1, le=64, description="CPU threads for TFLite")
 
 
+class CameraConfig(Strict):
+    id: str = Field(pattern=CAMERA_ID, description="stable id: lowercase letters, digits, - and _")
+    name: str = Field("", max_length=120, description="shown on the dashboard; default: the id")
+    url: str = Field(min_length=1, description="rtsp://, rtsps://, http(s):// (MJPEG), file path or webcam index")
+    fps: float = Field(5.0, gt=0.0, le=60.0, description="frames per second sent to the workers")
+    enabled: bool = True
+    roi: list[tuple[float, float]] | None = Field(
+        None, description="region of interest: polygon of (x, y) in 0..1 of the frame; faces outside are ignored")
+    jpeg_quality: int = Field(80, ge=30, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if v.isdigit():
+            return v
+        scheme = v.split("://", 1)[0].lower() if "://" in v else ""
+        if scheme and scheme not in ("rtsp", "rtsps", "rtmp", "http", "https", "file"):
+            raise ValueError(f"unsupported URL scheme {scheme!r} (rtsp, rtsps, rtmp, http, https, file)")
+        if scheme and not v.split("://", 1)[1].strip("/"):
+            raise ValueError("URL has no host or path")
+        return v
+
+    @field_validator("roi")
+    @classmethod
+    def _roi(cls, v):
+        if v is None:
+            return v
+        if len(v) < 3:
+            raise ValueError("a region of interest needs at least 3 points")
+        if any(not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) for x, y in v):
+            raise ValueError("region of interest points must lie in 0..1 (fractions of the frame)")
+        return v
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class IngestConfig(Strict):
+    open_timeout_s: float = Field(5.0, gt=0, le=120, description="give up opening a camera after this")
+    read_timeout_s: float = Field(5.0, gt=0, le=120, description="a read that blocks longer is a failure")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60)
+    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    max_width: int = Field(1920, ge=160, le=7680, description="frames wider than this are downscaled")
+    status_interval_s: float = Field(1.0, gt=0, le=60)
+    loop_files: bool = Field(True, description="restart file sources at their end (demo clips)")
+
+
+class RedisConfig(Strict):
+    url: str | None = Field(None, description="redis://host:port/db; none: in-process bus (maskwatch run only)")
+    prefix: str = Field("mw", pattern=r"^[A-Za-z0-9:_-]{1,40}$", description="key prefix, for sharing a server")
+    frames_maxlen: int = Field(10, ge=1, le=10_000, description="frames kept per camera stream")
+    detections_maxlen: int = Field(100_000, ge=100, le=10_000_000,
+                                   description="detections kept while events is down (never trimmed below pending)")
+
+
+class DatabaseConfig(Strict):
+    url: str = Field("sqlite:///maskwatch.db", description="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://...")
+    echo: bool = False
+
+
+class SnapshotConfig(Strict):
+    dir: Path = Field(Path("snapshots"), description="violation images (crop + annotated frame)")
+    jpeg_quality: int = Field(90, ge=30, le=100)
+    blur_faces: bool = Field(False, description="blur other faces in stored full frames (privacy)")
+
+
+class WorkerConfig(Strict):
+    batch_size: int = Field(8, ge=1, le=128, description="frames per batch, across cameras")
+    max_wait_ms: int = Field(50, ge=0, le=5000, description="wait this long to fill a batch")
+    max_frame_age_s: float = Field(2.0, gt=0, le=600, description="older frames are skipped (counted)")
+    claim_idle_s: float = Field(10.0, gt=0, le=3600, description="take over frames a dead worker left pending")
+    crop_jpeg_quality: int = Field(90, ge=30, le=100)
+    live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed")
+
+
+class EventsConfig(Strict):
+    track_iou: float = Field(0.2, ge=0.01, le=0.95, description="IoU to continue a track")
+    track_max_gap_s: float = Field(3.0, gt=0, le=120, description="a track unseen this long ends")
+    vote_n: int = Field(5, ge=1, le=50, description="sightings considered per track")
+    vote_k: int = Field(3, ge=1, le=50, description="no_mask sightings among the last n that make a violation")
+    cooldown_s: float = Field(60.0, ge=0, le=86_400, description="no new violation at the same spot for this long")
+    reorder_s: float = Field(0.5, ge=0, le=10, description="hold results this long to put them in capture order")
+    webhook_url: str | None = Field(None, description="POST each violation as JSON here")
+    webhook_timeout_s: float = Field(3.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _vote(self):
+        if self.vote_k > self.vote_n:
+            raise ValueError(f"vote_k ({self.vote_k}) cannot exceed vote_n ({self.vote_n})")
+        return self
+
+
+class RetentionConfig(Strict):
+    days: float = Field(30.0, gt=0, le=3650, description="violations and their files older than this are deleted")
+    prune_interval_s: float = Field(3600.0, ge=60, le=86_400)
+
+
+class DashboardConfig(Strict):
+    host: str = Field("127.0.0.1", description="bind address")
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes")
+    threads: int = Field(4, ge=1, le=64, description="threads per gunicorn worker")
+    secret_key: str | None = Field(None, description="session signing key; use ${MASKWATCH_SECRET_KEY}")
+    secure_cookies: bool = Field(False, description="mark cookies Secure (behind HTTPS)")
+    page_size: int = Field(50, ge=5, le=500)
+
+
 class Config(Strict):
+    site: str = Field("maskwatch", max_length=120, description="site name shown on the dashboard")
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, v: list[CameraConfig]) -> list[CameraConfig]:
+        seen = set()
+        for cam in v:
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} is used twice")
+            seen.add(cam.id)
+        return v
+
+    def camera(self, cam_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == cam_id:
+                return cam
+        raise KeyError(cam_id)
 
 
 def expand_env(value: Any, env: dict[str, str], where: str = "") -> Any:

@@ -29,3 +29,30 @@ def pipeline():
 
     cfg = load_config(None)
     return build_pipeline(cfg.detector, cfg.classifier.model_copy(update={"backend": "tflite"}))
+
+
+REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = f"mwtest-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    r = redis.Redis.from_url(REDIS_URL)
+    for key in r.scan_iter(f"{prefix}:*", count=500):
+        r.delete(key)
+    r.close()
+
+
+@pytest.fixture
+def redis_bus(redis_prefix):
+    from maskwatch.bus import RedisBus
+
+    bus = RedisBus(REDIS_URL, redis_prefix)
+    yield bus
+    bus.close()

@@ -1,0 +1,152 @@
+"""The message bus between services: Redis Streams with consumer groups, or an in-process twin.
+
+Both implement one small interface, so ingest, workers and events never know which they talk to.
+Redis is the primary, tested path; `MemoryBus` exists for `maskwatch run` on one machine without a
+Redis server. Stream entries are dicts of bytes -> bytes; ids are Redis stream ids ("ms-seq").
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+
+Fields = Mapping[bytes | str, bytes | str | int | float]
+
+
+@dataclass(frozen=True)
+class Entry:
+    stream: str
+    id: str
+    fields: dict[bytes, bytes]
+
+
+class Keys:
+    """Every key name, in one place, under a prefix so that servers can be shared."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def frames(self, cam: str) -> str:
+        return f"{self.prefix}:frames:{cam}"
+
+    @property
+    def detections(self) -> str:
+        return f"{self.prefix}:detections"
+
+    def camera_status(self, cam: str) -> str:
+        return f"{self.prefix}:status:camera:{cam}"
+
+    def worker_status(self, worker: str) -> str:
+        return f"{self.prefix}:status:worker:{worker}"
+
+    @property
+    def events_status(self) -> str:
+        return f"{self.prefix}:status:events"
+
+    def live(self, cam: str) -> str:
+        return f"{self.prefix}:live:{cam}"
+
+
+class Bus(Protocol):
+    keys: Keys
+
+    def add(self, stream: str, fields: Fields, maxlen: int | None = None) -> str: ...
+    def ensure_group(self, stream: str, group: str, start: str = "0") -> None: ...
+    def read_group(self, group: str, consumer: str, streams: list[str], count: int,
+                   block_ms: int | None, pending: bool = False) -> list[Entry]: ...
+    def ack(self, stream: str, group: str, ids: list[str]) -> None: ...
+    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int,
+                   count: int) -> tuple[list[Entry], list[str]]: ...
+    def pending_count(self, stream: str, group: str) -> int: ...
+    def length(self, stream: str) -> int: ...
+    def put_hash(self, key: str, mapping: Mapping[str, str | int | float], ttl_s: int | None = None) -> None: ...
+    def get_hash(self, key: str) -> dict[str, str]: ...
+    def put_blob(self, key: str, value: bytes, ttl_s: int | None = None) -> None: ...
+    def get_blob(self, key: str) -> bytes | None: ...
+    def ping(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+def _entries(stream: str, rows) -> list[Entry]:
+    return [Entry(stream, _s(i), dict(f)) for i, f in rows if f is not None]
+
+
+def _s(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class RedisBus:
+    """Redis Streams. Short streams (frames) are trimmed exactly; long ones with MAXLEN ~, which
+    trims whole radix-tree nodes (about 100 entries) and so stays cheap."""
+
+    def __init__(self, url: str, prefix: str, *, socket_timeout: float = 10.0):
+        self.url = url
+        self.keys = Keys(prefix)
+        self.r = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=5,
+                                      health_check_interval=30)
+
+    def add(self, stream, fields, maxlen=None):
+        approximate = maxlen is not None and maxlen >= 1000
+        return _s(self.r.xadd(stream, dict(fields), maxlen=maxlen, approximate=approximate))
+
+    def ensure_group(self, stream, group, start="0"):
+        try:
+            self.r.xgroup_create(stream, group, id=start, mkstream=True)
+        except redis.ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+
+    def read_group(self, group, consumer, streams, count, block_ms, pending=False):
+        if not streams:
+            return []
+        start = "0" if pending else ">"
+        reply = self.r.xreadgroup(group, consumer, {s: start for s in streams}, count=count,
+                                  block=None if pending else block_ms)
+        out: list[Entry] = []
+        for stream, rows in reply or []:
+            out += _entries(_s(stream), rows)
+        return out
+
+    def ack(self, stream, group, ids):
+        if ids:
+            self.r.xack(stream, group, *ids)
+
+    def claim_idle(self, stream, group, consumer, min_idle_ms, count):
+        reply = self.r.xautoclaim(stream, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count)
+        rows = reply[1] if len(reply) > 1 else []
+        deleted = [_s(i) for i in reply[2]] if len(reply) > 2 else []
+        return _entries(stream, rows), deleted
+
+    def pending_count(self, stream, group):
+        try:
+            return int(self.r.xpending(stream, group)["pending"])
+        except redis.ResponseError:  # no such stream or group yet
+            return 0
+
+    def length(self, stream):
+        return int(self.r.xlen(stream))
+
+    def put_hash(self, key, mapping, ttl_s=None):
+        with self.r.pipeline(transaction=False) as p:
+            p.hset(key, mapping={k: str(v) for k, v in mapping.items()})
+            if ttl_s:
+                p.expire(key, ttl_s)
+            p.execute()
+
+    def get_hash(self, key):
+        return {_s(k): _s(v) for k, v in self.r.hgetall(key).items()}
+
+    def put_blob(self, key, value, ttl_s=None):
+        self.r.set(key, value, ex=ttl_s)
+
+    def get_blob(self, key):
+        return self.r.get(key)
+
+    def ping(self):
+        return bool(self.r.ping())
+
+    def close(self):
+        self.r.close()

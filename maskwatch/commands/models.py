@@ -1,0 +1,78 @@
+"""`maskwatch check-config / detect / train / evaluate`: the config and model-side commands."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from maskwatch.config import Config, ConfigError, load_config
+from maskwatch.redact import redact_url
+
+log = logging.getLogger("maskwatch")
+
+
+def cmd_check_config(args, _cfg: Config | None) -> int:
+    cfg = load_config(args.file)
+    print(f"{args.file}: OK ({len(cfg.cameras)} cameras, "
+          f"{'redis' if cfg.redis.url else 'in-process bus'}, database {cfg.database.url.split(':', 1)[0]})")
+    if args.verbose:
+        dump = cfg.model_dump(mode="json")
+        for cam in dump["cameras"]:
+            cam["url"] = redact_url(cam["url"])
+        for section, key in (("redis", "url"), ("database", "url"), ("events", "webhook_url")):
+            if dump[section][key]:
+                dump[section][key] = redact_url(dump[section][key])
+        if dump["dashboard"]["secret_key"]:
+            dump["dashboard"]["secret_key"] = "***"
+        print(json.dumps(dump, indent=2))
+    return 0
+
+
+def cmd_detect(args, cfg: Config) -> int:
+    from models.build import build_pipeline
+    from models.detect import run_detect
+
+    pipeline = build_pipeline(cfg.detector, cfg.classifier)
+    failed = run_detect(pipeline, args.paths, as_json=args.json, annotate=args.annotate,
+                        batch=args.batch, video_fps=args.video_fps)
+    t = pipeline.times.per_image_ms()
+    log.info("detect: %d images, %.1f ms detect + %.1f ms classify per image, %d unreadable",
+             pipeline.times.images, t["detect_ms"], t["classify_ms"], failed)
+    return 2 if failed else 0
+
+
+def cmd_train(args, _cfg: Config | None) -> int:
+    from models.build import DEFAULT_DETECTOR
+    from models.train import TrainSettings, train
+
+    settings = TrainSettings(
+        out=args.out, scenes=args.scenes, crops=args.crops, imagenet_weights=args.imagenet_weights,
+        detector_weights=None if args.no_detector else (args.detector_weights or DEFAULT_DETECTOR),
+        input_size=args.input_size, seed=args.seed, epochs_head=args.epochs_head,
+        epochs_finetune=args.epochs_finetune, samples_per_epoch=args.samples_per_epoch,
+        limit_crops=args.limit_crops)
+    for label, path in (("--scenes", settings.scenes), ("--crops", settings.crops),
+                        ("--imagenet-weights", settings.imagenet_weights)):
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"{label}: {path} does not exist")
+    meta = train(settings)
+    print(json.dumps({"out": str(args.out), "threshold": meta["threshold"], "metrics": meta["metrics"]}))
+    return 0
+
+
+def cmd_evaluate(args, cfg: Config) -> int:
+    from models.build import build_pipeline
+    from models.evaluate import evaluate, report, select_scenes
+
+    scenes = select_scenes(args.scenes, args.split)
+    if not scenes:
+        raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
+    pipeline = build_pipeline(cfg.detector, cfg.classifier)
+    results = {"maskwatch": evaluate(pipeline, scenes, pipeline.threshold)}
+    if args.baseline:
+        from models.baseline import SeedPipeline
+
+        seed = SeedPipeline(args.baseline)
+        results["seed (res10 + MobileNetV2-224)"] = evaluate(seed, scenes, seed.threshold)
+    print(report(results, args.out))
+    return 0

@@ -1,0 +1,34 @@
+"""Building the pipeline services from the validated config: used by the CLI, `run` and `bench`.
+
+Each builder takes the config and a stop event and returns an object with `run()`; heavy modules
+(models, OpenCV readers) are imported only by the builders that need them.
+"""
+from __future__ import annotations
+
+import threading
+
+from maskwatch.config import Config
+from maskwatch.service import instance_name
+
+
+def build_ingest(cfg: Config, bus, stop: threading.Event, cameras: list[str] | None = None):
+    from ingest.service import IngestService
+
+    return IngestService(cfg, bus, stop, cameras)
+
+
+def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = None):
+    from models.build import build_pipeline, model_version
+    from workers.worker import Worker
+
+    pipeline = build_pipeline(cfg.detector, cfg.classifier)
+    return Worker(cfg, bus, pipeline, stop, name or instance_name("worker"), model_version(cfg.classifier))
+
+
+def build_events(cfg: Config, bus, stop: threading.Event, name: str = "events"):
+    from maskwatch.storage.db import make_engine, session_factory
+    from maskwatch.storage.snapshots import SnapshotStore
+    from workers.events import EventsService
+
+    engine = make_engine(cfg.database.url, cfg.database.echo)
+    return EventsService(cfg, bus, session_factory(engine), SnapshotStore(cfg.snapshots.dir), stop, name)

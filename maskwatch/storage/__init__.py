@@ -1,0 +1,1 @@
+"""Storage shared by the events service and the dashboard: SQL models and the snapshot store."""

@@ -1,0 +1,86 @@
+"""SQLAlchemy 2.0 typed models, shared by the events service and the dashboard.
+
+Times are stored as timezone-aware UTC. A violation's id is deterministic (camera, track start),
+so replaying the same detections never creates a second row.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ReviewStatus(str, enum.Enum):
+    pending = "pending"
+    confirmed = "confirmed"
+    false_positive = "false_positive"
+
+
+class Role(str, enum.Enum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+
+
+class Violation(Base):
+    __tablename__ = "violations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    p_no_mask: Mapped[float] = mapped_column(Float)
+    face_score: Mapped[float] = mapped_column(Float)
+    box: Mapped[list] = mapped_column(JSON)  # [x1, y1, x2, y2] in frame pixels
+    frame_width: Mapped[int] = mapped_column(Integer)
+    frame_height: Mapped[int] = mapped_column(Integer)
+    sightings: Mapped[int] = mapped_column(Integer)
+    crop_path: Mapped[str] = mapped_column(String(255))   # relative to the snapshot dir
+    frame_path: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(64))
+    review_status: Mapped[ReviewStatus] = mapped_column(
+        Enum(ReviewStatus, name="review_status", native_enum=False, length=20), default=ReviewStatus.pending)
+    review_note: Mapped[str | None] = mapped_column(Text, default=None)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        # keyset pagination: newest first, tie-broken by id, per camera and per status
+        Index("ix_violations_seen_id", "first_seen", "id"),
+        Index("ix_violations_camera_seen", "camera_id", "first_seen", "id"),
+        Index("ix_violations_status_seen", "review_status", "first_seen", "id"),
+    )
+
+
+class CameraHour(Base):
+    """Per camera and hour: people tracked and violations, for compliance rates."""
+    __tablename__ = "camera_hours"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    people: Mapped[int] = mapped_column(Integer, default=0)
+    violations: Mapped[int] = mapped_column(Integer, default=0)
+    sightings: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

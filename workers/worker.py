@@ -1,0 +1,202 @@
+"""The detection worker: stateless, any number of replicas on any hosts.
+
+Replicas share the camera streams through one Redis consumer group. Each loop forms a batch across
+cameras (up to batch_size frames, waiting at most max_wait_ms once the first frame is in), skips
+frames older than max_frame_age_s (counted, acked), runs face detection and ONE classification over
+all faces of the batch, publishes one `detections` entry per frame, then acks the frames. Frames a
+dead replica left pending are claimed after claim_idle_s (and dropped if stale by then).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import redis
+
+from maskwatch.annotate import draw
+from maskwatch.bus import Bus, Entry
+from maskwatch.config import Config
+from maskwatch.service import Every
+from maskwatch.wire import WireError
+from maskwatch.wire import detections as wire_det
+from maskwatch.wire import frames as wire_frames
+from models.crops import cut_square, square_region
+from models.pipeline import MaskPipeline
+from workers.roi import inside
+
+log = logging.getLogger(__name__)
+GROUP = "workers"
+CROP_PX = 112
+
+
+@dataclass
+class Frame:
+    entry: Entry
+    msg: wire_frames.FrameMsg
+    image: np.ndarray
+    received_at: float
+
+
+class Worker:
+    def __init__(self, config: Config, bus: Bus, pipeline: MaskPipeline, stop: threading.Event,
+                 name: str, model_version: str):
+        self.cfg, self.bus, self.pipeline, self.stop, self.name = config, bus, pipeline, stop, name
+        self.model_version = model_version
+        self.streams = [bus.keys.frames(c.id) for c in config.cameras if c.enabled]
+        self.rois = {c.id: c.roi for c in config.cameras}
+        self.counts: Counter[str] = Counter()
+        self.stage_ms: Counter[str] = Counter()
+        self._live_due: dict[str, float] = {}
+        self._status = Every(1.0)
+        self._claim = Every(max(1.0, config.worker.claim_idle_s / 2))
+
+    def run(self) -> None:
+        for s in self.streams:
+            self.bus.ensure_group(s, GROUP, "$")
+        log.info("worker %s: serving %d cameras, batch %d", self.name, len(self.streams),
+                 self.cfg.worker.batch_size)
+        try:
+            while not self.stop.is_set():
+                batch = self._collect()
+                if batch:
+                    self._process_safely(batch)
+                if self._status():
+                    self._publish_status()
+        finally:
+            self._publish_status(state="stopped")
+            log.info("worker %s: stopped after %d frames", self.name, self.counts["processed"])
+
+    # -- batching ---------------------------------------------------------------------------
+
+    def _collect(self) -> list[Frame]:
+        w = self.cfg.worker
+        entries: list[Entry] = []
+        if self._claim():
+            entries += self._claim_idle()
+        entries += self.bus.read_group(GROUP, self.name, self.streams, w.batch_size, block_ms=500)
+        deadline = time.monotonic() + w.max_wait_ms / 1000
+        while entries and len(entries) < w.batch_size and time.monotonic() < deadline:
+            more = self.bus.read_group(GROUP, self.name, self.streams, w.batch_size - len(entries),
+                                       block_ms=max(1, int((deadline - time.monotonic()) * 1000)))
+            if not more:
+                break
+            entries += more
+        return self._admit(entries)
+
+    def _claim_idle(self) -> list[Entry]:
+        out = []
+        for s in self.streams:
+            claimed, deleted = self.bus.claim_idle(s, GROUP, self.name, int(self.cfg.worker.claim_idle_s * 1000),
+                                                   self.cfg.worker.batch_size)
+            self.counts["claimed"] += len(claimed)
+            self.counts["dropped_trimmed"] += len(deleted)
+            out += claimed
+        return out
+
+    def _admit(self, entries: list[Entry]) -> list[Frame]:
+        """Decode and age-check; bad or stale frames are acked and counted, never processed."""
+        now = time.time()
+        frames, drop = [], []
+        for e in entries:
+            try:
+                msg = wire_frames.decode(e.fields)
+            except WireError as err:
+                log.warning("stream %s: entry %s skipped: %s", e.stream, e.id, err)
+                self.counts["bad_entries"] += 1
+                drop.append(e)
+                continue
+            if now - msg.captured_at > self.cfg.worker.max_frame_age_s:
+                self.counts["dropped_stale"] += 1
+                self.counts[f"dropped:{msg.camera}"] += 1
+                drop.append(e)
+                continue
+            t0 = time.perf_counter()
+            img = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            self.stage_ms["decode"] += (time.perf_counter() - t0) * 1000
+            if img is None:
+                log.warning("camera %s: frame %d is not a decodable JPEG, skipped", msg.camera, msg.seq)
+                self.counts["bad_frames"] += 1
+                drop.append(e)
+                continue
+            frames.append(Frame(e, msg, img, now))
+        self._ack(drop)
+        return frames
+
+    # -- inference and publishing ---------------------------------------------------------
+
+    def _process_safely(self, batch: list[Frame]) -> None:
+        try:
+            self._process(batch)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # the bus is gone: let the service stop and be restarted
+        except Exception:
+            # a bug or a poison frame: leave the batch pending; it is claimed again later and
+            # dropped once older than max_frame_age_s, so one bad frame cannot wedge the worker
+            log.exception("worker %s: batch of %d frames failed", self.name, len(batch))
+            self.counts["errors"] += 1
+
+    def _process(self, batch: list[Frame]) -> None:
+        times = self.pipeline.times
+        d0, c0 = times.detect_s, times.classify_s
+        results = self.pipeline.run([f.image for f in batch])
+        self.stage_ms["detect"] += (times.detect_s - d0) * 1000
+        self.stage_ms["classify"] += (times.classify_s - c0) * 1000
+        done = time.time()
+        for f, det in zip(batch, results):
+            det = inside(det, self.rois.get(f.msg.camera), f.msg.width, f.msg.height)
+            self.bus.add(self.bus.keys.detections, wire_det.encode(self._message(f, det, done)),
+                         maxlen=self.cfg.redis.detections_maxlen)
+            self._maybe_live(f, det)
+            self.counts["processed"] += 1
+            self.counts[f"processed:{f.msg.camera}"] += 1
+            self.counts["faces"] += len(det)
+            self.stage_ms["latency"] += (done - f.msg.captured_at) * 1000
+        self.counts["batches"] += 1
+        self._ack([f.entry for f in batch])
+
+    def _message(self, f: Frame, det, done: float) -> wire_det.DetectionMsg:
+        thr = self.pipeline.threshold
+        faces = [wire_det.Face(tuple(float(v) for v in b), float(s), float(p))
+                 for b, s, p in zip(det.boxes, det.scores, det.p_no_mask)]
+        crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, 0.3)), (CROP_PX, CROP_PX)),
+                       self.cfg.worker.crop_jpeg_quality) for b in det.boxes]
+        candidate = any(face.p_no_mask >= thr for face in faces)
+        return wire_det.DetectionMsg(
+            camera=f.msg.camera, seq=f.msg.seq, captured_at=f.msg.captured_at, detected_at=done,
+            worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
+            threshold=thr, faces=faces, crops=crops, frame_jpeg=f.msg.jpeg if candidate else None,
+            timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
+                        "total": round((done - f.msg.captured_at) * 1000, 1)})
+
+    def _maybe_live(self, f: Frame, det) -> None:
+        cam = f.msg.camera
+        if time.monotonic() < self._live_due.get(cam, 0.0):
+            return
+        self._live_due[cam] = time.monotonic() + self.cfg.worker.live_interval_s
+        self.bus.put_blob(self.bus.keys.live(cam), _jpeg(draw(f.image, det, self.pipeline.threshold), 75), ttl_s=60)
+
+    def _ack(self, entries) -> None:
+        by_stream: dict[str, list[str]] = {}
+        for e in entries:
+            by_stream.setdefault(e.stream, []).append(e.id)
+        for stream, ids in by_stream.items():
+            self.bus.ack(stream, GROUP, ids)
+
+    def _publish_status(self, state: str = "running") -> None:
+        n = max(self.counts["processed"], 1)
+        status = {"state": state, "updated_at": time.time(), "model_version": self.model_version,
+                  "backend": self.pipeline.classifier.backend, **self.counts,
+                  **{f"{k}_ms": round(v / n, 2) for k, v in self.stage_ms.items()}}
+        self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
+
+
+def _jpeg(img: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
