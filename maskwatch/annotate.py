@@ -9,14 +9,15 @@ from maskwatch.detections import Detections
 RED, GREEN = (40, 40, 230), (60, 180, 60)
 
 
-def draw(image: np.ndarray, det: Detections, threshold: float, thickness: int | None = None) -> np.ndarray:
+def draw(image: np.ndarray, det: Detections, threshold: float, min_score: float = 0.0,
+         thickness: int | None = None) -> np.ndarray:
     """A copy of `image` with each face boxed and labelled with p(no_mask)."""
     out = image.copy()
+    flags = det.violations(threshold, min_score) if det.p_no_mask is not None else np.zeros(len(det), bool)
     t = thickness or max(1, round(max(image.shape[:2]) / 500))
     scale = max(0.35, max(image.shape[:2]) / 1600)
-    for box, p in zip(det.boxes, det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det)):
+    for box, p, bad in zip(det.boxes, det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det), flags):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
-        bad = bool(p >= threshold)
         color = RED if bad else GREEN
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
         text = f"{'NO MASK' if bad else 'mask'} {p:.2f}" if np.isfinite(p) else "face"

@@ -41,10 +41,14 @@ class Detections:
     def with_p_no_mask(self, p_no_mask: np.ndarray) -> Detections:
         return Detections(self.boxes, self.scores, p_no_mask)
 
-    def labels(self, threshold: float) -> list[str]:
+    def violations(self, threshold: float, min_score: float = 0.0) -> np.ndarray:
+        """The decision rule: no_mask when p_no_mask >= threshold on a confident face."""
         if self.p_no_mask is None:
             raise ValueError("Detections: not classified yet")
-        return [LABELS[int(p >= threshold)] for p in self.p_no_mask]
+        return (self.p_no_mask >= threshold) & (self.scores >= min_score)
+
+    def labels(self, threshold: float, min_score: float = 0.0) -> list[str]:
+        return [LABELS[int(v)] for v in self.violations(threshold, min_score)]
 
     def subset(self, keep: np.ndarray) -> Detections:
         p = None if self.p_no_mask is None else self.p_no_mask[keep]
@@ -60,9 +64,9 @@ class Detections:
         return Detections(np.concatenate([d.boxes for d in parts]),
                           np.concatenate([d.scores for d in parts]), p)
 
-    def to_json_faces(self, threshold: float) -> list[dict]:
+    def to_json_faces(self, threshold: float, min_score: float = 0.0) -> list[dict]:
         """Faces in the public `maskwatch detect --json` shape."""
-        labels = self.labels(threshold)
+        labels = self.labels(threshold, min_score)
         return [
             {"box": [round(float(v), 1) for v in b], "score": round(float(s), 4),
              "label": lab, "p_no_mask": round(float(p), 4)}

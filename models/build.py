@@ -24,9 +24,11 @@ def build_classifier(cfg: ClassifierConfig) -> MaskClassifier:
                                threads=cfg.threads, max_batch=cfg.batch_size)
 
 
-def build_pipeline(detector: DetectorConfig, classifier: ClassifierConfig) -> MaskPipeline:
-    return MaskPipeline(build_detector(detector), build_classifier(classifier),
-                        threshold=classifier.threshold, min_face_px=detector.min_face_px)
+def build_pipeline(detector: DetectorConfig, classifier: ClassifierConfig,
+                   threads: int | None = None) -> MaskPipeline:
+    return MaskPipeline(build_detector(detector, threads), build_classifier(classifier),
+                        threshold=classifier.threshold, min_face_px=detector.min_face_px,
+                        min_face_score=classifier.min_face_score)
 
 
 def model_version(classifier: ClassifierConfig) -> str:

@@ -32,6 +32,7 @@ class ModelInfo:
     input_size: int
     crop_margin: float
     threshold: float
+    min_face_score: float
     keras_file: str
     tflite_file: str
     raw: dict
@@ -53,7 +54,7 @@ class ModelInfo:
             raise ModelError(f"classifier metadata {path}: classes {meta.get('classes')!r}, expected {CLASSES}")
         try:
             info = cls(Path(model_dir), str(meta["version"]), int(meta["input_size"]),
-                       float(meta["crop_margin"]), float(meta["threshold"]),
+                       float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
                        str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta)
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e

@@ -30,6 +30,7 @@ class Samples:
     face_px: np.ndarray   # (N,) face side in source pixels
     labels: np.ndarray    # (N,) 1 = no_mask
     source: np.ndarray    # (N,) str: "crops", "scene", "detector"
+    hard: np.ndarray      # (N,) bool: mask worn under the nose or on the chin
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -37,8 +38,10 @@ class Samples:
     @staticmethod
     def concat(parts: list[Samples]) -> Samples:
         parts = [p for p in parts if len(p)]
+        if not parts:
+            return _pack([], [], [], "scene")
         return Samples(*(np.concatenate([getattr(p, f) for p in parts])
-                         for f in ("patches", "face_px", "labels", "source")))
+                         for f in ("patches", "face_px", "labels", "source", "hard")))
 
 
 def _patch(image: np.ndarray, box) -> np.ndarray:
@@ -48,10 +51,11 @@ def _patch(image: np.ndarray, box) -> np.ndarray:
     return cv2.resize(patch, (PATCH, PATCH), interpolation=interp)
 
 
-def _pack(patches, face_px, labels, source) -> Samples:
+def _pack(patches, face_px, labels, source, hard=None) -> Samples:
     return Samples(np.asarray(patches, np.uint8).reshape(-1, PATCH, PATCH, 3),
                    np.asarray(face_px, np.float32), np.asarray(labels, np.int8),
-                   np.asarray([source] * len(labels), dtype="<U8"))
+                   np.asarray([source] * len(labels), dtype="<U8"),
+                   np.zeros(len(labels), bool) if hard is None else np.asarray(hard, bool))
 
 
 def samples_from_crop_folders(root: Path, limit: int | None = None) -> Samples:
@@ -85,7 +89,7 @@ def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4
             raise ValueError(f"{sc.image}: unreadable image")
         if len(sc.boxes):
             parts.append(_pack([_patch(img, b) for b in sc.boxes], np.max(
-                sc.boxes[:, 2:] - sc.boxes[:, :2], axis=1), sc.violation, "scene"))
+                sc.boxes[:, 2:] - sc.boxes[:, :2], axis=1), sc.violation, "scene", sc.incorrect))
         if detector is None or not len(sc.boxes):
             continue
         found = detector.detect(img)
@@ -97,8 +101,8 @@ def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4
         boxes = found.boxes[keep]
         parts.append(_pack([_patch(img, b) for b in boxes],
                            np.max(boxes[:, 2:] - boxes[:, :2], axis=1) if len(boxes) else [],
-                           sc.violation[best[keep]], "detector"))
-    return Samples.concat(parts) if parts else _pack([], [], [], "scene")
+                           sc.violation[best[keep]], "detector", sc.incorrect[best[keep]]))
+    return Samples.concat(parts)
 
 
 def cctv_view(patch: np.ndarray, face_px: float, size: int, margin: float,
@@ -148,12 +152,17 @@ def plain_view(patch: np.ndarray, size: int, margin: float) -> np.ndarray:
 
 
 def balanced_epoch(samples: Samples, n: int, rng: np.random.Generator,
-                   scene_share: float = 0.6) -> np.ndarray:
-    """Indices for one epoch: half no_mask, half mask; within each, `scene_share` from real scenes."""
+                   scene_share: float = 0.7, hard_share: float = 0.2) -> np.ndarray:
+    """Indices for one epoch: half no_mask, half mask; within each, `scene_share` from real scenes.
+    Masks worn under the nose are rare (3% of faces) and absent from the crop folders, yet they are
+    violations: they get `hard_share` of the no_mask half of their own."""
     out = []
     scene = samples.source != "crops"
+    pools = {0: ((scene, scene_share), (~scene, 1 - scene_share)),
+             1: ((scene & samples.hard, hard_share), (scene & ~samples.hard, scene_share - hard_share),
+                 (~scene, 1 - scene_share))}
     for label in (0, 1):
-        for pool, share in ((scene, scene_share), (~scene, 1 - scene_share)):
+        for pool, share in pools[label]:
             idx = np.flatnonzero((samples.labels == label) & pool)
             if len(idx):
                 out.append(rng.choice(idx, int(n / 2 * share), replace=True))

@@ -92,12 +92,14 @@ def run_detect(pipeline: MaskPipeline, paths: list[str], *, as_json: bool, annot
             h, w = item.image.shape[:2]
             if as_json:
                 out.write(json.dumps({"image": item.name, "width": w, "height": h,
-                                      "faces": det.to_json_faces(pipeline.threshold)}) + "\n")
+                                      "faces": det.to_json_faces(pipeline.threshold,
+                                                                 pipeline.min_face_score)}) + "\n")
             else:
                 bad = sum(1 for lab in pipeline.labels(det) if lab == "no_mask")
                 out.write(f"{item.name}: {len(det)} faces, {bad} without mask\n")
             if annotate:
-                cv2.imwrite(str(annotate / _annotated_name(item.name)), draw(item.image, det, pipeline.threshold))
+                cv2.imwrite(str(annotate / _annotated_name(item.name)), draw(item.image, det, pipeline.threshold,
+                                                                          pipeline.min_face_score))
         out.flush()
         pending.clear()
 

@@ -19,7 +19,7 @@ def select_scenes(root: Path, split: str) -> list[Scene]:
     return scenes if split == "all" else [s for s in scenes if split_of(s.stem) == split]
 
 
-def evaluate(pipeline, scenes: list[Scene], threshold: float) -> dict:
+def evaluate(pipeline, scenes: list[Scene]) -> dict:
     """Metrics per size bucket and per-image stage times for one pipeline."""
     tallies = {name: Tally(lo, hi) for name, (lo, hi) in BUCKETS.items()}
     for sc in scenes:
@@ -29,8 +29,9 @@ def evaluate(pipeline, scenes: list[Scene], threshold: float) -> dict:
         det = pipeline.run([img])[0]
         for t in tallies.values():
             t.add(det.boxes, det.scores, det.p_no_mask, sc.boxes, sc.violation)
-    return {"images": len(scenes), "threshold": threshold,
-            "buckets": {k: t.summary(threshold) for k, t in tallies.items()},
+    rule = (pipeline.threshold, getattr(pipeline, "min_face_score", 0.0))
+    return {"images": len(scenes), "threshold": rule[0], "min_face_score": rule[1],
+            "buckets": {k: t.summary(*rule) for k, t in tallies.items()},
             "time": pipeline.times.per_image_ms(), "_pr": tallies["all"].pr_curve()}
 
 

@@ -52,20 +52,20 @@ class Tally:
             self.on_violation.append(j >= 0 and bool(gt_violation[j]))
             self.on_mask.append(j >= 0 and not gt_violation[j])
 
-    def violation_counts(self, threshold: float) -> tuple[int, int, int]:
-        flagged = np.asarray(self.p_no_mask) >= threshold
+    def violation_counts(self, threshold: float, min_score: float = 0.0) -> tuple[int, int, int]:
+        flagged = (np.asarray(self.p_no_mask) >= threshold) & (np.asarray(self.conf) >= min_score)
         hit = np.asarray(self.on_violation, bool)
         tp = int((flagged & hit).sum())
         return tp, int((flagged & ~hit).sum()), self.violations_gt - tp
 
-    def f1(self, threshold: float) -> tuple[float, float, float]:
-        tp, fp, fn = self.violation_counts(threshold)
+    def f1(self, threshold: float, min_score: float = 0.0) -> tuple[float, float, float]:
+        tp, fp, fn = self.violation_counts(threshold, min_score)
         prec = tp / (tp + fp) if tp + fp else 0.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
 
-    def summary(self, threshold: float) -> dict:
-        prec, rec, f1 = self.f1(threshold)
+    def summary(self, threshold: float, min_score: float = 0.0) -> dict:
+        prec, rec, f1 = self.f1(threshold, min_score)
         conf, p = np.asarray(self.conf), np.asarray(self.p_no_mask)
         return {
             "faces_gt": self.faces_gt,
@@ -85,8 +85,11 @@ class Tally:
         tp, fp = np.cumsum(hit), np.cumsum(~hit)
         return tp / np.maximum(tp + fp, 1), tp / max(self.violations_gt, 1)
 
-    def best_threshold(self, grid=np.linspace(0.05, 0.95, 91)) -> float:
-        return float(max(grid, key=lambda t: (self.f1(t)[2], -abs(t - 0.5))))
+    def best_rule(self, p_grid=np.linspace(0.3, 0.98, 35), score_grid=np.linspace(0.3, 0.9, 25)) -> tuple[float, float]:
+        """(p_no_mask threshold, minimum face score) with the best violation F1; ties favour the
+        middle of the p range and the lower score (more recall on unseen scenes)."""
+        rules = [(float(t), float(s)) for t in p_grid for s in score_grid]
+        return max(rules, key=lambda r: (round(self.f1(*r)[2], 4), -abs(r[0] - 0.5), -r[1]))
 
 
 def greedy_match(boxes: np.ndarray, scores: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:

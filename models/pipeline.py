@@ -30,10 +30,11 @@ class StageTimes:
 
 class MaskPipeline:
     def __init__(self, detector: FaceDetector, classifier: MaskClassifier,
-                 threshold: float | None = None, min_face_px: float = 0.0):
+                 threshold: float | None = None, min_face_px: float = 0.0, min_face_score: float | None = None):
         self.detector = detector
         self.classifier = classifier
         self.threshold = classifier.info.threshold if threshold is None else threshold
+        self.min_face_score = classifier.info.min_face_score if min_face_score is None else min_face_score
         self.min_face_px = min_face_px
         self.times = StageTimes()
 
@@ -62,4 +63,4 @@ class MaskPipeline:
         return out
 
     def labels(self, det: Detections) -> list[str]:
-        return det.labels(self.threshold)
+        return det.labels(self.threshold, self.min_face_score)

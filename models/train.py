@@ -39,10 +39,10 @@ class TrainSettings:
     batch_size: int = 32
     samples_per_epoch: int = 4000
     epochs_head: int = 3
-    epochs_finetune: int = 8
+    epochs_finetune: int = 7
     finetune_from: str = "block_11_expand"
     lr_head: float = 1e-3
-    lr_finetune: float = 2e-4
+    lr_finetune: float = 1e-4
     seed: int = 1
     limit_crops: int | None = None
     progress: bool = True
@@ -116,7 +116,9 @@ def _fit(model, base, train, val_x, val_y, s: TrainSettings):
     def phase(epochs, lr, seed):
         if not epochs:
             return
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
+        steps = epochs * max(1, s.samples_per_epoch // s.batch_size)
+        schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy",
                       metrics=["accuracy", keras.metrics.AUC(curve="PR", name="pr_auc")])
         h = model.fit(_batches(train, s, seed), epochs=epochs, verbose=1 if s.progress else 0,
                       validation_data=(val_x, val_y) if len(val_y) else None, callbacks=[KeepBest()])
@@ -168,8 +170,9 @@ def train(s: TrainSettings) -> dict:
 
     if val_scenes and detector is not None:
         tally = _scene_tally(out, detector, val_scenes)
-        meta["threshold"] = round(tally.best_threshold(), 3)
-        meta["metrics"]["val_scenes"] = tally.summary(meta["threshold"])
+        threshold, min_score = tally.best_rule()
+        meta["threshold"], meta["min_face_score"] = round(threshold, 3), round(min_score, 3)
+        meta["metrics"]["val_scenes"] = tally.summary(threshold, min_score)
     if len(val_x):
         p_val = np.asarray(model(val_x, training=False)).reshape(-1)
         meta["metrics"]["val_crops_confusion"] = plots.confusion_matrix(
@@ -220,6 +223,9 @@ def _metadata(s, train_set, val_set, history, best_epoch, check, threshold) -> d
         "crop_margin": s.crop_margin,
         "crop": "square around the face box, side = longest side * (1 + crop_margin), border replicated",
         "threshold": threshold,
+        "min_face_score": 0.0,
+        "decision": "no_mask when p_no_mask >= threshold and the face score >= min_face_score "
+                    "(tiny, doubtful detections are never called violations)",
         "files": {"keras": "mask_classifier.keras", "tflite": "mask_classifier.tflite"},
         "data": {"train_samples": counts, "val_faces": int(len(val_set)),
                  "split": "scenes by image: sha1(stem) % 10: 0-1 test, 2 val, 3-9 train"},

@@ -22,6 +22,7 @@ class Scene:
     image: Path
     boxes: np.ndarray  # (N, 4) float32 x1, y1, x2, y2
     violation: np.ndarray  # (N,) bool
+    incorrect: np.ndarray  # (N,) bool: mask_weared_incorrect, the hardest violations
 
     @property
     def widths(self) -> np.ndarray:
@@ -29,6 +30,12 @@ class Scene:
 
 
 def load_annotation(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    boxes, names = load_labelled(path)
+    return boxes, np.isin(names, list(VIOLATION_NAMES))
+
+
+def load_labelled(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes and their label names."""
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError) as e:
@@ -43,8 +50,8 @@ def load_annotation(path: Path) -> tuple[np.ndarray, np.ndarray]:
             boxes.append([float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])
         except (TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"annotation {path}: bad bndbox for {name!r}") from e
-        viol.append(name in VIOLATION_NAMES)
-    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(viol, bool)
+        viol.append(name)
+    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(viol, dtype="<U24")
 
 
 def load_scenes(root: Path) -> list[Scene]:
@@ -60,8 +67,9 @@ def load_scenes(root: Path) -> list[Scene]:
         xml = annotations / f"{img.stem}.xml"
         if not xml.is_file():
             raise FileNotFoundError(f"{img}: no annotation {xml}")
-        boxes, viol = load_annotation(xml)
-        scenes.append(Scene(img.stem, img, boxes, viol))
+        boxes, names = load_labelled(xml)
+        scenes.append(Scene(img.stem, img, boxes, np.isin(names, list(VIOLATION_NAMES)),
+                            names == "mask_weared_incorrect"))
     return scenes
 
 

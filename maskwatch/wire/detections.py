@@ -33,13 +33,17 @@ class DetectionMsg:
     height: int
     threshold: float
     faces: list[Face]
+    min_face_score: float = 0.0
     crops: list[bytes] = dc_field(default_factory=list)
     frame_jpeg: bytes | None = None
     timings_ms: dict[str, float] = dc_field(default_factory=dict)
 
+    def is_violation(self, f: Face) -> bool:
+        return f.p_no_mask >= self.threshold and f.score >= self.min_face_score
+
     @property
     def has_candidate(self) -> bool:
-        return any(f.p_no_mask >= self.threshold for f in self.faces)
+        return any(self.is_violation(f) for f in self.faces)
 
 
 def encode(m: DetectionMsg) -> dict[bytes, bytes]:
