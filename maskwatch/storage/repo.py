@@ -1,0 +1,51 @@
+"""Writes to violations and camera_hours, shared by the events service and the dashboard.
+
+Both are single INSERT ... ON CONFLICT statements (SQLite >= 3.35 and PostgreSQL), so a replay, a
+retry after a lost commit or a second writer racing on the same key neither raises IntegrityError
+nor overwrites: the database settles the race atomically. They run in the caller's transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from maskwatch.storage.models import CameraHour, Violation
+
+
+def _insert(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"storage: {dialect} is not supported (SQLite or PostgreSQL)")
+    return insert
+
+
+def insert_violation_if_absent(session: Session, **fields: Any) -> bool:
+    """Insert a violation unless its id exists; True when this call created the row.
+
+    An existing row is never touched: an operator may already have reviewed it.
+    """
+    table = Violation.__table__
+    stmt = (_insert(session)(table).values(**fields).on_conflict_do_nothing(index_elements=[table.c.id])
+            .returning(table.c.id))  # rowcount is -1 on psycopg for this statement: RETURNING tells
+    return session.execute(stmt).first() is not None
+
+
+def add_camera_hour(session: Session, camera_id: str, hour: dt.datetime, people: int = 0,
+                    violations: int = 0, sightings: int = 0) -> None:
+    """Add counts to one camera's hour (created at zero when absent). `hour` must be timezone-aware."""
+    if hour.tzinfo is None:
+        raise ValueError("add_camera_hour: hour must be timezone-aware")
+    hour = hour.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    table = CameraHour.__table__
+    ins = _insert(session)(table).values(camera_id=camera_id, hour=hour, people=people,
+                                         violations=violations, sightings=sightings)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.camera_id, table.c.hour],
+        set_={name: table.c[name] + ins.excluded[name] for name in ("people", "violations", "sightings")})
+    session.execute(stmt)
