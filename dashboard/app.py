@@ -1,0 +1,122 @@
+"""The app factory: create_app(config) builds one self-contained Flask app; no module globals.
+
+Blueprints per area: auth (login, users), violations, stats, cameras, api, ops (healthz, metrics).
+The database comes from maskwatch.storage.db (plain SQLAlchemy 2.0 sessions); the bus is the one
+passed in (`maskwatch run` shares its in-process bus) or a RedisBus from config.redis.url.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+
+from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.engine import Engine
+
+from dashboard import api, auth, cameras, ops, stats, violations
+from dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
+from dashboard.errors import register_errors
+from dashboard.limiter import make_limiter
+from dashboard.metrics import make_registry
+from dashboard.state import EXTENSION, State
+from maskwatch.config import Config
+from maskwatch.storage.db import make_engine, session_factory
+from maskwatch.storage.queries import as_utc
+from maskwatch.storage.snapshots import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+# own files only: no inline script or style, no other origin; images may be data: (none used yet)
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def _secret(config: Config) -> str:
+    if config.dashboard.secret_key:
+        return config.dashboard.secret_key
+    log.warning("dashboard.secret_key is not set: using a random key; sessions end when this process "
+                "restarts (set it, e.g. secret_key: ${MASKWATCH_SECRET_KEY})")
+    return secrets.token_hex(32)
+
+
+def _bus(config: Config):
+    if not config.redis.url:
+        return None
+    from maskwatch.bus import RedisBus
+
+    return RedisBus(config.redis.url, config.redis.prefix)
+
+
+def _configure(app: Flask, config: Config) -> None:
+    app.config.update(
+        SECRET_KEY=_secret(config),
+        SESSION_COOKIE_NAME="maskwatch_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.dashboard.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),  # one shift
+        # the token lives as long as the session: operators keep a page open all shift
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=config.dashboard.secure_cookies,
+        MAX_CONTENT_LENGTH=1 << 20,
+        SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(hours=1),
+    )
+
+
+def _headers(resp: Response) -> Response:
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if resp.mimetype in ("text/html", "application/json") and request.endpoint not in ("static",):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+def _filters(app: Flask) -> None:
+    @app.template_filter("ts")
+    def ts(value: dt.datetime | None) -> str:
+        return as_utc(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+    @app.template_filter("ago")
+    def ago(epoch: float | None) -> str:
+        if not epoch:
+            return "never"
+        s = max(0.0, time.time() - epoch)
+        return f"{s:.0f} s ago" if s < 120 else f"{s / 60:.0f} min ago" if s < 7200 else f"{s / 3600:.0f} h ago"
+
+    @app.template_filter("pct")
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{value * 100:.0f} %"
+
+    @app.template_filter("duration")
+    def duration(v) -> str:
+        s = max(0.0, (as_utc(v.last_seen) - as_utc(v.first_seen)).total_seconds())
+        return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
+
+
+def create_app(config: Config, *, bus=None, engine: Engine | None = None,
+               snapshots: SnapshotStore | None = None) -> Flask:
+    """A dashboard for this config; bus/engine/snapshots override what the config would build."""
+    app = Flask(__name__)
+    _configure(app, config)
+    engine = engine if engine is not None else make_engine(config.database.url, config.database.echo)
+    bus = bus if bus is not None else _bus(config)
+    sessions = session_factory(engine)
+    app.extensions[EXTENSION] = State(
+        config=config, sessions=sessions, bus=bus,
+        snapshots=snapshots if snapshots is not None else SnapshotStore(config.snapshots.dir),
+        limiter=make_limiter(bus, config.redis.prefix), registry=make_registry(config, sessions, bus))
+    # the login gate first, CSRF second: an anonymous POST is refused as anonymous (401/redirect)
+    auth.init_auth(app)
+    CSRFProtect(app)
+    for bp in (violations.bp, stats.bp, cameras.bp, api.bp, ops.bp):
+        app.register_blueprint(bp)
+    register_errors(app)
+    _filters(app)
+    app.after_request(_headers)
+    app.jinja_env.globals.update(site=config.site, camera_label=app.extensions[EXTENSION].camera_label,
+                                 cameras=config.cameras)
+    return app

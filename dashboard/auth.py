@@ -1,0 +1,137 @@
+"""Logging in and out, the login gate on every route, and roles.
+
+Every route needs a logged-in user except the PUBLIC endpoints; the gate is one before_request
+hook rather than a decorator per view, so a new route cannot be left open by forgetting it.
+Anonymous API calls get 401 JSON, pages a redirect to /login.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from dashboard.errors import error_response, wants_json
+from dashboard.state import state
+from maskwatch.storage.models import Role, User
+from maskwatch.storage.users import get_user, verify
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+PUBLIC = {"auth.login", "ops.healthz", "ops.metrics", "static"}
+RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
+
+
+class SessionUser(UserMixin):
+    """The logged-in user as Flask-Login sees it.
+
+    The session id carries a digest of the password hash, so changing a password ends the
+    user's other sessions; deactivating a user ends them on their next request.
+    """
+
+    def __init__(self, user: User):
+        self.uid, self.username, self.role = user.id, user.username, Role(user.role)
+        self.token = _token(user)
+
+    def get_id(self) -> str:
+        return f"{self.uid}:{self.token}"
+
+    def can(self, role: Role | str) -> bool:
+        return RANK[self.role] >= RANK[Role(role)]
+
+
+def _token(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def _load_user(user_id: str) -> SessionUser | None:
+    uid, _, token = user_id.partition(":")
+    if not uid.isdigit():
+        return None
+    user = get_user(state().sessions, int(uid))
+    if user is None or not user.active or _token(user) != token:
+        return None
+    return SessionUser(user)
+
+
+def _unauthorized():
+    if wants_json():
+        return error_response(401, "login required")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _gate():
+    if request.endpoint in PUBLIC or current_user.is_authenticated:
+        return None
+    return _unauthorized()
+
+
+def init_auth(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.session_protection = "basic"
+    manager.user_loader(_load_user)
+    manager.unauthorized_handler(_unauthorized)
+    app.before_request(_gate)
+    app.register_blueprint(bp)
+
+
+def require(role: Role) -> Callable:
+    """Refuse (403) users below `role`; the login gate has already refused anonymous ones."""
+    def deco(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.can(role):
+                abort(403, f"this needs the {role.value} role")
+            return view(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go to after a form, never another site (open redirect)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    nxt = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(nxt)
+        return render_template("login.html", next=nxt, error=None)
+    name = (request.form.get("username") or "").strip()[:64]
+    password = request.form.get("password") or ""
+    key = f"{name.lower()}|{request.remote_addr}"
+    limiter = state().limiter
+    if limiter.blocked(key):
+        log.warning("user %r: login refused from %s: too many failures", name, request.remote_addr)
+        return render_template("login.html", next=nxt, username=name,
+                               error="Too many failed attempts. Wait a few minutes and try again."), 429
+    user = verify(state().sessions, name, password)
+    if user is None:
+        limiter.failed(key)
+        log.warning("user %r: login failed from %s", name, request.remote_addr)
+        return render_template("login.html", next=nxt, username=name, error="Wrong user name or password."), 401
+    limiter.reset(key)
+    session.clear()  # a fresh session on login: no fixation of a session planted before
+    login_user(SessionUser(user))
+    session.permanent = True
+    log.info("user %s: logged in from %s", user.username, request.remote_addr)
+    return redirect(nxt)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    log.info("user %s: logged out", current_user.username)
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,133 @@
+"""Server-side SVG charts, written by hand: stacked bars over time and compliance bars.
+
+The SVG is inline in the page (no script, no library); every bar carries a <title> for a hover
+tooltip. Colours are SVG presentation attributes, which the Content-Security-Policy allows.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#2563eb", "#d97706", "#7c3aed", "#0d9488", "#db2777", "#65a30d", "#0891b2", "#9333ea",
+           "#ea580c", "#4b5563")
+WIDTH, HEIGHT = 960, 220
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    color: str
+    values: list[int]
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def nice_max(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above value (at least 1): round axis ticks."""
+    if value <= 1:
+        return 1.0
+    base = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * base:
+            return step * base
+    return 10 * base
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}" if v < 10_000 else f"{v / 1000:g}k"
+
+
+def _axis(top: float) -> list[str]:
+    plot_h = HEIGHT - TOP - BOTTOM
+    out = []
+    for i in range(5):
+        value = top * i / 4
+        y = HEIGHT - BOTTOM - plot_h * i / 4
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                   f'<text class="ytick" x="{LEFT - 4}" y="{y + 4:.1f}">{_fmt(value)}</text>')
+    return out
+
+
+def _bars(labels: list[str], series: list[Series], top: float, band: float) -> list[str]:
+    plot_h = HEIGHT - TOP - BOTTOM
+    bar_w = max(1.0, band * 0.8)
+    out = []
+    for i, label in enumerate(labels):
+        x = LEFT + i * band + (band - bar_w) / 2
+        base = 0
+        for s in series:
+            n = s.values[i]
+            if n <= 0:
+                continue
+            y0, y1 = plot_h * base / top, plot_h * (base + n) / top
+            out.append(f'<rect x="{x:.2f}" y="{HEIGHT - BOTTOM - y1:.2f}" width="{bar_w:.2f}" '
+                       f'height="{max(y1 - y0, 0.5):.2f}" fill="{s.color}">'
+                       f'<title>{escape(s.name)}: {n} - {escape(label)}</title></rect>')
+            base += n
+    return out
+
+
+def _xticks(labels: list[str], band: float, every: int) -> list[str]:
+    out = []
+    for i in range(0, len(labels), max(1, every)):
+        x = LEFT + i * band + band / 2
+        out.append(f'<text class="xtick" x="{x:.1f}" y="{HEIGHT - 8}">{escape(labels[i])}</text>')
+    return out
+
+
+def stacked_bars(labels: list[str], series: list[Series], *, title: str, tick_labels: list[str] | None = None,
+                 tick_every: int = 1) -> Markup:
+    """One bar per label, stacked by series; labels are the tooltips, tick_labels the axis text."""
+    if not labels:
+        return Markup('<p class="muted">No data in this range.</p>')
+    totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
+    top = nice_max(max(totals, default=0))
+    band = (WIDTH - LEFT - RIGHT) / len(labels)
+    parts = [(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+              f'xmlns="http://www.w3.org/2000/svg">')]
+    parts += _axis(top)
+    parts += _bars(labels, series, top, band)
+    parts += _xticks(tick_labels or labels, band, tick_every)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def legend(series: list[Series]) -> Markup:
+    items = "".join(f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+                    f'fill="{s.color}"/></svg>{escape(s.name)}</li>' for s in series)
+    return Markup(f'<ul class="legend">{items}</ul>')
+
+
+def rate_class(rate: float | None) -> str:
+    """good / warn / bad for a compliance rate (what operators scan the page for)."""
+    if rate is None:
+        return "none"
+    return "good" if rate >= 0.95 else "warn" if rate >= 0.8 else "bad"
+
+
+def compliance_bars(rows: list[tuple[str, float | None, str]]) -> Markup:
+    """Horizontal 0-100 % bars, one per (label, rate, detail)."""
+    if not rows:
+        return Markup('<p class="muted">No people counted in this range.</p>')
+    row_h, label_w, bar_w = 26, 180, WIDTH - 180 - 220
+    height = row_h * len(rows) + 4
+    parts = [(f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="compliance per camera" '
+              f'xmlns="http://www.w3.org/2000/svg">')]
+    for i, (label, rate, detail) in enumerate(rows):
+        y = i * row_h + 4
+        parts.append(f'<text class="hlabel" x="{label_w - 8}" y="{y + 15}">{escape(label)}</text>'
+                     f'<rect class="track" x="{label_w}" y="{y}" width="{bar_w}" height="18"/>')
+        if rate is not None:
+            parts.append(f'<rect class="rate-{rate_class(rate)}" x="{label_w}" y="{y}" '
+                         f'width="{bar_w * rate:.1f}" height="18"><title>{escape(label)}: '
+                         f'{rate * 100:.1f} %</title></rect>')
+        shown = "no people counted" if rate is None else f"{rate * 100:.1f} %"
+        parts.append(f'<text class="hvalue" x="{label_w + bar_w + 8}" y="{y + 15}">'
+                     f'{escape(shown)} <tspan class="muted">{escape(detail)}</tspan></text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

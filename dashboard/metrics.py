@@ -1,0 +1,118 @@
+"""Prometheus metrics, computed at scrape time from the bus's status hashes and one SQL count.
+
+A custom collector on a CollectorRegistry owned by the app (no global registry), so several apps
+in one process (tests, `maskwatch run`) never clash, and every gunicorn worker answers the same.
+
+Inference latency is exported as GAUGES, not a histogram: workers publish per-stage running
+averages (decode/detect/classify/end-to-end latency, ms per frame since the worker started), not
+individual samples, so `maskwatch_worker_stage_ms{worker,stage}` reports those averages as they are.
+Counters (`*_total`) are the producers' own totals and restart at zero with the producer.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dashboard.status import EVENTS_GROUP, WORKER_GROUP, PipelineStatus, read_status
+from maskwatch.config import Config
+from maskwatch.storage.queries import status_counts
+
+log = logging.getLogger(__name__)
+
+
+def _camera_metrics(st: PipelineStatus) -> Iterator[Metric]:
+    specs = [
+        ("frames_read", "maskwatch_camera_frames_read", "frames read from the camera", CounterMetricFamily),
+        ("frames_sent", "maskwatch_camera_frames_sent", "frames sent to the workers", CounterMetricFamily),
+        ("frames_processed", "maskwatch_camera_frames_processed", "frames processed by workers",
+         CounterMetricFamily),
+        ("frames_dropped", "maskwatch_camera_frames_dropped", "frames workers skipped as stale",
+         CounterMetricFamily),
+        ("reconnects", "maskwatch_camera_reconnects", "camera reconnections", CounterMetricFamily),
+        ("fps_read", "maskwatch_camera_fps_read", "frames per second read", GaugeMetricFamily),
+        ("fps_sent", "maskwatch_camera_fps_sent", "frames per second sent", GaugeMetricFamily),
+        ("online", "maskwatch_camera_online", "1 when the camera delivers frames", GaugeMetricFamily),
+        ("stream_length", "maskwatch_stream_frames_length", "entries in the camera's frame stream",
+         GaugeMetricFamily),
+        ("pending", "maskwatch_stream_frames_pending", f"frames delivered to group {WORKER_GROUP!r}, not acked",
+         GaugeMetricFamily),
+    ]
+    for attr, name, doc, kind in specs:
+        fam = kind(name, doc, labels=["camera"])
+        for cam in st.cameras:
+            fam.add_metric([cam.id], float(getattr(cam, attr)))
+        yield fam
+
+
+def _worker_metrics(st: PipelineStatus) -> Iterator[Metric]:
+    processed = CounterMetricFamily("maskwatch_worker_frames_processed", "frames processed", labels=["worker"])
+    dropped = CounterMetricFamily("maskwatch_worker_frames_dropped", "stale frames skipped", labels=["worker"])
+    faces = CounterMetricFamily("maskwatch_worker_faces", "faces classified", labels=["worker"])
+    bad = CounterMetricFamily("maskwatch_worker_bad_frames", "undecodable frames", labels=["worker"])
+    stage = GaugeMetricFamily("maskwatch_worker_stage_ms", "average milliseconds per frame and stage "
+                              "(latency = capture to detections published)", labels=["worker", "stage"])
+    for w in st.workers:
+        processed.add_metric([w.name], w.processed)
+        dropped.add_metric([w.name], w.dropped_stale)
+        faces.add_metric([w.name], w.faces)
+        bad.add_metric([w.name], w.bad_frames)
+        for name, ms in w.stage_ms.items():
+            stage.add_metric([w.name, name], ms)
+    yield from (processed, dropped, faces, bad, stage)
+
+
+def _events_metrics(st: PipelineStatus) -> Iterator[Metric]:
+    ev = st.events
+    yield GaugeMetricFamily("maskwatch_stream_detections_length", "entries in the detections stream",
+                            value=st.detections_length)
+    yield GaugeMetricFamily("maskwatch_stream_detections_pending",
+                            f"detections delivered to group {EVENTS_GROUP!r}, not acked", value=st.detections_pending)
+    if ev.get("present"):
+        yield GaugeMetricFamily("maskwatch_events_lag_seconds", "capture-to-processed lag of the events service",
+                                value=ev["lag_s"])
+        yield CounterMetricFamily("maskwatch_events_processed", "detections processed by events",
+                                  value=ev["processed"])
+        yield CounterMetricFamily("maskwatch_events_bad_entries", "unreadable detections", value=ev["bad_entries"])
+        yield GaugeMetricFamily("maskwatch_events_db_ok", "1 when events can write the database",
+                                value=1.0 if ev["db_ok"] else 0.0)
+
+
+class PipelineCollector:
+    def __init__(self, config: Config, sessions: sessionmaker[Session], bus):
+        self.config, self.sessions, self.bus = config, sessions, bus
+
+    def _violations(self) -> Iterator[Metric]:
+        try:
+            with self.sessions() as s:
+                counts = status_counts(s)
+        except SQLAlchemyError as e:  # the database down must not turn /metrics into a 500
+            log.warning("metrics: cannot count violations: %s", type(e).__name__)
+            yield GaugeMetricFamily("maskwatch_db_up", "1 when the dashboard can query the database", value=0)
+            return
+        yield GaugeMetricFamily("maskwatch_db_up", "1 when the dashboard can query the database", value=1)
+        fam = GaugeMetricFamily("maskwatch_violations_stored", "violations in the database (after retention)",
+                                labels=["review_status"])
+        for status, n in counts.items():
+            fam.add_metric([status], n)
+        yield fam
+
+    def collect(self) -> Iterator[Metric]:
+        st = read_status(self.config, self.bus)
+        yield GaugeMetricFamily("maskwatch_bus_up", "1 when the dashboard can read the bus",
+                                value=1.0 if st.available else 0.0)
+        if st.available:
+            yield from _camera_metrics(st)
+            yield from _worker_metrics(st)
+            yield from _events_metrics(st)
+        yield from self._violations()
+
+
+def make_registry(config: Config, sessions: sessionmaker[Session], bus) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(config, sessions, bus))
+    return registry

@@ -1,0 +1,52 @@
+"""Operations endpoints, open without login: /healthz for load balancers, /metrics for Prometheus."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard.state import state
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ops", __name__)
+
+
+def _db_ok() -> bool:
+    try:
+        with state().sessions() as s:
+            s.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError as e:
+        log.warning("healthz: database unavailable: %s", type(e).__name__)
+        return False
+
+
+def _bus_state() -> str:
+    bus = state().bus
+    if bus is None:
+        return "none"  # no bus configured: the dashboard still serves violations
+    try:
+        return "ok" if bus.ping() else "error"
+    except (RedisError, OSError) as e:
+        log.warning("healthz: bus unavailable: %s", type(e).__name__)
+        return "error"
+
+
+@bp.get("/healthz")
+def healthz():
+    db = "ok" if _db_ok() else "error"
+    redis = _bus_state()
+    healthy = db == "ok" and redis != "error"
+    resp = jsonify(db=db, redis=redis)
+    resp.status_code = 200 if healthy else 503
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(state().registry), content_type=CONTENT_TYPE_LATEST)

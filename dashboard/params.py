@@ -1,0 +1,130 @@
+"""Query parameters to typed filters. Every bad value raises BadQuery (HTTP 400), never a 500.
+
+Empty values mean "no filter", because HTML forms submit empty fields.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+
+from maskwatch.config import CAMERA_ID
+from maskwatch.storage.models import ReviewStatus
+from maskwatch.storage.queries import BadQuery, Cursor, ViolationFilter
+
+FILTER_KEYS = ("camera", "from", "to", "status", "min_conf")
+_CAMERA = re.compile(CAMERA_ID)
+MAX_RANGE_DAYS = 366
+
+
+def _get(args: Mapping[str, str], key: str) -> str | None:
+    value = (args.get(key) or "").strip()
+    return value or None
+
+
+def parse_time(value: str | None, name: str, *, end: bool = False) -> dt.datetime | None:
+    """An ISO date or date-time; UTC unless it carries an offset. A bare date as an end means the
+    end of that day, so `to=2025-01-31` includes the 31st."""
+    if value is None:
+        return None
+    try:
+        if len(value) > 40:
+            raise ValueError
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            when = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            return when + dt.timedelta(days=1) if end else when
+        when = dt.datetime.fromisoformat(value)
+        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise BadQuery(f"{name}: expected a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM)") from None
+
+
+def parse_status(value: str | None, name: str = "status") -> ReviewStatus | None:
+    if value is None:
+        return None
+    try:
+        return ReviewStatus(value)
+    except ValueError:
+        raise BadQuery(f"{name}: expected one of {', '.join(s.value for s in ReviewStatus)}") from None
+
+
+def parse_float(value: str | None, name: str, lo: float, hi: float) -> float | None:
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        x = math.nan
+    if not (lo <= x <= hi):  # also refuses nan and inf
+        raise BadQuery(f"{name}: expected a number from {lo:g} to {hi:g}")
+    return x
+
+
+def parse_int(value: str | None, name: str, lo: int, hi: int, default: int) -> int:
+    if value is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", value) or not (lo <= int(value) <= hi):
+        raise BadQuery(f"{name}: expected a whole number from {lo} to {hi}")
+    return int(value)
+
+
+def parse_camera(value: str | None) -> str | None:
+    # any well-formed id: cameras removed from the config still have violations to browse
+    if value is not None and not _CAMERA.match(value):
+        raise BadQuery("camera: not a camera id")
+    return value
+
+
+def parse_filter(args: Mapping[str, str]) -> ViolationFilter:
+    flt = ViolationFilter(
+        camera=parse_camera(_get(args, "camera")),
+        start=parse_time(_get(args, "from"), "from"),
+        end=parse_time(_get(args, "to"), "to", end=True),
+        status=parse_status(_get(args, "status")),
+        min_conf=parse_float(_get(args, "min_conf"), "min_conf", 0.0, 1.0))
+    if flt.start and flt.end and flt.start >= flt.end:
+        raise BadQuery("from: must be before to")
+    return flt
+
+
+def filter_args(args: Mapping[str, str]) -> dict[str, str]:
+    """The filter parameters of a request (already validated), for links that keep them."""
+    return {k: v for k in FILTER_KEYS if (v := _get(args, k)) is not None}
+
+
+def parse_cursor(args: Mapping[str, str], key: str) -> Cursor | None:
+    value = _get(args, key)
+    return Cursor.decode(value) if value is not None else None
+
+
+def parse_cursors(args: Mapping[str, str]) -> tuple[Cursor | None, Cursor | None]:
+    before, after = parse_cursor(args, "before"), parse_cursor(args, "after")
+    if before and after:
+        raise BadQuery("give either before or after, not both")
+    return before, after
+
+
+def default_range(now: dt.datetime | None = None, days: int = 7) -> tuple[dt.datetime, dt.datetime]:
+    """The last `days` whole UTC days, today included."""
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
+    end = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return end - dt.timedelta(days=days), end
+
+
+def parse_range(args: Mapping[str, str], now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    d_start, d_end = default_range(now)
+    start = parse_time(_get(args, "from"), "from") or None
+    end = parse_time(_get(args, "to"), "to", end=True) or None
+    if start is None and end is None:
+        return d_start, d_end
+    if start is None:
+        start = end - (d_end - d_start)
+    if end is None:
+        end = start + (d_end - d_start)
+    if start >= end:
+        raise BadQuery("from: must be before to")
+    if end - start > dt.timedelta(days=MAX_RANGE_DAYS):
+        raise BadQuery(f"the range is longer than {MAX_RANGE_DAYS} days")
+    return start, end

@@ -1,0 +1,76 @@
+// maskwatch dashboard: the few behaviours that need a script. Own code, no libraries.
+"use strict";
+
+// Bulk review: "select all" and a live count of the selected rows.
+function initBulk() {
+  const form = document.getElementById("bulk");
+  if (!form) return;
+  const boxes = () => Array.from(form.querySelectorAll('input[name="ids"]'));
+  const count = form.querySelector("[data-selected]");
+  const update = () => { if (count) count.textContent = boxes().filter((b) => b.checked).length; };
+  const all = form.querySelector("[data-select-all]");
+  if (all) all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); update(); });
+  form.addEventListener("change", update);
+}
+
+// Live view: reload each camera's latest frame while the page is visible; one request in flight per image.
+function initLive() {
+  const imgs = Array.from(document.querySelectorAll("img[data-live]"));
+  imgs.forEach((img) => {
+    img.addEventListener("load", () => { img.parentElement.classList.remove("missing"); img.dataset.busy = ""; });
+    img.addEventListener("error", () => { img.parentElement.classList.add("missing"); img.dataset.busy = ""; });
+  });
+  if (!imgs.length) return;
+  setInterval(() => {
+    if (document.hidden) return;
+    imgs.forEach((img) => {
+      if (img.dataset.busy) return;
+      img.dataset.busy = "1";
+      img.src = img.dataset.live + "?t=" + Date.now();
+    });
+  }, 1000);
+}
+
+function ago(epoch) {
+  if (!epoch) return "never";
+  const s = Math.max(0, Date.now() / 1000 - epoch);
+  return s < 120 ? Math.round(s) + " s ago" : s < 7200 ? Math.round(s / 60) + " min ago" : Math.round(s / 3600) + " h ago";
+}
+
+// Camera status: refresh the numbers from /api/cameras every few seconds.
+function initPoll() {
+  const root = document.querySelector("[data-poll]");
+  if (!root) return;
+  const fixed = { fps_read: 1, fps_processed: 1 };
+  const refresh = async () => {
+    if (document.hidden) return;
+    let data;
+    try {
+      const resp = await fetch(root.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!resp.ok) return;
+      data = await resp.json();
+    } catch (e) { return; }
+    (data.cameras || []).forEach((cam) => {
+      const card = root.querySelector('[data-cam="' + CSS.escape(cam.id) + '"]');
+      if (!card) return;
+      card.querySelectorAll("[data-field]").forEach((el) => {
+        const f = el.dataset.field;
+        if (f === "state") {
+          el.textContent = cam.online ? "online" : cam.state;
+          el.className = "badge " + (cam.online ? "online" : "offline");
+        } else if (f === "last_frame_at") {
+          el.textContent = ago(cam.last_frame_at);
+        } else if (f === "last_error") {
+          el.textContent = cam.last_error || "–";
+          el.className = cam.last_error ? "err" : "muted";
+        } else if (f in cam) {
+          const v = cam[f];
+          el.textContent = f in fixed ? Number(v).toFixed(1) : (v === "" || v === null ? "–" : v);
+        }
+      });
+    });
+  };
+  setInterval(refresh, 3000);
+}
+
+document.addEventListener("DOMContentLoaded", () => { initBulk(); initLive(); initPoll(); });

@@ -1,0 +1,171 @@
+"""Pipeline status from the bus: the status hashes of ingest, workers and events, and stream sizes.
+
+Read on demand by the cameras page, /api/cameras and /metrics. A bus that fails (Redis down) gives a
+PipelineStatus with available=False instead of an exception: those pages must still answer.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis import RedisError
+
+from dashboard.state import scan_keys
+from maskwatch.config import Config
+from maskwatch.redact import redact_text, redact_url
+
+log = logging.getLogger(__name__)
+WORKER_GROUP = "workers"   # consumer group on frames:<cam> (workers/worker.py GROUP)
+EVENTS_GROUP = "events"    # consumer group on detections
+STAGES = ("decode", "detect", "classify", "latency")
+
+
+def _f(h: dict[str, str], key: str, default: float = 0.0) -> float:
+    try:
+        return float(h.get(key, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _i(h: dict[str, str], key: str) -> int:
+    return int(_f(h, key))
+
+
+@dataclass
+class CameraStatus:
+    id: str
+    name: str
+    state: str = "unknown"      # ingest's state, or "unknown" without a status hash, "stale" when old
+    online: bool = False
+    url: str = ""
+    fps_read: float = 0.0
+    fps_sent: float = 0.0
+    fps_cap: float = 0.0
+    fps_processed: float = 0.0
+    frames_read: int = 0
+    frames_sent: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    reconnects: int = 0
+    last_error: str = ""
+    last_frame_at: float | None = None
+    next_retry_at: float | None = None
+    width: int = 0
+    height: int = 0
+    updated_at: float | None = None
+    stream_length: int = 0
+    pending: int = 0
+
+
+@dataclass
+class WorkerStatus:
+    name: str
+    state: str
+    processed: int
+    dropped_stale: int
+    bad_frames: int
+    faces: int
+    batches: int
+    stage_ms: dict[str, float]
+    model_version: str
+    backend: str
+    updated_at: float | None
+    per_camera: dict[str, tuple[int, int]] = field(default_factory=dict)  # cam -> (processed, dropped)
+
+
+@dataclass
+class PipelineStatus:
+    available: bool
+    cameras: list[CameraStatus] = field(default_factory=list)
+    workers: list[WorkerStatus] = field(default_factory=list)
+    events: dict[str, Any] = field(default_factory=dict)
+    detections_length: int = 0
+    detections_pending: int = 0
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _camera(cfg_cam, h: dict[str, str], now: float, stale_s: float) -> CameraStatus:
+    cs = CameraStatus(id=cfg_cam.id, name=cfg_cam.label)
+    if not h:
+        return cs
+    updated = _f(h, "updated_at") or None
+    fresh = updated is not None and now - updated <= stale_s
+    cs.state = h.get("state", "unknown") if fresh else "stale"
+    cs.online = fresh and cs.state == "online"
+    # ingest redacts already; done again because this text ends up in pages and JSON
+    cs.url = redact_url(h.get("url", ""))
+    cs.last_error = redact_text(h.get("last_error", ""))[:500]
+    for key in ("fps_read", "fps_sent", "fps_cap"):
+        setattr(cs, key, _f(h, key) if cs.online or key == "fps_cap" else 0.0)
+    for key in ("frames_read", "frames_sent", "reconnects", "width", "height"):
+        setattr(cs, key, _i(h, key))
+    cs.last_frame_at = _f(h, "last_frame_at") or None
+    cs.next_retry_at = _f(h, "next_retry_at") or None
+    cs.updated_at = updated
+    return cs
+
+
+def _worker(name: str, h: dict[str, str]) -> WorkerStatus:
+    per_cam: dict[str, tuple[int, int]] = {}
+    for key in h:
+        kind, _, cam = key.partition(":")
+        if cam and kind in ("processed", "dropped"):
+            p, d = per_cam.get(cam, (0, 0))
+            per_cam[cam] = (_i(h, key), d) if kind == "processed" else (p, _i(h, key))
+    return WorkerStatus(
+        name=name, state=h.get("state", "unknown"), processed=_i(h, "processed"),
+        dropped_stale=_i(h, "dropped_stale"), bad_frames=_i(h, "bad_frames"), faces=_i(h, "faces"),
+        batches=_i(h, "batches"), stage_ms={s: _f(h, f"{s}_ms") for s in STAGES if f"{s}_ms" in h},
+        model_version=h.get("model_version", ""), backend=h.get("backend", ""),
+        updated_at=_f(h, "updated_at") or None, per_camera=per_cam)
+
+
+def _workers(bus) -> list[WorkerStatus]:
+    prefix = bus.keys.worker_status("")
+    return [_worker(key[len(prefix):], bus.get_hash(key)) for key in scan_keys(bus, prefix + "*")]
+
+
+def _events(h: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: _i(h, k) for k in ("processed", "violations", "bad_entries", "pending")}
+    out["lag_s"] = _f(h, "lag_s")
+    out["db_ok"] = h.get("db_ok", "") in ("1", "true", "True")
+    out["updated_at"] = _f(h, "updated_at") or None
+    out["present"] = bool(h)
+    return out
+
+
+def _collect(config: Config, bus, now: float) -> PipelineStatus:
+    stale_s = max(10.0, 5 * config.ingest.status_interval_s)
+    st = PipelineStatus(available=True, workers=_workers(bus))
+    for cam in config.cameras:
+        cs = _camera(cam, bus.get_hash(bus.keys.camera_status(cam.id)), now, stale_s)
+        cs.frames_processed = sum(w.per_camera.get(cam.id, (0, 0))[0] for w in st.workers)
+        cs.frames_dropped = sum(w.per_camera.get(cam.id, (0, 0))[1] for w in st.workers)
+        cs.stream_length = bus.length(bus.keys.frames(cam.id))
+        cs.pending = bus.pending_count(bus.keys.frames(cam.id), WORKER_GROUP)
+        if cs.online and cs.frames_sent:
+            # workers report totals only; the share of sent frames processed scales the send rate
+            cs.fps_processed = round(cs.fps_sent * min(1.0, cs.frames_processed / cs.frames_sent), 2)
+        st.cameras.append(cs)
+    st.events = _events(bus.get_hash(bus.keys.events_status))
+    st.detections_length = bus.length(bus.keys.detections)
+    st.detections_pending = bus.pending_count(bus.keys.detections, EVENTS_GROUP)
+    return st
+
+
+def read_status(config: Config, bus, now: float | None = None) -> PipelineStatus:
+    """Everything the bus knows about the pipeline; available=False when it cannot be read."""
+    if bus is None:
+        return PipelineStatus(available=False, cameras=[CameraStatus(c.id, c.label) for c in config.cameras],
+                              error="no bus configured (redis.url)")
+    try:
+        return _collect(config, bus, time.time() if now is None else now)
+    except (RedisError, OSError) as e:  # Redis down or timing out: the caller shows "status unavailable"
+        log.warning("status: cannot read the bus: %s", type(e).__name__)
+        return PipelineStatus(available=False, cameras=[CameraStatus(c.id, c.label) for c in config.cameras],
+                              error="status unavailable: the bus cannot be reached")

@@ -1,0 +1,60 @@
+"""The users page (admin): add users, change roles, deactivate and reactivate, reset passwords.
+
+Routes live on the auth blueprint. The storage layer refuses to remove the last active admin.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from dashboard.auth import bp, require
+from dashboard.state import state
+from maskwatch.storage.models import Role
+from maskwatch.storage.users import UserError, add_user, list_users, update_user
+
+
+@bp.get("/users")
+@require(Role.admin)
+def users():
+    return render_template("users.html", users=list_users(state().sessions), roles=list(Role))
+
+
+@bp.post("/users")
+@require(Role.admin)
+def users_add():
+    form = request.form
+    try:
+        user = add_user(state().sessions, (form.get("username") or "").strip(), form.get("role") or "",
+                        form.get("password") or "")
+    except UserError as e:
+        flash(str(e), "error")
+        return render_template("users.html", users=list_users(state().sessions), roles=list(Role),
+                               form=form), 400
+    flash(f"User {user.username} added as {user.role.value}.", "ok")
+    return redirect(url_for("auth.users"))
+
+
+@bp.post("/users/<int:user_id>")
+@require(Role.admin)
+def users_update(user_id: int):
+    form = request.form
+    action = form.get("action")
+    changes: dict = {}
+    if action == "role":
+        changes["role"] = form.get("role") or ""
+    elif action in ("deactivate", "activate"):
+        changes["active"] = action == "activate"
+    elif action == "password":
+        changes["password"] = form.get("password") or ""
+    else:
+        abort(400, "unknown action")
+    if changes.get("active") is False and user_id == current_user.uid:
+        flash("You cannot deactivate yourself.", "error")
+        return redirect(url_for("auth.users"))
+    try:
+        user = update_user(state().sessions, user_id, **changes)
+    except UserError as e:
+        flash(str(e), "error")
+        return redirect(url_for("auth.users"))
+    flash(f"User {user.username} updated.", "ok")
+    return redirect(url_for("auth.users"))

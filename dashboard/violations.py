@@ -1,0 +1,158 @@
+"""The violations list (filters, keyset pages, bulk review, CSV), the detail page and its images.
+
+Images are served only by violation id: the id is looked up in SQL and the stored relative path
+resolved inside the snapshot folder, so nothing from the request ever names a file.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from dashboard.auth import require, safe_next
+from dashboard.params import filter_args, parse_cursors, parse_filter, parse_status
+from dashboard.state import state
+from maskwatch.storage.models import ReviewStatus, Role, Violation
+from maskwatch.storage.queries import BadQuery, as_utc, fetch_page, get_violation, iter_filtered, review
+
+bp = Blueprint("violations", __name__)
+MAX_BULK = 1000
+CSV_FIELDS = ("id", "camera_id", "first_seen", "last_seen", "p_no_mask", "face_score", "sightings",
+              "review_status", "review_note", "reviewed_by", "reviewed_at", "model_version")
+STATUS_LABEL = {ReviewStatus.pending: "pending", ReviewStatus.confirmed: "confirmed",
+                ReviewStatus.false_positive: "false positive"}
+
+
+def violation_or_404(vid: str) -> Violation:
+    with state().sessions() as s:
+        v = get_violation(s, vid)
+    if v is None:
+        abort(404, "no such violation")
+    return v
+
+
+@bp.get("/")
+def index():
+    st = state()
+    flt = parse_filter(request.args)
+    before, after = parse_cursors(request.args)
+    with st.sessions() as s:
+        page = fetch_page(s, flt, st.config.dashboard.page_size, before, after)
+    return render_template("violations.html", page=page, args=filter_args(request.args),
+                           statuses=list(ReviewStatus), status_label=STATUS_LABEL)
+
+
+@bp.get("/violations/<vid>")
+def detail(vid: str):
+    v = violation_or_404(vid)
+    back = safe_next(request.args.get("back"), url_for("violations.index"))
+    return render_template("violation.html", v=v, back=back, status_label=STATUS_LABEL)
+
+
+def _required_status() -> ReviewStatus:
+    status = parse_status((request.form.get("status") or "").strip() or None)
+    if status is None:
+        raise BadQuery("status: required")
+    return status
+
+
+@bp.post("/violations/<vid>/review")
+@require(Role.operator)
+def review_one(vid: str):
+    violation_or_404(vid)
+    status = _required_status()
+    with state().sessions() as s:
+        review(s, [vid], status, request.form.get("note"), current_user.username)
+    flash(f"Marked {STATUS_LABEL[status]}.", "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("violations.detail", vid=vid)))
+
+
+@bp.post("/violations/review")
+@require(Role.operator)
+def review_bulk():
+    back = safe_next(request.form.get("next"), url_for("violations.index"))
+    ids = request.form.getlist("ids")
+    if not ids:
+        flash("Select at least one violation first.", "error")
+        return redirect(back)
+    if len(ids) > MAX_BULK:
+        raise BadQuery(f"at most {MAX_BULK} violations at once")
+    status = _required_status()
+    with state().sessions() as s:
+        n = review(s, ids, status, request.form.get("note"), current_user.username)
+    flash(f"{n} violation(s) marked {STATUS_LABEL[status]}.", "ok")
+    return redirect(back)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, ReviewStatus):
+        return value.value
+    text = str(value)
+    # a note starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_lines(rows: Iterable[Violation]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_FIELDS)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, f)) for f in CSV_FIELDS])
+        if buf.tell() > 32_768:  # chunks of ~32 KiB, not one write per row
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+@bp.get("/violations.csv")
+def export_csv():
+    flt = parse_filter(request.args)  # before streaming starts: a bad filter is still a 400
+    rows = iter_filtered(state().sessions, flt)
+    name = f"violations-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.csv"
+    return Response(stream_with_context(csv_lines(rows)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _snapshot(vid: str, kind: str):
+    v = violation_or_404(vid)
+    try:
+        path = state().snapshots.resolve(v.crop_path if kind == "crop" else v.frame_path)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404, "image not stored (deleted by retention?)")
+    resp = send_file(path, mimetype="image/jpeg", max_age=3600, conditional=True)
+    # behind a login: browsers may cache, shared proxies may not
+    resp.cache_control.public = False
+    resp.cache_control.private = True
+    return resp
+
+
+@bp.get("/violations/<vid>/crop.jpg")
+def crop(vid: str):
+    return _snapshot(vid, "crop")
+
+
+@bp.get("/violations/<vid>/frame.jpg")
+def frame(vid: str):
+    return _snapshot(vid, "frame")

@@ -1,0 +1,148 @@
+"""Helpers for the dashboard tests (imported by them; no tests here).
+
+Isolation: every PostgreSQL test module gets its own database mw_dash_<random>, created through an
+AUTOCOMMIT connection to `test` and dropped at the end; every Redis test its own key prefix, whose
+keys it deletes. Schemas come from the Alembic migrations (maskwatch.storage.db.upgrade).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from redis import RedisError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from maskwatch.config import Config, parse_config
+from maskwatch.storage.db import upgrade
+from maskwatch.storage.models import ReviewStatus, Role, User, Violation
+from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.users import add_user
+
+PG_ADMIN_URL = os.environ.get("MASKWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "correct-horse-42"
+FAST_HASH = "pbkdf2:sha256:1000"  # test users only: werkzeug's default scrypt costs ~0.1 s a hash
+T0 = dt.datetime(2025, 3, 10, 8, 0, tzinfo=dt.UTC)
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test module; skips without a server."""
+    name = f"mw_dash_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as e:  # no server here: say why instead of failing every test
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {type(e).__name__}")
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def sqlite_database(tmp: Path) -> str:
+    url = f"sqlite:///{tmp / 'dash.db'}"
+    upgrade(url)
+    return url
+
+
+def redis_bus(prefix: str):
+    """A RedisBus on its own prefix; skips without a server."""
+    from maskwatch.bus import RedisBus
+
+    bus = RedisBus(REDIS_URL, prefix)
+    try:
+        bus.ping()
+    except (RedisError, OSError) as e:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {type(e).__name__}")
+    return bus
+
+
+def drop_prefix(bus, prefix: str) -> None:
+    keys = list(bus.r.scan_iter(match=f"{prefix}:*", count=500))
+    if keys:
+        bus.r.delete(*keys)
+
+
+def make_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redis_url: str | None = None,
+                prefix: str = "mw", **dashboard) -> Config:
+    raw = {
+        "site": "Test site",
+        "database": {"url": db_url},
+        "snapshots": {"dir": str(snap_dir)},
+        "redis": {"url": redis_url, "prefix": prefix},
+        "cameras": [{"id": c, "name": f"Camera {c[-1].upper()}", "url": f"rtsp://admin:hunter2@10.0.0.{i}/s"}
+                    for i, c in enumerate(cameras, 1)],
+        "dashboard": {"secret_key": "test-secret-" + "x" * 20, "page_size": 5, **dashboard},
+    }
+    return parse_config(raw, "<test>", env={})
+
+
+def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = color
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+def violation_id(n: int) -> str:
+    return hashlib.sha1(f"violation-{n}".encode()).hexdigest()[:24]
+
+
+def make_violation(n: int, camera: str, first_seen: dt.datetime, *, p: float = 0.9,
+                   status: ReviewStatus = ReviewStatus.pending, store: SnapshotStore | None = None) -> Violation:
+    vid = violation_id(n)
+    crop, frame = (store.relpaths(vid, first_seen) if store else (f"x/{vid}_crop.jpg", f"x/{vid}_frame.jpg"))
+    if store is not None:
+        store.write(crop, jpeg((40, 40, 200)))
+        store.write(frame, jpeg((30, 160, 30), (320, 180)))
+    return Violation(
+        id=vid, camera_id=camera, track_id=n, first_seen=first_seen,
+        last_seen=first_seen + dt.timedelta(seconds=12), p_no_mask=p, face_score=0.8, box=[10, 10, 40, 40],
+        frame_width=320, frame_height=180, sightings=5, crop_path=crop, frame_path=frame,
+        model_version="test-model-1", review_status=status)
+
+
+def add_violations(sessions, rows: list[Violation]) -> list[Violation]:
+    with sessions() as s:
+        s.add_all(rows)
+        s.commit()
+    return rows
+
+
+def make_users(sessions) -> dict[str, User]:
+    return {r.value: add_user(sessions, r.value, r, PASSWORD, hash_method=FAST_HASH) for r in Role}
+
+
+def login(client, user: User) -> None:
+    """Log in through the session cookie (the login form itself is tested separately)."""
+    from dashboard.auth import SessionUser
+
+    with client.session_transaction() as sess:
+        sess["_user_id"] = SessionUser(user).get_id()
+        sess["_fresh"] = True
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """The CSRF token from a page's meta tag, as a browser would have it."""
+    html = client.get(path).get_data(as_text=True)
+    marker = '<meta name="csrf-token" content="'
+    start = html.index(marker) + len(marker)
+    return html[start:html.index('"', start)]
