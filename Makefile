@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
 
-.PHONY: install demo test lint clean
+.PHONY: install system-deps demo test lint clean
 
 install: $(STAMP)
 
@@ -19,7 +19,11 @@ demo: install
 	$(BIN)/maskwatch detect --annotate $(DEMO_OUT) demo/scenes/images
 	@echo "annotated copies written to $(DEMO_OUT)/"
 
-test: install
+# Debian packages for the real-server tests (GStreamer RTSP server, Chromium); needs root
+system-deps:
+	bash .ci/system-deps.sh
+
+test: install system-deps
 	$(BIN)/python -m pytest -q -rs
 
 lint: install

@@ -13,7 +13,7 @@ import cv2
 
 from maskwatch.config import CameraConfig, IngestConfig
 
-FFMPEG_OPTIONS = "rtsp_transport;tcp|probesize;500000|analyzeduration;500000"
+FFMPEG_OPTIONS = "rtsp_transport;tcp|probesize;32"
 
 
 def configure_ffmpeg() -> None:

@@ -46,6 +46,9 @@ class Keys:
     def events_status(self) -> str:
         return f"{self.prefix}:status:events"
 
+    def events_marks(self, cam: str) -> str:
+        return f"{self.prefix}:events:marks:{cam}"
+
     def live(self, cam: str) -> str:
         return f"{self.prefix}:live:{cam}"
 
@@ -66,6 +69,7 @@ class Bus(Protocol):
     def get_hash(self, key: str) -> dict[str, str]: ...
     def put_blob(self, key: str, value: bytes, ttl_s: int | None = None) -> None: ...
     def get_blob(self, key: str) -> bytes | None: ...
+    def scan_keys(self, pattern: str) -> list[str]: ...
     def ping(self) -> bool: ...
     def close(self) -> None: ...
 
@@ -108,6 +112,11 @@ class RedisBus:
         out: list[Entry] = []
         for stream, rows in reply or []:
             out += _entries(_s(stream), rows)
+            # a pending entry trimmed from its stream comes back without fields: it can never be
+            # processed, so it is acked here instead of staying pending forever
+            gone = [_s(i) for i, f in rows if f is None]
+            if gone:
+                self.r.xack(stream, group, *gone)
         return out
 
     def ack(self, stream, group, ids):
@@ -144,6 +153,9 @@ class RedisBus:
 
     def get_blob(self, key):
         return self.r.get(key)
+
+    def scan_keys(self, pattern: str) -> list[str]:
+        return sorted(_s(k) for k in self.r.scan_iter(pattern, count=500))
 
     def ping(self):
         return bool(self.r.ping())

@@ -79,6 +79,33 @@ def _service_commands(sub) -> None:
     s.add_argument("--name", help="consumer name (default: worker-HOST-PID)")
     _cmd(sub, "events", "maskwatch.commands.services:cmd_events",
          "track faces, vote, write violations and snapshots")
+    s = _cmd(sub, "run", "maskwatch.commands.run:cmd_run",
+             "ingest + workers + events + dashboard in one process (in-process bus without redis.url)")
+    s.add_argument("--demo", action="store_true", help="add a camera playing a clip of the bundled CC0 scenes")
+    s.add_argument("--out", type=Path, default=Path("out/demo"), help="demo clip, database and snapshots")
+    s.add_argument("--workers", type=int, default=1, help="worker threads")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.add_argument("--no-dashboard", action="store_true", help="pipeline only")
+    s = _cmd(sub, "bench", "maskwatch.commands.bench:cmd_bench",
+             "N file cameras through ingest -> Redis -> K worker processes; speed vs the seed-style loop")
+    s.add_argument("--cameras", type=int, default=8)
+    s.add_argument("--fps", type=float, default=5.0, help="per camera")
+    s.add_argument("--workers", type=int, default=2, help="worker processes")
+    s.add_argument("--duration", type=float, default=30.0, help="measured seconds")
+    s.add_argument("--warmup", type=float, default=5.0)
+    s.add_argument("--resolution", default="1280x720")
+    s.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="when the config has no redis.url")
+    s.add_argument("--seed-frames", type=int, default=40, help="frames for the seed-style loop (0: skip)")
+    s.add_argument("--out", default="out/bench")
+    _cmd(sub, "dashboard", "maskwatch.commands.services:cmd_dashboard", "serve the dashboard with gunicorn")
+    s = _cmd(sub, "users", "maskwatch.commands.services:cmd_users", "manage dashboard users")
+    s.add_argument("action", choices=("add",))
+    s.add_argument("name")
+    s.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
+    s.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+    s = _cmd(sub, "prune", "maskwatch.commands.services:cmd_prune",
+             "delete violations and their snapshots older than retention.days")
+    s.add_argument("--days", type=float, help="override retention.days")
     s = _cmd(sub, "db", "maskwatch.commands.services:cmd_db", "database schema (Alembic migrations)")
     s.add_argument("action", choices=("upgrade",))
 

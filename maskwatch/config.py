@@ -30,7 +30,7 @@ class Strict(BaseModel):
 
 class DetectorConfig(Strict):
     model: Path | None = Field(None, description="YuNet ONNX file; default: the shipped yunet_n")
-    score_threshold: float = Field(0.5, ge=0.05, le=0.99, description="minimum face confidence")
+    score_threshold: float = Field(0.3, ge=0.05, le=0.99, description="minimum face confidence")
     nms_threshold: float = Field(0.3, ge=0.05, le=0.95, description="IoU above which boxes merge")
     upscale: float = Field(2.0, ge=0.25, le=4.0, description="resize factor before detection (small faces)")
     max_side: int = Field(1280, ge=160, le=8192, description="cap on the resized frame's longest side")
@@ -51,6 +51,8 @@ class ClassifierConfig(Strict):
     backend: Literal["auto", "tflite", "keras"] = Field(
         "auto", description="auto: Keras on a GPU when TensorFlow sees one, else TFLite")
     threshold: float | None = Field(None, gt=0.0, lt=1.0, description="p(no_mask) cut; default: the model's")
+    min_face_score: float | None = Field(None, ge=0.0, le=1.0,
+                                         description="faces below this score are never violations; default: the model's")
     batch_size: int = Field(32, ge=1, le=256, description="crops per inference call")
     threads: int | None = Field(None, ge=1, le=64, description="CPU threads for TFLite")
 
@@ -129,6 +131,8 @@ class WorkerConfig(Strict):
     max_frame_age_s: float = Field(2.0, gt=0, le=600, description="older frames are skipped (counted)")
     claim_idle_s: float = Field(10.0, gt=0, le=3600, description="take over frames a dead worker left pending")
     crop_jpeg_quality: int = Field(90, ge=30, le=100)
+    threads: int | None = Field(None, ge=1, le=64,
+                                description="CPU threads for detection and classification (default: all cores)")
     live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed")
 
 

@@ -94,8 +94,12 @@ class MemoryBus:
         for name in streams:
             g = self._groups.get((name, group))
             for i, (owner, _, _) in list(g.pel.items()) if g else []:
-                if owner == consumer and i in self._streams[name] and len(out) < count:
-                    out.append(Entry(name, i, dict(self._streams[name][i])))
+                if owner != consumer or len(out) >= count:
+                    continue
+                if i not in self._streams[name]:  # trimmed while pending: never processable
+                    del g.pel[i]
+                    continue
+                out.append(Entry(name, i, dict(self._streams[name][i])))
         return out
 
     def ack(self, stream, group, ids):
@@ -146,6 +150,13 @@ class MemoryBus:
     def get_blob(self, key):
         with self._cond:
             return self._blobs.get(key)
+
+    def scan_keys(self, pattern: str) -> list[str]:
+        import fnmatch
+
+        with self._cond:
+            keys = set(self._hashes) | set(self._blobs) | set(self._streams)
+        return sorted(k for k in keys if fnmatch.fnmatchcase(k, pattern))
 
     def ping(self):
         return True

@@ -21,7 +21,10 @@ def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = Non
     from models.build import build_pipeline, model_version
     from workers.worker import Worker
 
-    pipeline = build_pipeline(cfg.detector, cfg.classifier)
+    classifier = cfg.classifier
+    if cfg.worker.threads and not classifier.threads:
+        classifier = classifier.model_copy(update={"threads": cfg.worker.threads})
+    pipeline = build_pipeline(cfg.detector, classifier, threads=cfg.worker.threads)
     return Worker(cfg, bus, pipeline, stop, name or instance_name("worker"), model_version(cfg.classifier))
 
 

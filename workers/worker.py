@@ -165,11 +165,11 @@ class Worker:
                  for b, s, p in zip(det.boxes, det.scores, det.p_no_mask)]
         crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, 0.3)), (CROP_PX, CROP_PX)),
                        self.cfg.worker.crop_jpeg_quality) for b in det.boxes]
-        candidate = any(face.p_no_mask >= thr for face in faces)
         return wire_det.DetectionMsg(
             camera=f.msg.camera, seq=f.msg.seq, captured_at=f.msg.captured_at, detected_at=done,
             worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
-            threshold=thr, faces=faces, crops=crops, frame_jpeg=f.msg.jpeg if candidate else None,
+            threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops,
+            frame_jpeg=f.msg.jpeg if det.violations(thr, self.pipeline.min_face_score).any() else None,
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})
 
@@ -178,7 +178,8 @@ class Worker:
         if time.monotonic() < self._live_due.get(cam, 0.0):
             return
         self._live_due[cam] = time.monotonic() + self.cfg.worker.live_interval_s
-        self.bus.put_blob(self.bus.keys.live(cam), _jpeg(draw(f.image, det, self.pipeline.threshold), 75), ttl_s=60)
+        self.bus.put_blob(self.bus.keys.live(cam), _jpeg(draw(f.image, det, self.pipeline.threshold,
+                                                                    self.pipeline.min_face_score), 75), ttl_s=60)
 
     def _ack(self, entries) -> None:
         by_stream: dict[str, list[str]] = {}

@@ -68,11 +68,11 @@ def cmd_evaluate(args, cfg: Config) -> int:
     if not scenes:
         raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
     pipeline = build_pipeline(cfg.detector, cfg.classifier)
-    results = {"maskwatch": evaluate(pipeline, scenes, pipeline.threshold)}
+    results = {"maskwatch": evaluate(pipeline, scenes)}
     if args.baseline:
         from models.baseline import SeedPipeline
 
         seed = SeedPipeline(args.baseline)
-        results["seed (res10 + MobileNetV2-224)"] = evaluate(seed, scenes, seed.threshold)
+        results["seed (res10 + MobileNetV2-224)"] = evaluate(seed, scenes)
     print(report(results, args.out))
     return 0

@@ -55,16 +55,71 @@ def cmd_worker(args, cfg: Config) -> int:
     return _serve("worker", lambda stop: build_worker(cfg, bus, stop, args.name))
 
 
-def cmd_events(args, cfg: Config) -> int:
-    from maskwatch.services import build_events
-
-    bus = redis_bus(cfg, "events")
-    return _serve("events", lambda stop: build_events(cfg, bus, stop))
-
-
 def cmd_db(args, cfg: Config) -> int:
     from maskwatch.storage.db import upgrade
 
+    import os
+
+    from maskwatch.storage.users import ensure_first_admin
+
     upgrade(cfg.database.url)
     print(f"database {redact_url(cfg.database.url)}: schema up to date")
+    password = ensure_first_admin(_sessions(cfg), os.environ)
+    if password:
+        print(f"first admin user created: {os.environ.get('MASKWATCH_ADMIN_USER') or 'admin'} "
+              f"password {password} (shown once; change it after logging in)")
+    return 0
+
+
+def _sessions(cfg: Config):
+    from maskwatch.storage.db import make_engine, session_factory
+
+    return session_factory(make_engine(cfg.database.url, cfg.database.echo))
+
+
+def cmd_events(args, cfg: Config) -> int:
+    """The events service, plus the scheduled retention run beside it."""
+    from maskwatch.services import build_events
+    from maskwatch.storage.prune import prune_forever
+    from maskwatch.storage.snapshots import SnapshotStore
+
+    bus = redis_bus(cfg, "events")
+
+    def build(stop):
+        threading.Thread(target=prune_forever, name="prune", daemon=True,
+                         args=(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), cfg.retention, stop)).start()
+        return build_events(cfg, bus, stop)
+
+    return _serve("events", build)
+
+
+def cmd_dashboard(args, cfg: Config) -> int:
+    from dashboard.serve import serve
+
+    serve(cfg)
+    return 0
+
+
+def cmd_users(args, cfg: Config) -> int:
+    import getpass
+    import sys
+
+    from maskwatch.storage.users import UserError, add_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.name}: ")
+    try:
+        user = add_user(_sessions(cfg), args.name, args.role, password)
+    except UserError as e:
+        raise ConfigError(str(e)) from None
+    print(f"user {user.username}: created ({user.role.value})")
+    return 0
+
+
+def cmd_prune(args, cfg: Config) -> int:
+    from maskwatch.storage.prune import prune
+    from maskwatch.storage.snapshots import SnapshotStore
+
+    days = args.days if args.days is not None else cfg.retention.days
+    n = prune(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), days)
+    print(f"pruned {n} violations older than {days:g} days")
     return 0

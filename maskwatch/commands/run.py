@@ -1,0 +1,98 @@
+"""`maskwatch run`: ingest, workers, events and the dashboard in one process on one machine.
+
+Without redis.url the services talk over the in-process bus; with it, over Redis exactly as the
+separate services do. `--demo` adds a camera that plays a clip built from the bundled CC0 scenes,
+stores everything under out/demo/, and prints the dashboard URL.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from maskwatch.config import Config
+from maskwatch.service import install_signal_handlers
+
+log = logging.getLogger("maskwatch")
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SCENES = ROOT / "demo" / "scenes" / "images"
+# photos with both masked and unmasked people, faces large enough to read on a 960x540 canvas
+DEMO_PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jpg", "maksssksksss459.jpg")
+
+
+def demo_config(cfg: Config, out: Path) -> Config:
+    """The config with a demo camera and local storage under `out` (kept if already set by a file)."""
+    from ingest.democlip import build_clip
+
+    clip = out / "demo.avi"
+    if not clip.is_file():
+        build_clip([DEMO_SCENES / p for p in DEMO_PHOTOS], clip)
+    data = cfg.model_dump()
+    if not data["cameras"]:
+        data["cameras"] = [{"id": "demo", "name": "Demo clip (CC0 scenes)", "url": str(clip), "fps": 5}]
+    defaults = Config()
+    if data["database"]["url"] == defaults.database.url:
+        data["database"]["url"] = f"sqlite:///{out / 'maskwatch.db'}"
+    if data["snapshots"]["dir"] == defaults.snapshots.dir:
+        data["snapshots"]["dir"] = out / "snapshots"
+    return Config.model_validate(data)
+
+
+def _start(name: str, service) -> threading.Thread:
+    t = threading.Thread(target=service.run, name=name, daemon=True)
+    t.start()
+    return t
+
+
+def cmd_run(args, cfg: Config) -> int:
+    from maskwatch.membus import make_bus
+    from maskwatch.services import build_events, build_ingest, build_worker
+    from maskwatch.storage.db import upgrade
+
+    if args.demo:
+        cfg = demo_config(cfg, args.out)
+    bus = make_bus(cfg.redis.url, cfg.redis.prefix)
+    upgrade(cfg.database.url)
+    stop = threading.Event()
+    install_signal_handlers(stop, "run")
+    # consumers first, so their groups exist before the first frame is published
+    threads = [_start(f"worker-{i}", build_worker(cfg, bus, stop, f"run-worker-{i}")) for i in range(args.workers)]
+    threads.append(_start("events", build_events(cfg, bus, stop)))
+    time.sleep(0.2)
+    threads.append(_start("ingest", build_ingest(cfg, bus, stop)))
+    dashboard = _dashboard(cfg, bus) if not args.no_dashboard else None
+    log.info("run: %d cameras, %d workers, %s bus", len(cfg.cameras), args.workers,
+             "redis" if cfg.redis.url else "in-process")
+    deadline = time.monotonic() + args.duration if args.duration else None
+    while not stop.wait(0.5):
+        if deadline and time.monotonic() > deadline:
+            stop.set()
+    for t in threads:
+        t.join(20)
+    if dashboard:
+        dashboard.shutdown()
+    return 0
+
+
+def _dashboard(cfg: Config, bus):
+    """The dashboard on a werkzeug server thread, sharing the in-process bus (gunicorn is for
+    `maskwatch dashboard`, whose workers are separate processes)."""
+    import os
+
+    from werkzeug.serving import make_server
+
+    from dashboard.serve import make_wsgi, with_secret_key
+    from maskwatch.storage.db import make_engine, session_factory
+    from maskwatch.storage.users import ensure_first_admin
+
+    engine = make_engine(cfg.database.url)
+    password = ensure_first_admin(session_factory(engine), os.environ)
+    app = make_wsgi(with_secret_key(cfg), bus=bus, engine=engine)
+    server = make_server(cfg.dashboard.host, cfg.dashboard.port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="dashboard", daemon=True).start()
+    print(f"maskwatch dashboard: http://{cfg.dashboard.host}:{server.server_port}/", flush=True)
+    if password:
+        print(f"log in as {os.environ.get('MASKWATCH_ADMIN_USER') or 'admin'} with password {password} "
+              "(shown once; set MASKWATCH_ADMIN_PASSWORD to choose it)", flush=True)
+    return server
