@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# the whole pipeline on a clip of the bundled CC0 scenes; Ctrl-C stops it
 demo: install
-	$(BIN)/maskwatch detect --annotate $(DEMO_OUT) demo/scenes/images
-	@echo "annotated copies written to $(DEMO_OUT)/"
+	$(BIN)/maskwatch run --demo --out $(DEMO_OUT)
 
 # Debian packages for the real-server tests (GStreamer RTSP server, Chromium); needs root
 system-deps:

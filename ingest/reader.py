@@ -14,12 +14,11 @@ import time
 
 import cv2
 
+from ingest.source import kind_of, open_capture
 from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
 from maskwatch.redact import redact_text, redact_url
 from maskwatch.wire import frames as wire
-
-from ingest.source import kind_of, open_capture
 
 log = logging.getLogger(__name__)
 

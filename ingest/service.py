@@ -4,11 +4,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from maskwatch.bus import Bus
-from maskwatch.config import Config
-
 from ingest.reader import CameraReader
 from ingest.source import configure_ffmpeg
+from maskwatch.bus import Bus
+from maskwatch.config import Config
 
 log = logging.getLogger(__name__)
 

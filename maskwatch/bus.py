@@ -6,7 +6,6 @@ Redis server. Stream entries are dicts of bytes -> bytes; ids are Redis stream i
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol

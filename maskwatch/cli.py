@@ -111,7 +111,8 @@ def _service_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="maskwatch", description="maskwatch: find people without a face mask across CCTV cameras")
+    p = argparse.ArgumentParser(prog="maskwatch",
+                                description="maskwatch: find people without a face mask across CCTV cameras")
     p.add_argument("--version", action="version", version=f"maskwatch {__version__}")
     p.add_argument("--log-level", default=os.environ.get("MASKWATCH_LOG_LEVEL", "INFO"))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

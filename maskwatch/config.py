@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -51,8 +51,8 @@ class ClassifierConfig(Strict):
     backend: Literal["auto", "tflite", "keras"] = Field(
         "auto", description="auto: Keras on a GPU when TensorFlow sees one, else TFLite")
     threshold: float | None = Field(None, gt=0.0, lt=1.0, description="p(no_mask) cut; default: the model's")
-    min_face_score: float | None = Field(None, ge=0.0, le=1.0,
-                                         description="faces below this score are never violations; default: the model's")
+    min_face_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="faces below this score are never violations; default: the model's")
     batch_size: int = Field(32, ge=1, le=256, description="crops per inference call")
     threads: int | None = Field(None, ge=1, le=64, description="CPU threads for TFLite")
 

@@ -15,6 +15,8 @@ import numpy as np
 from models.voc import iou_matrix
 
 MATCH_IOU = 0.3
+P_GRID = tuple(np.linspace(0.3, 0.98, 35))       # candidate p(no_mask) thresholds
+SCORE_GRID = tuple(np.linspace(0.3, 0.9, 25))    # candidate minimum face scores
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Tally:
         tp, fp = np.cumsum(hit), np.cumsum(~hit)
         return tp / np.maximum(tp + fp, 1), tp / max(self.violations_gt, 1)
 
-    def best_rule(self, p_grid=np.linspace(0.3, 0.98, 35), score_grid=np.linspace(0.3, 0.9, 25)) -> tuple[float, float]:
+    def best_rule(self, p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:
         """(p_no_mask threshold, minimum face score) with the best violation F1; ties favour the
         middle of the p range and the lower score (more recall on unseen scenes)."""
         rules = [(float(t), float(s)) for t in p_grid for s in score_grid]

@@ -17,8 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from models.classifier import CLASSES, METADATA, SCHEMA, MaskClassifier, ModelInfo
-from models.dataset import Samples, balanced_epoch, cctv_view, plain_view, samples_from_crop_folders, \
-    samples_from_scenes
+from models.dataset import (
+    Samples,
+    balanced_epoch,
+    cctv_view,
+    plain_view,
+    samples_from_crop_folders,
+    samples_from_scenes,
+)
 from models.detector import FaceDetector
 from models.metrics import Tally
 from models.pipeline import MaskPipeline

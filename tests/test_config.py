@@ -17,6 +17,18 @@ def test_defaults_load_without_a_file():
     ({"classifier": {"backend": "onnx"}}, "classifier.backend: Input should be 'auto', 'tflite' or 'keras'"),
     ({"classifier": {"threshold": 1.5}}, "classifier.threshold"),
     (["a list"], "the top level must be a mapping"),
+    ({"cameras": [{"id": "gate-1", "url": "ftp://u:pw@10.0.0.9/x"}]},
+     "cameras[0].url (camera 'gate-1'): Value error, unsupported URL scheme 'ftp'"),
+    ({"cameras": [{"id": "gate-1", "url": "rtsp://"}]}, "cameras[0].url (camera 'gate-1'): Value error, URL has no host"),
+    ({"cameras": [{"id": "Gate 1", "url": "rtsp://h/x"}]}, "cameras[0].id (camera 'Gate 1'): String should match"),
+    ({"cameras": [{"id": "a", "url": "rtsp://h/x", "fps": 0}]}, "cameras[0].fps (camera 'a'): Input should be greater than 0"),
+    ({"cameras": [{"id": "a", "url": "rtsp://h/x", "rtsp_port": 1}]}, "cameras[0].rtsp_port (camera 'a'): unknown key"),
+    ({"cameras": [{"id": "a", "url": "rtsp://h/x", "roi": [[0, 0], [2, 0], [1, 1]]}]}, "must lie in 0..1"),
+    ({"cameras": [{"id": "a", "url": "rtsp://h/x"}, {"id": "a", "url": "rtsp://h/y"}]},
+     "cameras: Value error, camera id 'a' is used twice"),
+    ({"cameras": [{"id": "a"}]}, "cameras[0].url (camera 'a'): Field required"),
+    ({"events": {"vote_k": 6, "vote_n": 5}}, "events: Value error, vote_k (6) cannot exceed vote_n (5)"),
+    ({"redis": {"prefix": "has space"}}, "redis.prefix: String should match pattern"),
 ])
 def test_bad_values_name_the_field(raw, expected):
     with pytest.raises(ConfigError) as e:
@@ -39,6 +51,27 @@ def test_malformed_yaml_reports_the_line(tmp_path):
         load_config(path)
 
 
+def test_rejected_urls_never_echo_a_password():
+    with pytest.raises(ConfigError) as e:
+        parse_config({"cameras": [{"id": "a", "url": "ftp://admin:hunter2@10.0.0.9/x"}]}, "site.yaml")
+    assert "hunter2" not in str(e.value)
+
+
+def test_check_config_command(tmp_path):
+    import subprocess
+    import sys
+
+    good = tmp_path / "good.yaml"
+    good.write_text("cameras:\n  - id: gate\n    url: rtsp://admin:${CAM_PW}@10.0.0.9/s\n")
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "maskwatch.cli", "check-config", *a],  # noqa: E731
+                                          capture_output=True, text=True, **kw)
+    ok = run(str(good), "-v", env={"CAM_PW": "hunter2", "PATH": "/usr/bin:/bin"})
+    assert ok.returncode == 0 and "OK (1 cameras" in ok.stdout
+    assert "rtsp://***@10.0.0.9/s" in ok.stdout and "hunter2" not in ok.stdout
+    missing = run(str(good), env={"PATH": "/usr/bin:/bin"})
+    assert missing.returncode == 2 and "cameras[0].url: environment variable CAM_PW is not set" in missing.stderr
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nothere.yaml: cannot read config"):
         load_config(tmp_path / "nothere.yaml")
@@ -52,3 +85,12 @@ def test_missing_file_is_named(tmp_path):
 def test_redact_url_hides_credentials(url, shown):
     assert redact_url(url) == shown
     assert "hunter2" not in redact_text(f"could not open {url}: timeout")
+
+
+def test_the_example_config_is_valid():
+    from conftest import ROOT
+
+    env = {"CAM_PASSWORD": "pw", "POSTGRES_PASSWORD": "pg", "MASKWATCH_SECRET_KEY": "k"}
+    cfg = load_config(ROOT / "maskwatch.example.yaml", env=env)
+    assert [c.id for c in cfg.cameras] == ["gate-north", "platform-2", "lobby-mjpeg"]
+    assert cfg.redis.url == "redis://127.0.0.1:6379/0"

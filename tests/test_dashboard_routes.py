@@ -27,7 +27,7 @@ from maskwatch.storage.models import Role
 from maskwatch.storage.snapshots import SnapshotStore
 
 VID = violation_id(1)
-V, O, A = Role.viewer, Role.operator, Role.admin
+V, O, A = Role.viewer, Role.operator, Role.admin  # noqa: E741 (the role table reads best in capitals)
 
 # (method, path template, lowest role allowed, API route, form or JSON body for an allowed call)
 ROUTES = [

@@ -10,17 +10,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
-from redis import RedisError
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from support import fixtures
 
 from maskwatch.config import Config, parse_config
 from maskwatch.storage.db import upgrade
@@ -28,7 +23,6 @@ from maskwatch.storage.models import ReviewStatus, Role, User, Violation
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.users import add_user
 
-PG_ADMIN_URL = os.environ.get("MASKWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct-horse-42"
 FAST_HASH = "pbkdf2:sha256:1000"  # test users only: werkzeug's default scrypt costs ~0.1 s a hash
@@ -37,23 +31,9 @@ T0 = dt.datetime(2025, 3, 10, 8, 0, tzinfo=dt.UTC)
 
 @contextlib.contextmanager
 def pg_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for one test module; skips without a server."""
-    name = f"mw_dash_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as e:  # no server here: say why instead of failing every test
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {type(e).__name__}")
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A fresh, migrated PostgreSQL database for one test module; yields its URL."""
+    with fixtures.pg_database() as name:
+        yield fixtures.pg_url(name)
 
 
 def sqlite_database(tmp: Path) -> str:
@@ -66,12 +46,7 @@ def redis_bus(prefix: str):
     """A RedisBus on its own prefix; skips without a server."""
     from maskwatch.bus import RedisBus
 
-    bus = RedisBus(REDIS_URL, prefix)
-    try:
-        bus.ping()
-    except (RedisError, OSError) as e:
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {type(e).__name__}")
-    return bus
+    return RedisBus(REDIS_URL, prefix)
 
 
 def drop_prefix(bus, prefix: str) -> None:

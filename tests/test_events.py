@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 from sqlalchemy import func, select, update
+from support.fixtures import REDIS_URL, bus, db_url, detection, pg_database, pg_url  # noqa: F401
+from support.tcp_proxy import TcpProxy
 
 from maskwatch.config import parse_config
 from maskwatch.storage import repo
@@ -24,8 +26,6 @@ from maskwatch.storage.db import make_engine, session_factory, upgrade
 from maskwatch.storage.models import CameraHour, ReviewStatus, Violation
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire.detections import encode
-from support.fixtures import REDIS_URL, bus, db_url, detection, pg_database, pg_url  # noqa: F401
-from support.tcp_proxy import TcpProxy
 from workers.events import GROUP, EventsService, FrameInfo, render_frame, violation_id
 from workers.tracker import Sighting
 

@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from support.rtsp import RtspServer, SilentServer, free_port, gst_available
 
 from ingest.reader import CameraReader, backoff_delay
 from ingest.service import IngestService
 from maskwatch.config import parse_config
 from maskwatch.wire import frames as wire
-from support.rtsp import RtspServer, SilentServer, free_port, gst_available
 
 # CI installs GStreamer (.ci/system-deps.sh), so there a missing server is a failure, not a skip
 pytestmark = pytest.mark.skipif(not gst_available() and not os.environ.get("CI"),

@@ -12,16 +12,15 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from conftest import DEMO_SCENES, REDIS_URL
 from sqlalchemy import select
+from support.fixtures import pg_database, pg_url
+from support.rtsp import RtspServer, gst_available
 
 from ingest.democlip import scene_frames
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.models import Violation
 from models.voc import iou_matrix, load_annotation
-from support.fixtures import pg_database, pg_url
-from support.rtsp import RtspServer, gst_available
-
-from conftest import DEMO_SCENES, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (640, 360)

@@ -9,11 +9,10 @@ import time
 import cv2
 import pytest
 import yaml
+from conftest import REDIS_URL
 
 from maskwatch.wire import frames as wire_frames
 from workers.worker import GROUP
-
-from conftest import REDIS_URL
 
 
 def publish(bus, cams, img, seq):

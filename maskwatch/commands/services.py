@@ -56,10 +56,9 @@ def cmd_worker(args, cfg: Config) -> int:
 
 
 def cmd_db(args, cfg: Config) -> int:
-    from maskwatch.storage.db import upgrade
-
     import os
 
+    from maskwatch.storage.db import upgrade
     from maskwatch.storage.users import ensure_first_admin
 
     upgrade(cfg.database.url)
@@ -106,7 +105,10 @@ def cmd_users(args, cfg: Config) -> int:
 
     from maskwatch.storage.users import UserError, add_user
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.name}: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
     try:
         user = add_user(_sessions(cfg), args.name, args.role, password)
     except UserError as e:

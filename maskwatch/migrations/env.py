@@ -1,5 +1,6 @@
 """Alembic environment: the URL comes from maskwatch's config, never from alembic.ini."""
 from alembic import context
+
 from maskwatch.storage.db import make_engine
 from maskwatch.storage.models import Base
 

@@ -6,7 +6,8 @@ travels in `frame` only when some face looks like a violation (events needs it f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field as dc_field
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 
 from maskwatch.wire import WireError, check_version, field
 

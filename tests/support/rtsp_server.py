@@ -29,7 +29,7 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402 (after require_version, as gi wants)
 
 
 def _mount(text: str) -> tuple[str, Path]:
