@@ -104,6 +104,9 @@ class MaskClassifier:
 
 
 def _tf_sees_gpu() -> bool:
+    # importing TensorFlow costs seconds and ~500 MB: only ask it when an NVIDIA device exists
+    if not any(Path("/dev").glob("nvidia[0-9]*")):
+        return False
     try:
         import tensorflow as tf  # heavy: only when a GPU might be used
     except ImportError:

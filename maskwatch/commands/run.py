@@ -95,4 +95,6 @@ def _dashboard(cfg: Config, bus):
     if password:
         print(f"log in as {os.environ.get('MASKWATCH_ADMIN_USER') or 'admin'} with password {password} "
               "(shown once; set MASKWATCH_ADMIN_PASSWORD to choose it)", flush=True)
+    else:
+        print("log in with an existing user (`maskwatch users add NAME --role admin` creates one)", flush=True)
     return server
