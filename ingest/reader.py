@@ -46,6 +46,7 @@ class CameraReader(threading.Thread):
         self.read_total = self.sent_total = 0
         self.last_frame_at = 0.0
         self.size = (0, 0)
+        self.source_fps = 25.0
         self.delays: list[float] = []  # backoff history, for status and tests
         self._rate = {"t": time.monotonic(), "read": 0, "sent": 0, "fps_read": 0.0, "fps_sent": 0.0}
         self._status_due = 0.0

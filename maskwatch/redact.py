@@ -20,6 +20,17 @@ def redact_url(url: str) -> str:
     return _SECRET_QUERY.sub(r"\1***", urlunsplit(parts._replace(netloc=netloc)))
 
 
+def redact_db_url(url: str) -> str:
+    """A SQLAlchemy URL with its password hidden (keeps sqlite:////abs/path intact)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return redact_text(url)
+
+
 def redact_text(text: str) -> str:
     """Any URL credentials inside free text (an OpenCV or FFmpeg error message, say)."""
     return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\g<scheme>***@", text))

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from maskwatch.config import Config, ConfigError, load_config
-from maskwatch.redact import redact_url
+from maskwatch.redact import redact_db_url, redact_url
 
 log = logging.getLogger("maskwatch")
 
@@ -19,9 +19,10 @@ def cmd_check_config(args, _cfg: Config | None) -> int:
         dump = cfg.model_dump(mode="json")
         for cam in dump["cameras"]:
             cam["url"] = redact_url(cam["url"])
-        for section, key in (("redis", "url"), ("database", "url"), ("events", "webhook_url")):
+        for section, key in (("redis", "url"), ("events", "webhook_url")):
             if dump[section][key]:
                 dump[section][key] = redact_url(dump[section][key])
+        dump["database"]["url"] = redact_db_url(dump["database"]["url"])
         if dump["dashboard"]["secret_key"]:
             dump["dashboard"]["secret_key"] = "***"
         print(json.dumps(dump, indent=2))

@@ -9,7 +9,7 @@ import logging
 import threading
 
 from maskwatch.config import Config, ConfigError
-from maskwatch.redact import redact_url
+from maskwatch.redact import redact_db_url, redact_url
 from maskwatch.service import install_signal_handlers
 
 log = logging.getLogger("maskwatch")
@@ -62,7 +62,7 @@ def cmd_db(args, cfg: Config) -> int:
     from maskwatch.storage.users import ensure_first_admin
 
     upgrade(cfg.database.url)
-    print(f"database {redact_url(cfg.database.url)}: schema up to date")
+    print(f"database {redact_db_url(cfg.database.url)}: schema up to date")
     password = ensure_first_admin(_sessions(cfg), os.environ)
     if password:
         print(f"first admin user created: {os.environ.get('MASKWATCH_ADMIN_USER') or 'admin'} "
