@@ -111,13 +111,14 @@ def _fit(model, base, train, val_x, val_y, s: TrainSettings):
     import keras
 
     history: dict[str, list[float]] = {}
-    best = {"score": -1.0, "weights": None, "epoch": 0}
+    best = {"score": -1.0, "weights": None, "epoch": 0, "seen": 0}
 
     class KeepBest(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            best["seen"] += 1  # epochs over both phases
             score = (logs or {}).get("val_pr_auc", -(logs or {}).get("loss", 0.0))
             if score > best["score"]:
-                best.update(score=score, weights=self.model.get_weights(), epoch=len(history.get("loss", [])) + 1)
+                best.update(score=score, weights=self.model.get_weights(), epoch=best["seen"])
 
     def phase(epochs, lr, seed):
         if not epochs:
