@@ -195,3 +195,16 @@ def test_cooldown_marks_follow_a_live_violator():
     assert mark.vx == pytest.approx(100.0)
     assert run.tracker.marks_changed
     run.finish()
+
+
+def test_cooldown_holds_for_a_moving_violator_who_comes_back_to_the_same_spot():
+    """A looping scene: the violator drifted away (a mark with velocity), left, and reappears where
+    they were last seen within the cooldown: no second violation."""
+    run = Run(cooldown_s=60.0, track_max_gap_s=1.5)
+    for i in range(8):
+        run.frame(1000 + i * 0.2, [("a", box(100 + 8 * i, 100), 0.9)])
+    run.frame(1010.0, [])  # gone long enough for the track to end
+    for i in range(8):
+        run.frame(1016 + i * 0.2, [("b", box(156 + 8 * i, 100), 0.9)])
+    run.finish()
+    assert len(run.fired) == 1 and len(run.suppressed) == 1

@@ -256,7 +256,9 @@ class Tracker:
         for m in self.marks + others:
             if abs(s.captured_at - m.t) >= self._hold:
                 continue
-            ref = m.at(s.captured_at, self.cfg.track_max_gap_s)
-            if iou(ref, s.box) >= COOLDOWN_IOU or spacing(ref, s.box) < 1.0:
-                return True
+            # where the person was last seen (someone coming back to the same spot) and where
+            # their motion would have taken them (the same person walking on)
+            for ref in (m.box, m.at(s.captured_at, self.cfg.track_max_gap_s)):
+                if iou(ref, s.box) >= COOLDOWN_IOU or spacing(ref, s.box) < 1.0:
+                    return True
         return False
