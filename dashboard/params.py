@@ -119,10 +119,13 @@ def parse_range(args: Mapping[str, str], now: dt.datetime | None = None) -> tupl
     end = parse_time(_get(args, "to"), "to", end=True) or None
     if start is None and end is None:
         return d_start, d_end
-    if start is None:
-        start = end - (d_end - d_start)
-    if end is None:
-        end = start + (d_end - d_start)
+    try:
+        if start is None:
+            start = end - (d_end - d_start)
+        if end is None:
+            end = start + (d_end - d_start)
+    except OverflowError:
+        raise BadQuery("from/to: too close to the ends of the calendar") from None
     if start >= end:
         raise BadQuery("from: must be before to")
     if end - start > dt.timedelta(days=MAX_RANGE_DAYS):

@@ -13,6 +13,7 @@ import threading
 import time
 
 import cv2
+import redis
 
 from ingest.source import kind_of, open_capture
 from maskwatch.bus import Bus
@@ -67,9 +68,12 @@ class CameraReader(threading.Thread):
             finally:
                 if cap is not None:
                     cap.release()
+            if self.state == "ended":
+                break
             if not self.stop_event.is_set() and self.state != "online":
                 self._wait_backoff()
-        self.state = "stopped"
+        if self.state != "ended":
+            self.state = "stopped"
         self._publish_status(force=True)
 
     def _online(self, cap: cv2.VideoCapture) -> None:
@@ -91,7 +95,11 @@ class CameraReader(threading.Thread):
                     return
                 next_grab = max(next_grab + pace, time.monotonic() - 1.0)
             if not cap.grab():
-                if self.kind == "file" and self.cfg.loop_files and self.read_total:
+                if self.kind == "file" and self.read_total:
+                    if not self.cfg.loop_files:
+                        log.info("camera %s: end of file", self.cam.id)
+                        self.state = "ended"
+                        return
                     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                     if cap.grab():
                         continue
@@ -149,6 +157,12 @@ class CameraReader(threading.Thread):
         if not force and now < self._status_due:
             return
         self._status_due = now + self.cfg.status_interval_s
+        try:
+            self._write_status(now)
+        except redis.RedisError as e:  # status is best effort: the camera thread must live on
+            log.debug("camera %s: status not written (%s)", self.cam.id, type(e).__name__)
+
+    def _write_status(self, now: float) -> None:
         r = self._rate
         if now - r["t"] >= 0.5:
             r["fps_read"], r["fps_sent"] = r["read"] / (now - r["t"]), r["sent"] / (now - r["t"])

@@ -6,12 +6,14 @@ Redis server. Stream entries are dicts of bytes -> bytes; ids are Redis stream i
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import redis
 
+log = logging.getLogger(__name__)
 Fields = Mapping[bytes | str, bytes | str | int | float]
 
 
@@ -69,6 +71,7 @@ class Bus(Protocol):
     def put_blob(self, key: str, value: bytes, ttl_s: int | None = None) -> None: ...
     def get_blob(self, key: str) -> bytes | None: ...
     def scan_keys(self, pattern: str) -> list[str]: ...
+    def now(self) -> float: ...
     def ping(self) -> bool: ...
     def close(self) -> None: ...
 
@@ -115,6 +118,8 @@ class RedisBus:
             # processed, so it is acked here instead of staying pending forever
             gone = [_s(i) for i, f in rows if f is None]
             if gone:
+                log.warning("stream %s: %d pending entries of group %s were trimmed before they were "
+                            "processed (stream cap too small for the outage)", _s(stream), len(gone), group)
                 self.r.xack(stream, group, *gone)
         return out
 
@@ -155,6 +160,11 @@ class RedisBus:
 
     def scan_keys(self, pattern: str) -> list[str]:
         return sorted(_s(k) for k in self.r.scan_iter(pattern, count=500))
+
+    def now(self) -> float:
+        """The Redis server's clock: the clock that stamps stream ids, shared by every host."""
+        sec, usec = self.r.time()
+        return sec + usec / 1e6
 
     def ping(self):
         return bool(self.r.ping())

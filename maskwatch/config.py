@@ -110,8 +110,10 @@ class RedisConfig(Strict):
     url: str | None = Field(None, description="redis://host:port/db; none: in-process bus (maskwatch run only)")
     prefix: str = Field("mw", pattern=r"^[A-Za-z0-9:_-]{1,40}$", description="key prefix, for sharing a server")
     frames_maxlen: int = Field(10, ge=1, le=10_000, description="frames kept per camera stream")
-    detections_maxlen: int = Field(100_000, ge=100, le=10_000_000,
-                                   description="detections kept while events is down (never trimmed below pending)")
+    detections_maxlen: int = Field(
+        100_000, ge=100, le=10_000_000,
+        description="detections kept while events is down (about 40 min of 8 cameras at 5 fps); "
+                    "older ones are trimmed, and a warning counts any that were still pending")
 
 
 class DatabaseConfig(Strict):

@@ -158,6 +158,9 @@ class MemoryBus:
             keys = set(self._hashes) | set(self._blobs) | set(self._streams)
         return sorted(k for k in keys if fnmatch.fnmatchcase(k, pattern))
 
+    def now(self) -> float:
+        return time.time()
+
     def ping(self):
         return True
 

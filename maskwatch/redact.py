@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*@)")
+# greedy to the last '@' before white space: a password may itself hold '/', '?', '#' or '@'
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>\S*@)")
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*")
 
 
 def redact_url(url: str) -> str:
     """The URL with user:password replaced by *** and secret query values hidden."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact_text(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    return _SECRET_QUERY.sub(r"\1***", urlunsplit(parts._replace(netloc=netloc)))
+    return redact_text(url.strip())
 
 
 def redact_db_url(url: str) -> str:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 METADATA = "metadata.json"
 SCHEMA = 1
 CLASSES = ["mask", "no_mask"]
-BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # padded batch sizes: one interpreter each, at most
 
 
 class ModelError(ValueError):

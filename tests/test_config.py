@@ -83,6 +83,7 @@ def test_missing_file_is_named(tmp_path):
     ("rtsp://admin:hunter2@10.1.2.3:554/Streaming/101", "rtsp://***@10.1.2.3:554/Streaming/101"),
     ("http://cam.local/video.mjpg?user=a&password=hunter2", "http://cam.local/video.mjpg?user=a&password=***"),
     ("rtsp://10.1.2.3/live", "rtsp://10.1.2.3/live"),
+    ("rtsp://admin:hunter2/x#y?z@10.1.2.3/live", "rtsp://***@10.1.2.3/live"),  # '/', '#', '?' in a password
 ])
 def test_redact_url_hides_credentials(url, shown):
     assert redact_url(url) == shown

@@ -143,3 +143,20 @@ def test_a_file_camera_loops_like_a_live_one(clip, redis_bus, tmp_path):
         stop.set()
         reader.join(10)
     assert reader.state == "stopped" and reader.reconnects == 0
+
+
+def test_a_file_camera_without_looping_ends(redis_bus, tmp_path):
+    import cv2
+
+    path = tmp_path / "once.avi"
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20, (160, 120))
+    for i in range(6):
+        vw.write(np.full((120, 160, 3), i * 30, np.uint8))
+    vw.release()
+    cfg = cfg_for([{"id": "file", "url": str(path), "fps": 20}], loop_files=False)
+    reader = CameraReader(cfg.cameras[0], cfg.ingest, cfg.redis, redis_bus, threading.Event())
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and reader.state == "ended"
+    assert reader.read_total == 6 and reader.reconnects == 0
+    assert redis_bus.get_hash(redis_bus.keys.camera_status("file"))["state"] == "ended"

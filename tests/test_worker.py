@@ -79,7 +79,8 @@ def test_stale_and_corrupt_frames_are_skipped_counted_and_acked(redis_bus, pipel
     s = redis_bus.keys.frames("a")
     for stream in (s, redis_bus.keys.frames("b")):
         redis_bus.ensure_group(stream, GROUP, "0")
-    redis_bus.add(s, frame_fields("a", 1, img, age_s=5.0))              # stale
+    # stale: queued 5 s ago by the bus clock (the entry id), whatever the capture clock says
+    redis_bus.r.xadd(s, frame_fields("a", 1, img), id=f"{int((time.time() - 5) * 1000)}-0")
     bad = frame_fields("a", 2, img)
     bad[b"jpg"] = b"\xff\xd8\xff\xe0 truncated garbage"
     redis_bus.add(s, bad)                                               # corrupt JPEG

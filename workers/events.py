@@ -22,7 +22,6 @@ import queue
 import re
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -81,9 +80,12 @@ def check(m: DetectionMsg) -> None:
     """decode() checks that fields exist; this checks their values, so nothing later trips on them."""
     if not isinstance(m.camera, str) or not _CAMERA.match(m.camera):
         raise WireError("detections: bad camera id")
-    numbers = [m.captured_at, m.threshold] + [v for f in m.faces for v in (*f.box, f.score, f.p_no_mask)]
+    numbers = [m.captured_at, m.threshold, m.min_face_score] + [
+        v for f in m.faces for v in (*f.box, f.score, f.p_no_mask)]
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
         raise WireError("detections: a number is missing or not finite")
+    if not 0 < m.captured_at < time.time() + 86_400:
+        raise WireError("detections: capture time is not a plausible epoch")
     if any(len(f.box) != 4 for f in m.faces):
         raise WireError("detections: a box is not [x1, y1, x2, y2]")
     if not (isinstance(m.width, int) and isinstance(m.height, int) and m.width > 0 and m.height > 0):
@@ -163,7 +165,7 @@ class _Webhook:
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                     resp.read(1024)
-            except (urllib.error.URLError, OSError, ValueError) as e:  # the URL may hold a token: not logged
+            except Exception as e:  # noqa: BLE001 (any failure: the thread must live; the URL may hold a token)
                 self.errors += 1
                 log.warning("webhook: violation %s not delivered (%s)", payload["id"], type(e).__name__)
 
@@ -207,13 +209,21 @@ class EventsService:
             while not self.stop.is_set():
                 try:
                     self._tick()
+                except redis.ResponseError as e:
+                    if "NOGROUP" not in str(e):
+                        raise
+                    log.warning("events: stream or group gone (Redis reset?), recreating it")
+                    self.bus.ensure_group(self.stream, GROUP, "0")
                 except redis.RedisError as e:
                     log.warning("events: redis unavailable (%s), retrying", type(e).__name__)
                     self.stop.wait(1.0)
         except _Interrupted:
             log.info("events: stopped while the database was down; unsettled entries stay pending")
         finally:
-            self._flush(marks=False)  # acks gathered so far follow committed work only
+            try:  # marks, then the acks gathered so far (they follow committed work only)
+                self._flush()
+            except redis.RedisError as e:
+                log.warning("events: final acks not written (%s); they are replayed", type(e).__name__)
             self._publish_status(force=True)
             if self._webhook:
                 self._webhook.join()
@@ -268,7 +278,14 @@ class EventsService:
         for cam_id, cam in self._cams.items():
             while cam.heap and cam.heap[0][2] + self.ev.reorder_s <= now:
                 _, _, _, entry_id, msg = heapq.heappop(cam.heap)
-                self._process(cam_id, cam, entry_id, msg)
+                try:
+                    self._process(cam_id, cam, entry_id, msg)
+                except (_Interrupted, redis.RedisError):
+                    raise
+                except Exception:  # a poison entry must not crash-loop the service on every replay
+                    log.exception("camera %s: entry %s could not be processed, skipped", cam_id, entry_id)
+                    self._counts["bad_entries"] += 1
+                    self._acks.append(entry_id)
 
     def _process(self, cam_id: str, cam: _Camera, entry_id: str, msg: DetectionMsg) -> None:
         self._counts["processed"] += 1
@@ -369,8 +386,12 @@ class EventsService:
                 self._counts["db_rejected"] += 1
                 log.error("events: database rejected a write (%s), dropped", type(e.orig).__name__)
                 return None
-            except (DBAPIError, OSError) as e:  # connection lost, server down, locked, disk full
+            except DBAPIError as e:  # connection lost, server down, locked
                 self._db_down(e)
+            except OSError as e:  # the snapshot volume: full, read-only, gone
+                log.error("events: cannot write snapshots under %s (%s), holding detections unacked",
+                          self.snapshots.root, e.strerror or type(e).__name__)
+                self._publish_status(force=True)
             self._publish_status()
             if self.stop.wait(delay):
                 raise _Interrupted

@@ -75,18 +75,33 @@ class Worker:
 
     def _collect(self) -> list[Frame]:
         w = self.cfg.worker
+        if not self.streams:
+            self.stop.wait(1.0)
+            return []
         entries: list[Entry] = []
         if self._claim():
             entries += self._claim_idle()
-        entries += self.bus.read_group(GROUP, self.name, self.streams, w.batch_size, block_ms=500)
+        entries += self._read(w.batch_size, 500)
         deadline = time.monotonic() + w.max_wait_ms / 1000
         while entries and len(entries) < w.batch_size and time.monotonic() < deadline:
-            more = self.bus.read_group(GROUP, self.name, self.streams, w.batch_size - len(entries),
-                                       block_ms=max(1, int((deadline - time.monotonic()) * 1000)))
+            more = self._read(w.batch_size - len(entries), max(1, int((deadline - time.monotonic()) * 1000)))
             if not more:
                 break
             entries += more
         return self._admit(entries)
+
+    def _read(self, wanted: int, block_ms: int) -> list[Entry]:
+        # COUNT applies per stream: share the wanted frames out so a batch stays near batch_size
+        per_stream = max(1, -(-wanted // len(self.streams)))
+        try:
+            return self.bus.read_group(GROUP, self.name, self.streams, per_stream, block_ms=block_ms)
+        except redis.ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            log.warning("worker %s: frame streams or group gone (Redis reset?), recreating", self.name)
+            for s in self.streams:
+                self.bus.ensure_group(s, GROUP, "$")
+            return []
 
     def _claim_idle(self) -> list[Entry]:
         out = []
@@ -101,6 +116,9 @@ class Worker:
     def _admit(self, entries: list[Entry]) -> list[Frame]:
         """Decode and age-check; bad or stale frames are acked and counted, never processed."""
         now = time.time()
+        # age by the bus clock (which stamped the entry id), not by the ingest host's clock: an
+        # edge host whose clock is off must not make every frame look stale, or fresh
+        bus_now = self.bus.now() if entries else now
         frames, drop = [], []
         for e in entries:
             try:
@@ -110,7 +128,7 @@ class Worker:
                 self.counts["bad_entries"] += 1
                 drop.append(e)
                 continue
-            if now - msg.captured_at > self.cfg.worker.max_frame_age_s:
+            if bus_now - int(e.id.split("-", 1)[0]) / 1000 > self.cfg.worker.max_frame_age_s:
                 self.counts["dropped_stale"] += 1
                 self.counts[f"dropped:{msg.camera}"] += 1
                 drop.append(e)

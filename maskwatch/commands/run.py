@@ -65,14 +65,20 @@ def cmd_run(args, cfg: Config) -> int:
     log.info("run: %d cameras, %d workers, %s bus", len(cfg.cameras), args.workers,
              "redis" if cfg.redis.url else "in-process")
     deadline = time.monotonic() + args.duration if args.duration else None
+    rc = 0
     while not stop.wait(0.5):
+        dead = [t.name for t in threads if not t.is_alive()]
+        if dead:  # a service died (its error is logged): do not serve a dashboard over a dead pipeline
+            log.error("run: %s stopped unexpectedly, shutting down", ", ".join(dead))
+            stop.set()
+            rc = 1
         if deadline and time.monotonic() > deadline:
             stop.set()
     for t in threads:
         t.join(20)
     if dashboard:
         dashboard.shutdown()
-    return 0
+    return rc
 
 
 def _dashboard(cfg: Config, bus):

@@ -106,6 +106,9 @@ def update_user(sessions: sessionmaker[Session], user_id: int, *, role: str | Ro
                 active: bool | None = None, password: str | None = None) -> User:
     """Change a user's role, active flag or password; never leaves the site without an active admin."""
     with sessions() as s:
+        # lock every active admin row, not only this one: two admins demoting each other at once
+        # must not both see the other still in charge
+        s.scalars(select(User.id).where(User.role == Role.admin, User.active).with_for_update()).all()
         user = s.get(User, user_id, with_for_update=True)
         if user is None:
             raise UserError("no such user")

@@ -62,11 +62,13 @@ def decode(fields: dict[bytes, bytes]) -> DetectionMsg:
     check_version(fields, KIND, VERSION)
     try:
         meta = json.loads(field(fields, b"meta", KIND))
+        if not isinstance(meta, dict) or not isinstance(meta.get("faces"), list):
+            raise WireError(f"{KIND}: meta is not an object with a list of faces")
         faces = [Face(tuple(float(v) for v in f["box"]), float(f["score"]), float(f["p_no_mask"]))
                  for f in meta.pop("faces")]
         crops = [field(fields, f"crop:{i}".encode(), KIND) for i in range(len(faces))]
         return DetectionMsg(faces=faces, crops=crops, frame_jpeg=fields.get(b"frame") or None, **meta)
     except WireError:
         raise
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise WireError(f"{KIND}: bad meta: {e}") from None
