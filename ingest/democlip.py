@@ -17,6 +17,7 @@ def scene_frames(image: np.ndarray, seconds: float, fps: int, size=(960, 540), d
     s = min(w / image.shape[1], h / image.shape[0]) * 0.92
     scaled = cv2.resize(image, (round(image.shape[1] * s), round(image.shape[0] * s)), interpolation=cv2.INTER_AREA)
     n = max(1, round(seconds * fps))
+    drift_px = min(drift_px, (w - scaled.shape[1]) // 2)  # the photo never leaves the canvas
     for i in range(n):
         canvas = np.full((h, w, 3), 40, np.uint8)
         dx = int(round(drift_px * np.sin(2 * np.pi * i / n)))

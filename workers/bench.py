@@ -49,8 +49,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str, redis_url: str) -> dict:
+def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str, redis_url: str,
+                  workers: int) -> dict:
     data = cfg.model_dump(mode="json")
+    if not data["worker"]["threads"]:  # one process per core beats every process on every core
+        data["worker"]["threads"] = max(1, (os.cpu_count() or 1) // workers)
     data["cameras"] = [{"id": f"bench{i}", "url": str(clip), "fps": fps} for i in range(cameras)]
     data["redis"].update(url=redis_url, prefix=prefix)
     return data
@@ -61,7 +64,7 @@ def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: 
     out.mkdir(parents=True, exist_ok=True)
     clip = bench_clip(out, size, fps=int(round(fps)))
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    data = _bench_config(cfg, clip, cameras, fps, prefix, redis_url)
+    data = _bench_config(cfg, clip, cameras, fps, prefix, redis_url, workers)
     bus = RedisBus(redis_url, prefix)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(data, f)
