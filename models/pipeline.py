@@ -38,8 +38,9 @@ class MaskPipeline:
         self.min_face_px = min_face_px
         self.times = StageTimes()
 
-    def run(self, images: list[np.ndarray]) -> list[Detections]:
-        """Classified faces for each BGR image, in order."""
+    def run(self, images: list[np.ndarray], skip_doubtful: bool = False) -> list[Detections]:
+        """Classified faces for each BGR image, in order. With skip_doubtful, faces below the
+        rule's minimum face score (never violations) are not classified: p_no_mask 0."""
         t0 = time.perf_counter()
         found = []
         for img in images:
@@ -49,15 +50,18 @@ class MaskPipeline:
             found.append(d)
         t1 = time.perf_counter()
         size, margin = self.classifier.input_size, self.classifier.info.crop_margin
-        crops = [crop_faces(img, d.boxes, size, margin) for img, d in zip(images, found)]
+        wanted = [d.scores >= (self.min_face_score if skip_doubtful else -1.0) for d in found]
+        crops = [crop_faces(img, d.boxes[w], size, margin) for img, d, w in zip(images, found, wanted)]
         p = self.classifier.predict_batch(np.concatenate(crops)) if crops else np.zeros(0)
         t2 = time.perf_counter()
         out, start = [], 0
-        for d in found:
-            out.append(d.with_p_no_mask(p[start:start + len(d)]))
-            start += len(d)
+        for d, w in zip(found, wanted):
+            pd = np.zeros(len(d), np.float32)
+            pd[w] = p[start:start + int(w.sum())]
+            out.append(d.with_p_no_mask(pd))
+            start += int(w.sum())
         self.times.images += len(images)
-        self.times.faces += start
+        self.times.faces += sum(len(d) for d in found)
         self.times.detect_s += t1 - t0
         self.times.classify_s += t2 - t1
         return out

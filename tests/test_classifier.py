@@ -82,3 +82,15 @@ def test_shipped_model_separates_the_classes(scenes_dir, real_crops):
     labels = np.concatenate([sc.violation for sc in load_scenes(scenes_dir)])
     p = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite").predict_batch(real_crops)
     assert p[labels].mean() - p[~labels].mean() > 0.3
+
+
+def test_doubtful_faces_can_skip_the_classifier(pipeline, scene_images):
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    full = pipeline.run([img])[0]
+    fast = pipeline.run([img], skip_doubtful=True)[0]
+    sure = full.scores >= pipeline.min_face_score
+    assert sure.any() and (~sure).any()
+    np.testing.assert_allclose(fast.p_no_mask[sure], full.p_no_mask[sure], atol=1e-5)
+    assert (fast.p_no_mask[~sure] == 0).all()
+    np.testing.assert_array_equal(fast.violations(pipeline.threshold, pipeline.min_face_score),
+                                  full.violations(pipeline.threshold, pipeline.min_face_score))

@@ -55,13 +55,13 @@ def test_sigkilled_worker_leaves_nothing_stuck(redis_bus, redis_prefix, scene_im
         for _ in range(20):
             publish(redis_bus, cams, img, seq)
             seq += 1
-            time.sleep(0.1)
+            time.sleep(0.25)
         pending = lambda: sum(redis_bus.pending_count(redis_bus.keys.frames(c), GROUP) for c in cams)  # noqa: E731
         deadline = time.monotonic() + 30
         while pending() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert pending() == 0
-        assert processed(redis_bus, "w2") >= before + 20
+        assert processed(redis_bus, "w2") >= before + 10  # it kept up (newest frames only when behind)
         assert procs["w2"].poll() is None
     finally:
         for p in procs.values():

@@ -2,7 +2,8 @@
 
 Replicas share the camera streams through one Redis consumer group. Each loop forms a batch across
 cameras (up to batch_size frames, waiting at most max_wait_ms once the first frame is in), skips
-frames older than max_frame_age_s (counted, acked), runs face detection and ONE classification over
+frames older than max_frame_age_s and all but the newest frame of a camera it is behind on (counted,
+acked: latest-frame semantics, no backlog), runs face detection and ONE classification over
 all faces of the batch, publishes one `detections` entry per frame, then acks the frames. Frames a
 dead replica left pending are claimed after claim_idle_s (and dropped if stale by then).
 """
@@ -91,8 +92,9 @@ class Worker:
         return self._admit(entries)
 
     def _read(self, wanted: int, block_ms: int) -> list[Entry]:
-        # COUNT applies per stream: share the wanted frames out so a batch stays near batch_size
-        per_stream = max(1, -(-wanted // len(self.streams)))
+        # COUNT applies per stream: share the wanted frames out so a batch stays near batch_size,
+        # but drain a camera's backlog (capped by frames_maxlen) so that only its newest is kept
+        per_stream = max(-(-wanted // len(self.streams)), self.cfg.redis.frames_maxlen)
         try:
             return self.bus.read_group(GROUP, self.name, self.streams, per_stream, block_ms=block_ms)
         except redis.ResponseError as e:
@@ -114,25 +116,26 @@ class Worker:
         return out
 
     def _admit(self, entries: list[Entry]) -> list[Frame]:
-        """Decode and age-check; bad or stale frames are acked and counted, never processed."""
+        """Decode, age-check and keep the newest frame per camera; bad, stale and superseded
+        frames are acked and counted, never processed."""
         now = time.time()
         # age by the bus clock (which stamped the entry id), not by the ingest host's clock: an
         # edge host whose clock is off must not make every frame look stale, or fresh
         bus_now = self.bus.now() if entries else now
-        frames, drop = [], []
-        for e in entries:
-            try:
-                msg = wire_frames.decode(e.fields)
-            except WireError as err:
-                log.warning("stream %s: entry %s skipped: %s", e.stream, e.id, err)
-                self.counts["bad_entries"] += 1
-                drop.append(e)
-                continue
-            if bus_now - int(e.id.split("-", 1)[0]) / 1000 > self.cfg.worker.max_frame_age_s:
-                self.counts["dropped_stale"] += 1
+        newest: dict[str, tuple[Entry, wire_frames.FrameMsg]] = {}
+        drop = []
+        for e, msg in self._valid(entries, bus_now, drop):
+            # latest-frame semantics: behind on a camera, skip straight to its newest frame
+            old = newest.get(msg.camera)
+            if old is not None:
+                if _stream_key(old[0].id) > _stream_key(e.id):
+                    old, (e, msg) = (e, msg), old
+                drop.append(old[0])
+                self.counts["dropped_superseded"] += 1
                 self.counts[f"dropped:{msg.camera}"] += 1
-                drop.append(e)
-                continue
+            newest[msg.camera] = (e, msg)
+        frames = []
+        for e, msg in newest.values():
             t0 = time.perf_counter()
             img = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
             self.stage_ms["decode"] += (time.perf_counter() - t0) * 1000
@@ -144,6 +147,23 @@ class Worker:
             frames.append(Frame(e, msg, img, now))
         self._ack(drop)
         return frames
+
+    def _valid(self, entries: list[Entry], bus_now: float, drop: list[Entry]):
+        """(entry, frame message) for entries that decode and are fresh enough."""
+        for e in entries:
+            try:
+                msg = wire_frames.decode(e.fields)
+            except WireError as err:
+                log.warning("stream %s: entry %s skipped: %s", e.stream, e.id, err)
+                self.counts["bad_entries"] += 1
+                drop.append(e)
+                continue
+            if bus_now - _stream_key(e.id)[0] / 1000 > self.cfg.worker.max_frame_age_s:
+                self.counts["dropped_stale"] += 1
+                self.counts[f"dropped:{msg.camera}"] += 1
+                drop.append(e)
+                continue
+            yield e, msg
 
     # -- inference and publishing ---------------------------------------------------------
 
@@ -161,7 +181,8 @@ class Worker:
     def _process(self, batch: list[Frame]) -> None:
         times = self.pipeline.times
         d0, c0 = times.detect_s, times.classify_s
-        results = self.pipeline.run([f.image for f in batch])
+        # faces below the minimum face score can never be violations: not worth a classifier call
+        results = self.pipeline.run([f.image for f in batch], skip_doubtful=True)
         self.stage_ms["detect"] += (times.detect_s - d0) * 1000
         self.stage_ms["classify"] += (times.classify_s - c0) * 1000
         done = time.time()
@@ -212,6 +233,11 @@ class Worker:
                   "backend": self.pipeline.classifier.backend, **self.counts,
                   **{f"{k}_ms": round(v / n, 2) for k, v in self.stage_ms.items()}}
         self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
+
+
+def _stream_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _jpeg(img: np.ndarray, quality: int) -> bytes:
