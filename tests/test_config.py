@@ -97,3 +97,10 @@ def test_the_example_config_is_valid():
     cfg = load_config(ROOT / "maskwatch.example.yaml", env=env)
     assert [c.id for c in cfg.cameras] == ["gate-north", "platform-2", "lobby-mjpeg"]
     assert cfg.redis.url == "redis://127.0.0.1:6379/0"
+
+
+def test_the_bench_profile_is_valid():
+    from conftest import ROOT
+
+    cfg = load_config(ROOT / "deploy" / "bench" / "fast-720p.yaml")
+    assert cfg.detector.max_side == 640 and cfg.worker.batch_size == 3
