@@ -190,7 +190,8 @@ def test_cooldown_marks_follow_a_live_violator():
     run = Run()
     for i in range(10):
         run.frame(1000 + i * 0.2, [("a", box(10 + 20 * i, 100), 0.9)])
-    (mark,) = run.tracker.cooldown_marks()
+    spot, mark = run.tracker.cooldown_marks()  # where it fired (static), where they are now (live)
+    assert spot.t == pytest.approx(1000.4) and spot.box == box(50, 100) and spot.vx == 0
     assert mark.t == pytest.approx(1001.8) and mark.box == box(190, 100)
     assert mark.vx == pytest.approx(100.0)
     assert run.tracker.marks_changed
@@ -206,5 +207,20 @@ def test_cooldown_holds_for_a_moving_violator_who_comes_back_to_the_same_spot():
     run.frame(1010.0, [])  # gone long enough for the track to end
     for i in range(8):
         run.frame(1016 + i * 0.2, [("b", box(156 + 8 * i, 100), 0.9)])
+    run.finish()
+    assert len(run.fired) == 1 and len(run.suppressed) == 1
+
+
+def test_the_spot_stays_cooled_when_the_violators_track_wanders_off():
+    """The violator's track is taken over by someone passing close by and leaves the spot; the
+    violator reappearing there within the cooldown is not a second violation."""
+    run = Run(cooldown_s=60.0, track_max_gap_s=1.5)
+    for i in range(5):
+        run.frame(1000 + i * 0.2, [("a", box(100, 100), 0.9)])
+    for i in range(10):  # someone else at the spot (a scene cut, a crossing), then walking away:
+        run.frame(1001 + i * 0.2, [("c", box(110 + 30 * i, 100), 0.1)])  # the track follows them
+    run.frame(1006.0, [])
+    for i in range(5):
+        run.frame(1010 + i * 0.2, [("b", box(100, 100), 0.9)])
     run.finish()
     assert len(run.fired) == 1 and len(run.suppressed) == 1

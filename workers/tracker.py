@@ -246,6 +246,9 @@ class Tracker:
             tr.fired = s
             tr.best = max(tr.window, key=lambda x: (x.frame is not None, x.p_no_mask))
             step.fired.append(tr)
+            # the spot itself is cooled down too: the live mark follows the track, and a track can
+            # be handed to someone else crossing it, taking the mark away from where this happened
+            self.marks.append(Mark(s.captured_at, s.box))
             self.marks_changed = True
         step.settled += tr.window
         tr.window = []
