@@ -46,8 +46,8 @@ def _start(name: str, service) -> threading.Thread:
 
 
 def cmd_run(args, cfg: Config) -> int:
+    from maskwatch.builders import build_events, build_ingest, build_worker
     from maskwatch.membus import make_bus
-    from maskwatch.services import build_events, build_ingest, build_worker
     from maskwatch.storage.db import upgrade
 
     if args.demo:

@@ -38,7 +38,7 @@ def _serve(name: str, build) -> int:
 
 
 def cmd_ingest(args, cfg: Config) -> int:
-    from maskwatch.services import build_ingest
+    from maskwatch.builders import build_ingest
 
     known = {c.id for c in cfg.cameras}
     unknown = [c for c in args.camera or [] if c not in known]
@@ -49,7 +49,7 @@ def cmd_ingest(args, cfg: Config) -> int:
 
 
 def cmd_worker(args, cfg: Config) -> int:
-    from maskwatch.services import build_worker
+    from maskwatch.builders import build_worker
 
     bus = redis_bus(cfg, "worker")
     return _serve("worker", lambda stop: build_worker(cfg, bus, stop, args.name))
@@ -78,7 +78,7 @@ def _sessions(cfg: Config):
 
 def cmd_events(args, cfg: Config) -> int:
     """The events service, plus the scheduled retention run beside it."""
-    from maskwatch.services import build_events
+    from maskwatch.builders import build_events
     from maskwatch.storage.prune import prune_forever
     from maskwatch.storage.snapshots import SnapshotStore
 
