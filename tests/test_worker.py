@@ -25,6 +25,11 @@ def frame_fields(cam, seq, image, age_s=0.0):
     return wire_frames.encode(wire_frames.FrameMsg(cam, seq, time.time() - age_s, w, h, buf.tobytes()))
 
 
+def make_groups(bus, cams=("a", "b")):
+    for cam in cams:
+        bus.ensure_group(bus.keys.frames(cam), GROUP, "0")
+
+
 def run_worker(cfg, bus, pipeline, until, timeout=60):
     stop = threading.Event()
     w = Worker(cfg, bus, pipeline, stop, "w-test", "test-model")
@@ -47,8 +52,7 @@ def read_detections(bus):
 def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pipeline, scene_images):
     cfg = config()
     img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))  # faces on both halves
-    for s in (redis_bus.keys.frames("a"), redis_bus.keys.frames("b")):
-        redis_bus.ensure_group(s, GROUP, "0")
+    make_groups(redis_bus)
     for seq in range(3):  # a backlog of three frames per camera: only the newest is worth processing
         redis_bus.add(redis_bus.keys.frames("a"), frame_fields("a", seq, img))
         redis_bus.add(redis_bus.keys.frames("b"), frame_fields("b", seq, img))
@@ -78,8 +82,7 @@ def test_stale_and_corrupt_frames_are_skipped_counted_and_acked(redis_bus, pipel
     cfg = config(max_frame_age_s=1.0)
     img = cv2.imread(str(scene_images[1]))
     s = redis_bus.keys.frames("a")
-    for stream in (s, redis_bus.keys.frames("b")):
-        redis_bus.ensure_group(stream, GROUP, "0")
+    make_groups(redis_bus)
     # stale: queued 5 s ago by the bus clock (the entry id), whatever the capture clock says
     redis_bus.r.xadd(s, frame_fields("a", 1, img), id=f"{int((time.time() - 5) * 1000)}-0")
     bad = frame_fields("b", 2, img)
@@ -100,8 +103,7 @@ def test_frames_left_by_a_dead_worker_are_claimed(redis_bus, pipeline, scene_ima
     cfg = config(claim_idle_s=0.5)
     img = cv2.imread(str(scene_images[2]))
     s = redis_bus.keys.frames("a")
-    for stream in (s, redis_bus.keys.frames("b")):
-        redis_bus.ensure_group(stream, GROUP, "0")
+    make_groups(redis_bus)
     for seq in range(3):
         redis_bus.add(s, frame_fields("a", seq, img))
     taken = redis_bus.read_group(GROUP, "dead-worker", [s], 10, block_ms=100)  # read, never acked
