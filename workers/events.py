@@ -43,7 +43,7 @@ from maskwatch.storage.models import ReviewStatus, Violation
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire import WireError
 from maskwatch.wire.detections import DetectionMsg, decode
-from workers.tracker import Box, Mark, Sighting, Step, Track, Tracker
+from workers.tracker import Box, Mark, Sighting, State, Step, Track, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -353,6 +353,9 @@ class EventsService:
         for tr in ended:
             hours[_hour(tr.first_seen), "sightings"] += tr.count
             hours[_hour(tr.first_seen), "people"] += tr.count >= 2
+            if tr.state is State.VIOLATION and tr.fired is not None:
+                repo.extend_violation(session, violation_id(cam_id, tr.fired.entry_id, tr.fired.face),
+                                      utc(tr.last_seen), tr.count)
         for hour in {h for h, _ in hours}:
             repo.add_camera_hour(session, cam_id, hour, **{k: n for (h, k), n in hours.items() if h == hour})
         return created

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from maskwatch.storage.models import CameraHour, Violation
@@ -34,6 +35,14 @@ def insert_violation_if_absent(session: Session, **fields: Any) -> bool:
     stmt = (_insert(session)(table).values(**fields).on_conflict_do_nothing(index_elements=[table.c.id])
             .returning(table.c.id))  # rowcount is -1 on psycopg for this statement: RETURNING tells
     return session.execute(stmt).first() is not None
+
+
+def extend_violation(session: Session, violation_id: str, last_seen: dt.datetime, sightings: int) -> None:
+    """When the violator's track ends: how long they were seen. Only ever moves forward, so a
+    replay, or an operator's review in between, is never undone."""
+    session.execute(update(Violation)
+                    .where(Violation.id == violation_id, Violation.last_seen < last_seen)
+                    .values(last_seen=last_seen, sightings=sightings))
 
 
 def add_camera_hour(session: Session, camera_id: str, hour: dt.datetime, people: int = 0,
