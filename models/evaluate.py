@@ -19,9 +19,9 @@ def select_scenes(root: Path, split: str) -> list[Scene]:
     return scenes if split == "all" else [s for s in scenes if split_of(s.stem) == split]
 
 
-def evaluate(pipeline, scenes: list[Scene]) -> dict:
-    """Metrics per size bucket and per-image stage times for one pipeline."""
-    tallies = {name: Tally(lo, hi) for name, (lo, hi) in BUCKETS.items()}
+def tally_scenes(pipeline, scenes: list[Scene], buckets: dict = BUCKETS) -> dict[str, Tally]:
+    """Run the pipeline over annotated scenes, one Tally per size bucket."""
+    tallies = {name: Tally(lo, hi) for name, (lo, hi) in buckets.items()}
     for sc in scenes:
         img = cv2.imread(str(sc.image))
         if img is None:
@@ -29,6 +29,12 @@ def evaluate(pipeline, scenes: list[Scene]) -> dict:
         det = pipeline.run([img])[0]
         for t in tallies.values():
             t.add(det.boxes, det.scores, det.p_no_mask, sc.boxes, sc.violation)
+    return tallies
+
+
+def evaluate(pipeline, scenes: list[Scene]) -> dict:
+    """Metrics per size bucket and per-image stage times for one pipeline."""
+    tallies = tally_scenes(pipeline, scenes)
     rule = (pipeline.threshold, getattr(pipeline, "min_face_score", 0.0))
     return {"images": len(scenes), "threshold": rule[0], "min_face_score": rule[1],
             "buckets": {k: t.summary(*rule) for k, t in tallies.items()},

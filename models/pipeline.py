@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +19,6 @@ class StageTimes:
     faces: int = 0
     detect_s: float = 0.0
     classify_s: float = 0.0
-    batches: list = field(default_factory=list)
 
     def per_image_ms(self) -> dict:
         n = max(self.images, 1)

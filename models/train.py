@@ -203,14 +203,10 @@ def _views(samples: Samples, s: TrainSettings, n: int) -> np.ndarray:
 
 
 def _scene_tally(model_dir: Path, detector: FaceDetector, scenes) -> Tally:
-    import cv2
+    from models.evaluate import tally_scenes
 
     pipe = MaskPipeline(detector, MaskClassifier.load(model_dir, backend="tflite"), threshold=0.5)
-    tally = Tally()
-    for sc in scenes:
-        det = pipe.run([cv2.imread(str(sc.image))])[0]
-        tally.add(det.boxes, det.scores, det.p_no_mask, sc.boxes, sc.violation)
-    return tally
+    return tally_scenes(pipe, scenes, {"all": (0, float("inf"))})["all"]
 
 
 def _metadata(s, train_set, val_set, history, best_epoch, check, threshold) -> dict:
