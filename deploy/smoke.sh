@@ -75,28 +75,24 @@ edge_compose() {  # --edge: the edge host's project
     -f deploy/docker-compose.edge.yml -f deploy/smoke/docker-compose.edge-smoke.yml "$@"
 }
 
+# take_down COMPOSE_FN LABEL: show the project's state if the run failed, then remove it
+take_down() {
+  local fn=$1 label=$2
+  if [ -z "$OK" ]; then
+    log "$label at failure:"
+    "$fn" ps -a
+    "$fn" logs --no-color --tail 40
+  fi
+  log "$label: compose down -v"
+  "$fn" down -v --remove-orphans --timeout 30
+}
+
 cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
-  if [ -n "$EDGE_STACK" ]; then
-    if [ -z "$OK" ]; then
-      log "edge project at failure:"
-      edge_compose ps -a
-      edge_compose logs --no-color --tail 40
-    fi
-    log "edge: compose down -v"
-    edge_compose down -v --remove-orphans --timeout 30
-  fi
-  if [ -n "$STACK" ]; then
-    if [ -z "$OK" ]; then
-      log "state at failure:"
-      compose ps -a
-      compose logs --no-color --tail 40
-    fi
-    log "compose down -v"
-    compose down -v --remove-orphans --timeout 30
-  fi
+  [ -n "$EDGE_STACK" ] && take_down edge_compose "edge project"
+  [ -n "$STACK" ] && take_down compose "site project"
   if alive "$RTSP_PID"; then kill -TERM "$RTSP_PID"; wait "$RTSP_PID" 2>/dev/null; log "RTSP server stopped"; fi
   if alive "$DOCKERD_PID"; then
     kill -TERM "$DOCKERD_PID"
