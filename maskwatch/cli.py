@@ -58,8 +58,12 @@ def _model_commands(sub) -> None:
     s.add_argument("--no-detector", action="store_true", help="skip detector crops and threshold tuning")
     s.add_argument("--input-size", type=int, default=128)
     s.add_argument("--epochs-head", type=int, default=3)
-    s.add_argument("--epochs-finetune", type=int, default=8)
+    s.add_argument("--epochs-finetune", type=int, default=10)
     s.add_argument("--samples-per-epoch", type=int, default=4000)
+    s.add_argument("--finetune-from", default="block_6_expand",
+                   help="first MobileNetV2 layer trained in the fine-tuning phase")
+    s.add_argument("--folds", type=int, default=4,
+                   help="cross-validation folds over the non-test scenes that choose the decision rule")
     s.add_argument("--limit-crops", type=int, help="at most N crops per class (smoke runs)")
     s.add_argument("--seed", type=int, default=1)
 

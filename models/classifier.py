@@ -69,18 +69,22 @@ class MaskClassifier:
     """`predict_batch(crops)` -> p_no_mask, crops (N, S, S, 3) uint8 RGB from `crops.crop_faces`."""
 
     def __init__(self, info: ModelInfo, backend: str = "auto", threads: int | None = None,
-                 max_batch: int = 32):
+                 max_batch: int = 32, keras_model=None):
         self.info = info
         self.max_batch = max_batch
-        if backend == "auto":
+        if keras_model is not None:  # a model still in memory: training scores its folds with it
+            backend = "keras"
+        elif backend == "auto":
             backend = "keras" if _tf_sees_gpu() else "tflite"
-        if backend == "tflite":
-            self._runner = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, threads)
-        elif backend == "keras":
-            self._runner = _KerasRunner(info.dir / info.keras_file)
-        else:
-            raise ModelError(f"classifier backend {backend!r}: expected auto, tflite or keras")
+        self._runner = self._make_runner(backend, threads, keras_model)
         self.backend = backend
+
+    def _make_runner(self, backend: str, threads: int | None, keras_model):
+        if backend == "tflite":
+            return _TFLiteRunner(self.info.dir / self.info.tflite_file, self.info.input_size, threads)
+        if backend == "keras":
+            return _KerasRunner(self.info.dir / self.info.keras_file, keras_model)
+        raise ModelError(f"classifier backend {backend!r}: expected auto, tflite or keras")
 
     @classmethod
     def load(cls, model_dir: Path, backend: str = "auto", threads: int | None = None,
@@ -153,7 +157,10 @@ class _TFLiteRunner:
 
 
 class _KerasRunner:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, model=None):
+        if model is not None:
+            self.model = model
+            return
         if not path.is_file():
             raise ModelError(f"classifier Keras file not found: {path}")
         import keras

@@ -31,6 +31,7 @@ class Samples:
     labels: np.ndarray    # (N,) 1 = no_mask
     source: np.ndarray    # (N,) str: "crops", "scene", "detector"
     hard: np.ndarray      # (N,) bool: mask worn under the nose or on the chin
+    scene: np.ndarray     # (N,) str: the scene image it was cut from ("" for crop folders)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -41,7 +42,11 @@ class Samples:
         if not parts:
             return _pack([], [], [], "scene")
         return Samples(*(np.concatenate([getattr(p, f) for p in parts])
-                         for f in ("patches", "face_px", "labels", "source", "hard")))
+                         for f in ("patches", "face_px", "labels", "source", "hard", "scene")))
+
+    def subset(self, keep: np.ndarray) -> Samples:
+        return Samples(self.patches[keep], self.face_px[keep], self.labels[keep], self.source[keep],
+                       self.hard[keep], self.scene[keep])
 
 
 def _patch(image: np.ndarray, box) -> np.ndarray:
@@ -51,11 +56,12 @@ def _patch(image: np.ndarray, box) -> np.ndarray:
     return cv2.resize(patch, (PATCH, PATCH), interpolation=interp)
 
 
-def _pack(patches, face_px, labels, source, hard=None) -> Samples:
+def _pack(patches, face_px, labels, source, hard=None, scene="") -> Samples:
     return Samples(np.asarray(patches, np.uint8).reshape(-1, PATCH, PATCH, 3),
                    np.asarray(face_px, np.float32), np.asarray(labels, np.int8),
                    np.asarray([source] * len(labels), dtype="<U8"),
-                   np.zeros(len(labels), bool) if hard is None else np.asarray(hard, bool))
+                   np.zeros(len(labels), bool) if hard is None else np.asarray(hard, bool),
+                   np.asarray([scene] * len(labels), dtype="<U64"))
 
 
 def samples_from_crop_folders(root: Path, limit: int | None = None) -> Samples:
@@ -89,7 +95,7 @@ def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4
             raise ValueError(f"{sc.image}: unreadable image")
         if len(sc.boxes):
             parts.append(_pack([_patch(img, b) for b in sc.boxes], np.max(
-                sc.boxes[:, 2:] - sc.boxes[:, :2], axis=1), sc.violation, "scene", sc.incorrect))
+                sc.boxes[:, 2:] - sc.boxes[:, :2], axis=1), sc.violation, "scene", sc.incorrect, sc.stem))
         if detector is None or not len(sc.boxes):
             continue
         found = detector.detect(img)
@@ -101,7 +107,7 @@ def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4
         boxes = found.boxes[keep]
         parts.append(_pack([_patch(img, b) for b in boxes],
                            np.max(boxes[:, 2:] - boxes[:, :2], axis=1) if len(boxes) else [],
-                           sc.violation[best[keep]], "detector", sc.incorrect[best[keep]]))
+                           sc.violation[best[keep]], "detector", sc.incorrect[best[keep]], sc.stem))
     return Samples.concat(parts)
 
 

@@ -54,6 +54,13 @@ class Tally:
             self.on_violation.append(j >= 0 and bool(gt_violation[j]))
             self.on_mask.append(j >= 0 and not gt_violation[j])
 
+    def extend(self, other: Tally) -> None:
+        """Pool another tally of the same bucket into this one (cross-validation folds)."""
+        for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        for f in ("conf", "p_no_mask", "on_violation", "on_mask"):
+            getattr(self, f).extend(getattr(other, f))
+
     def violation_counts(self, threshold: float, min_score: float = 0.0) -> tuple[int, int, int]:
         flagged = (np.asarray(self.p_no_mask) >= threshold) & (np.asarray(self.conf) >= min_score)
         hit = np.asarray(self.on_violation, bool)
@@ -88,10 +95,16 @@ class Tally:
         return tp / np.maximum(tp + fp, 1), tp / max(self.violations_gt, 1)
 
     def best_rule(self, p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:
-        """(p_no_mask threshold, minimum face score) with the best violation F1; ties favour the
-        middle of the p range and the lower score (more recall on unseen scenes)."""
-        rules = [(float(t), float(s)) for t in p_grid for s in score_grid]
-        return max(rules, key=lambda r: (round(self.f1(*r)[2], 4), -abs(r[0] - 0.5), -r[1]))
+        return best_rule([self], p_grid, score_grid)
+
+
+def best_rule(tallies: list[Tally], p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:
+    """(p_no_mask threshold, minimum face score) with the best mean violation F1 over `tallies`
+    (e.g. all faces and faces >= 24 px); ties favour the middle of the p range and the lower
+    score (more recall on unseen scenes)."""
+    rules = [(float(t), float(s)) for t in p_grid for s in score_grid]
+    return max(rules, key=lambda r: (round(float(np.mean([t.f1(*r)[2] for t in tallies])), 4),
+                                     -abs(r[0] - 0.5), -r[1]))
 
 
 def greedy_match(boxes: np.ndarray, scores: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:

@@ -79,6 +79,11 @@ def split_of(stem: str) -> str:
     return "test" if bucket < 2 else "val" if bucket == 2 else "train"
 
 
+def fold_of(stem: str, folds: int) -> int:
+    """Cross-validation fold of a non-test image, independent of split_of's digit."""
+    return int(hashlib.sha1(stem.encode()).hexdigest(), 16) // 10 % folds
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of (N, 4) and (M, 4) boxes."""
     a, b = np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.metrics import Tally, average_precision, greedy_match
+from models.metrics import Tally, average_precision, best_rule, greedy_match
 
 GT = np.array([[0, 0, 10, 10], [20, 0, 50, 30], [60, 0, 90, 30]], np.float32)
 VIOL = np.array([True, True, False])
@@ -28,6 +28,30 @@ def test_tally_counts_like_the_scoring_tool():
     assert t.violation_counts(0.5) == (1, 2, 1)
     # >=24 px ignores the 10 px face, its detection and the 5 px false positive
     assert t24.faces_gt == 2 and t24.violation_counts(0.5) == (0, 1, 1)
+
+
+def test_pooled_folds_count_like_one_tally():
+    dets = np.array([[1, 1, 11, 11], [20, 0, 50, 30], [60, 0, 90, 30]], np.float32)
+    scores, p = np.array([0.9, 0.8, 0.7]), np.array([0.9, 0.2, 0.8])
+    whole, a, b = Tally(), Tally(), Tally()
+    for tally in (whole, a, b):
+        tally.add(dets, scores, p, GT, VIOL)
+    whole.add(dets, scores, p, GT, VIOL)
+    a.extend(b)
+    assert a.summary(0.5) == whole.summary(0.5) and a.violation_counts(0.5) == (2, 2, 2)
+
+
+def test_best_rule_serves_every_bucket():
+    # a tiny violation (p 0.6, score 0.4), a big one (p 0.95) and a big masked face (p 0.7): on all
+    # faces alone the best cut takes the tiny one and the mask with it (F1 0.8, >= 24 px 0.67);
+    # for both buckets together it leaves both out (0.67 and 1.0)
+    dets, scores, p = GT.copy(), np.array([0.4, 0.9, 0.95]), np.array([0.6, 0.95, 0.7])
+    t_all, t24 = Tally(), Tally(24)
+    for t in (t_all, t24):
+        t.add(dets, scores, p, GT, VIOL)
+    assert best_rule([t_all])[0] <= 0.6 and t_all.f1(*best_rule([t_all]))[2] == pytest.approx(0.8)
+    joint = best_rule([t_all, t24])
+    assert joint[0] > 0.7 and t24.f1(*joint)[2] == pytest.approx(1.0)
 
 
 def test_average_precision_perfect_and_half():

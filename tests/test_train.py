@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from models.build import DEFAULT_DETECTOR
+from models.voc import split_of
 
 
 @pytest.mark.slow
@@ -15,7 +16,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     out = tmp_path / "model"
     meta = train(TrainSettings(out=out, scenes=scenes_dir, detector_weights=DEFAULT_DETECTOR, input_size=32,
                                batch_size=16, samples_per_epoch=64, epochs_head=1, epochs_finetune=1,
-                               seed=3, progress=False))
+                               folds=2, seed=3, progress=False))
     for name in ("metadata.json", "mask_classifier.keras", "mask_classifier.tflite",
                  "training_curves.png", "confusion_matrix.png"):
         assert (out / name).stat().st_size > 0, name
@@ -23,7 +24,13 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert saved["classes"] == ["mask", "no_mask"] and saved["input_size"] == 32
     assert saved["data"]["train_samples"]["scene/no_mask"] > 0
     assert saved["export_check"]["max_abs_diff"] < 1e-3
-    assert "val_scenes" in saved["metrics"] and 0 < saved["threshold"] < 1
+    # the rule comes from out-of-fold detections over every non-test scene, test scenes unread
+    oof = saved["metrics"]["out_of_fold"]
+    n_scenes = sum(1 for p in (scenes_dir / "images").iterdir() if split_of(p.stem) != "test")
+    assert oof["all"]["violations_gt"] > 0 and oof["all"]["faces_gt"] > n_scenes
+    assert 0 < saved["threshold"] < 1 and 0 <= saved["min_face_score"] < 1
+    assert sum(sum(row) for row in saved["metrics"]["out_of_fold_confusion"]) > 0
+    assert len(saved["training"]["held_out_fold_curves"]["val_loss"]) == 2
     assert len(saved["training"]["history"]["loss"]) == 2
     clf = MaskClassifier.load(out, backend="tflite")
     p = clf.predict_batch(np.zeros((3, 32, 32, 3), np.uint8))
