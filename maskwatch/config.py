@@ -30,6 +30,9 @@ class Strict(BaseModel):
 
 class DetectorConfig(Strict):
     model: Path | None = Field(None, description="YuNet ONNX file; default: the shipped yunet_n")
+    backend: Literal["auto", "onnxruntime", "opencv"] = Field(
+        "auto", description="YuNet runtime: ONNX Runtime (3x faster on CPU) or OpenCV's FaceDetectorYN; "
+                            "auto: ONNX Runtime when installed")
     score_threshold: float = Field(0.3, ge=0.05, le=0.99, description="minimum face confidence")
     nms_threshold: float = Field(0.3, ge=0.05, le=0.95, description="IoU above which boxes merge")
     upscale: float = Field(2.0, ge=0.25, le=4.0, description="resize factor before detection (small faces)")

@@ -16,7 +16,8 @@ DEFAULT_CLASSIFIER = WEIGHTS_DIR / "classifier"
 def build_detector(cfg: DetectorConfig, threads: int | None = None) -> FaceDetector:
     return FaceDetector(cfg.model or DEFAULT_DETECTOR, score_threshold=cfg.score_threshold,
                         nms_threshold=cfg.nms_threshold, upscale=cfg.upscale, max_side=cfg.max_side,
-                        tiles=cfg.tiles, tile_overlap=cfg.tile_overlap, threads=threads)
+                        tiles=cfg.tiles, tile_overlap=cfg.tile_overlap, threads=threads,
+                        backend=cfg.backend)
 
 
 def build_classifier(cfg: ClassifierConfig) -> MaskClassifier:

@@ -1,4 +1,4 @@
-"""YuNet face detection through cv2.FaceDetectorYN, with upscaling and tiling for small faces.
+"""YuNet face detection (ONNX Runtime, or cv2.FaceDetectorYN), with upscaling and tiling for small faces.
 
 Half the faces in real scenes are under 24 px wide, below what YuNet finds at native scale, so
 the frame is resized by `upscale` (capped by `max_side`) and optionally cut into overlapping
@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from maskwatch.detections import Detections
+from models.yunet import load_yunet
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +58,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 class FaceDetector:
     def __init__(self, model_path: Path, *, score_threshold: float = 0.5, nms_threshold: float = 0.3,
                  upscale: float = 1.0, max_side: int = 1280, tiles: tuple[int, int] = (1, 1),
-                 tile_overlap: float = 0.15, top_k: int = 5000, threads: int | None = None):
+                 tile_overlap: float = 0.15, top_k: int = 5000, threads: int | None = None,
+                 backend: str = "auto"):
         model_path = Path(model_path)
         if not model_path.is_file():
             raise FileNotFoundError(f"face detector weights not found: {model_path}")
-        try:
-            self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold,
-                                                  nms_threshold, top_k)
-        except cv2.error as e:
-            raise ValueError(f"face detector weights unreadable: {model_path}: {e}") from e
+        self._net = load_yunet(model_path, backend, score_threshold, nms_threshold, top_k, threads)
         if threads:
-            cv2.setNumThreads(threads)
+            cv2.setNumThreads(threads)  # resizing and JPEG work in this process
+        self.backend = self._net.name
         self.model_path = model_path
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
@@ -103,10 +102,4 @@ class FaceDetector:
         return Detections(boxes[keep], found.scores[keep])
 
     def _run(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tile = np.ascontiguousarray(tile)
-        self._net.setInputSize((tile.shape[1], tile.shape[0]))
-        _, faces = self._net.detect(tile)
-        if faces is None:
-            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-        x, y, bw, bh = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]
-        return np.column_stack([x, y, x + bw, y + bh]).astype(np.float32), faces[:, 14].astype(np.float32)
+        return self._net(np.ascontiguousarray(tile))

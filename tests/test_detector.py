@@ -82,3 +82,26 @@ def test_bad_detector_weights_name_the_file(tmp_path, content, match):
 def test_detector_rejects_a_non_image():
     with pytest.raises(ValueError, match="HxWx3"):
         FaceDetector(DEFAULT_DETECTOR).detect(np.zeros((10, 10), np.uint8))
+
+
+def test_onnxruntime_backend_finds_what_opencv_finds(scenes_dir):
+    """The fast backend decodes YuNet itself: it must give FaceDetectorYN's faces on real scenes."""
+    opencv = FaceDetector(DEFAULT_DETECTOR, upscale=2.0, score_threshold=0.3, backend="opencv")
+    ort = FaceDetector(DEFAULT_DETECTOR, upscale=2.0, score_threshold=0.3, backend="onnxruntime")
+    assert (opencv.backend, ort.backend) == ("opencv", "onnxruntime")
+    faces = 0
+    for path in sorted((scenes_dir / "images").iterdir()):
+        img = cv2.imread(str(path))
+        a, b = opencv.detect(img), ort.detect(img)
+        assert len(a) == len(b), path.name
+        if len(a):
+            match = iou_matrix(a.boxes, b.boxes)
+            assert match.max(axis=1).min() > 0.98, path.name
+            np.testing.assert_allclose(np.sort(a.scores), np.sort(b.scores), atol=1e-3)
+        faces += len(a)
+    assert faces > 50
+
+
+def test_unknown_detector_backend_is_named():
+    with pytest.raises(ValueError, match="'tensorrt'"):
+        FaceDetector(DEFAULT_DETECTOR, backend="tensorrt")
