@@ -46,3 +46,12 @@ def test_training_without_both_classes_is_refused(tmp_path):
     (empty / "annotations").mkdir()
     with pytest.raises(ValueError, match="both classes"):
         train(TrainSettings(out=tmp_path / "m", scenes=empty, progress=False))
+
+
+@pytest.mark.slow
+def test_unknown_finetune_layer_is_named(tmp_path, scenes_dir):
+    from models.train import TrainSettings, train
+
+    with pytest.raises(ValueError, match="'block_99_expand'"):
+        train(TrainSettings(out=tmp_path / "m", scenes=scenes_dir, input_size=32, epochs_head=0, folds=0,
+                            finetune_from="block_99_expand", progress=False))
