@@ -121,7 +121,8 @@ def _worker(name: str, h: dict[str, str]) -> WorkerStatus:
         name=name, state=h.get("state", "unknown"), processed=_i(h, "processed"),
         dropped_stale=_i(h, "dropped_stale"), bad_frames=_i(h, "bad_frames"), faces=_i(h, "faces"),
         batches=_i(h, "batches"), stage_ms={s: _f(h, f"{s}_ms") for s in STAGES if f"{s}_ms" in h},
-        model_version=h.get("model_version", ""), backend=h.get("backend", ""),
+        model_version=h.get("model_version", ""),
+        backend=" + ".join(b for b in (h.get("detector_backend"), h.get("backend")) if b),
         updated_at=_f(h, "updated_at") or None, per_camera=per_cam)
 
 

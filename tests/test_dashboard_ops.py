@@ -42,6 +42,7 @@ def _publish(bus, now: float) -> None:
     for name, (pa, pb, da) in {"w1": (150, 10, 3), "w2": (100, 0, 1)}.items():
         bus.put_hash(k.worker_status(name), {
             "state": "running", "updated_at": now, "model_version": "m-7", "backend": "tflite",
+            "detector_backend": "onnxruntime",
             "processed": pa + pb, "processed:cam-a": pa, "processed:cam-b": pb, "dropped_stale": da,
             "dropped:cam-a": da, "faces": 30, "batches": 20, "bad_frames": 1,
             "decode_ms": 2.0, "detect_ms": 20.5, "classify_ms": 4.25, "latency_ms": 80.0})
@@ -101,7 +102,8 @@ def test_api_cameras(client):
 
 def test_cameras_page_and_live_frame(client):
     html = client.get("/cameras").get_data(as_text=True)
-    for text in ("Camera A", "Camera B", "w1", "w2", "m-7", "cannot open rtsp://***@10.0.0.2/s", "0.8 s"):
+    for text in ("Camera A", "Camera B", "w1", "w2", "m-7", "onnxruntime + tflite",
+                 "cannot open rtsp://***@10.0.0.2/s", "0.8 s"):
         assert text in html, text
     assert "hunter2" not in html
     live = client.get("/cameras/cam-a/live.jpg")

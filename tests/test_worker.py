@@ -97,6 +97,7 @@ def test_stale_and_corrupt_frames_are_skipped_counted_and_acked(redis_bus, pipel
     assert redis_bus.pending_count(redis_bus.keys.frames("b"), GROUP) == 0
     status = redis_bus.get_hash(redis_bus.keys.worker_status("w-test"))
     assert status["state"] == "stopped" and status["dropped_stale"] == "1"
+    assert status["detector_backend"] == "onnxruntime" and status["backend"] == "tflite"
 
 
 def test_frames_left_by_a_dead_worker_are_claimed(redis_bus, pipeline, scene_images):

@@ -230,7 +230,8 @@ class Worker:
     def _publish_status(self, state: str = "running") -> None:
         n = max(self.counts["processed"], 1)
         status = {"state": state, "updated_at": time.time(), "model_version": self.model_version,
-                  "backend": self.pipeline.classifier.backend, **self.counts,
+                  "backend": self.pipeline.classifier.backend,
+                  "detector_backend": getattr(self.pipeline.detector, "backend", ""), **self.counts,
                   **{f"{k}_ms": round(v / n, 2) for k, v in self.stage_ms.items()}}
         self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
 
