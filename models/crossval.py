@@ -63,13 +63,13 @@ def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, siz
     from models.evaluate import tally_scenes
 
     cv = CrossVal(folds)
-    of = np.asarray([fold_of(str(stem), folds) if stem else -1 for stem in pool.scene])
+    fold = np.asarray([fold_of(str(stem), folds) if stem else -1 for stem in pool.scene])  # crops: -1
     for k in range(folds):
         held = [sc for sc in scenes if fold_of(sc.stem, folds) == k]
         if not held:
             continue
-        val_x, val_y = annotated_views(pool.subset(of == k), size, margin)
-        model, history = fit(pool.subset(of != k), (val_x, val_y))
+        val_x, val_y = annotated_views(pool.subset(fold == k), size, margin)
+        model, history = fit(pool.subset(fold != k), (val_x, val_y))
         for key, values in history.items():
             if key.startswith("val_"):
                 cv.curves.setdefault(key, []).append(values)

@@ -94,9 +94,6 @@ class Tally:
         tp, fp = np.cumsum(hit), np.cumsum(~hit)
         return tp / np.maximum(tp + fp, 1), tp / max(self.violations_gt, 1)
 
-    def best_rule(self, p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:
-        return best_rule([self], p_grid, score_grid)
-
 
 def best_rule(tallies: list[Tally], p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:
     """(p_no_mask threshold, minimum face score) with the best mean violation F1 over `tallies`

@@ -216,9 +216,9 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
                     "(tiny, doubtful detections are never called violations)",
         "files": {"keras": "mask_classifier.keras", "tflite": "mask_classifier.tflite"},
         "data": {"train_samples": counts,
-                 "split": f"scenes by image: sha1(stem) % 10 in 0-1 is test (never read); the others are "
-                          f"trained on, and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
-                          f"to choose the decision rule"},
+                 "split": "scenes by image: sha1(stem) % 10 in 0-1 is test (never read); the others are "
+                          "trained on" + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
+                                          "to choose the decision rule" if s.folds >= 2 else "")},
         "training": {"settings": settings, "epochs": s.epochs_head + s.epochs_finetune,
                      "history": {k: [round(x, 4) for x in v] for k, v in history.items()}},
         "export_check": check,
