@@ -30,8 +30,7 @@ class OpenCVYuNet:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms_threshold, top_k)
         except cv2.error as e:
             raise ValueError(f"face detector weights unreadable: {path}: {e}") from e
-        if threads:
-            cv2.setNumThreads(threads)
+        # threads: OpenCV's pool is process-wide; FaceDetector sets it
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._net.setInputSize((image.shape[1], image.shape[0]))
