@@ -61,7 +61,7 @@ def _pack(patches, face_px, labels, source, hard=None, scene="") -> Samples:
                    np.asarray(face_px, np.float32), np.asarray(labels, np.int8),
                    np.asarray([source] * len(labels), dtype="<U8"),
                    np.zeros(len(labels), bool) if hard is None else np.asarray(hard, bool),
-                   np.asarray([scene] * len(labels), dtype="<U64"))
+                   np.asarray([scene] * len(labels), dtype=str))  # as long as the stem: folds key on it
 
 
 def samples_from_crop_folders(root: Path, limit: int | None = None) -> Samples:

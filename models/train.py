@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.classifier import CLASSES, METADATA, SCHEMA, ModelInfo
-from models.crossval import annotated_views, cross_validate
+from models.crossval import cross_validate
 from models.dataset import (
     Samples,
     balanced_epoch,
@@ -166,8 +166,10 @@ def train(s: TrainSettings) -> dict:
     model, history = _fit(pool, None, s, s.seed)
     _save_without_optimizer(model, s, out / "mask_classifier.keras")
     export_tflite(model, out / "mask_classifier.tflite")
-    check_x = annotated_views(pool, s.input_size, s.crop_margin)[0][:256]
-    check = agreement(model, out / "mask_classifier.tflite", check_x if len(check_x) else _views(pool, s, 64))
+    # the export is checked on up to 256 real scene faces where there are any
+    scene_faces = pool.subset(np.flatnonzero(pool.source == "scene")[:256])
+    check = agreement(model, out / "mask_classifier.tflite",
+                      _views(scene_faces, s, 256) if len(scene_faces) else _views(pool, s, 64))
     threshold, min_score = cv.rule() if cv else (0.5, 0.0)
     meta = _metadata(s, pool, history, check, round(threshold, 3), round(min_score, 3))
     if cv:
@@ -176,8 +178,10 @@ def train(s: TrainSettings) -> dict:
         meta["metrics"]["out_of_fold_confusion"] = plots.confusion_matrix(
             labels, p, threshold, out / "confusion_matrix.png",
             f"out-of-fold faces at annotated boxes, threshold {meta['threshold']}")
-        meta["training"]["held_out_fold_curves"] = cv.mean_curves()
-    plots.training_curves({**history, **(cv.mean_curves() if cv else {})}, out / "training_curves.png")
+    fold_curves = cv.mean_curves() if cv else {}
+    if fold_curves:
+        meta["training"]["held_out_fold_curves"] = fold_curves
+    plots.training_curves({**history, **fold_curves}, out / "training_curves.png")
     (out / METADATA).write_text(json.dumps(meta, indent=2))
     ModelInfo.load(out)  # what we wrote must load
     return meta
