@@ -1,7 +1,9 @@
 """The typed value passed between model stages: faces found in one image.
 
 Boxes are float pixel coordinates [x1, y1, x2, y2] of the image they were found in.
-`p_no_mask` is NaN until the classifier has run.
+`p_no_mask` is None until the classifier has run. `embeddings` (N, D) are the classifier's
+appearance descriptors (unit vectors; a zero row for a face that was not classified), or None for a
+model without one.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ class Detections:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
     p_no_mask: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -30,6 +33,11 @@ class Detections:
             if len(p) != len(boxes):
                 raise ValueError(f"Detections: {len(boxes)} boxes but {len(p)} p_no_mask values")
             object.__setattr__(self, "p_no_mask", p)
+        if self.embeddings is not None:
+            e = np.asarray(self.embeddings, np.float32)
+            if e.ndim != 2 or len(e) != len(boxes):
+                raise ValueError(f"Detections: {len(boxes)} boxes but embeddings of shape {e.shape}")
+            object.__setattr__(self, "embeddings", e)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -38,8 +46,8 @@ class Detections:
     def widths(self) -> np.ndarray:
         return self.boxes[:, 2] - self.boxes[:, 0]
 
-    def with_p_no_mask(self, p_no_mask: np.ndarray) -> Detections:
-        return Detections(self.boxes, self.scores, p_no_mask)
+    def with_p_no_mask(self, p_no_mask: np.ndarray, embeddings: np.ndarray | None = None) -> Detections:
+        return Detections(self.boxes, self.scores, p_no_mask, embeddings)
 
     def violations(self, threshold: float, min_score: float = 0.0) -> np.ndarray:
         """The decision rule: no_mask when p_no_mask >= threshold on a confident face."""
@@ -52,7 +60,8 @@ class Detections:
 
     def subset(self, keep: np.ndarray) -> Detections:
         p = None if self.p_no_mask is None else self.p_no_mask[keep]
-        return Detections(self.boxes[keep], self.scores[keep], p)
+        e = None if self.embeddings is None else self.embeddings[keep]
+        return Detections(self.boxes[keep], self.scores[keep], p, e)
 
     @staticmethod
     def concat(parts: list[Detections]) -> Detections:
@@ -61,8 +70,11 @@ class Detections:
         p = None
         if all(d.p_no_mask is not None for d in parts):
             p = np.concatenate([d.p_no_mask for d in parts])
+        e = None
+        if all(d.embeddings is not None for d in parts):
+            e = np.concatenate([d.embeddings for d in parts])
         return Detections(np.concatenate([d.boxes for d in parts]),
-                          np.concatenate([d.scores for d in parts]), p)
+                          np.concatenate([d.scores for d in parts]), p, e)
 
     def to_json_faces(self, threshold: float, min_score: float = 0.0) -> list[dict]:
         """Faces in the public `maskwatch detect --json` shape."""

@@ -1,8 +1,11 @@
-"""MaskClassifier: p(no_mask) for batches of face crops, over TFLite (CPU) or Keras (GPU).
+"""MaskClassifier: p(no_mask) and an appearance embedding for batches of face crops, over TFLite
+(CPU) or Keras (GPU).
 
 The Keras model is the source of truth; the TFLite export, run by LiteRT with XNNPACK, serves on
 CPU about 4x faster than TensorFlow and needs no TensorFlow at all. A model directory holds
-`metadata.json` naming both files, the input size, the crop margin and the decision threshold.
+`metadata.json` naming both files, the input size, the crop margin and the decision threshold,
+and, for models that have one, the embedding (models.embedding): its layers and dimension. A model
+without an embedding still classifies; the tracker then matches faces by motion alone.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class ModelInfo:
     keras_file: str
     tflite_file: str
     raw: dict
+    embedding_dim: int = 0  # 0: the model has no appearance output
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelInfo:
@@ -55,18 +59,26 @@ class ModelInfo:
         try:
             info = cls(Path(model_dir), str(meta["version"]), int(meta["input_size"]),
                        float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
-                       str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta)
+                       str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
+                       int((meta.get("embedding") or {}).get("dim", 0)))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
         if not 16 <= info.input_size <= 512:
             raise ModelError(f"classifier metadata {path}: input_size {info.input_size} out of 16..512")
         if not 0.0 < info.threshold < 1.0:
             raise ModelError(f"classifier metadata {path}: threshold {info.threshold} not in (0, 1)")
+        if not 0 <= info.embedding_dim <= 4096:
+            raise ModelError(f"classifier metadata {path}: embedding dim {info.embedding_dim} out of 0..4096")
         return info
+
+    @property
+    def embedding_layers(self) -> tuple[str, ...]:
+        return tuple((self.raw.get("embedding") or {}).get("layers", ()))
 
 
 class MaskClassifier:
-    """`predict_batch(crops)` -> p_no_mask, crops (N, S, S, 3) uint8 RGB from `crops.crop_faces`."""
+    """`predict(crops)` -> (p_no_mask (N,), embeddings (N, D) or None), crops (N, S, S, 3) uint8
+    RGB from `crops.crop_faces`; `predict_batch(crops)` -> p_no_mask alone."""
 
     def __init__(self, info: ModelInfo, backend: str = "auto", threads: int | None = None,
                  max_batch: int = 32, keras_model=None):
@@ -83,7 +95,7 @@ class MaskClassifier:
         if backend == "tflite":
             return _TFLiteRunner(self.info.dir / self.info.tflite_file, self.info.input_size, threads)
         if backend == "keras":
-            return _KerasRunner(self.info.dir / self.info.keras_file, keras_model)
+            return _KerasRunner(self.info.dir / self.info.keras_file, keras_model, self.info.embedding_layers)
         raise ModelError(f"classifier backend {backend!r}: expected auto, tflite or keras")
 
     @classmethod
@@ -95,16 +107,30 @@ class MaskClassifier:
     def input_size(self) -> int:
         return self.info.input_size
 
+    @property
+    def embedding_dim(self) -> int:
+        return self.info.embedding_dim
+
     def predict_batch(self, crops: np.ndarray) -> np.ndarray:
+        return self.predict(crops)[0]
+
+    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         crops = np.asarray(crops)
-        s = self.info.input_size
+        s, dim = self.info.input_size, self.info.embedding_dim
         if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
             raise ValueError(f"classifier expects crops of shape (N, {s}, {s}, 3), got {crops.shape}")
         if not len(crops):
-            return np.zeros((0,), np.float32)
+            return np.zeros((0,), np.float32), (np.zeros((0, dim), np.float32) if dim else None)
         out = [self._runner(crops[i:i + self.max_batch].astype(np.float32))
                for i in range(0, len(crops), self.max_batch)]
-        return np.concatenate(out).reshape(-1).astype(np.float32)
+        p = np.concatenate([o[0] for o in out]).reshape(-1).astype(np.float32)
+        if not dim or any(o[1] is None for o in out):
+            return p, None
+        emb = np.concatenate([o[1] for o in out]).astype(np.float32)
+        if emb.shape[1] != dim:
+            raise ModelError(f"classifier in {self.info.dir}: embedding has {emb.shape[1]} values, "
+                             f"metadata says {dim}")
+        return p, emb
 
 
 def _tf_sees_gpu() -> bool:
@@ -142,32 +168,45 @@ class _TFLiteRunner:
                 it.allocate_tensors()
             except (ValueError, RuntimeError) as e:
                 raise ModelError(f"classifier TFLite file unusable: {self.path}: {e}") from e
-            self._by_batch[n] = (it, inp["index"], it.get_output_details()[0]["index"])
+            # the converter does not keep Keras's output order: p(no_mask) is the one-wide output
+            outs = sorted(it.get_output_details(), key=lambda d: int(d["shape"][-1]))
+            self._by_batch[n] = (it, inp["index"], outs[0]["index"], outs[1]["index"] if len(outs) > 1 else None)
         return self._by_batch[n]
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         n = len(x)
         bucket = next((b for b in BUCKETS if b >= n), n)
         if bucket != n:
             x = np.concatenate([x, np.zeros((bucket - n, *x.shape[1:]), x.dtype)])
-        it, i_in, i_out = self._get(bucket)
+        it, i_in, i_p, i_emb = self._get(bucket)
         it.set_tensor(i_in, x)
         it.invoke()
-        return it.get_tensor(i_out)[:n].reshape(-1)
+        emb = it.get_tensor(i_emb)[:n].copy() if i_emb is not None else None
+        return it.get_tensor(i_p)[:n].reshape(-1), emb
 
 
 class _KerasRunner:
-    def __init__(self, path: Path, model=None):
-        if model is not None:
-            self.model = model
-            return
+    def __init__(self, path: Path, model=None, embedding_layers: tuple[str, ...] = ()):
+        if model is None:
+            model = self._load(path)
+        self.model = model
+        if embedding_layers:
+            from models.embedding import with_embedding
+            self.model = with_embedding(model, embedding_layers)
+        self.two_outputs = bool(embedding_layers)
+
+    @staticmethod
+    def _load(path: Path):
         if not path.is_file():
             raise ModelError(f"classifier Keras file not found: {path}")
         import keras
         try:
-            self.model = keras.models.load_model(path, compile=False)
+            return keras.models.load_model(path, compile=False)
         except (ValueError, OSError) as e:
             raise ModelError(f"classifier Keras file unusable: {path}: {e}") from e
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(x, training=False)).reshape(-1)
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        out = self.model(x, training=False)
+        if self.two_outputs:
+            return np.asarray(out[0]).reshape(-1), np.asarray(out[1])
+        return np.asarray(out).reshape(-1), None

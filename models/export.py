@@ -9,12 +9,15 @@ import numpy as np
 
 
 def export_tflite(model, path: Path) -> Path:
-    """Float32 TFLite file via TFLiteConverter.from_keras_model (the concrete-function route
+    """Float32 TFLite file with two outputs, p(no_mask) and the appearance embedding
+    (models.embedding), via TFLiteConverter.from_keras_model (the concrete-function route
     silently drops Keras 3 weights)."""
     import tensorflow as tf
 
+    from models.embedding import with_embedding
+
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
-        content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        content = tf.lite.TFLiteConverter.from_keras_model(with_embedding(model)).convert()
     path = Path(path)
     path.write_bytes(content)
     return path
@@ -27,6 +30,34 @@ def agreement(keras_model, tflite_path: Path, crops: np.ndarray, threshold: floa
     x = np.asarray(crops, np.float32)
     ref = np.asarray(keras_model(x, training=False)).reshape(-1)
     runner = _TFLiteRunner(Path(tflite_path), x.shape[1], threads=None)
-    got = np.concatenate([runner(x[i:i + 32]) for i in range(0, len(x), 32)])
+    got = np.concatenate([runner(x[i:i + 32])[0] for i in range(0, len(x), 32)])
     return {"crops": int(len(x)), "max_abs_diff": float(np.max(np.abs(ref - got))) if len(x) else 0.0,
             "label_agreement": float(np.mean((ref >= threshold) == (got >= threshold))) if len(x) else 1.0}
+
+
+def add_embedding(model_dir: Path, check_crops: np.ndarray) -> dict:
+    """Re-export a model folder's TFLite file with the embedding output and record it in its
+    metadata; p(no_mask) must stay what it was (checked on `check_crops`)."""
+    import json
+
+    import keras
+
+    from models.classifier import METADATA, ModelInfo, _TFLiteRunner
+    from models.embedding import EMBEDDING_DIM, embedding_dim
+    from models.train import embedding_meta
+
+    info = ModelInfo.load(model_dir)
+    model = keras.models.load_model(info.dir / info.keras_file, compile=False)
+    if embedding_dim(model) != EMBEDDING_DIM:
+        raise ValueError(f"{model_dir}: embedding layers give {embedding_dim(model)} values, not {EMBEDDING_DIM}")
+    x = np.asarray(check_crops, np.float32)
+    old = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, None)
+    before = np.concatenate([old(x[i:i + 32])[0] for i in range(0, len(x), 32)])
+    export_tflite(model, info.dir / info.tflite_file)
+    new = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, None)
+    after = np.concatenate([new(x[i:i + 32])[0] for i in range(0, len(x), 32)])
+    check = dict(agreement(model, info.dir / info.tflite_file, x),
+                 p_no_mask_change_on_reexport=float(np.max(np.abs(before - after))))
+    meta = dict(info.raw, embedding=dict(embedding_meta(), export_check=check))
+    (info.dir / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
+    return check

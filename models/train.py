@@ -198,6 +198,13 @@ def _views(samples: Samples, s: TrainSettings, n: int) -> np.ndarray:
     return np.stack([plain_view(p, s.input_size, s.crop_margin) for p in samples.patches[:n]]).astype(np.float32)
 
 
+def embedding_meta() -> dict:
+    from models.embedding import EMBEDDING_DIM, EMBEDDING_LAYERS
+    return {"layers": list(EMBEDDING_LAYERS), "dim": EMBEDDING_DIM,
+            "what": "appearance descriptor for tracking (models/embedding.py): pooled features of these layers, "
+                    "each L2-normalised, concatenated; a unit vector"}
+
+
 def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
     counts = {f"{src}/{CLASSES[lab]}": int(((train_set.source == src) & (train_set.labels == lab)).sum())
               for src in ("crops", "scene", "detector") for lab in (0, 1)}
@@ -219,6 +226,7 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
         "decision": "no_mask when p_no_mask >= threshold and the face score >= min_face_score "
                     "(tiny, doubtful detections are never called violations)",
         "files": {"keras": "mask_classifier.keras", "tflite": "mask_classifier.tflite"},
+        "embedding": embedding_meta(),
         "data": {"train_samples": counts,
                  "split": "scenes by image: sha1(stem) % 10 in 0-1 is test (never read); the others are "
                           "trained on" + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
