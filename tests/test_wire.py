@@ -1,6 +1,8 @@
 """Wire formats: round trips, and every malformed entry is a WireError naming what was wrong."""
+import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from maskwatch.wire import WireError, frames
@@ -12,10 +14,31 @@ DET = det.DetectionMsg("gate", 7, 1_700_000_000.25, 1_700_000_000.5, "w1", "m1",
                        crops=[b"\xff\xd8crop"], frame_jpeg=b"\xff\xd8frame", timings_ms={"total": 12.5})
 
 
+EMB = np.linspace(-1, 1, 256).astype(np.float32)
+EMB /= np.linalg.norm(EMB)
+
+
 def test_round_trips():
     assert frames.decode(frames.encode(FRAME)) == FRAME
     back = det.decode(det.encode(DET))
-    assert back == DET and back.has_candidate and back.is_violation(back.faces[0])
+    assert dataclasses.replace(back, embeddings=[]) == DET and back.embeddings == [None]
+    assert back.has_candidate and back.is_violation(back.faces[0])
+
+
+def test_embeddings_travel_as_float16_unit_vectors():
+    msg = dataclasses.replace(DET, faces=DET.faces * 2, crops=DET.crops * 2, embeddings=[EMB, None])
+    fields = det.encode(msg)
+    assert len(fields[b"emb:0"]) == 512 and fields[b"emb:1"] == b""
+    back = det.decode(fields)
+    assert np.allclose(back.embeddings[0], EMB, atol=2e-3) and back.embeddings[1] is None
+    assert abs(float(np.linalg.norm(back.embeddings[0])) - 1) < 1e-5
+
+
+def test_an_old_version_is_a_clear_error():
+    fields = det.encode(DET)
+    fields[b"v"] = b"1"
+    with pytest.raises(WireError, match="detections: schema version '1', expected 2"):
+        det.decode(fields)
 
 
 def _frame(**change):
@@ -46,12 +69,17 @@ def _det(meta=None, **change):
     if meta is not None:
         fields[b"meta"] = meta if isinstance(meta, bytes) else json.dumps(meta).encode()
     for k, v in change.items():
-        fields.pop(k.encode().replace(b"_", b":")) if v is None else fields.__setitem__(k.encode(), v)
+        key = k.encode().replace(b"_", b":")
+        fields.pop(key) if v is None else fields.__setitem__(key, v)
     return fields
 
 
 @pytest.mark.parametrize("fields,message", [
-    (_det(v=b"0"), "detections: schema version '0', expected 1"),
+    (_det(v=b"0"), "detections: schema version '0', expected 2"),
+    (_det(emb_0=None), "detections: missing field 'emb:0'"),
+    (_det(emb_0=b"\x00\x3c\x00"), "embedding 0 has 3 bytes"),
+    (_det(emb_0=np.zeros(8, "<f2").tobytes()), "embedding 0 is not a unit vector"),
+    (_det(emb_0=np.full(8, np.inf, "<f2").tobytes()), "embedding 0 is not a unit vector"),
     (_det(meta=b"{not json"), "detections: bad meta"),
     (_det(meta=None, crop_0=None), "detections: missing field 'crop:0'"),
     (_det(meta=5), "meta is not an object"),

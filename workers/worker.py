@@ -23,6 +23,7 @@ from maskwatch.annotate import draw
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.service import Every
+from maskwatch.shards import shard_of
 from maskwatch.wire import WireError
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
@@ -188,7 +189,8 @@ class Worker:
         done = time.time()
         for f, det in zip(batch, results):
             det = inside(det, self.rois.get(f.msg.camera), f.msg.width, f.msg.height)
-            self.bus.add(self.bus.keys.detections, wire_det.encode(self._message(f, det, done)),
+            stream = self.bus.keys.detections(shard_of(f.msg.camera, self.cfg.events.shards))
+            self.bus.add(stream, wire_det.encode(self._message(f, det, done)),
                          maxlen=self.cfg.redis.detections_maxlen)
             self._maybe_live(f, det)
             self.counts["processed"] += 1
@@ -204,10 +206,11 @@ class Worker:
                  for b, s, p in zip(det.boxes, det.scores, det.p_no_mask)]
         crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, 0.3)), (CROP_PX, CROP_PX)),
                        self.cfg.worker.crop_jpeg_quality) for b in det.boxes]
+        embs = [] if det.embeddings is None else [e if e.any() else None for e in det.embeddings]
         return wire_det.DetectionMsg(
             camera=f.msg.camera, seq=f.msg.seq, captured_at=f.msg.captured_at, detected_at=done,
             worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
-            threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops,
+            threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops, embeddings=embs,
             frame_jpeg=f.msg.jpeg if det.violations(thr, self.pipeline.min_face_score).any() else None,
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})

@@ -1,7 +1,14 @@
-"""detections entries: one processed frame, from a worker to the events service. Schema version 1.
+"""detections entries: one processed frame, from a worker to the events service. Schema version 2.
 
-`meta` is JSON (camera, timing, faces); every face has a JPEG crop in `crop:<i>`; the full frame
-travels in `frame` only when some face looks like a violation (events needs it for the snapshot).
+`meta` is JSON (camera, timing, faces); every face has a JPEG crop in `crop:<i>` and its
+appearance embedding in `emb:<i>` (little-endian float16, a unit vector from the classifier's
+pass; empty when the face was not classified or the model has none); the full frame travels in
+`frame` only when some face looks like a violation (events needs it for the snapshot).
+
+Version 2 added the embeddings. A version 1 entry is refused with a WireError naming both versions:
+entries left in a stream across an upgrade are counted and skipped, never half-read.
+Embeddings are for tracking only: the events service keeps them in memory and in Redis for the
+revisit window, never in SQL, snapshots or the API.
 """
 from __future__ import annotations
 
@@ -9,10 +16,13 @@ import json
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
 
+import numpy as np
+
 from maskwatch.wire import WireError, check_version, field
 
-VERSION = 1
+VERSION = 2
 KIND = "detections"
+MAX_EMBEDDING = 4096
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class DetectionMsg:
     faces: list[Face]
     min_face_score: float = 0.0
     crops: list[bytes] = dc_field(default_factory=list)
+    embeddings: list[np.ndarray | None] = dc_field(default_factory=list)  # per face; [] for none at all
     frame_jpeg: bytes | None = None
     timings_ms: dict[str, float] = dc_field(default_factory=dict)
 
@@ -50,12 +61,28 @@ class DetectionMsg:
 def encode(m: DetectionMsg) -> dict[bytes, bytes]:
     if len(m.crops) != len(m.faces):
         raise WireError(f"{KIND}: {len(m.faces)} faces but {len(m.crops)} crops")
-    meta = {k: v for k, v in asdict(m).items() if k not in ("crops", "frame_jpeg")}
+    if m.embeddings and len(m.embeddings) != len(m.faces):
+        raise WireError(f"{KIND}: {len(m.faces)} faces but {len(m.embeddings)} embeddings")
+    meta = {k: v for k, v in asdict(m).items() if k not in ("crops", "frame_jpeg", "embeddings")}
     out = {b"v": str(VERSION).encode(), b"meta": json.dumps(meta, separators=(",", ":")).encode(),
            b"frame": m.frame_jpeg or b""}
     for i, crop in enumerate(m.crops):
         out[f"crop:{i}".encode()] = crop
+    for i, emb in enumerate(m.embeddings or [None] * len(m.faces)):
+        out[f"emb:{i}".encode()] = b"" if emb is None else np.asarray(emb, "<f2").tobytes()
     return out
+
+
+def _embedding(raw: bytes, i: int) -> np.ndarray | None:
+    if not raw:
+        return None
+    if len(raw) % 2 or len(raw) // 2 > MAX_EMBEDDING:
+        raise WireError(f"{KIND}: embedding {i} has {len(raw)} bytes, not float16 values")
+    emb = np.frombuffer(raw, "<f2").astype(np.float32)
+    norm = float(np.linalg.norm(emb))
+    if not np.isfinite(norm) or norm < 0.5:  # a unit vector, give or take float16 rounding
+        raise WireError(f"{KIND}: embedding {i} is not a unit vector")
+    return emb / norm
 
 
 def decode(fields: dict[bytes, bytes]) -> DetectionMsg:
@@ -67,7 +94,9 @@ def decode(fields: dict[bytes, bytes]) -> DetectionMsg:
         faces = [Face(tuple(float(v) for v in f["box"]), float(f["score"]), float(f["p_no_mask"]))
                  for f in meta.pop("faces")]
         crops = [field(fields, f"crop:{i}".encode(), KIND) for i in range(len(faces))]
-        return DetectionMsg(faces=faces, crops=crops, frame_jpeg=fields.get(b"frame") or None, **meta)
+        embs = [_embedding(field(fields, f"emb:{i}".encode(), KIND), i) for i in range(len(faces))]
+        return DetectionMsg(faces=faces, crops=crops, embeddings=embs, frame_jpeg=fields.get(b"frame") or None,
+                            **meta)
     except WireError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as e:

@@ -89,12 +89,13 @@ def frame_jpeg(width: int, height: int, boxes: list[tuple]) -> bytes:
 
 def detection(camera: str, seq: int, captured_at: float, faces: list[tuple[tuple, float]], *,
               width: int = 320, height: int = 240, threshold: float = 0.5,
-              model_version: str = "test-1") -> DetectionMsg:
-    """A worker's message: faces are (box, p_no_mask); the frame travels only with a candidate face."""
+              model_version: str = "test-1", embeddings: list | None = None) -> DetectionMsg:
+    """A worker's message: faces are (box, p_no_mask); the frame travels only with a candidate face.
+    `embeddings`: one unit vector (or None) per face, as the classifier gives them."""
     fs = [Face(tuple(float(v) for v in box), 0.9, float(p)) for box, p in faces]
     msg = DetectionMsg(camera=camera, seq=seq, captured_at=captured_at, detected_at=captured_at + 0.05,
                        worker="w-test", model_version=model_version, width=width, height=height,
-                       threshold=threshold, faces=fs, crops=[_CROP] * len(fs))
+                       threshold=threshold, faces=fs, crops=[_CROP] * len(fs), embeddings=embeddings or [])
     if msg.has_candidate:
         msg = dataclasses.replace(msg, frame_jpeg=frame_jpeg(width, height, [f.box for f in fs]))
     return msg
