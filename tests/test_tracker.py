@@ -1,20 +1,23 @@
-"""The per-camera tracker: identities at 2-5 fps, out-of-order input, the k-of-n vote, cooldown, settling."""
+"""The per-camera tracker: identities at 2-5 fps, out-of-order input, the k-of-n vote, dedup by
+appearance (revisits, queues at one spot, crossings, restarts), two-stage association, settling."""
 from __future__ import annotations
 
 import math
 import random
 from collections import Counter, defaultdict
 
+import numpy as np
 import pytest
 
 from maskwatch.config import parse_config
-from workers.tracker import Mark, Sighting, Tracker
+from workers.identity import Identity
+from workers.tracker import Sighting, State, Tracker
 
 W, H = 40.0, 48.0  # face box size in pixels
 
 
 def events_cfg(**kw):
-    base = {"track_iou": 0.2, "track_max_gap_s": 1.0, "vote_n": 5, "vote_k": 3, "cooldown_s": 10.0}
+    base = {"track_iou": 0.2, "track_max_gap_s": 1.0, "vote_n": 5, "vote_k": 3, "revisit_s": 600.0}
     return parse_config({"events": {**base, **kw}}, env={}).events
 
 
@@ -30,15 +33,19 @@ class Run:
         self.tracker = Tracker(events_cfg(**cfg))
         self.tracks_of: dict[str, list[int]] = defaultdict(list)
         self.fired: list = []       # (track, step) per fire
-        self.suppressed: list = []
+        self.rejoined: list = []
+        self.ended: list = []
         self.settled: list[Sighting] = []
         self.fed: list[Sighting] = []
         self.label_of: dict[int, str] = {}
 
-    def frame(self, t: float, faces: list[tuple[str, tuple, float]], threshold: float = 0.5):
-        sightings = [Sighting(t, b, p, threshold, f"e{len(self.fed)}-{i}", i, crop=b"c", frame=b"f")
-                     for i, (_, b, p) in enumerate(faces)]
-        for (label, _, _), s in zip(faces, sightings):
+    def frame(self, t: float, faces: list[tuple], threshold: float = 0.5):
+        """faces: (label, box, p_no_mask[, embedding[, score]])."""
+        sightings = [Sighting(t, f[1], f[2], threshold, f"e{len(self.fed)}-{i}", i,
+                              score=f[4] if len(f) > 4 else 0.9, crop=b"c", frame=b"f",
+                              embedding=f[3] if len(f) > 3 else None)
+                     for i, f in enumerate(faces)]
+        for (label, *_), s in zip(faces, sightings):
             self.label_of[id(s)] = label
         self.fed += sightings
         step = self.tracker.update(t, sightings)
@@ -49,7 +56,8 @@ class Run:
         for tr, s in step.matched:
             self.tracks_of[self.label_of[id(s)]].append(tr.id)
         self.fired += [(tr, step) for tr in step.fired]
-        self.suppressed += step.suppressed
+        self.rejoined += step.rejoined
+        self.ended += step.ended
         self.settled += step.settled
 
     def finish(self):
@@ -150,77 +158,165 @@ def test_sightings_leave_the_window_settled_while_voting():
     run.finish()
 
 
-def stay(run: Run, t0: float, x: float, p: float, seconds: float = 1.0, label: str = "a"):
-    for i in range(int(seconds * 5)):
-        run.frame(t0 + i * 0.2, [(label, box(x, 100), p)])
+# -- appearance and identity --------------------------------------------------------------------
+
+class People:
+    """Appearance embeddings: each person a random unit vector, each sighting of them a noisy copy
+    (similarity about 0.9 to their own mean, about 0 to anyone else's)."""
+
+    def __init__(self, seed: int = 0, dim: int = 64, noise: float = 0.35):
+        self.rng, self.dim, self.noise = np.random.default_rng(seed), dim, noise
+        self.base: dict[str, np.ndarray] = {}
+
+    def __call__(self, label: str) -> np.ndarray:
+        if label not in self.base:
+            self.base[label] = unit(self.rng.normal(size=self.dim))
+        return unit(self.base[label] + self.rng.normal(size=self.dim) * self.noise / np.sqrt(self.dim))
 
 
-@pytest.mark.parametrize("again_after_s, dx, fires", [
-    (2.0, 0, 1),      # same spot within the cooldown: suppressed
-    (2.0, 20, 1),     # a little aside (centre within one box width)
-    (12.0, 0, 2),     # after the cooldown
-    (2.0, 150, 2),    # elsewhere
+def unit(v):
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def visit(run: Run, people: People, label: str, t0: float, x: float, p: float, seconds: float = 1.0,
+          fps: float = 5.0, speed: float = 0.0):
+    for i in range(int(seconds * fps)):
+        t = t0 + i / fps
+        run.frame(t, [(label, box(x + speed * i / fps, 100), p, people(label))])
+    return t0 + seconds
+
+
+def pause(run: Run, t: float):
+    run.frame(t, [])  # time passes with nobody in view: tracks end
+
+
+@pytest.mark.parametrize("name, plan, violations, rejoined", [
+    # a queue at one spot: different unmasked people pass the same place every 3 s
+    ("queue of strangers", [("a", 0), ("b", 3), ("c", 6), ("d", 9), ("e", 12)], 5, 0),
+    # the same person back at the spot within the revisit window: one violation
+    ("revisit", [("a", 0), ("a", 30)], 1, 1),
+    ("revisit elsewhere", [("a", 0, 0), ("a", 30, 300)], 1, 1),
+    # back after the window: a new violation
+    ("after the window", [("a", 0), ("a", 700)], 2, 0),
+    # alternating people, each coming back: two violations, two rejoins
+    ("two regulars", [("a", 0), ("b", 5), ("a", 10), ("b", 15)], 2, 2),
 ])
-def test_cooldown(again_after_s, dx, fires):
-    run = Run(cooldown_s=10.0)
-    stay(run, 1000.0, 100, 0.9)
-    run.frame(1001.0 + again_after_s - 0.2, [])  # time passes: the first track ends
-    stay(run, 1001.0 + again_after_s, 100 + dx, 0.9, label="b")
+def test_dedup_is_by_who_not_where(name, plan, violations, rejoined):
+    run, people = Run(track_max_gap_s=1.0, revisit_s=600.0), People(1)
+    for label, t, *x in plan:
+        end = visit(run, people, label, 1000.0 + t, x[0] if x else 100, 0.95)
+        pause(run, end + 1.5)
     run.finish()
-    assert len(set(run.tracks_of["a"]) | set(run.tracks_of["b"])) == 2
-    assert len(run.fired) == fires
-    assert len(run.suppressed) == 2 - fires
+    assert len(run.fired) == violations, name
+    assert len(run.rejoined) == rejoined, name
 
 
-def test_restored_mark_suppresses_a_violator_still_walking():
-    """After a restart the violator of a mark (kept in Redis) is re-found on their path, not reported."""
-    run = Run(cooldown_s=0.0, track_max_gap_s=1.5)
-    m = Mark(1000.0, box(100, 100), vx=60.0, vy=0.0)
-    run.tracker.seed([Mark.from_list(m.to_list())])
-    for i in range(10):  # replayed entries from before the mark, then new ones past it
-        t = 999.4 + i * 0.2
-        x = 100 + 60 * (t - 1000)
-        run.frame(t, [("a", box(x, 100), 0.9), ("b", box(x, 20), 0.9)])
+def test_a_rejoined_track_extends_the_first_violation():
+    run, people = Run(track_max_gap_s=1.0), People(2)
+    visit(run, people, "a", 1000.0, 100, 0.95)
+    pause(run, 1002.0)
+    visit(run, people, "a", 1010.0, 200, 0.95, seconds=2.0)
+    pause(run, 1013.0)
     run.finish()
-    assert len(run.suppressed) == 1 and run.suppressed[0].id == run.tracks_of["a"][0]
-    assert [tr.id for tr, _ in run.fired] == [run.tracks_of["b"][0]]
+    ((tr, _),), (again,) = run.fired, run.rejoined
+    assert again.identity is tr.identity and again.state is State.REJOINED
+    assert tr.identity.violation == (tr.fired.entry_id, tr.fired.face)
+    assert tr.identity.last_seen == pytest.approx(1011.8) and tr.identity.sightings == 5 + 10
 
 
-def test_cooldown_marks_follow_a_live_violator():
-    run = Run()
-    for i in range(10):
-        run.frame(1000 + i * 0.2, [("a", box(10 + 20 * i, 100), 0.9)])
-    spot, mark = run.tracker.cooldown_marks()  # where it fired (static), where they are now (live)
-    assert spot.t == pytest.approx(1000.4) and spot.box == box(50, 100) and spot.vx == 0
-    assert mark.t == pytest.approx(1001.8) and mark.box == box(190, 100)
-    assert mark.vx == pytest.approx(100.0)
-    assert run.tracker.marks_changed
-    run.finish()
-
-
-def test_cooldown_holds_for_a_moving_violator_who_comes_back_to_the_same_spot():
-    """A looping scene: the violator drifted away (a mark with velocity), left, and reappears where
-    they were last seen within the cooldown: no second violation."""
-    run = Run(cooldown_s=60.0, track_max_gap_s=1.5)
+def test_two_violators_in_view_at_once_are_two_people_even_if_alike():
+    """Place and time must be plausible: two faces seen at the same moment are never one person."""
+    run, people = Run(track_max_gap_s=1.0), People(3, noise=0.0)
+    twin = people("a")
     for i in range(8):
-        run.frame(1000 + i * 0.2, [("a", box(100 + 8 * i, 100), 0.9)])
-    run.frame(1010.0, [])  # gone long enough for the track to end
-    for i in range(8):
-        run.frame(1016 + i * 0.2, [("b", box(156 + 8 * i, 100), 0.9)])
+        t = 1000.0 + i * 0.2
+        run.frame(t, [("a", box(50, 100), 0.95, twin), ("b", box(400, 100), 0.95, twin)])
     run.finish()
-    assert len(run.fired) == 1 and len(run.suppressed) == 1
+    assert len(run.fired) == 2 and not run.rejoined
 
 
-def test_the_spot_stays_cooled_when_the_violators_track_wanders_off():
-    """The violator's track is taken over by someone passing close by and leaves the spot; the
-    violator reappearing there within the cooldown is not a second violation."""
-    run = Run(cooldown_s=60.0, track_max_gap_s=1.5)
-    for i in range(5):
-        run.frame(1000 + i * 0.2, [("a", box(100, 100), 0.9)])
-    for i in range(10):  # someone else at the spot (a scene cut, a crossing), then walking away:
-        run.frame(1001 + i * 0.2, [("c", box(110 + 30 * i, 100), 0.1)])  # the track follows them
-    run.frame(1006.0, [])
-    for i in range(5):
-        run.frame(1010 + i * 0.2, [("b", box(100, 100), 0.9)])
+@pytest.mark.parametrize("fps, speed", [(5, 100.0), (2, 60.0), (5, 180.0)])
+def test_crossing_faces_keep_identities_by_appearance(fps, speed):
+    """Fast crossing at 2-5 fps: motion alone is ambiguous where the boxes meet, appearance is not."""
+    run, people, rng = Run(), People(4), random.Random(5)
+    for i in range(int(300 / speed * fps) + 2):
+        t = 1000.0 + i / fps
+        dx = speed * i / fps
+        run.frame(t, [("a", box(20 + dx, 100, rng), 0.1, people("a")),
+                      ("b", box(320 - dx, 104, rng), 0.1, people("b"))])
     run.finish()
-    assert len(run.fired) == 1 and len(run.suppressed) == 1
+    a, b = Counter(run.tracks_of["a"]), Counter(run.tracks_of["b"])
+    assert len(a) == len(b) == 1, (a, b)
+    assert set(a) != set(b)
+
+
+def test_appearance_gate_refuses_a_stranger_on_the_spot():
+    """Someone else appearing exactly where a track was is a new track, not the old one's continuation."""
+    run, people = Run(track_max_gap_s=3.0), People(6)
+    for i in range(5):
+        run.frame(1000 + i * 0.2, [("a", box(100, 100), 0.1, people("a"))])
+    for i in range(5):
+        run.frame(1001 + i * 0.2, [("b", box(102, 100), 0.1, people("b"))])
+    run.finish()
+    assert set(run.tracks_of["a"]).isdisjoint(run.tracks_of["b"])
+
+
+@pytest.mark.parametrize("gap_s", [0.5, 2.0, 6.0])
+def test_occluded_violator_is_one_violation(gap_s):
+    """Hidden for 0.5-6 s behind a pillar, then seen again further on: one violation either way."""
+    run, people = Run(track_max_gap_s=1.0), People(7)
+    visit(run, people, "a", 1000.0, 50, 0.95, speed=40)
+    visit(run, people, "a", 1001.0 + gap_s, 50 + 40 * (1 + gap_s), 0.95, speed=40)
+    run.finish()
+    assert len(run.fired) == 1 and len(run.rejoined) <= 1
+
+
+def test_low_score_faces_continue_tracks_but_never_start_one():
+    run = Run(track_high_score=0.5)
+    run.frame(1000.0, [("a", box(100, 100), 0.1, None, 0.9)])
+    run.frame(1000.2, [("a", box(104, 100), 0.1, None, 0.3), ("ghost", box(400, 300), 0.1, None, 0.3)])
+    run.frame(1000.4, [("a", box(108, 100), 0.1, None, 0.9)])
+    assert len(set(run.tracks_of["a"])) == 1 and len(run.tracks_of["a"]) == 3
+    assert run.tracks_of["ghost"] == [] and len(run.tracker.tracks) == 1
+    run.finish()  # the ghost sighting was settled all the same
+
+
+def test_restored_violator_is_not_reported_again_after_a_restart():
+    """After a restart the violator's identity (kept in Redis) is recognised wherever they now are."""
+    people = People(8)
+    first = Run(track_max_gap_s=1.0)
+    visit(first, people, "a", 1000.0, 100, 0.95)
+    (stored,) = first.tracker.identities.violators()
+    restored = Identity.from_record(stored.to_record())  # the Redis round trip: float16 exemplars
+    second = Run(track_max_gap_s=1.0)
+    second.tracker.seed([restored])
+    visit(second, people, "a", 1001.0, 180, 0.95, seconds=2.0)
+    visit(second, people, "b", 1004.0, 100, 0.95)  # somebody else at the first one's spot
+    second.finish()
+    assert len(second.rejoined) == 1 and second.rejoined[0].identity is restored
+    assert [second.label_of[id(tr.fired)] for tr, _ in second.fired] == ["b"]
+    assert restored.sightings == 5 + 10
+
+
+def test_without_embeddings_only_the_same_spot_within_the_track_gap_is_the_same_person():
+    """A model without an embedding: a restored violator is recognised only where they were, just
+    after; anyone at that spot later is someone new."""
+    run = Run(track_max_gap_s=1.0)
+    run.tracker.seed([Identity(999.0, 1000.0, box(100, 100), [], ("e-before", 0), 5, dirty=False)])
+    for i in range(5):
+        run.frame(1000.4 + i * 0.2, [("a", box(102, 100), 0.95)])
+    pause(run, 1003.0)
+    for i in range(5):
+        run.frame(1010.0 + i * 0.2, [("b", box(100, 100), 0.95)])
+    run.finish()
+    assert len(run.rejoined) == 1 and [run.label_of[id(tr.fired)] for tr, _ in run.fired] == ["b"]
+
+
+def test_people_are_counted_once_per_identity():
+    run, people = Run(track_max_gap_s=1.0), People(9)
+    for label, t in [("a", 0), ("b", 3), ("a", 6), ("c", 9), ("b", 12)]:
+        end = visit(run, people, label, 1000.0 + t, 100, 0.1)
+        pause(run, end + 1.5)
+    run.finish()
+    assert sum(tr.new_person for tr in run.ended) == 3
+    assert len(run.ended) == 5

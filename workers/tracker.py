@@ -1,13 +1,27 @@
-"""Per-camera face tracker and k-of-n no-mask vote: pure Python, no I/O.
+"""Per-camera face tracker, k-of-n no-mask vote and dedup by identity: pure Python + numpy, no I/O.
 
 Input is one camera's sightings in capture order (the events service restores that order; small
-inversions are tolerated). Tracks are matched greedily by IoU against a constant-velocity prediction,
-with a centroid-distance fallback, because at 2-5 fps a walking face's boxes barely overlap.
+inversions are tolerated). Association follows ByteTrack / BoT-SORT:
+
+1. confident faces (score >= track_high_score) are matched to every live track by motion (IoU
+   against a constant-velocity prediction, with a centroid-distance fallback, because at 2-5 fps a
+   walking face's boxes barely overlap) *and* appearance: a pair whose embeddings are less alike
+   than `appearance_gate` is never matched, so two people crossing do not swap tracks, and among
+   the allowed pairs the cheapest motion + appearance cost wins (greedy, best first);
+2. doubtful faces (blurred, turned away, usually unclassified) then continue the tracks left over,
+   by motion alone: a track is not lost because one frame scored low. They never start a track.
+
+When a track passes the vote, the identity registry (workers.identity) decides whether this is a
+violator seen before on this camera within `revisit_s`: then the track *rejoins* that violation
+(its row's last_seen and sightings advance) instead of making a new one. A different person at the
+same spot always gets their own violation. Ended tracks that were never violators register as
+people, so a person who leaves and comes back within the window is counted once.
 
 Every sighting handed in is returned exactly once in some `Step.settled`, when the service may ack
-it: its track fired (the caller commits first) or was suppressed or ended, or the sighting dropped
-out of a still-voting track's window and can no longer take part in a vote. A replay of the unsettled
-sightings therefore rebuilds every open vote window and fires at the same sighting.
+it: its track fired (the caller commits first) or rejoined or ended, or the sighting dropped out of
+a still-voting track's window and can no longer take part in a vote, or it was too doubtful to
+track. A replay of the unsettled sightings therefore rebuilds every open vote window and fires at
+the same sighting.
 """
 from __future__ import annotations
 
@@ -16,14 +30,19 @@ import enum
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from maskwatch.config import EventsConfig
+from workers.identity import Identity, Registry, center_spacing, unit
 
 Box = tuple[float, float, float, float]
-COOLDOWN_IOU = 0.3
-SMOOTHING = 0.5  # weight of the newest velocity sample: jitter averages out, turns still register
+SMOOTHING = 0.5     # weight of the newest velocity sample: jitter averages out, turns still register
+APPEARANCE_EMA = 0.9  # BoT-SORT's: a track's look changes slowly, one odd frame does not move it
+WINDOW_EMBEDDINGS = 8  # recent embeddings a track averages into its prototype for identity matching
 
 
 def iou(a: Box, b: Box) -> float:
+    """The one IoU of the project's tracking code (boxes as x1, y1, x2, y2)."""
     iw = min(a[2], b[2]) - max(a[0], b[0])
     ih = min(a[3], b[3]) - max(a[1], b[1])
     if iw <= 0 or ih <= 0:
@@ -37,11 +56,7 @@ def center(b: Box) -> tuple[float, float]:
     return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
 
 
-def spacing(a: Box, b: Box) -> float:
-    """Distance between the centres, in mean box widths."""
-    (ax, ay), (bx, by) = center(a), center(b)
-    width = max(((a[2] - a[0]) + (b[2] - b[0])) / 2, 1e-6)
-    return math.hypot(ax - bx, ay - by) / width
+spacing = center_spacing
 
 
 def shift(b: Box, dx: float, dy: float) -> Box:
@@ -62,38 +77,17 @@ class Sighting:
     frame: bytes | None = None
     info: object = None
     min_score: float = 0.0
+    embedding: np.ndarray | None = None  # unit vector, or None when the face was not classified
 
     @property
     def no_mask(self) -> bool:
         return self.p_no_mask >= self.threshold and self.score >= self.min_score
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """Where and when a violating person was last seen, and how they moved (pixels per second)."""
-    t: float
-    box: Box
-    vx: float = 0.0
-    vy: float = 0.0
-
-    def at(self, t: float, horizon: float) -> Box:
-        # extrapolate only a little: beyond the track gap a person's path is anyone's guess
-        dt = min(max(t - self.t, -horizon), horizon)
-        return shift(self.box, self.vx * dt, self.vy * dt)
-
-    def to_list(self) -> list[float]:
-        return [self.t, *self.box, self.vx, self.vy]
-
-    @classmethod
-    def from_list(cls, v: list[float]) -> Mark:
-        t, x1, y1, x2, y2, vx, vy = (float(x) for x in v)
-        return cls(t, (x1, y1, x2, y2), vx, vy)
-
-
 class State(enum.Enum):
     VOTING = "voting"
-    VIOLATION = "violation"    # fired: at most one violation per track
-    SUPPRESSED = "suppressed"  # the vote passed inside another violation's cooldown
+    VIOLATION = "violation"  # fired: at most one violation per track
+    REJOINED = "rejoined"    # passed the vote as a violator seen before: their violation goes on
 
 
 @dataclass(eq=False)
@@ -109,15 +103,26 @@ class Track:
     window: list[Sighting] = field(default_factory=list)  # the last vote_n sightings, by capture time
     fired: Sighting | None = None  # the sighting whose arrival passed the vote (names the violation)
     best: Sighting | None = None   # evidence: highest p_no_mask in the window when the vote passed
+    appearance: np.ndarray | None = None  # EMA of the embeddings, for association
+    recent: list[np.ndarray] = field(default_factory=list)  # for the identity prototype
+    identity: Identity | None = None
+    new_person: bool = False  # set when the track ends: nobody seen before on this camera
 
     def predict(self, t: float, horizon: float) -> Box:
-        return self.mark().at(t, horizon)
+        # extrapolate only a little: beyond the track gap a person's path is anyone's guess
+        dt = min(max(t - self.last_seen, -horizon), horizon)
+        return shift(self.box, self.vx * dt, self.vy * dt)
 
-    def mark(self) -> Mark:
-        return Mark(self.last_seen, self.box, self.vx, self.vy)
+    @property
+    def prototype(self) -> np.ndarray | None:
+        return unit(np.mean(self.recent, axis=0)) if self.recent else None
 
     def follow(self, s: Sighting) -> None:
         """Move to a sighting newer than the last one; an older one only widens first_seen."""
+        if s.embedding is not None:
+            a, e = self.appearance, s.embedding
+            self.appearance = e if a is None else unit(APPEARANCE_EMA * a + (1 - APPEARANCE_EMA) * e)
+            self.recent = (self.recent + [s.embedding])[-WINDOW_EMBEDDINGS:]
         dt = s.captured_at - self.last_seen
         if dt < 0:
             self.first_seen = min(self.first_seen, s.captured_at)
@@ -133,10 +138,10 @@ class Track:
 
 @dataclass
 class Step:
-    """What one update changed. The caller commits `fired` before it acks `settled`."""
+    """What one update changed. The caller commits `fired` and `rejoined` before it acks `settled`."""
     matched: list[tuple[Track, Sighting]] = field(default_factory=list)  # the track each sighting joined
     fired: list[Track] = field(default_factory=list)
-    suppressed: list[Track] = field(default_factory=list)
+    rejoined: list[Track] = field(default_factory=list)
     ended: list[Track] = field(default_factory=list)
     settled: list[Sighting] = field(default_factory=list)
 
@@ -145,25 +150,26 @@ class Tracker:
     def __init__(self, cfg: EventsConfig):
         self.cfg = cfg
         self.tracks: list[Track] = []
-        self.marks: list[Mark] = []  # violations whose track ended, or restored after a restart
-        self.clock = -math.inf       # newest capture time seen
-        self.marks_changed = False   # the caller persists cooldown_marks() when set
+        self.clock = -math.inf  # newest capture time seen
+        self.identities = Registry(cfg.revisit_s, cfg.identity_threshold, cfg.track_max_gap_s)
         self._next_id = 1
-        # a re-found violator within the track gap is the same person even with cooldown_s 0
-        self._hold = max(cfg.cooldown_s, cfg.track_max_gap_s)
 
     def update(self, captured_at: float, sightings: list[Sighting]) -> Step:
         step = Step()
         self.clock = max(self.clock, captured_at)
         self._expire(step, self.clock)
-        pairs, fresh = self._match(captured_at, sightings)
-        for tr, s in pairs:
+        high = [s for s in sightings if s.score >= self.cfg.track_high_score]
+        low = [s for s in sightings if s.score < self.cfg.track_high_score]
+        pairs, fresh, free = self._match(captured_at, self.tracks, high, appearance=True)
+        more, doubtful, _ = self._match(captured_at, free, low, appearance=False)
+        for tr, s in pairs + more:
             self._add(tr, s, step)
         for s in fresh:
             tr = Track(self._next_id, s.captured_at, s.captured_at, s.box)
             self._next_id += 1
             self.tracks.append(tr)
             self._add(tr, s, step)
+        step.settled += doubtful  # too unsure to start a track: nothing to vote on
         return step
 
     def expire(self, now: float) -> Step:
@@ -176,13 +182,10 @@ class Tracker:
         self._expire(step, max(self.clock, now))
         return step
 
-    def seed(self, marks: list[Mark]) -> None:
-        """Restore violations from before a restart, so people still in view are not reported again."""
-        self.marks += marks
-
-    def cooldown_marks(self) -> list[Mark]:
-        live = [tr.mark() for tr in self.tracks if tr.state is State.VIOLATION]
-        return [m for m in self.marks if self.clock - m.t < self._hold] + live
+    def seed(self, violators: list[Identity]) -> None:
+        """Restore violators from before a restart, so people still in view are not reported again."""
+        for ident in violators:
+            self.identities.add(ident)
 
     def _expire(self, step: Step, clock: float) -> None:
         keep = []
@@ -193,35 +196,58 @@ class Tracker:
             step.ended.append(tr)
             step.settled += tr.window
             tr.window = []
-            if tr.state is State.VIOLATION:
-                self.marks.append(tr.mark())
-                self.marks_changed = True
+            self._end(tr)
         self.tracks = keep
-        self.marks = [m for m in self.marks if clock - m.t < self._hold]
+        self.identities.expire(clock)
 
-    def _match(self, t: float, sightings: list[Sighting]
-               ) -> tuple[list[tuple[Track, Sighting]], list[Sighting]]:
-        """Greedy one-to-one assignment: IoU pairs first (best first), then the nearest centres."""
-        horizon = self.cfg.track_max_gap_s
+    def _end(self, tr: Track) -> None:
+        """Who an ended track was: a violator (known), someone seen before, or a new person."""
+        if tr.identity is not None:
+            tr.new_person = tr.state is State.VIOLATION
+            return
+        proto = tr.prototype
+        known = self.identities.match(proto, tr.first_seen, tr.last_seen, tr.box, violators_only=False)
+        if known is not None:
+            known.observe(tr.last_seen, tr.box, proto, tr.count if tr.first_seen > known.last_seen else 0)
+            tr.identity = known
+            return
+        tr.new_person = tr.count >= 2  # one sighting: a flicker of the detector, not a person
+        if proto is not None and tr.new_person:
+            tr.identity = self.identities.add(Identity(tr.first_seen, tr.last_seen, tr.box, [proto],
+                                                       sightings=tr.count))
+
+    def _match(self, t: float, tracks: list[Track], sightings: list[Sighting], appearance: bool
+               ) -> tuple[list[tuple[Track, Sighting]], list[Sighting], list[Track]]:
+        """Greedy one-to-one assignment by cost: (pairs, unmatched sightings, unmatched tracks)."""
+        horizon, gate = self.cfg.track_max_gap_s, self.cfg.appearance_gate
         cands = []
-        for ti, tr in enumerate(self.tracks):
+        for ti, tr in enumerate(tracks):
             pred = tr.predict(t, horizon)
             for si, s in enumerate(sightings):
                 overlap = max(iou(pred, s.box), iou(tr.box, s.box))
-                if overlap >= self.cfg.track_iou:
-                    cands.append((0, -overlap, ti, si))
-                    continue
                 dist = min(spacing(pred, s.box), spacing(tr.box, s.box))
-                if dist < 1.0:
-                    cands.append((1, dist, ti, si))
-        cands.sort()
+                if overlap >= self.cfg.track_iou:
+                    motion = 1.0 - overlap
+                elif dist < 1.0:
+                    motion = 1.0 + dist
+                else:
+                    continue
+                look = 0.5  # unknown on one side: neither for nor against
+                if appearance and tr.appearance is not None and s.embedding is not None:
+                    sim = float(tr.appearance @ s.embedding)
+                    if sim < gate:
+                        continue  # a different face, however close
+                    look = 1.0 - sim
+                cands.append((motion + look, ti, si))
+        cands.sort(key=lambda c: c[0])
         used_t, used_s, pairs = set(), set(), []
-        for _, _, ti, si in cands:
+        for _, ti, si in cands:
             if ti not in used_t and si not in used_s:
                 used_t.add(ti)
                 used_s.add(si)
-                pairs.append((self.tracks[ti], sightings[si]))
-        return pairs, [s for si, s in enumerate(sightings) if si not in used_s]
+                pairs.append((tracks[ti], sightings[si]))
+        return (pairs, [s for si, s in enumerate(sightings) if si not in used_s],
+                [tr for ti, tr in enumerate(tracks) if ti not in used_t])
 
     def _add(self, tr: Track, s: Sighting, step: Step) -> None:
         step.matched.append((tr, s))
@@ -229,7 +255,7 @@ class Tracker:
         tr.follow(s)
         if tr.state is not State.VOTING:
             step.settled.append(s)  # the track's outcome is decided: nothing to replay for it
-            self.marks_changed |= tr.state is State.VIOLATION
+            tr.identity.observe(s.captured_at, s.box, s.embedding)
             return
         bisect.insort(tr.window, s, key=lambda x: x.captured_at)
         if len(tr.window) > self.cfg.vote_n:
@@ -238,30 +264,20 @@ class Tracker:
             self._fire(tr, s, step)
 
     def _fire(self, tr: Track, s: Sighting, step: Step) -> None:
-        if self._cooled(tr, s):
-            tr.state = State.SUPPRESSED
-            step.suppressed.append(tr)
+        known = self.identities.match(tr.prototype, tr.first_seen, tr.last_seen, tr.box, violators_only=True)
+        if known is not None:
+            tr.state, tr.identity = State.REJOINED, known
+            newer = tr.count if tr.first_seen > known.last_seen else \
+                sum(x.captured_at > known.last_seen for x in tr.window)
+            known.observe(tr.last_seen, tr.box, tr.prototype, newer)
+            step.rejoined.append(tr)
         else:
             tr.state = State.VIOLATION
             tr.fired = s
             tr.best = max(tr.window, key=lambda x: (x.frame is not None, x.p_no_mask))
+            exemplars = [tr.prototype] if tr.prototype is not None else []
+            tr.identity = self.identities.add(Identity(tr.first_seen, tr.last_seen, tr.box, exemplars,
+                                                       (s.entry_id, s.face), tr.count))
             step.fired.append(tr)
-            # the spot itself is cooled down too: the live mark follows the track, and a track can
-            # be handed to someone else crossing it, taking the mark away from where this happened
-            self.marks.append(Mark(s.captured_at, s.box))
-            self.marks_changed = True
         step.settled += tr.window
         tr.window = []
-
-    def _cooled(self, tr: Track, s: Sighting) -> bool:
-        """Whether a violation near this spot was seen within the cooldown (either side in time)."""
-        others = [o.mark() for o in self.tracks if o is not tr and o.state is State.VIOLATION]
-        for m in self.marks + others:
-            if abs(s.captured_at - m.t) >= self._hold:
-                continue
-            # where the person was last seen (someone coming back to the same spot) and where
-            # their motion would have taken them (the same person walking on)
-            for ref in (m.box, m.at(s.captured_at, self.cfg.track_max_gap_s)):
-                if iou(ref, s.box) >= COOLDOWN_IOU or spacing(ref, s.box) < 1.0:
-                    return True
-        return False

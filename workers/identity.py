@@ -1,0 +1,161 @@
+"""Who a track is: per-camera identities from appearance embeddings, for dedup and people counts.
+
+Pure (numpy, no I/O). An identity is one person seen on this camera within the revisit window:
+a few exemplar embeddings (unit vectors from the classifier's pass), where and when they were last
+seen, and, for a violator, the sighting that named their violation. A new violating track is the
+same person as an earlier violator only when
+
+- its appearance matches (cosine similarity >= `identity_threshold`, best of the identity's
+  exemplars and its mean against the track's mean), and
+- place and time are plausible: the identity was not seen while this track was already running
+  elsewhere (two faces in view at once are two people), and the distance covered since is walkable.
+
+Without embeddings (a model that has none) an identity is matched by place alone, and only within
+the track gap: the old "same spot" rule, narrowed to the one case where it is right.
+
+Descriptors never leave memory except through `Identity.to_record` into Redis, for the revisit
+window only (the events service sets the key's TTL); nothing here is written to SQL or files.
+"""
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+EXEMPLARS = 4            # embeddings kept per identity: a few poses, bounded memory
+MAX_IDENTITIES = 2000    # per camera; the oldest people without a violation go first
+MAX_SPEED_WIDTHS_S = 12.0  # a walking face covers about 9 of its widths a second
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def center_spacing(a: Box, b: Box) -> float:
+    """Distance between box centres in mean box widths."""
+    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    width = max(((a[2] - a[0]) + (b[2] - b[0])) / 2, 1e-6)
+    return math.hypot(ax - bx, ay - by) / width
+
+
+@dataclass(eq=False)
+class Identity:
+    first_seen: float
+    last_seen: float
+    box: Box
+    exemplars: list[np.ndarray] = field(default_factory=list)
+    violation: tuple[str, int] | None = None  # (entry id, face) of the sighting that fired
+    sightings: int = 0                        # over every track of this person (violators)
+    dirty: bool = True                        # changed since last persisted
+
+    @property
+    def mean(self) -> np.ndarray | None:
+        return unit(np.mean(self.exemplars, axis=0)) if self.exemplars else None
+
+    def similarity(self, proto: np.ndarray | None) -> float | None:
+        if proto is None or not self.exemplars:
+            return None
+        return max(float(self.mean @ proto), max(float(e @ proto) for e in self.exemplars))
+
+    def observe(self, t: float, box: Box, embedding: np.ndarray | None, count: int = 1) -> None:
+        """Seen again at `t`; `count` new sightings. Only sightings newer than any counted before
+        count, so entries replayed after a crash are not counted twice."""
+        if t > self.last_seen:
+            self.last_seen, self.box = t, box
+            self.sightings += count
+        self.first_seen = min(self.first_seen, t)
+        if embedding is not None:
+            self.add_exemplar(embedding)
+        self.dirty = True
+
+    def add_exemplar(self, e: np.ndarray) -> None:
+        # keep the most different views: replace the exemplar closest to the new one
+        if len(self.exemplars) < EXEMPLARS:
+            self.exemplars.append(e)
+            return
+        sims = [float(x @ e) for x in self.exemplars]
+        if max(sims) < 0.97:
+            self.exemplars[int(np.argmax(sims))] = e
+
+    def to_record(self) -> dict:
+        return {"first": self.first_seen, "last": self.last_seen, "box": list(self.box),
+                "violation": list(self.violation) if self.violation else None, "sightings": self.sightings,
+                "ex": [base64.b64encode(np.asarray(e, "<f2").tobytes()).decode() for e in self.exemplars]}
+
+    @classmethod
+    def from_record(cls, r: dict) -> Identity:
+        v = r.get("violation")
+        ex = [unit(np.frombuffer(base64.b64decode(s), "<f2").astype(np.float32)) for s in r.get("ex", [])]
+        x1, y1, x2, y2 = (float(b) for b in r["box"])
+        return cls(float(r["first"]), float(r["last"]), (x1, y1, x2, y2), ex,
+                   (str(v[0]), int(v[1])) if v else None, int(r.get("sightings", 0)), dirty=False)
+
+    @property
+    def key(self) -> str:
+        """Names a violator's identity in Redis: its violation's sighting."""
+        return f"{self.violation[0]}|{self.violation[1]}" if self.violation else ""
+
+
+class Registry:
+    """The identities of one camera seen within `revisit_s` (capture time)."""
+
+    def __init__(self, revisit_s: float, threshold: float, track_gap_s: float):
+        self.revisit_s, self.threshold, self.track_gap_s = revisit_s, threshold, track_gap_s
+        self.identities: list[Identity] = []
+        self.forgotten: list[Identity] = []  # violators dropped since the caller last persisted
+
+    def match(self, proto: np.ndarray | None, first_seen: float, t: float, box: Box,
+              violators_only: bool) -> Identity | None:
+        """The identity this track (mean embedding `proto`, seen since `first_seen`, now at `box`
+        at time `t`) most likely is, or None."""
+        best, best_sim = None, -1.0
+        for ident in self.identities:
+            if violators_only and ident.violation is None:
+                continue
+            if not self._plausible(ident, first_seen, t, box):
+                continue
+            sim = ident.similarity(proto)
+            if sim is None:  # no appearance on one side: the same spot within the track gap only
+                near = first_seen - ident.last_seen <= self.track_gap_s and center_spacing(ident.box, box) < 1.0
+                sim = self.threshold if near else -1.0
+            if sim >= self.threshold and sim > best_sim:
+                best, best_sim = ident, sim
+        return best
+
+    def _plausible(self, ident: Identity, first_seen: float, t: float, box: Box) -> bool:
+        if abs(t - ident.last_seen) > self.revisit_s:
+            return False
+        gap = first_seen - ident.last_seen
+        if gap < 0:  # seen while this track was already running: two people, unless it is here
+            return center_spacing(ident.box, box) < 1.0
+        return center_spacing(ident.box, box) <= MAX_SPEED_WIDTHS_S * max(gap, 0.2) + 1.0
+
+    def add(self, ident: Identity) -> Identity:
+        if ident.violation is not None:  # a replay re-fires the same sighting: one identity for it
+            for other in self.identities:
+                if other.violation == ident.violation:
+                    return other
+        self.identities.append(ident)
+        if len(self.identities) > MAX_IDENTITIES:
+            people = [i for i in self.identities if i.violation is None]
+            drop = min(people or self.identities, key=lambda i: i.last_seen)
+            self._drop([drop])
+        return ident
+
+    def expire(self, clock: float) -> None:
+        self._drop([i for i in self.identities if clock - i.last_seen > self.revisit_s])
+
+    def _drop(self, gone: list[Identity]) -> None:
+        if not gone:
+            return
+        ids = {id(i) for i in gone}
+        self.identities = [i for i in self.identities if id(i) not in ids]
+        self.forgotten += [i for i in gone if i.violation is not None]
+
+    def violators(self) -> list[Identity]:
+        return [i for i in self.identities if i.violation is not None]
