@@ -28,6 +28,7 @@ def violation_json(v: Violation) -> dict:
     return {
         "id": v.id, "camera_id": v.camera_id, "camera_name": state().camera_label(v.camera_id),
         "track_id": v.track_id, "first_seen": _time(v.first_seen), "last_seen": _time(v.last_seen),
+        "evidence_at": _time(v.evidence_at),
         "p_no_mask": v.p_no_mask, "face_score": v.face_score, "box": v.box,
         "frame_width": v.frame_width, "frame_height": v.frame_height, "sightings": v.sightings,
         "model_version": v.model_version, "review_status": v.review_status.value,

@@ -140,6 +140,21 @@ def _events(h: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _merge_events(shards: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view of every events shard: counts add up, the worst lag and any outage show."""
+    present = [s for s in shards if s["present"]]
+    if not present:
+        return shards[0] if shards else _events({})
+    out: dict[str, Any] = {k: sum(s[k] for s in present) for k in ("processed", "violations", "bad_entries",
+                                                                   "pending")}
+    out["lag_s"] = max(s["lag_s"] for s in present)
+    out["db_ok"] = all(s["db_ok"] for s in present)
+    out["updated_at"] = min(s["updated_at"] or 0 for s in present) or None
+    out["present"] = True
+    out["shards"] = f"{len(present)} of {len(shards)}"
+    return out
+
+
 def _collect(config: Config, bus, now: float) -> PipelineStatus:
     stale_s = max(10.0, 5 * config.ingest.status_interval_s)
     st = PipelineStatus(available=True, workers=_workers(bus))
@@ -153,9 +168,10 @@ def _collect(config: Config, bus, now: float) -> PipelineStatus:
             # workers report totals only; the share of sent frames processed scales the send rate
             cs.fps_processed = round(cs.fps_sent * min(1.0, cs.frames_processed / cs.frames_sent), 2)
         st.cameras.append(cs)
-    st.events = _events(bus.get_hash(bus.keys.events_status))
-    st.detections_length = bus.length(bus.keys.detections)
-    st.detections_pending = bus.pending_count(bus.keys.detections, EVENTS_GROUP)
+    shards = range(config.events.shards)
+    st.events = _merge_events([_events(bus.get_hash(bus.keys.events_status(k))) for k in shards])
+    st.detections_length = sum(bus.length(bus.keys.detections(k)) for k in shards)
+    st.detections_pending = sum(bus.pending_count(bus.keys.detections(k), EVENTS_GROUP) for k in shards)
     return st
 
 

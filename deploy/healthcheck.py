@@ -90,7 +90,8 @@ def check(service: str, max_age: float, verbose: bool) -> str | None:
             name = (option(args, "--name") or [f"worker-{socket.gethostname()}-{pid}"])[-1]
             keys = {name: bus.keys.worker_status(name)}
         elif service == "events":
-            keys = {"events": bus.keys.events_status}
+            shard = (option(args, "--shard") or ["0/1"])[-1].split("/")[0]
+            keys = {f"events shard {shard}": bus.keys.events_status(int(shard) if shard.isdigit() else 0)}
         else:
             cams = option(args, "--camera") or [c.id for c in cfg.cameras if c.enabled]
             keys = {cam: bus.keys.camera_status(cam) for cam in cams}

@@ -28,10 +28,11 @@ def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = Non
     return Worker(cfg, bus, pipeline, stop, name or instance_name("worker"), model_version(cfg.classifier))
 
 
-def build_events(cfg: Config, bus, stop: threading.Event, name: str = "events"):
+def build_events(cfg: Config, bus, stop: threading.Event, name: str = "events", shard=None):
     from maskwatch.storage.db import make_engine, session_factory
     from maskwatch.storage.snapshots import SnapshotStore
     from workers.events import EventsService
 
     engine = make_engine(cfg.database.url, cfg.database.echo)
-    return EventsService(cfg, bus, session_factory(engine), SnapshotStore(cfg.snapshots.dir), stop, name)
+    return EventsService(cfg, bus, session_factory(engine), SnapshotStore(cfg.snapshots.dir), stop, name,
+                         shard)

@@ -33,9 +33,9 @@ class Keys:
     def frames(self, cam: str) -> str:
         return f"{self.prefix}:frames:{cam}"
 
-    @property
-    def detections(self) -> str:
-        return f"{self.prefix}:detections"
+    def detections(self, shard: int = 0) -> str:
+        """One stream per events shard (maskwatch.shards)."""
+        return f"{self.prefix}:detections:{shard}"
 
     def camera_status(self, cam: str) -> str:
         return f"{self.prefix}:status:camera:{cam}"
@@ -43,12 +43,12 @@ class Keys:
     def worker_status(self, worker: str) -> str:
         return f"{self.prefix}:status:worker:{worker}"
 
-    @property
-    def events_status(self) -> str:
-        return f"{self.prefix}:status:events"
+    def events_status(self, shard: int = 0) -> str:
+        return f"{self.prefix}:status:events:{shard}"
 
-    def events_marks(self, cam: str) -> str:
-        return f"{self.prefix}:events:marks:{cam}"
+    def events_identities(self, cam: str) -> str:
+        """A camera's violators' appearance descriptors, kept only for events.revisit_s."""
+        return f"{self.prefix}:events:identities:{cam}"
 
     def live(self, cam: str) -> str:
         return f"{self.prefix}:live:{cam}"
@@ -68,6 +68,7 @@ class Bus(Protocol):
     def length(self, stream: str) -> int: ...
     def put_hash(self, key: str, mapping: Mapping[str, str | int | float], ttl_s: int | None = None) -> None: ...
     def get_hash(self, key: str) -> dict[str, str]: ...
+    def del_hash_fields(self, key: str, fields: list[str]) -> None: ...
     def put_blob(self, key: str, value: bytes, ttl_s: int | None = None) -> None: ...
     def get_blob(self, key: str) -> bytes | None: ...
     def scan_keys(self, pattern: str) -> list[str]: ...
@@ -151,6 +152,10 @@ class RedisBus:
 
     def get_hash(self, key):
         return {_s(k): _s(v) for k, v in self.r.hgetall(key).items()}
+
+    def del_hash_fields(self, key, fields):
+        if fields:
+            self.r.hdel(key, *fields)
 
     def put_blob(self, key, value, ttl_s=None):
         self.r.set(key, value, ex=ttl_s)

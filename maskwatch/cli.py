@@ -67,8 +67,16 @@ def _model_commands(sub) -> None:
     s.add_argument("--limit-crops", type=int, help="at most N crops per class (smoke runs)")
     s.add_argument("--seed", type=int, default=1)
 
-    s = _cmd(sub, "evaluate", "maskwatch.commands.models:cmd_evaluate", "score the pipeline on VOC-annotated scenes")
-    s.add_argument("--scenes", type=Path, required=True)
+    s = _cmd(sub, "evaluate", "maskwatch.commands.models:cmd_evaluate",
+             "score the pipeline on VOC-annotated scenes, or per person on annotated clips (--clips)")
+    s.add_argument("--scenes", type=Path, help="VOC scenes folder (frame-level scores)")
+    s.add_argument("--clips", type=Path, metavar="DIR",
+                   help="person-annotated clips (models/clips.py): play each through the run path, score per person")
+    s.add_argument("--build", action="store_true", help="with --clips: first build the clips into DIR")
+    s.add_argument("--clip-fps", default="2,5", help="with --build: frame rates, comma-separated")
+    s.add_argument("--seed", type=int, default=1, help="with --build: which people, paths and timings")
+    s.add_argument("--scenes-for-clips", type=Path, default=Path(__file__).resolve().parents[1] / "demo" / "scenes",
+                   help="with --build: the CC0 scenes the people come from (default: the bundled ones)")
     s.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                    help="test = the scenes-dev images held out from training")
     s.add_argument("--baseline", type=Path, metavar="MODELS_DIR",
@@ -81,8 +89,9 @@ def _service_commands(sub) -> None:
     s.add_argument("--camera", action="append", metavar="ID", help="only these cameras (repeatable)")
     s = _cmd(sub, "worker", "maskwatch.commands.services:cmd_worker", "detect faces and masks in published frames")
     s.add_argument("--name", help="consumer name (default: worker-HOST-PID)")
-    _cmd(sub, "events", "maskwatch.commands.services:cmd_events",
-         "track faces, vote, write violations and snapshots")
+    s = _cmd(sub, "events", "maskwatch.commands.services:cmd_events",
+             "track faces, vote, write violations and snapshots")
+    s.add_argument("--shard", metavar="K/N", help="own shard K of N (events.shards) of the cameras; default 0/1")
     s = _cmd(sub, "run", "maskwatch.commands.run:cmd_run",
              "ingest + workers + events + dashboard in one process (in-process bus without redis.url)")
     s.add_argument("--demo", action="store_true", help="add a camera playing a clip of the bundled CC0 scenes")

@@ -143,6 +143,11 @@ class MemoryBus:
         with self._cond:
             return dict(self._hashes.get(key, {}))
 
+    def del_hash_fields(self, key, fields):
+        with self._cond:
+            for f in fields:
+                self._hashes.get(key, {}).pop(f, None)
+
     def put_blob(self, key, value, ttl_s=None):
         with self._cond:
             self._blobs[key] = bytes(value)

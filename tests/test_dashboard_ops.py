@@ -46,7 +46,7 @@ def _publish(bus, now: float) -> None:
             "processed": pa + pb, "processed:cam-a": pa, "processed:cam-b": pb, "dropped_stale": da,
             "dropped:cam-a": da, "faces": 30, "batches": 20, "bad_frames": 1,
             "decode_ms": 2.0, "detect_ms": 20.5, "classify_ms": 4.25, "latency_ms": 80.0})
-    bus.put_hash(k.events_status, {"processed": 240, "violations": 3, "bad_entries": 0, "pending": 1,
+    bus.put_hash(k.events_status(), {"processed": 240, "violations": 3, "bad_entries": 0, "pending": 1,
                                    "lag_s": 0.75, "db_ok": 1, "updated_at": now})
     bus.put_blob(k.live("cam-a"), LIVE)
     for i in range(3):
@@ -54,9 +54,9 @@ def _publish(bus, now: float) -> None:
     bus.ensure_group(k.frames("cam-a"), "workers", "0")
     bus.read_group("workers", "w1", [k.frames("cam-a")], count=2, block_ms=None)
     for i in range(4):
-        bus.add(k.detections, {"i": i})
-    bus.ensure_group(k.detections, "events", "0")
-    bus.read_group("events", "e1", [k.detections], count=1, block_ms=None)
+        bus.add(k.detections(), {"i": i})
+    bus.ensure_group(k.detections(), "events", "0")
+    bus.read_group("events", "e1", [k.detections()], count=1, block_ms=None)
 
 
 @pytest.fixture(scope="module")

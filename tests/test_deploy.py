@@ -36,6 +36,7 @@ HEALTHCHECK = "/opt/maskwatch/healthcheck.py"
 COMPOSE_SETS = {
     "central": (["docker-compose.yml"], ".env.example"),
     "central-gpu": (["docker-compose.yml", "docker-compose.gpu.yml"], ".env.example"),
+    "central-shards": (["docker-compose.yml", "docker-compose.shards.yml"], ".env.example"),
     "edge": (["docker-compose.edge.yml"], "edge.env.example"),
     "edge-gpu": (["docker-compose.edge.yml", "docker-compose.gpu.yml"], "edge.env.example"),
     "smoke": (["docker-compose.yml", "smoke/docker-compose.smoke.yml"], ".env.example"),
@@ -341,6 +342,16 @@ def _healthcheck_module():
     return mod
 
 
+def test_two_events_shards_split_the_cameras(resolved):
+    services = maskwatch_services(resolved["central-shards"])
+    shards = sorted(s["command"][s["command"].index("--shard") + 1] for n, s in services.items()
+                    if s["command"][0] == "events")
+    assert shards == ["0/2", "1/2"]
+    for name in ("worker", "dashboard", "events", "events-1"):
+        assert services[name]["environment"]["MASKWATCH_EVENTS_SHARDS"] == "2", name
+    assert services["events-1"]["volumes"] == services["events"]["volumes"]
+
+
 def test_healthcheck_reads_options_like_argparse():
     hc = _healthcheck_module()
     args = ["--camera", "a", "-c", "x.yaml", "--camera=b", "--name", "w1"]
@@ -371,9 +382,9 @@ def test_healthcheck_against_real_redis(redis_bus, redis_prefix, tmp_path, monke
     redis_bus.put_hash(keys.worker_status("worker-box-7"), {"state": "stopped", "updated_at": time.time()})
     assert "stopped" in hc.check("worker", 30, False)
 
-    redis_bus.put_hash(keys.events_status, {"updated_at": time.time() - 100})
+    redis_bus.put_hash(keys.events_status(), {"updated_at": time.time() - 100})
     assert "not updated for 100 s" in hc.check("events", 30, False)
-    redis_bus.put_hash(keys.events_status, {"updated_at": time.time()})
+    redis_bus.put_hash(keys.events_status(), {"updated_at": time.time()})
     assert hc.check("events", 30, False) is None
 
     # ingest --camera b: only camera b's status counts, and an offline camera is still a live reader

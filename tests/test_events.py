@@ -1,6 +1,7 @@
 """The events service against real Redis, PostgreSQL and SQLite: violations, acks, crash replay, outages."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import http.server
@@ -36,7 +37,7 @@ BAD_P, GOOD_P = 0.92, 0.08
 
 
 def make_config(bus, url: str, snap_dir: Path, **events):
-    ev = {"reorder_s": 0.05, "track_max_gap_s": 0.5, "vote_n": 5, "vote_k": 3, "cooldown_s": 5.0, **events}
+    ev = {"reorder_s": 0.05, "track_max_gap_s": 0.5, "vote_n": 5, "vote_k": 3, **events}
     return parse_config({"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
                          "snapshots": {"dir": str(snap_dir)}, "events": ev}, env={})
 
@@ -50,19 +51,26 @@ class Feed:
         self.seq = 0
         self.msgs = []
         self.episodes: list[tuple[float, float]] = []  # capture time span of each episode
+        self.rng = np.random.default_rng(7)
 
-    def _add(self, faces):
-        self.msgs.append(detection(CAM, self.seq, self.t, faces))
+    def person(self) -> np.ndarray:
+        """A new person's appearance: a random unit vector (unrelated people are near-orthogonal)."""
+        v = self.rng.normal(size=64).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def _add(self, faces, embeddings=None):
+        self.msgs.append(detection(CAM, self.seq, self.t, faces, embeddings=embeddings))
         self.seq += 1
         self.t += 1 / FPS
 
     def episode(self, frames: int = 12, bad_y: float = 40, noisy_at: int | None = None, gap: int = 4) -> Feed:
         start = self.t
+        violator, masked = self.person(), self.person()
         for i in range(frames):
             bad = ((10 + 15 * i, bad_y, 50 + 15 * i, bad_y + 48), BAD_P)
             good_p = 0.8 if i == noisy_at else GOOD_P
             good = ((270 - 15 * i, 150, 310 - 15 * i, 198), good_p)
-            self._add([bad, good])
+            self._add([bad, good], [violator, masked])
         self.episodes.append((start, self.t))
         return self.gap(gap)
 
@@ -79,7 +87,7 @@ class Feed:
 
 
 def push(bus, msgs) -> list[str]:
-    return [bus.add(bus.keys.detections, encode(m)) for m in msgs]
+    return [bus.add(bus.keys.detections(), encode(m)) for m in msgs]
 
 
 def wait_for(cond, timeout: float = 10.0, what: str = "condition"):
@@ -121,7 +129,7 @@ def rows(sessions) -> list[Violation]:
 
 
 def pending(bus) -> int:
-    return bus.pending_count(bus.keys.detections, GROUP)
+    return bus.pending_count(bus.keys.detections(), GROUP)
 
 
 def settled(bus, n_rows: int, sessions):
@@ -142,7 +150,7 @@ def test_one_unmasked_one_masked_person_gives_one_violation(bus, db_url, tmp_pat
         assert v.box[1] < 100  # the unmasked walker (top), not the masked one (bottom)
         assert v.p_no_mask == pytest.approx(BAD_P) and v.sightings >= 3  # 3 at the vote, more once ended
         assert (v.frame_width, v.frame_height, v.model_version) == (320, 240, "test-1")
-        assert v.id == violation_id(CAM, bus.r.xrange(bus.keys.detections)[2][0].decode(), 0)
+        assert v.id == violation_id(CAM, bus.r.xrange(bus.keys.detections())[2][0].decode(), 0)
         for rel in (v.crop_path, v.frame_path):
             img = cv2.imread(str(tmp_path / "snaps" / rel))
             assert img is not None
@@ -152,7 +160,7 @@ def test_one_unmasked_one_masked_person_gives_one_violation(bus, db_url, tmp_pat
         assert (hour.people, hour.violations, hour.sightings) == (2, 1, 40)
         (v,) = rows(sessions)  # the track has ended: the row says how long the person was seen
         assert v.sightings == 20 and v.last_seen > v.first_seen
-        status = bus.get_hash(bus.keys.events_status)
+        status = bus.get_hash(bus.keys.events_status())
         assert set(status) >= {"processed", "violations", "bad_entries", "pending", "lag_s", "db_ok",
                                "updated_at"}
         assert svc.counters()["violations"] == 1
@@ -216,7 +224,7 @@ def test_crash_and_replay_store_every_violation_exactly_once(bus, tmp_path):
     upgrade(url)
     raw = {"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
            "snapshots": {"dir": str(tmp_path / "snaps")},
-           "events": {"reorder_s": 0.05, "track_max_gap_s": 2.0, "vote_n": 5, "vote_k": 3, "cooldown_s": 0}}
+           "events": {"reorder_s": 0.05, "track_max_gap_s": 2.0, "vote_n": 5, "vote_k": 3}}
     feed = Feed()
     for i in range(6):
         feed.episode(bad_y=30 if i % 2 else 100, gap=12)
@@ -231,7 +239,7 @@ def test_crash_and_replay_store_every_violation_exactly_once(bus, tmp_path):
             procs.append(start_child(raw, log_path))
             push(bus, feed.msgs[:cut])
             wait_for(lambda: len(rows(sessions)) == 2, 15, "two violations before the crash")
-            wait_for(lambda: bus.get_hash(bus.keys.events_status).get("processed") == str(cut), 5,
+            wait_for(lambda: bus.get_hash(bus.keys.events_status()).get("processed") == str(cut), 5,
                      "the first part processed")
             os.kill(procs[0].pid, signal.SIGKILL)
             procs[0].wait(timeout=10)
@@ -241,13 +249,18 @@ def test_crash_and_replay_store_every_violation_exactly_once(bus, tmp_path):
             procs.append(start_child(raw, log_path))
             wait_for(settled(bus, 6, sessions), 15, "six violations and nothing pending")
             # everything replayed and released (status is published once a second): nothing late either
-            status = wait_for(lambda: (st := bus.get_hash(bus.keys.events_status)).get("processed") == str(
+            status = wait_for(lambda: (st := bus.get_hash(bus.keys.events_status())).get("processed") == str(
                 len(feed.msgs) - cut + at_kill) and st, 5, "the replay processed")
             found = rows(sessions)
             assert len(found) == 6 and len({v.id for v in found}) == 6
             assert sorted(feed.episode_of(v) for v in found) == list(range(6))
-            assert int(status["suppressed"]) == 1, status  # the violator re-found, not reported again
+            assert int(status["rejoined"]) == 1, status  # the violator re-found, not reported again
             assert pending(bus) == 0
+            # the row that was in progress at the kill still advanced: seen to the end of its episode
+            crashed = [v for v in found if feed.episode_of(v) == 2][0]
+            last = crashed.last_seen.replace(tzinfo=dt.UTC) if crashed.last_seen.tzinfo is None else crashed.last_seen
+            assert last.timestamp() == pytest.approx(feed.episodes[2][1] - 1 / FPS, abs=1e-3)
+            assert crashed.sightings == 12  # every sighting of the episode once, none replayed twice
     except AssertionError:
         print(log_path.read_text())
         raise
@@ -282,7 +295,7 @@ def test_database_outage_holds_acks_and_loses_nothing(bus, tmp_path):
                 assert pending(bus) == held  # nothing acked, nothing new read while the DB is down
                 assert svc.counters()["processed"] == processed
                 assert len(rows(direct)) == 1
-                assert bus.get_hash(bus.keys.events_status)["db_ok"] == "0"
+                assert bus.get_hash(bus.keys.events_status())["db_ok"] == "0"
                 proxy.restore()
                 wait_for(settled(bus, 3, direct), 15, "every violation after the outage")
                 assert svc.counters()["db_ok"] == 1
@@ -314,10 +327,10 @@ def test_corrupt_and_foreign_entries_are_counted_and_acked(bus, tmp_path):
     cfg = make_config(bus, url, tmp_path / "snaps")
     with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
         for entry in junk[:4]:
-            bus.add(bus.keys.detections, entry)
+            bus.add(bus.keys.detections(), entry)
         push(bus, feed.msgs[:2])
         for entry in junk[4:]:
-            bus.add(bus.keys.detections, entry)
+            bus.add(bus.keys.detections(), entry)
         push(bus, feed.msgs[2:])
         wait_for(settled(bus, 1, sessions), what="the violation after the junk")
         assert svc.counters()["bad_entries"] == len(junk)
@@ -383,12 +396,12 @@ def test_replaying_the_stream_keeps_one_row_and_its_review(bus, tmp_path):
         mtime = frame_file.stat().st_mtime_ns
         with sessions.begin() as s:
             s.execute(update(Violation).values(review_status=ReviewStatus.false_positive))
-        # a full replay: the group from the start, and no cooldown marks to hide the re-fired vote
-        bus.r.xgroup_destroy(bus.keys.detections, GROUP)
-        bus.r.delete(f"{bus.keys.prefix}:events:marks:{CAM}")
+        # a full replay: the group from the start, and no stored identities to hide the re-fired vote
+        bus.r.xgroup_destroy(bus.keys.detections(), GROUP)
+        bus.r.delete(bus.keys.events_identities(CAM))
         with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
             wait_for(lambda: svc.counters()["processed"] == len(feed.msgs) and pending(bus) == 0)
-            assert svc.counters()["violations"] == 0 and svc.counters()["suppressed"] == 0
+            assert svc.counters()["violations"] == 0 and svc.counters()["rejoined"] == 0
         (again,) = rows(sessions)
         assert again.id == v.id and again.review_status is ReviewStatus.false_positive
         assert frame_file.stat().st_mtime_ns == mtime  # the stored evidence was not rewritten
@@ -425,3 +438,106 @@ def test_webhook_posts_each_new_violation(bus, tmp_path):
         server.shutdown()
         server.server_close()
         th.join(timeout=5)
+
+
+# identity: shards, privacy, a restart with the violator still in view ---------------------------
+
+def _shard_config(bus, url, snap_dir, shards):
+    return parse_config({"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
+                         "snapshots": {"dir": str(snap_dir)},
+                         "events": {"reorder_s": 0.05, "track_max_gap_s": 0.5, "shards": shards}}, env={})
+
+
+def test_a_shard_never_touches_another_shards_cameras(bus, tmp_path):
+    from maskwatch.shards import Shard, shard_of
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    cfg = _shard_config(bus, url, tmp_path / "snaps", 2)
+    cams = [f"cam-{i}" for i in range(6)]
+    assert {shard_of(c, 2) for c in cams} == {0, 1}
+    t0 = time.time() - 60
+    for cam in cams:
+        for i in range(6):
+            m = detection(cam, i, t0 + i / FPS, [((50 + 5 * i, 40, 90 + 5 * i, 88), BAD_P)])
+            bus.add(bus.keys.detections(shard_of(cam, 2)), encode(m))
+    stray = next(c for c in cams if shard_of(c, 2) == 1)
+    bus.add(bus.keys.detections(0), encode(detection(stray, 99, t0 + 2, [((10, 10, 50, 58), BAD_P)])))
+    with database(url) as (_, sessions), contextlib.ExitStack() as stack:
+        svcs = [stack.enter_context(_running_shard(cfg, bus, sessions, tmp_path / "snaps", Shard(k, 2)))
+                for k in range(2)]
+        wait_for(lambda: len(rows(sessions)) == 6 and all(
+            bus.pending_count(bus.keys.detections(k), GROUP) == 0 for k in range(2)), 15, "one violation a camera")
+        for k, svc in enumerate(svcs):
+            assert set(svc._cams) == {c for c in cams if shard_of(c, 2) == k}
+        assert svcs[0].counters()["wrong_shard"] == 1 and svcs[1].counters()["wrong_shard"] == 0
+    assert sorted(v.camera_id for v in rows(sessions)) == cams
+
+
+@contextlib.contextmanager
+def _running_shard(config, bus, sessions, snap_dir, shard):
+    stop = threading.Event()
+    svc = EventsService(config, bus, sessions, SnapshotStore(snap_dir), stop, f"events-{shard.index}", shard)
+    th = threading.Thread(target=svc.run, daemon=True)
+    th.start()
+    try:
+        yield svc
+    finally:
+        stop.set()
+        th.join(timeout=15)
+
+
+def test_no_descriptor_reaches_sql_files_or_the_api(bus, tmp_path):
+    """Appearance descriptors stay in memory and in Redis (with a TTL of revisit_s), nowhere else."""
+    from test_dashboard_support import login, make_users
+    from test_dashboard_support import make_config as dashboard_config
+
+    from dashboard.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    feed = Feed().episode()
+    cfg = make_config(bus, url, tmp_path / "snaps", revisit_s=300)
+    with database(url) as (engine, sessions):
+        push(bus, feed.msgs)
+        with running(cfg, bus, sessions, tmp_path / "snaps"):
+            wait_for(settled(bus, 1, sessions))
+        (v,) = rows(sessions)
+        key = bus.keys.events_identities(CAM)
+        assert 0 < bus.r.ttl(key) <= 300 and bus.r.hlen(key) == 1
+        stored = next(iter(bus.get_hash(key).values()))
+        exemplar = json.loads(stored)["ex"][0]
+        needles = [exemplar[:24].encode(), base64.b64decode(exemplar)[:16]]
+        files = [tmp_path / "events.db"] + [p for p in (tmp_path / "snaps").rglob("*") if p.is_file()]
+        for path in files:
+            data = path.read_bytes()
+            assert not any(n in data for n in needles), path
+        assert all(p.read_bytes()[:2] == b"\xff\xd8" for p in files[1:])  # snapshots are JPEGs only
+        assert not [c.name for c in Violation.__table__.columns if "emb" in c.name or "descr" in c.name]
+        users = make_users(sessions)
+        app = create_app(dashboard_config(url, tmp_path / "snaps", cameras=(CAM,)), engine=engine)
+        client = app.test_client()
+        login(client, users["viewer"])
+        body = client.get("/api/violations").get_data()
+        assert v.id.encode() in body and not any(n in body for n in needles)
+        assert b"emb" not in body and b"descriptor" not in body
+
+
+def test_a_violator_still_in_view_across_a_restart_is_one_violation_that_goes_on(bus, tmp_path):
+    """A graceful restart mid-visit: the same row, its last_seen and sightings advancing."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    feed = Feed().episode(frames=30, gap=6)
+    cfg = make_config(bus, url, tmp_path / "snaps", track_max_gap_s=1.0)
+    with database(url) as (_, sessions):
+        push(bus, feed.msgs[:12])
+        with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+            wait_for(lambda: len(rows(sessions)) == 1 and svc.counters()["processed"] == 12)
+        (before,) = rows(sessions)
+        push(bus, feed.msgs[12:])
+        with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+            wait_for(lambda: svc.counters()["processed"] >= len(feed.msgs) - 12 and pending(bus) == 0, 15)
+            assert svc.counters()["rejoined"] == 1 and svc.counters()["violations"] == 0
+        (after,) = rows(sessions)
+    assert after.id == before.id
+    assert after.sightings == 30 and after.last_seen > before.last_seen

@@ -45,7 +45,7 @@ def run_worker(cfg, bus, pipeline, until, timeout=60):
 
 
 def read_detections(bus):
-    rows = bus.r.xrange(bus.keys.detections)
+    rows = bus.r.xrange(bus.keys.detections())
     return [wire_det.decode(fields) for _, fields in rows]
 
 

@@ -30,7 +30,7 @@ PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jpg", "
 
 
 def bench_clip(out: Path, size: tuple[int, int], fps: int) -> Path:
-    from ingest.democlip import build_clip
+    from models.democlip import build_clip
 
     clip = out / f"bench_{size[0]}x{size[1]}_{fps}fps.avi"
     if not clip.is_file():
@@ -73,7 +73,7 @@ def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: 
     try:
         cmd = [sys.executable, "-m", "maskwatch.cli", "--log-level", "WARNING"]
         procs = [subprocess.Popen([*cmd, "worker", "-c", cfg_path, "--name", f"bench-w{i}"]) for i in range(workers)]
-        bus.ensure_group(bus.keys.detections, "bench", "$")
+        bus.ensure_group(bus.keys.detections(), "bench", "$")
         time.sleep(8)  # workers load their models and create their groups before frames flow
         procs.append(subprocess.Popen([*cmd, "ingest", "-c", cfg_path]))
         result = _measure(bus, procs, duration, warmup)
@@ -105,7 +105,7 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
     latencies, stages, rss = [], {"queue": [], "total": []}, {}
     frames = 0
     while time.time() < end + 2:
-        for e in bus.read_group("bench", "bench", [bus.keys.detections], 500, block_ms=500):
+        for e in bus.read_group("bench", "bench", [bus.keys.detections()], 500, block_ms=500):
             m = wire_det.decode(e.fields)
             if start <= m.detected_at <= end:
                 frames += 1

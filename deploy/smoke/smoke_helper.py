@@ -43,7 +43,7 @@ def clip(out: str) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from support.make_clip import make_h264_clip
 
-    from ingest.democlip import scene_frames
+    from models.democlip import scene_frames
 
     img = cv2.imread(str(SCENE))
     if img is None:

@@ -23,7 +23,7 @@ DEMO_PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jp
 
 def demo_config(cfg: Config, out: Path) -> Config:
     """The config with a demo camera and local storage under `out` (kept if already set by a file)."""
-    from ingest.democlip import build_clip
+    from models.democlip import build_clip
 
     clip = out / "demo.avi"
     if not clip.is_file():
@@ -45,8 +45,22 @@ def _start(name: str, service) -> threading.Thread:
     return t
 
 
-def cmd_run(args, cfg: Config) -> int:
+def start_pipeline(cfg: Config, bus, stop: threading.Event, workers: int = 1) -> list[threading.Thread]:
+    """Workers, every events shard and ingest as threads over `bus`: the `run` path, shared with
+    `maskwatch evaluate --clips`."""
     from maskwatch.builders import build_events, build_ingest, build_worker
+    from maskwatch.shards import Shard
+
+    # consumers first, so their groups exist before the first frame is published
+    threads = [_start(f"worker-{i}", build_worker(cfg, bus, stop, f"run-worker-{i}")) for i in range(workers)]
+    n = cfg.events.shards
+    threads += [_start(f"events-{k}", build_events(cfg, bus, stop, f"events-{k}", Shard(k, n))) for k in range(n)]
+    time.sleep(0.2)
+    threads.append(_start("ingest", build_ingest(cfg, bus, stop)))
+    return threads
+
+
+def cmd_run(args, cfg: Config) -> int:
     from maskwatch.membus import make_bus
     from maskwatch.storage.db import upgrade
 
@@ -56,11 +70,7 @@ def cmd_run(args, cfg: Config) -> int:
     upgrade(cfg.database.url)
     stop = threading.Event()
     install_signal_handlers(stop, "run")
-    # consumers first, so their groups exist before the first frame is published
-    threads = [_start(f"worker-{i}", build_worker(cfg, bus, stop, f"run-worker-{i}")) for i in range(args.workers)]
-    threads.append(_start("events", build_events(cfg, bus, stop)))
-    time.sleep(0.2)
-    threads.append(_start("ingest", build_ingest(cfg, bus, stop)))
+    threads = start_pipeline(cfg, bus, stop, args.workers)
     dashboard = _dashboard(cfg, bus) if not args.no_dashboard else None
     log.info("run: %d cameras, %d workers, %s bus", len(cfg.cameras), args.workers,
              "redis" if cfg.redis.url else "in-process")

@@ -79,15 +79,20 @@ def _sessions(cfg: Config):
 def cmd_events(args, cfg: Config) -> int:
     """The events service, plus the scheduled retention run beside it."""
     from maskwatch.builders import build_events
+    from maskwatch.shards import Shard
     from maskwatch.storage.prune import prune_forever
     from maskwatch.storage.snapshots import SnapshotStore
 
+    shard = Shard.parse(args.shard, cfg.events.shards) if args.shard else Shard(0, cfg.events.shards)
+    if shard.count > 1 and not args.shard:
+        raise ConfigError(f"events.shards is {shard.count}: start each events process with --shard K/{shard.count}")
     bus = redis_bus(cfg, "events")
 
     def build(stop):
-        threading.Thread(target=prune_forever, name="prune", daemon=True,
-                         args=(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), cfg.retention, stop)).start()
-        return build_events(cfg, bus, stop)
+        if shard.index == 0:  # one pruner per site is enough
+            threading.Thread(target=prune_forever, name="prune", daemon=True,
+                             args=(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), cfg.retention, stop)).start()
+        return build_events(cfg, bus, stop, name=f"events-{shard.index}", shard=shard)
 
     return _serve("events", build)
 

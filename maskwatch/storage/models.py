@@ -40,6 +40,8 @@ class Violation(Base):
     track_id: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # capture time of the snapshot's frame (the evidence); NULL on rows from before 0002
+    evidence_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     p_no_mask: Mapped[float] = mapped_column(Float)
     face_score: Mapped[float] = mapped_column(Float)
     box: Mapped[list] = mapped_column(JSON)  # [x1, y1, x2, y2] in frame pixels

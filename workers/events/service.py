@@ -1,0 +1,246 @@
+"""The events service: detections -> per-camera tracks, votes and identities -> violations (SQL + files).
+
+Ack policy, so that a crash loses nothing and duplicates nothing: an entry is acked only once every
+face in it is settled (workers.tracker): its track's violation is committed, the track rejoined an
+earlier violation or ended, or the sighting left a still-voting track's window. A replay after a
+crash therefore sees every open vote window again and fires at the same entry, and the violation
+id (workers.events.changes) is the same, so the insert is a no-op. Violators still in view when
+the process died are recognised by appearance (identities kept in Redis for `revisit_s`), not
+reported a second time; their row's last_seen and sightings go on advancing.
+
+This class runs the loop and delegates: CameraFeed reorders, Tracker decides, changes_of turns a
+step into typed values, Store writes them, AckLedger acks, IdentityMemory persists violators.
+Each process owns one shard of the cameras (maskwatch.shards); tracking needs all of a camera's
+entries in one place, and a shard's stream carries only its own cameras.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from maskwatch.bus import Bus, Entry
+from maskwatch.config import Config
+from maskwatch.shards import Shard
+from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.wire import WireError
+from maskwatch.wire.detections import DetectionMsg, decode
+from workers.events.changes import Changes, Stored, changes_of, utc
+from workers.events.feed import CameraFeed
+from workers.events.ledger import AckLedger
+from workers.events.memory import IdentityMemory
+from workers.events.render import FrameInfo
+from workers.events.store import Interrupted, Store
+from workers.events.validate import check
+from workers.events.webhook import Webhook
+from workers.tracker import Sighting, Step, Tracker
+
+log = logging.getLogger(__name__)
+
+GROUP = "events"
+READ_COUNT = 100
+PENDING_COUNT = 10_000  # the pending list is small in steady state; this bounds a replay's memory
+MAX_BLOCK_S = 0.5
+STATUS_INTERVAL_S = 1.0
+STATUS_TTL_S = 30        # a dead service's status disappears instead of looking healthy
+
+
+class EventsService:
+    def __init__(self, config: Config, bus: Bus, sessions: sessionmaker[Session], snapshots: SnapshotStore,
+                 stop: threading.Event, name: str = "events", shard: Shard | None = None):
+        self.cfg, self.ev, self.bus, self.stop, self.name = config, config.events, bus, stop, name
+        self.shard = shard or Shard(0, config.events.shards)
+        self.stream = bus.keys.detections(self.shard.index)
+        self.store = Store(sessions, snapshots, config.snapshots, stop, lambda: self._publish_status(force=True))
+        self.store.on_db_back = self._db_back
+        self.memory = IdentityMemory(bus, self.ev.revisit_s)
+        self.ledger = AckLedger()
+        self._cams: dict[str, CameraFeed] = {}
+        self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0)
+        self._lag_s = 0.0
+        self._pending = 0
+        self._next_status = 0.0
+        self._webhook = Webhook(self.ev.webhook_url, self.ev.webhook_timeout_s, stop) if self.ev.webhook_url else None
+
+    @property
+    def db_ok(self) -> bool:
+        return self.store.db_ok
+
+    def counters(self) -> dict[str, int | float]:
+        out: dict[str, int | float] = dict(self._counts)
+        out.update(pending=self._pending, lag_s=round(self._lag_s, 3), db_ok=int(self.store.db_ok),
+                   snapshots_ok=int(self.store.snapshots_ok), db_rejected=self.store.rejected,
+                   shard=str(self.shard), cameras=len(self._cams),
+                   webhook_errors=self._webhook.errors if self._webhook else 0)
+        return out
+
+    def run(self) -> None:
+        self.bus.ensure_group(self.stream, GROUP, "0")
+        if self._webhook:
+            self._webhook.start()
+        log.info("events: consumer %s of group %s started, shard %s", self.name, GROUP, self.shard)
+        try:
+            # our own unacked entries first: what a crash or stop left unsettled
+            self._receive(self.bus.read_group(GROUP, self.name, [self.stream], PENDING_COUNT, None,
+                                              pending=True))
+            while not self.stop.is_set():
+                try:
+                    self._tick()
+                except redis.ResponseError as e:
+                    if "NOGROUP" not in str(e):
+                        raise
+                    log.warning("events: stream or group gone (Redis reset?), recreating it")
+                    self.bus.ensure_group(self.stream, GROUP, "0")
+                except redis.RedisError as e:
+                    log.warning("events: redis unavailable (%s), retrying", type(e).__name__)
+                    self.stop.wait(1.0)
+        except Interrupted:
+            log.info("events: stopped while the database was down; unsettled entries stay pending")
+        finally:
+            try:  # identities, then the acks gathered so far (they follow committed work only)
+                self._flush()
+            except redis.RedisError as e:
+                log.warning("events: final acks not written (%s); they are replayed", type(e).__name__)
+            self._publish_status(force=True)
+            if self._webhook:
+                self._webhook.join()
+            log.info("events: consumer %s stopped", self.name)
+
+    def _tick(self) -> None:
+        entries = self.bus.read_group(GROUP, self.name, [self.stream], READ_COUNT, self._block_ms())
+        self._receive(entries)
+        self._release_due()
+        self._expire_idle()
+        self._flush()
+        self._publish_status()
+
+    def _block_ms(self) -> int | None:
+        """Wake when the oldest held entry is due; None: do not block (0 would block forever)."""
+        dues = [d for c in self._cams.values() if (d := c.next_due(self.ev.reorder_s)) is not None]
+        wait = min([MAX_BLOCK_S] + [d - time.monotonic() for d in dues])
+        return int(wait * 1000) if wait >= 0.001 else None
+
+    def _receive(self, entries: list[Entry]) -> None:
+        now = time.monotonic()
+        for e in entries:
+            try:
+                msg = decode(e.fields)
+                check(msg)
+            except WireError as err:
+                self._counts["bad_entries"] += 1
+                log.warning("entry %s: skipped, not a valid detections message: %s", e.id, err)
+                self.ledger.skip(e.id)
+                continue
+            if not self.shard.owns(msg.camera):  # a worker routing by another events.shards
+                self._counts["wrong_shard"] += 1
+                log.warning("entry %s: camera %s is not in shard %s, skipped", e.id, msg.camera, self.shard)
+                self.ledger.skip(e.id)
+                continue
+            self._camera(msg.camera).push(e.id, msg, now)
+
+    def _camera(self, cam_id: str) -> CameraFeed:
+        cam = self._cams.get(cam_id)
+        if cam is None:
+            cam = self._cams[cam_id] = CameraFeed(Tracker(self.ev))
+            cam.tracker.seed(self.memory.load(cam_id))  # never raises: these entries are delivered already
+        return cam
+
+    def _release_due(self) -> None:
+        """Release each camera's held entries in capture order once they were held reorder_s."""
+        now = time.monotonic()
+        for cam_id, cam in self._cams.items():
+            for entry_id, msg in cam.due(now, self.ev.reorder_s):
+                try:
+                    self._process(cam_id, cam, entry_id, msg)
+                except (Interrupted, redis.RedisError):
+                    raise
+                except Exception:  # a poison entry must not crash-loop the service on every replay
+                    log.exception("camera %s: entry %s could not be processed, skipped", cam_id, entry_id)
+                    self._counts["bad_entries"] += 1
+                    self.ledger.skip(entry_id)
+
+    def _process(self, cam_id: str, cam: CameraFeed, entry_id: str, msg: DetectionMsg) -> None:
+        self._counts["processed"] += 1
+        self._lag_s = max(0.0, time.time() - msg.captured_at)
+        if not msg.faces:
+            self.ledger.skip(entry_id)
+            self._apply(cam_id, cam.tracker.expire(msg.captured_at))  # an empty frame still moves time on
+            return
+        self.ledger.hold(entry_id, len(msg.faces))
+        self._apply(cam_id, cam.tracker.update(msg.captured_at, sightings(entry_id, msg)))
+
+    def _expire_idle(self) -> None:
+        """End tracks of a camera that went quiet: its capture clock stopped, wall time did not."""
+        now = time.monotonic()
+        for cam_id, cam in self._cams.items():
+            idle = now - cam.last_rx
+            if cam.tracker.tracks and not cam.heap and idle > self.ev.track_max_gap_s:
+                self._apply(cam_id, cam.tracker.expire(cam.last_capture + idle))
+
+    def _apply(self, cam_id: str, step: Step) -> None:
+        for tr in step.rejoined:
+            self._counts["rejoined"] += 1
+            log.info("camera %s: track %d is a violator seen before, their violation goes on", cam_id, tr.id)
+        changes = changes_of(cam_id, step)
+        if changes:
+            self._report(cam_id, changes, self.store.commit(changes))
+        self.ledger.settle(step.settled)
+
+    def _report(self, cam_id: str, changes: Changes, created: dict[str, Stored]) -> None:
+        for v in changes.new:
+            if v.id not in created:
+                log.info("camera %s: violation %s (track %d) already stored", cam_id, v.id, v.track_id)
+                continue
+            self._counts["violations"] += 1
+            log.info("camera %s: violation %s (track %d)", cam_id, v.id, v.track_id)
+            if self._webhook:
+                stored = created[v.id]
+                self._webhook.post({"id": v.id, "camera": cam_id, "first_seen": utc(v.first_seen).isoformat(),
+                                    "p_no_mask": round(v.best.p_no_mask, 4), "box": [round(x, 1) for x in v.best.box],
+                                    "crop_path": stored.crop_path, "frame_path": stored.frame_path})
+
+    def _db_back(self) -> None:
+        now = time.monotonic()
+        for cam in self._cams.values():
+            cam.last_rx = now  # we did not read while stalled: that silence is not the camera's
+
+    def _flush(self) -> None:
+        # identities before acks: a violator's entries must never be gone while their identity is not stored
+        for cam_id, cam in self._cams.items():
+            self.memory.save(cam_id, cam.tracker.identities)
+        acks = self.ledger.take()
+        if acks:
+            try:
+                self.bus.ack(self.stream, GROUP, acks)
+            except redis.RedisError:
+                self.ledger.give_back(acks)
+                raise
+
+    def _publish_status(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_status:
+            return
+        self._next_status = now + STATUS_INTERVAL_S
+        try:
+            self._pending = self.bus.pending_count(self.stream, GROUP)
+            self.bus.put_hash(self.bus.keys.events_status(self.shard.index),
+                              {**self.counters(), "updated_at": round(time.time(), 3)}, ttl_s=STATUS_TTL_S)
+        except redis.RedisError as e:  # status is best effort; the loop reports Redis outages
+            log.debug("events: status not published (%s)", type(e).__name__)
+
+
+def sightings(entry_id: str, msg: DetectionMsg) -> list[Sighting]:
+    info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(f.box for f in msg.faces))
+    embs = msg.embeddings or [None] * len(msg.faces)
+    return [Sighting(msg.captured_at, f.box, f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
+                     msg.frame_jpeg, info, msg.min_face_score, _unit(embs[i]))
+            for i, f in enumerate(msg.faces)]
+
+
+def _unit(e: np.ndarray | None) -> np.ndarray | None:
+    return None if e is None else np.asarray(e, np.float32)

@@ -1,0 +1,133 @@
+"""The events service's database side: one transaction per step's changes, retried until it commits.
+
+Files are written before rows (a row never points at a missing file); when the database rejects
+the rows themselves, the files written for them are removed again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from maskwatch.config import SnapshotConfig
+from maskwatch.storage import repo
+from maskwatch.storage.models import ReviewStatus, Violation
+from maskwatch.storage.snapshots import SnapshotStore
+from workers.events.changes import Changes, NewViolation, Stored, utc
+from workers.events.render import render_frame
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Interrupted(Exception):
+    """stop was set while the database was unavailable: leave the rest unacked for a replay."""
+
+
+class Store:
+    BACKOFF_INITIAL_S = 0.5
+    BACKOFF_MAX_S = 10.0
+
+    def __init__(self, sessions: sessionmaker[Session], snapshots: SnapshotStore, snap_cfg: SnapshotConfig,
+                 stop: threading.Event, on_state: Callable[[], None]):
+        self.sessions, self.snapshots, self.snap_cfg, self.stop = sessions, snapshots, snap_cfg, stop
+        self.on_state = on_state  # called when db_ok or snapshot_ok changes, and while retrying
+        self.db_ok = True
+        self.snapshots_ok = True
+        self.rejected = 0
+        self.on_db_back: Callable[[], None] = lambda: None
+
+    def commit(self, changes: Changes) -> dict[str, Stored]:
+        """Write the changes; the new violations that this call created (a replay creates none)."""
+        written: list[str] = []
+        created = self._with_db(lambda s: self._write(s, changes, written), written)
+        return created or {}
+
+    def _write(self, session: Session, changes: Changes, written: list[str]) -> dict[str, Stored]:
+        created: dict[str, Stored] = {}
+        for v in changes.new:
+            if session.get(Violation, v.id) is not None:
+                continue  # a replay: the stored row and its files stay as they are
+            row = self._row(v, written)
+            if repo.insert_violation_if_absent(session, **row):
+                created[v.id] = Stored(v, row["crop_path"], row["frame_path"])
+        for e in changes.extend:
+            repo.extend_violation(session, e.violation_id, utc(e.last_seen), e.sightings)
+        by_hour: dict = {}
+        for (hour, kind), n in changes.hours.items():
+            by_hour.setdefault(hour, {})[kind] = n
+        for hour, counts in by_hour.items():
+            repo.add_camera_hour(session, changes.camera, hour, **counts)
+        return created
+
+    def _row(self, v: NewViolation, written: list[str]) -> dict:
+        best, info = v.best, v.best.info
+        first = utc(v.first_seen)
+        crop_rel, frame_rel = self.snapshots.relpaths(v.id, first)
+        frame = render_frame(best, info, self.snap_cfg)
+        if frame is None:  # workers always send the frame with a candidate face; keep going if not
+            log.warning("camera %s: violation %s has no usable frame, storing the crop twice", v.camera, v.id)
+        self.snapshots.write(crop_rel, best.crop)
+        written.append(crop_rel)
+        self.snapshots.write(frame_rel, frame or best.crop)
+        written.append(frame_rel)
+        return dict(id=v.id, camera_id=v.camera, track_id=v.track_id, first_seen=first, last_seen=utc(v.last_seen),
+                    evidence_at=utc(best.captured_at),
+                    p_no_mask=best.p_no_mask, face_score=best.score, box=[round(x, 1) for x in best.box],
+                    frame_width=info.width, frame_height=info.height, sightings=v.sightings,
+                    crop_path=crop_rel, frame_path=frame_rel, model_version=v.model_version[:64],
+                    review_status=ReviewStatus.pending)
+
+    def _with_db(self, work: Callable[[Session], T], written: list[str]) -> T | None:
+        """Run `work` in a transaction until it commits (transient failures back off and retry);
+        None when the database rejects the data itself."""
+        delay = self.BACKOFF_INITIAL_S
+        while True:
+            written.clear()
+            try:
+                with self.sessions.begin() as session:  # commits, or rolls back on any exception
+                    result = work(session)
+                self._ok()
+                return result
+            except (IntegrityError, DataError) as e:  # the same data fails every time: do not stall
+                self.rejected += 1
+                log.error("events: database rejected a write (%s), dropped", type(e.orig).__name__)
+                self._remove(written)
+                return None
+            except DBAPIError as e:  # connection lost, server down, locked
+                self._db_down(e)
+            except OSError as e:  # the snapshot volume: full, read-only, gone
+                if self.snapshots_ok:
+                    log.error("events: cannot write snapshots under %s (%s), holding detections unacked",
+                              self.snapshots.root, e.strerror or type(e).__name__)
+                self.snapshots_ok = False
+            self.on_state()
+            if self.stop.wait(delay):
+                raise Interrupted
+            delay = min(delay * 2, self.BACKOFF_MAX_S)
+
+    def _remove(self, paths: list[str]) -> None:
+        for rel in paths:
+            try:
+                self.snapshots.delete(rel)
+            except OSError as e:
+                log.warning("events: snapshot %s of a rejected row not removed (%s)", rel, e.strerror)
+
+    def _db_down(self, e: Exception) -> None:
+        if self.db_ok:  # once per outage: the class only, a message may carry host or user
+            log.warning("events: database unavailable (%s), holding detections unacked",
+                        type(getattr(e, "orig", None) or e).__name__)
+            self.db_ok = False
+            self.on_state()  # the dashboard shows the outage now, not in a second
+
+    def _ok(self) -> None:
+        if not self.db_ok:
+            log.info("events: database is back")
+            self.on_db_back()
+        if not self.snapshots_ok:
+            log.info("events: snapshots are written again")
+        self.db_ok = self.snapshots_ok = True
