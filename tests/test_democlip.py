@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ingest.democlip import build_clip, scene_frames
+from models.democlip import build_clip, scene_frames
 
 
 @pytest.mark.parametrize("shape,size", [((300, 400), (960, 540)), ((400, 300), (640, 360)),

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from support.fixtures import pg_database, pg_url
 from support.rtsp import RtspServer, gst_available
 
-from ingest.democlip import scene_frames
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.models import Violation
+from models.democlip import scene_frames
 from models.voc import iou_matrix, load_annotation
 
 ROOT = Path(__file__).resolve().parents[1]

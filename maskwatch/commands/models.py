@@ -65,6 +65,11 @@ def cmd_evaluate(args, cfg: Config) -> int:
     from models.build import build_pipeline
     from models.evaluate import evaluate, report, select_scenes
 
+    if args.clips:
+        from maskwatch.commands.clips import cmd_evaluate_clips
+        return cmd_evaluate_clips(args, cfg)
+    if not args.scenes:
+        raise ConfigError("evaluate: give --scenes DIR (frame-level) or --clips DIR (per person)")
     scenes = select_scenes(args.scenes, args.split)
     if not scenes:
         raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
