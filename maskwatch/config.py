@@ -152,9 +152,9 @@ class EventsConfig(Strict):
     appearance_gate: float = Field(
         0.5, ge=-1.0, le=1.0, description="a face less alike a track than this (cosine) never continues it")
     # measured on the person clips (README): the same person's track prototypes >= 0.97, different
-    # people at the same spot (alike backgrounds in their crops) up to 0.79
+    # people at the same spot (alike backgrounds in their crops) up to 0.84
     identity_threshold: float = Field(
-        0.85, ge=0.0, le=1.0, description="cosine similarity at which a violating track is the same person "
+        0.88, ge=0.0, le=1.0, description="cosine similarity at which a violating track is the same person "
                                           "as an earlier violator (no second violation)")
     revisit_s: float = Field(
         600.0, ge=0, le=86_400, description="a violator who leaves and comes back within this long stays one "

@@ -75,6 +75,9 @@ def test_tflite_export_matches_keras_on_real_crops(real_crops):
     assert np.max(np.abs(tfl - ker)) < 1e-3
     t = ModelInfo.load(DEFAULT_CLASSIFIER).threshold
     assert ((tfl >= t) == (ker >= t)).all()
+    _, e_tfl = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite").predict(real_crops)
+    _, e_ker = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="keras").predict(real_crops)
+    assert np.min(np.sum(e_tfl * e_ker, axis=1)) > 0.999  # the same embedding on both runtimes
 
 
 def test_shipped_model_separates_the_classes(scenes_dir, real_crops):
@@ -94,3 +97,34 @@ def test_doubtful_faces_can_skip_the_classifier(pipeline, scene_images):
     assert (fast.p_no_mask[~sure] == 0).all()
     np.testing.assert_array_equal(fast.violations(pipeline.threshold, pipeline.min_face_score),
                                   full.violations(pipeline.threshold, pipeline.min_face_score))
+
+
+def test_one_pass_gives_p_no_mask_and_a_unit_embedding(real_crops):
+    clf = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite")
+    p, emb = clf.predict(real_crops)
+    assert emb.shape == (len(real_crops), clf.embedding_dim) and clf.embedding_dim == 256
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+    assert np.array_equal(p, clf.predict_batch(real_crops))
+    # the same face cut a little differently is more alike itself than any other face
+    shifted = np.stack([cv2.resize(c[4:-4, 4:-4], c.shape[:2][::-1]) for c in real_crops])
+    _, emb2 = clf.predict(shifted)
+    sims = emb @ emb2.T
+    assert (np.argmax(sims, axis=1) == np.arange(len(sims))).mean() > 0.9
+
+
+def test_a_model_without_an_embedding_still_classifies(tmp_path, real_crops):
+    model = _copy_model(tmp_path)
+    meta = json.loads((model / "metadata.json").read_text())
+    meta.pop("embedding")
+    (model / "metadata.json").write_text(json.dumps(meta))
+    p, emb = MaskClassifier.load(model, backend="tflite").predict(real_crops[:3])
+    assert emb is None and p.shape == (3,)
+
+
+def test_embedding_dim_is_checked(tmp_path, real_crops):
+    model = _copy_model(tmp_path)
+    meta = json.loads((model / "metadata.json").read_text())
+    meta["embedding"]["dim"] = 128
+    (model / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="embedding has 256 values, metadata says 128"):
+        MaskClassifier.load(model, backend="tflite").predict(real_crops[:2])

@@ -320,3 +320,14 @@ def test_people_are_counted_once_per_identity():
     run.finish()
     assert sum(tr.new_person for tr in run.ended) == 3
     assert len(run.ended) == 5
+
+
+@pytest.mark.parametrize("with_appearance, tracks", [(True, 1), (False, 6)])
+def test_a_fast_walker_at_2_fps_is_refound_by_appearance(with_appearance, tracks):
+    """2.5 face widths a frame is beyond any motion gate; a face that looks the same is still them."""
+    run, people = Run(track_max_gap_s=1.0), People(10)
+    for i in range(6):
+        emb = people("a") if with_appearance else None
+        run.frame(1000 + i * 0.5, [("a", box(20 + 100 * i, 100), 0.1, emb)])
+    run.finish()
+    assert len(set(run.tracks_of["a"])) == tracks

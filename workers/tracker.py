@@ -39,6 +39,9 @@ Box = tuple[float, float, float, float]
 SMOOTHING = 0.5     # weight of the newest velocity sample: jitter averages out, turns still register
 APPEARANCE_EMA = 0.9  # BoT-SORT's: a track's look changes slowly, one odd frame does not move it
 WINDOW_EMBEDDINGS = 8  # recent embeddings a track averages into its prototype for identity matching
+# at 2 fps a walking face moves 2-3 of its widths a frame, beyond any motion gate: a face that
+# looks this much like the track (cosine), within REFIND_WIDTHS, still continues it
+REFIND_SIM, REFIND_WIDTHS = 0.8, 4.0
 
 
 def iou(a: Box, b: Box) -> float:
@@ -226,18 +229,20 @@ class Tracker:
             for si, s in enumerate(sightings):
                 overlap = max(iou(pred, s.box), iou(tr.box, s.box))
                 dist = min(spacing(pred, s.box), spacing(tr.box, s.box))
-                if overlap >= self.cfg.track_iou:
-                    motion = 1.0 - overlap
-                elif dist < 1.0:
-                    motion = 1.0 + dist
-                else:
-                    continue
-                look = 0.5  # unknown on one side: neither for nor against
+                sim = None
                 if appearance and tr.appearance is not None and s.embedding is not None:
                     sim = float(tr.appearance @ s.embedding)
                     if sim < gate:
                         continue  # a different face, however close
-                    look = 1.0 - sim
+                if overlap >= self.cfg.track_iou:
+                    motion = 1.0 - overlap
+                elif dist < 1.0:
+                    motion = 1.0 + dist
+                elif sim is not None and sim >= REFIND_SIM and dist < REFIND_WIDTHS:
+                    motion = 2.0 + dist / REFIND_WIDTHS  # only when nothing closer claims either
+                else:
+                    continue
+                look = 0.5 if sim is None else 1.0 - sim  # unknown on one side: neither for nor against
                 cands.append((motion + look, ti, si))
         cands.sort(key=lambda c: c[0])
         used_t, used_s, pairs = set(), set(), []

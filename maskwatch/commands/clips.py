@@ -19,7 +19,7 @@ from pathlib import Path
 from maskwatch.config import Config, ConfigError
 
 log = logging.getLogger("maskwatch")
-FPS_BUDGET = 12.0  # camera-frames per second at once: 2 cores keep up at the default settings
+FPS_BUDGET = 8.0  # camera-frames per second at once: 2 cores keep up at the default settings
 
 
 def load_clips(root: Path) -> list[tuple[Path, dict]]:
