@@ -5,10 +5,10 @@ import logging
 import time
 
 from flask import Blueprint, Response, abort, render_template
-from redis import RedisError
 
 from dashboard.state import state
 from dashboard.status import read_status
+from maskwatch.errors import BusError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cameras", __name__)
@@ -27,7 +27,7 @@ def live(cam: str):
         abort(404, "no such camera")
     try:
         blob = st.bus.get_blob(st.bus.keys.live(cam))
-    except (RedisError, OSError) as e:  # Redis down: the page shows its placeholder and retries
+    except (BusError, OSError) as e:  # Redis down: the page shows its placeholder and retries
         log.warning("live %s: cannot read the bus: %s", cam, type(e).__name__)
         abort(503, "the bus cannot be reached")
     if not blob:

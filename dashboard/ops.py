@@ -5,11 +5,11 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.state import state
+from maskwatch.errors import BusError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
@@ -31,7 +31,7 @@ def _bus_state() -> str:
         return "none"  # no bus configured: the dashboard still serves violations
     try:
         return "ok" if bus.ping() else "error"
-    except (RedisError, OSError) as e:
+    except (BusError, OSError) as e:
         log.warning("healthz: bus unavailable: %s", type(e).__name__)
         return "error"
 

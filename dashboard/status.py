@@ -10,10 +10,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from redis import RedisError
-
 from dashboard.state import scan_keys
 from maskwatch.config import Config
+from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -182,7 +181,7 @@ def read_status(config: Config, bus, now: float | None = None) -> PipelineStatus
                               error="no bus configured (redis.url)")
     try:
         return _collect(config, bus, time.time() if now is None else now)
-    except (RedisError, OSError) as e:  # Redis down or timing out: the caller shows "status unavailable"
+    except (BusError, OSError) as e:  # Redis down or timing out: the caller shows "status unavailable"
         log.warning("status: cannot read the bus: %s", type(e).__name__)
         return PipelineStatus(available=False, cameras=[CameraStatus(c.id, c.label) for c in config.cameras],
                               error="status unavailable: the bus cannot be reached")

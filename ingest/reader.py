@@ -3,7 +3,8 @@
 A live source is read continuously (grab only) so OpenCV's buffer never lags; only the frames that
 are due are decoded, resized and JPEG-encoded. Files are paced at their own frame rate and loop, so
 they behave like cameras. Errors close the capture and reconnect with capped exponential backoff and
-jitter; nothing a camera does can stop another camera's thread.
+jitter; nothing a camera does can stop another camera's thread. A bus outage is not a camera
+error: the camera stays open, and the frames that cannot be published are dropped and counted.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import threading
 import time
 
 import cv2
-import redis
 
 from ingest.source import kind_of, open_capture
 from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
+from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
 from maskwatch.wire import frames as wire
 
@@ -45,6 +46,8 @@ class CameraReader(threading.Thread):
         self.next_retry_at = 0.0
         self.seq = 0
         self.read_total = self.sent_total = 0
+        self.dropped_bus = 0       # frames not published because the bus was down
+        self._bus_down = False
         self.last_frame_at = 0.0
         self.size = (0, 0)
         self.source_fps = 25.0
@@ -128,7 +131,8 @@ class CameraReader(threading.Thread):
             return
         self.seq += 1
         msg = wire.FrameMsg(self.cam.id, self.seq, captured, w, h, buf.tobytes())
-        self.bus.add(self.stream, wire.encode(msg), maxlen=self.maxlen)
+        if not self._publish(msg):
+            return
         self.sent_total += 1
         self._rate["sent"] += 1
         self.last_frame_at = captured
@@ -152,6 +156,22 @@ class CameraReader(threading.Thread):
             self._publish_status()
         self.reconnects += 1
 
+    def _publish(self, msg: wire.FrameMsg) -> bool:
+        """Publish a frame; during a bus outage drop it (counted) and keep the camera open."""
+        try:
+            self.bus.add(self.stream, wire.encode(msg), maxlen=self.maxlen)
+        except BusError as e:
+            self.dropped_bus += 1
+            if not self._bus_down:  # once per outage, not once a frame
+                log.warning("camera %s: bus unavailable (%s), dropping frames until it is back",
+                            self.cam.id, type(e).__name__)
+            self._bus_down = True
+            return False
+        if self._bus_down:
+            log.info("camera %s: bus is back, %d frames were dropped", self.cam.id, self.dropped_bus)
+        self._bus_down = False
+        return True
+
     def _publish_status(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._status_due:
@@ -159,7 +179,7 @@ class CameraReader(threading.Thread):
         self._status_due = now + self.cfg.status_interval_s
         try:
             self._write_status(now)
-        except redis.RedisError as e:  # status is best effort: the camera thread must live on
+        except BusError as e:  # status is best effort: the camera thread must live on
             log.debug("camera %s: status not written (%s)", self.cam.id, type(e).__name__)
 
     def _write_status(self, now: float) -> None:
@@ -173,6 +193,7 @@ class CameraReader(threading.Thread):
             "state": self.state, "name": self.cam.label, "url": redact_url(self.cam.url),
             "fps_read": round(r["fps_read"], 2), "fps_sent": round(r["fps_sent"], 2),
             "fps_cap": self.cam.fps, "frames_read": self.read_total, "frames_sent": self.sent_total,
+            "frames_dropped_bus": self.dropped_bus,
             "last_frame_at": self.last_frame_at, "reconnects": self.reconnects, "last_error": self.last_error,
             "next_retry_at": self.next_retry_at if self.state == "offline" else 0,
             "width": self.size[0], "height": self.size[1], "updated_at": time.time()})

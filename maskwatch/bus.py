@@ -3,15 +3,22 @@
 Both implement one small interface, so ingest, workers and events never know which they talk to.
 Redis is the primary, tested path; `MemoryBus` exists for `maskwatch run` on one machine without a
 Redis server. Stream entries are dicts of bytes -> bytes; ids are Redis stream ids ("ms-seq").
+
+The bus owns its errors: this is the only module that imports redis, and both buses raise
+maskwatch.errors' BusUnavailable (cannot reach the server) and NoGroup (a consumer group is gone),
+so no service ever matches an error string.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+
+from maskwatch.errors import BusError, BusUnavailable, NoGroup
 
 log = logging.getLogger(__name__)
 Fields = Mapping[bytes | str, bytes | str | int | float]
@@ -61,7 +68,7 @@ class Bus(Protocol):
     def ensure_group(self, stream: str, group: str, start: str = "0") -> None: ...
     def read_group(self, group: str, consumer: str, streams: list[str], count: int,
                    block_ms: int | None, pending: bool = False) -> list[Entry]: ...
-    def ack(self, stream: str, group: str, ids: list[str]) -> None: ...
+    def ack(self, stream: str, group: str, ids: list[str], delete: bool = False) -> None: ...
     def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int,
                    count: int) -> tuple[list[Entry], list[str]]: ...
     def pending_count(self, stream: str, group: str) -> int: ...
@@ -85,6 +92,31 @@ def _s(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _translated(fn):
+    """Redis's exceptions as the bus's own."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise BusUnavailable(f"bus unavailable: {type(e).__name__}: {e}") from e
+        except redis.ResponseError as e:
+            if str(e).startswith("NOGROUP"):
+                raise NoGroup(f"bus: {e}") from e
+            raise BusError(f"bus: {e}") from e
+        except redis.RedisError as e:
+            raise BusError(f"bus: {type(e).__name__}: {e}") from e
+    return call
+
+
+def _translate_methods(cls):
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, _translated(value))
+    return cls
+
+
+@_translate_methods
 class RedisBus:
     """Redis Streams. Short streams (frames) are trimmed exactly; long ones with MAXLEN ~, which
     trims whole radix-tree nodes (about 100 entries) and so stays cheap."""
@@ -124,9 +156,15 @@ class RedisBus:
                 self.r.xack(stream, group, *gone)
         return out
 
-    def ack(self, stream, group, ids):
-        if ids:
-            self.r.xack(stream, group, *ids)
+    def ack(self, stream, group, ids, delete=False):
+        """Ack; with `delete`, also remove the entries (their only reader is done with them)."""
+        if not ids:
+            return
+        with self.r.pipeline(transaction=False) as p:
+            p.xack(stream, group, *ids)
+            if delete:
+                p.xdel(stream, *ids)
+            p.execute()
 
     def claim_idle(self, stream, group, consumer, min_idle_ms, count):
         reply = self.r.xautoclaim(stream, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count)

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from maskwatch import __version__
-from maskwatch.config import ConfigError, load_config
+from maskwatch.config import load_config
+from maskwatch.errors import MaskwatchError
 
 SHARED = Path(os.environ.get("MASKWATCH_SHARED", "../shared"))
 
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config) if args.wants_config else None
         return getattr(importlib.import_module(module), func)(args, cfg) or 0
-    except (ConfigError, FileNotFoundError, ValueError) as e:
+    except (MaskwatchError, OSError, ValueError) as e:  # what the user can fix: one line; the rest is a bug
         print(f"maskwatch {args.command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

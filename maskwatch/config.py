@@ -14,13 +14,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from maskwatch.errors import MaskwatchError
 from maskwatch.redact import redact_url
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
-class ConfigError(ValueError):
+class ConfigError(MaskwatchError, ValueError):
     """A config file that cannot be used; the message names the file and every bad field."""
 
 

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 
 from maskwatch.bus import Entry, Keys
+from maskwatch.errors import NoGroup
 
 
 def _key(i: str) -> tuple[int, int]:
@@ -77,7 +78,7 @@ class MemoryBus:
         for name in streams:
             g = self._groups.get((name, group))
             if g is None:
-                raise KeyError(f"NOGROUP {group} on {name}")
+                raise NoGroup(f"NOGROUP {group} on {name}")
             after = _key(g.last)
             for i, f in self._streams[name].items():
                 if _key(i) <= after:
@@ -102,11 +103,14 @@ class MemoryBus:
                 out.append(Entry(name, i, dict(self._streams[name][i])))
         return out
 
-    def ack(self, stream, group, ids):
+    def ack(self, stream, group, ids, delete=False):
         with self._cond:
             g = self._groups.get((stream, group))
             for i in ids if g else []:
                 g.pel.pop(i, None)
+            if delete:
+                for i in ids:
+                    self._streams.get(stream, {}).pop(i, None)
 
     def claim_idle(self, stream, group, consumer, min_idle_ms, count):
         with self._cond:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.errors import MaskwatchError
+
 log = logging.getLogger(__name__)
 
 METADATA = "metadata.json"
@@ -24,7 +26,7 @@ CLASSES = ["mask", "no_mask"]
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # padded batch sizes: one interpreter each, at most
 
 
-class ModelError(ValueError):
+class ModelError(MaskwatchError, ValueError):
     """A model file or its metadata is missing or wrong; the message names the file."""
 
 

@@ -541,3 +541,23 @@ def test_a_violator_still_in_view_across_a_restart_is_one_violation_that_goes_on
         (after,) = rows(sessions)
     assert after.id == before.id
     assert after.sightings == 30 and after.last_seen > before.last_seen
+
+
+def test_redis_keeps_only_unsettled_detections(bus, tmp_path):
+    """Committed and acked entries are deleted: after a long feed the stream holds only what
+    still sits in a vote window, whatever was pushed through it."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    feed = Feed()
+    for i in range(40):
+        feed.episode(frames=12, bad_y=30 if i % 2 else 100, gap=4)
+    cfg = make_config(bus, url, tmp_path / "snaps")
+    pushed = sum(len(encode(m)[b"frame"]) + len(encode(m)[b"meta"]) for m in feed.msgs)
+    with database(url) as (_, sessions):
+        push(bus, feed.msgs)
+        with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+            wait_for(lambda: svc.counters()["processed"] == len(feed.msgs) and pending(bus) == 0, 30)
+            assert len(rows(sessions)) == 40
+        key = bus.keys.detections()
+        assert bus.r.xlen(key) == 0
+        assert bus.r.memory_usage(key) < max(64_000, pushed / 50), (bus.r.memory_usage(key), pushed)

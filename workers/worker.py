@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import redis
 
 from maskwatch.annotate import draw
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
+from maskwatch.errors import BusError, NoGroup
 from maskwatch.service import Every
 from maskwatch.shards import shard_of
 from maskwatch.wire import WireError
@@ -45,6 +45,9 @@ class Frame:
 
 
 class Worker:
+    BACKOFF_INITIAL_S = 0.5
+    BACKOFF_MAX_S = 10.0
+
     def __init__(self, config: Config, bus: Bus, pipeline: MaskPipeline, stop: threading.Event,
                  name: str, model_version: str):
         self.cfg, self.bus, self.pipeline, self.stop, self.name = config, bus, pipeline, stop, name
@@ -58,20 +61,43 @@ class Worker:
         self._claim = Every(max(1.0, config.worker.claim_idle_s / 2))
 
     def run(self) -> None:
-        for s in self.streams:
-            self.bus.ensure_group(s, GROUP, "$")
         log.info("worker %s: serving %d cameras, batch %d", self.name, len(self.streams),
                  self.cfg.worker.batch_size)
+        delay, groups, down = self.BACKOFF_INITIAL_S, False, False
         try:
             while not self.stop.is_set():
-                batch = self._collect()
-                if batch:
-                    self._process_safely(batch)
-                if self._status():
-                    self._publish_status()
+                try:
+                    if not groups:
+                        self._ensure_groups()
+                        groups = True
+                    self._step()
+                    if down:
+                        log.info("worker %s: bus is back", self.name)
+                    delay, down = self.BACKOFF_INITIAL_S, False
+                except NoGroup:
+                    log.warning("worker %s: frame streams or group gone (Redis reset?), recreating", self.name)
+                    groups = False
+                except BusError as e:  # unreachable, or refusing writes (maxmemory): wait and retry
+                    if not down:  # once per outage; the batch in hand stays pending and is claimed later
+                        log.warning("worker %s: bus unavailable (%s), retrying with backoff", self.name, e)
+                    self.counts["bus_errors"] += 1
+                    down, groups = True, False  # a Redis restarted without its data lost the groups
+                    self.stop.wait(delay)
+                    delay = min(delay * 2, self.BACKOFF_MAX_S)
         finally:
             self._publish_status(state="stopped")
             log.info("worker %s: stopped after %d frames", self.name, self.counts["processed"])
+
+    def _ensure_groups(self) -> None:
+        for s in self.streams:
+            self.bus.ensure_group(s, GROUP, "$")
+
+    def _step(self) -> None:
+        batch = self._collect()
+        if batch:
+            self._process_safely(batch)
+        if self._status():
+            self._publish_status()
 
     # -- batching ---------------------------------------------------------------------------
 
@@ -96,15 +122,7 @@ class Worker:
         # COUNT applies per stream: share the wanted frames out so a batch stays near batch_size,
         # but drain a camera's backlog (capped by frames_maxlen) so that only its newest is kept
         per_stream = max(-(-wanted // len(self.streams)), self.cfg.redis.frames_maxlen)
-        try:
-            return self.bus.read_group(GROUP, self.name, self.streams, per_stream, block_ms=block_ms)
-        except redis.ResponseError as e:
-            if "NOGROUP" not in str(e):
-                raise
-            log.warning("worker %s: frame streams or group gone (Redis reset?), recreating", self.name)
-            for s in self.streams:
-                self.bus.ensure_group(s, GROUP, "$")
-            return []
+        return self.bus.read_group(GROUP, self.name, self.streams, per_stream, block_ms=block_ms)
 
     def _claim_idle(self) -> list[Entry]:
         out = []
@@ -171,8 +189,8 @@ class Worker:
     def _process_safely(self, batch: list[Frame]) -> None:
         try:
             self._process(batch)
-        except (redis.ConnectionError, redis.TimeoutError):
-            raise  # the bus is gone: let the service stop and be restarted
+        except BusError:
+            raise  # the bus's trouble, not the batch's: run() waits for it and retries
         except Exception:
             # a bug or a poison frame: leave the batch pending; it is claimed again later and
             # dropped once older than max_frame_age_s, so one bad frame cannot wedge the worker
@@ -236,7 +254,10 @@ class Worker:
                   "backend": self.pipeline.classifier.backend,
                   "detector_backend": getattr(self.pipeline.detector, "backend", ""), **self.counts,
                   **{f"{k}_ms": round(v / n, 2) for k, v in self.stage_ms.items()}}
-        self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
+        try:
+            self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
+        except BusError as e:  # best effort: a worker must outlive the bus it reports to
+            log.debug("worker %s: status not published (%s)", self.name, type(e).__name__)
 
 
 def _stream_key(entry_id: str) -> tuple[int, int]:

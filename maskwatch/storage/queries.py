@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, literal_column, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from maskwatch.errors import MaskwatchError
 from maskwatch.storage.models import CameraHour, ReviewStatus, Violation
 
 HEX_ID = re.compile(r"^[0-9a-f]{8,40}$")
@@ -27,7 +28,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_NOTE = 2000
 
 
-class BadQuery(ValueError):
+class BadQuery(MaskwatchError, ValueError):
     """A filter, cursor or review request that cannot be used; the message is safe to show."""
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from maskwatch.errors import MaskwatchError
 from maskwatch.storage.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def _dummy_hash() -> str:
     return generate_password_hash("maskwatch-timing-equaliser")
 
 
-class UserError(ValueError):
+class UserError(MaskwatchError, ValueError):
     """A user request that cannot be done; the message is safe to show."""
 
 

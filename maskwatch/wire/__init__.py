@@ -4,8 +4,10 @@ A message is a flat dict of bytes for a Redis stream entry. Decoding checks the 
 field and raises WireError naming what was wrong, so one bad entry can be counted and skipped.
 """
 
+from maskwatch.errors import MaskwatchError
 
-class WireError(ValueError):
+
+class WireError(MaskwatchError, ValueError):
     """An entry that is not a valid message of the expected kind and version."""
 
 

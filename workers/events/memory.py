@@ -11,9 +11,8 @@ import json
 import logging
 import math
 
-import redis
-
 from maskwatch.bus import Bus
+from maskwatch.errors import BusError
 from workers.identity import Identity, Registry
 
 log = logging.getLogger(__name__)
@@ -30,12 +29,12 @@ class IdentityMemory:
         try:
             raw = self.bus.get_hash(self.bus.keys.events_identities(cam_id))
             return [Identity.from_record(json.loads(v)) for v in raw.values()]
-        except (redis.RedisError, ValueError, TypeError, KeyError) as e:
+        except (BusError, ValueError, TypeError, KeyError) as e:
             log.warning("camera %s: violators' identities not restored (%s)", cam_id, type(e).__name__)
             return []
 
     def save(self, cam_id: str, registry: Registry) -> None:
-        """Write what changed since the last save; raises redis.RedisError (the caller retries next flush)."""
+        """Write what changed since the last save; raises BusError (the caller retries next flush)."""
         key = self.bus.keys.events_identities(cam_id)
         gone = [i.key for i in registry.forgotten]
         dirty = sorted((i for i in registry.violators() if i.dirty), key=lambda i: i.last_seen)[-KEPT:]

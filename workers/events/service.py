@@ -21,11 +21,11 @@ import time
 from collections import Counter
 
 import numpy as np
-import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
+from maskwatch.errors import BusError, NoGroup
 from maskwatch.shards import Shard
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire import WireError
@@ -91,25 +91,30 @@ class EventsService:
             while not self.stop.is_set():
                 try:
                     self._tick()
-                except redis.ResponseError as e:
-                    if "NOGROUP" not in str(e):
-                        raise
+                except NoGroup:
                     log.warning("events: stream or group gone (Redis reset?), recreating it")
-                    self.bus.ensure_group(self.stream, GROUP, "0")
-                except redis.RedisError as e:
-                    log.warning("events: redis unavailable (%s), retrying", type(e).__name__)
+                    self._retry(lambda: self.bus.ensure_group(self.stream, GROUP, "0"))
+                except BusError as e:
+                    log.warning("events: bus unavailable (%s), retrying", type(e).__name__)
                     self.stop.wait(1.0)
         except Interrupted:
             log.info("events: stopped while the database was down; unsettled entries stay pending")
         finally:
             try:  # identities, then the acks gathered so far (they follow committed work only)
                 self._flush()
-            except redis.RedisError as e:
+            except BusError as e:
                 log.warning("events: final acks not written (%s); they are replayed", type(e).__name__)
             self._publish_status(force=True)
             if self._webhook:
                 self._webhook.join()
             log.info("events: consumer %s stopped", self.name)
+
+    def _retry(self, work) -> None:
+        try:
+            work()
+        except BusError as e:  # the next tick tries again
+            log.warning("events: bus unavailable (%s), retrying", type(e).__name__)
+            self.stop.wait(1.0)
 
     def _tick(self) -> None:
         entries = self.bus.read_group(GROUP, self.name, [self.stream], READ_COUNT, self._block_ms())
@@ -157,7 +162,7 @@ class EventsService:
             for entry_id, msg in cam.due(now, self.ev.reorder_s):
                 try:
                     self._process(cam_id, cam, entry_id, msg)
-                except (Interrupted, redis.RedisError):
+                except (Interrupted, BusError):
                     raise
                 except Exception:  # a poison entry must not crash-loop the service on every replay
                     log.exception("camera %s: entry %s could not be processed, skipped", cam_id, entry_id)
@@ -216,8 +221,10 @@ class EventsService:
         acks = self.ledger.take()
         if acks:
             try:
-                self.bus.ack(self.stream, GROUP, acks)
-            except redis.RedisError:
+                # settled means committed, and this group is the stream's only reader: delete them,
+                # so Redis holds only what is not settled yet (bounded by the vote windows)
+                self.bus.ack(self.stream, GROUP, acks, delete=True)
+            except BusError:
                 self.ledger.give_back(acks)
                 raise
 
@@ -230,7 +237,7 @@ class EventsService:
             self._pending = self.bus.pending_count(self.stream, GROUP)
             self.bus.put_hash(self.bus.keys.events_status(self.shard.index),
                               {**self.counters(), "updated_at": round(time.time(), 3)}, ttl_s=STATUS_TTL_S)
-        except redis.RedisError as e:  # status is best effort; the loop reports Redis outages
+        except BusError as e:  # status is best effort; the loop reports bus outages
             log.debug("events: status not published (%s)", type(e).__name__)
 
 
