@@ -80,6 +80,8 @@ def _events_metrics(st: PipelineStatus) -> Iterator[Metric]:
         yield CounterMetricFamily("maskwatch_events_bad_entries", "unreadable detections", value=ev["bad_entries"])
         yield GaugeMetricFamily("maskwatch_events_db_ok", "1 when events can write the database",
                                 value=1.0 if ev["db_ok"] else 0.0)
+        yield GaugeMetricFamily("maskwatch_events_shards_reporting", "events shards with a fresh status",
+                                value=ev.get("shards_reporting", 1))
 
 
 class PipelineCollector:

@@ -143,14 +143,14 @@ def _merge_events(shards: list[dict[str, Any]]) -> dict[str, Any]:
     """One view of every events shard: counts add up, the worst lag and any outage show."""
     present = [s for s in shards if s["present"]]
     if not present:
-        return shards[0] if shards else _events({})
+        return dict(shards[0] if shards else _events({}), shards_reporting=0, shards=len(shards))
     out: dict[str, Any] = {k: sum(s[k] for s in present) for k in ("processed", "violations", "bad_entries",
                                                                    "pending")}
     out["lag_s"] = max(s["lag_s"] for s in present)
     out["db_ok"] = all(s["db_ok"] for s in present)
     out["updated_at"] = min(s["updated_at"] or 0 for s in present) or None
     out["present"] = True
-    out["shards"] = f"{len(present)} of {len(shards)}"
+    out["shards_reporting"], out["shards"] = len(present), len(shards)  # a silent shard shows
     return out
 
 

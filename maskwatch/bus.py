@@ -41,8 +41,9 @@ class Keys:
         return f"{self.prefix}:frames:{cam}"
 
     def detections(self, shard: int = 0) -> str:
-        """One stream per events shard (maskwatch.shards)."""
-        return f"{self.prefix}:detections:{shard}"
+        """One stream per events shard (maskwatch.shards); shard 0 keeps the name of the single
+        stream before shards, so entries left there across an upgrade are read (and refused)."""
+        return f"{self.prefix}:detections" if shard == 0 else f"{self.prefix}:detections:{shard}"
 
     def camera_status(self, cam: str) -> str:
         return f"{self.prefix}:status:camera:{cam}"

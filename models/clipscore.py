@@ -1,7 +1,7 @@
 """Person-level scoring of violations against a clip's ground truth (models.clips): pure.
 
 A violation is matched to the person whose box overlaps its evidence box best, at IoU >= 0.3 (the
-same IoU as tools/score.py), at frames within `slack_s` of the evidence's capture time (the
+same IoU as shared/tools/score.py), at frames within `slack_s` of the evidence's capture time (the
 snapshot's; without it, anywhere between first and last seen). Per clip and overall:
 
 - recall: violators with at least one violation / violators;

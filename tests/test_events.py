@@ -142,7 +142,7 @@ def test_one_unmasked_one_masked_person_gives_one_violation(bus, db_url, tmp_pat
     feed = Feed().episode(frames=20, noisy_at=7)
     cfg = make_config(bus, db_url, tmp_path / "snaps")
     with database(db_url) as (engine, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
-        push(bus, feed.msgs)
+        ids = push(bus, feed.msgs)
         wait_for(settled(bus, 1, sessions), what="one violation and nothing pending")
         wait_for(lambda: svc.counters()["processed"] == len(feed.msgs), what="every entry processed")
         (v,) = rows(sessions)
@@ -150,7 +150,7 @@ def test_one_unmasked_one_masked_person_gives_one_violation(bus, db_url, tmp_pat
         assert v.box[1] < 100  # the unmasked walker (top), not the masked one (bottom)
         assert v.p_no_mask == pytest.approx(BAD_P) and v.sightings >= 3  # 3 at the vote, more once ended
         assert (v.frame_width, v.frame_height, v.model_version) == (320, 240, "test-1")
-        assert v.id == violation_id(CAM, bus.r.xrange(bus.keys.detections())[2][0].decode(), 0)
+        assert v.id == violation_id(CAM, ids[2], 0)
         for rel in (v.crop_path, v.frame_path):
             img = cv2.imread(str(tmp_path / "snaps" / rel))
             assert img is not None
@@ -283,7 +283,7 @@ def test_database_outage_holds_acks_and_loses_nothing(bus, tmp_path):
         try:
             with database(cfg.database.url) as (_, sessions), \
                     running(cfg, bus, sessions, tmp_path / "snaps") as svc:
-                svc.BACKOFF_MAX_S = 1.0  # keeps the test short; production caps at 10 s
+                svc.store.BACKOFF_MAX_S = 1.0  # keeps the test short; production caps at 10 s
                 push(bus, feed.msgs[:first])
                 wait_for(settled(bus, 1, direct), what="the first violation")
                 proxy.cut()
@@ -316,9 +316,9 @@ def test_corrupt_and_foreign_entries_are_counted_and_acked(bus, tmp_path):
     bad_box = {**meta, "faces": [{**meta["faces"][0], "box": [1, 2, 3]}, meta["faces"][1]]}
     junk = [
         {b"foo": b"bar"},
-        {b"v": b"2", b"meta": good[b"meta"]},
-        {b"v": b"1", b"meta": b"{not json"},
-        {b"v": b"1", b"meta": json.dumps({"camera": CAM}).encode()},
+        {b"v": b"1", b"meta": good[b"meta"]},  # the previous version: refused, not half-read
+        {b"v": b"2", b"meta": b"{not json"},
+        {b"v": b"2", b"meta": json.dumps({"camera": CAM}).encode()},
         {k: v for k, v in good.items() if k != b"crop:1"},
         {**good, b"meta": json.dumps(bad_box).encode()},
         {**good, b"meta": json.dumps({**meta, "captured_at": "yesterday"}).encode()},
@@ -388,7 +388,7 @@ def test_replaying_the_stream_keeps_one_row_and_its_review(bus, tmp_path):
     feed = Feed().episode()
     cfg = make_config(bus, url, tmp_path / "snaps")
     with database(url) as (_, sessions):
-        push(bus, feed.msgs)
+        ids = push(bus, feed.msgs)
         with running(cfg, bus, sessions, tmp_path / "snaps"):
             wait_for(settled(bus, 1, sessions))
         (v,) = rows(sessions)
@@ -396,12 +396,18 @@ def test_replaying_the_stream_keeps_one_row_and_its_review(bus, tmp_path):
         mtime = frame_file.stat().st_mtime_ns
         with sessions.begin() as s:
             s.execute(update(Violation).values(review_status=ReviewStatus.false_positive))
-        # a full replay: the group from the start, and no stored identities to hide the re-fired vote
-        bus.r.xgroup_destroy(bus.keys.detections(), GROUP)
+        # a full replay: every entry again under its own id (settled ones were deleted), the group
+        # from the start, and no stored identities to hide the re-fired vote
+        key = bus.keys.detections()
+        bus.r.delete(key)
+        for entry_id, m in zip(ids, feed.msgs):
+            bus.r.xadd(key, encode(m), id=entry_id)
         bus.r.delete(bus.keys.events_identities(CAM))
         with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
             wait_for(lambda: svc.counters()["processed"] == len(feed.msgs) and pending(bus) == 0)
             assert svc.counters()["violations"] == 0 and svc.counters()["rejoined"] == 0
+        with sessions() as s:  # the replay counted nothing twice in the compliance hours
+            assert s.scalar(select(func.sum(CameraHour.violations))) == 1
         (again,) = rows(sessions)
         assert again.id == v.id and again.review_status is ReviewStatus.false_positive
         assert frame_file.stat().st_mtime_ns == mtime  # the stored evidence was not rewritten
@@ -561,3 +567,20 @@ def test_redis_keeps_only_unsettled_detections(bus, tmp_path):
         key = bus.keys.detections()
         assert bus.r.xlen(key) == 0
         assert bus.r.memory_usage(key) < max(64_000, pushed / 50), (bus.r.memory_usage(key), pushed)
+
+
+def test_a_violator_still_in_view_at_a_stop_has_their_row_up_to_date(bus, tmp_path):
+    """Sightings after the vote are acked at once, so the row must already say how long they
+    were seen, even if their track never ends in this process."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    feed = Feed().episode(frames=20, gap=0)
+    cfg = make_config(bus, url, tmp_path / "snaps", track_max_gap_s=30)
+    with database(url) as (_, sessions):
+        push(bus, feed.msgs)
+        with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+            wait_for(lambda: svc.counters()["processed"] == 20 and len(rows(sessions)) == 1)
+            wait_for(lambda: rows(sessions)[0].sightings == 20, 5, "the row to catch up")
+        (v,) = rows(sessions)
+    last = v.last_seen.replace(tzinfo=dt.UTC) if v.last_seen.tzinfo is None else v.last_seen
+    assert last.timestamp() == pytest.approx(feed.msgs[-1].captured_at, abs=1e-3)

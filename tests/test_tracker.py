@@ -29,7 +29,8 @@ def box(x: float, y: float, jitter: random.Random | None = None) -> tuple:
 class Run:
     """Feeds frames to a Tracker and records which track each labelled face joined."""
 
-    def __init__(self, **cfg):
+    def __init__(self, entries: str = "e", **cfg):
+        self.entries = entries  # entry id prefix: stream ids are unique across runs
         self.tracker = Tracker(events_cfg(**cfg))
         self.tracks_of: dict[str, list[int]] = defaultdict(list)
         self.fired: list = []       # (track, step) per fire
@@ -39,9 +40,11 @@ class Run:
         self.fed: list[Sighting] = []
         self.label_of: dict[int, str] = {}
 
-    def frame(self, t: float, faces: list[tuple], threshold: float = 0.5):
-        """faces: (label, box, p_no_mask[, embedding[, score]])."""
-        sightings = [Sighting(t, f[1], f[2], threshold, f"e{len(self.fed)}-{i}", i,
+    def frame(self, t: float, faces: list[tuple], threshold: float = 0.5, entry: str | None = None):
+        """faces: (label, box, p_no_mask[, embedding[, score]]); `entry`: the entry id (a replay
+        passes the original's)."""
+        entry = entry or f"{self.entries}{len(self.fed)}"
+        sightings = [Sighting(t, f[1], f[2], threshold, f"{entry}-{i}", i,
                               score=f[4] if len(f) > 4 else 0.9, crop=b"c", frame=b"f",
                               embedding=f[3] if len(f) > 3 else None)
                      for i, f in enumerate(faces)]
@@ -288,7 +291,7 @@ def test_restored_violator_is_not_reported_again_after_a_restart():
     visit(first, people, "a", 1000.0, 100, 0.95)
     (stored,) = first.tracker.identities.violators()
     restored = Identity.from_record(stored.to_record())  # the Redis round trip: float16 exemplars
-    second = Run(track_max_gap_s=1.0)
+    second = Run("after-restart-", track_max_gap_s=1.0)
     second.tracker.seed([restored])
     visit(second, people, "a", 1001.0, 180, 0.95, seconds=2.0)
     visit(second, people, "b", 1004.0, 100, 0.95)  # somebody else at the first one's spot
@@ -302,7 +305,7 @@ def test_without_embeddings_only_the_same_spot_within_the_track_gap_is_the_same_
     """A model without an embedding: a restored violator is recognised only where they were, just
     after; anyone at that spot later is someone new."""
     run = Run(track_max_gap_s=1.0)
-    run.tracker.seed([Identity(999.0, 1000.0, box(100, 100), [], ("e-before", 0), 5, dirty=False)])
+    run.tracker.seed([Identity(999.0, 1000.0, box(100, 100), [], ("e-before", 0), 5, dirty=False, committed=True)])
     for i in range(5):
         run.frame(1000.4 + i * 0.2, [("a", box(102, 100), 0.95)])
     pause(run, 1003.0)
@@ -331,3 +334,67 @@ def test_a_fast_walker_at_2_fps_is_refound_by_appearance(with_appearance, tracks
         run.frame(1000 + i * 0.5, [("a", box(20 + 100 * i, 100), 0.1, emb)])
     run.finish()
     assert len(set(run.tracks_of["a"])) == tracks
+
+
+# -- replays and restarts (identities restored from Redis) ---------------------------------------
+
+def test_a_replay_refiring_a_violations_own_sighting_is_that_violation_not_a_rejoin():
+    """Stopped while the database was down: the identity exists (in memory or restored), the row
+    may not. Replaying the same entries fires the same sighting: a violation again (idempotent)."""
+    people, frames = People(11), []
+    first = Run(track_max_gap_s=1.0)
+    for i in range(5):
+        frames.append((1000 + i * 0.2, [("a", box(100, 100), 0.95, people("a"))], 0.5, f"entry{i}"))
+        first.frame(*frames[-1])
+    ((tr, _),) = first.fired
+    again = Run(track_max_gap_s=1.0)
+    again.tracker.seed([tr.identity])
+    for f in frames:
+        again.frame(*f)
+    again.finish()
+    ((tr2, _),) = again.fired
+    assert not again.rejoined and tr2.identity is tr.identity
+    assert (tr2.fired.entry_id, tr2.fired.face) == tr.identity.violation
+
+
+def test_replayed_sightings_of_a_walking_violator_rejoin_after_a_crash():
+    """Entries still held by another face's vote window are replayed after a crash; they are older
+    than the restored identity's last sighting, and the violator has walked on since."""
+    people, frames = People(12), []
+    for i in range(15):
+        t = 1000 + i * 0.2
+        faces = [("a", box(20 + 30 * i, 100), 0.95, people("a")), ("m", box(500, 300), 0.1, people("m"))]
+        frames.append((t, faces, 0.5, f"entry{i}"))
+    first = Run(track_max_gap_s=1.0)
+    for f in frames[:12]:
+        first.frame(*f)
+    (ident,) = first.tracker.identities.violators()
+    restored = Identity.from_record(ident.to_record())
+    second = Run(track_max_gap_s=1.0)
+    second.tracker.seed([restored])
+    for f in frames[7:]:  # the masked person's window: five entries back, then on
+        second.frame(*f)
+    second.finish()
+    assert not second.fired and len(second.rejoined) == 1
+
+
+def test_a_violator_back_masked_who_walks_far_before_unmasking_is_the_same_violation():
+    """Plausibility is judged from where the track appeared, not from where it fired."""
+    run, people = Run(track_max_gap_s=1.0), People(13)
+    visit(run, people, "a", 1000.0, 100, 0.95)
+    pause(run, 1002.0)
+    for i in range(100):  # back 9 s later at the same spot, masked, walking right 40 px/s
+        t = 1010.0 + i * 0.2
+        run.frame(t, [("a", box(110 + 8 * i, 100), 0.95 if i >= 90 else 0.1, people("a"))])
+    run.finish()
+    assert len(run.fired) == 1 and len(run.rejoined) == 1
+
+
+def test_two_faces_seen_at_the_same_moments_elsewhere_are_two_people():
+    run, people = Run(track_max_gap_s=1.0), People(14, noise=0.0)
+    twin = people("a")
+    for i in range(10):
+        run.frame(1000 + i * 0.2, [("a", box(50 + 10 * i, 100), 0.95, twin)] +
+                  ([("b", box(500 - 10 * i, 100), 0.95, twin)] if i >= 4 else []))
+    run.finish()
+    assert len(run.fired) == 2 and not run.rejoined

@@ -56,6 +56,7 @@ def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str
         data["worker"]["threads"] = max(1, (os.cpu_count() or 1) // workers)
     data["cameras"] = [{"id": f"bench{i}", "url": str(clip), "fps": fps} for i in range(cameras)]
     data["redis"].update(url=redis_url, prefix=prefix)
+    data["events"]["shards"] = 1  # the bench reads the one detections stream itself
     return data
 
 

@@ -7,8 +7,10 @@ same person as an earlier violator only when
 
 - its appearance matches (cosine similarity >= `identity_threshold`, best of the identity's
   exemplars and its mean against the track's mean), and
-- place and time are plausible: the identity was not seen while this track was already running
-  elsewhere (two faces in view at once are two people), and the distance covered since is walkable.
+- place and time are plausible: where the identity and the track were both seen at the same moment
+  they were at the same place (two faces in view at once are two people; the same face seen twice
+  at once is a replay after a crash), and from where the identity was last seen to where the track
+  appeared the distance is walkable in the time between.
 
 Without embeddings (a model that has none) an identity is matched by place alone, and only within
 the track gap: the old "same spot" rule, narrowed to the one case where it is right.
@@ -26,8 +28,13 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 EXEMPLARS = 4            # embeddings kept per identity: a few poses, bounded memory
+TRAIL = 24               # (time, box) points kept per identity, to tell a replay from a second person
+SAME_MOMENT_S = 0.3      # two sightings this close in time are of the same moment
 MAX_IDENTITIES = 2000    # per camera; the oldest people without a violation go first
 MAX_SPEED_WIDTHS_S = 12.0  # a walking face covers about 9 of its widths a second
+
+
+Point = tuple[float, Box]  # (capture time, box)
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -52,14 +59,17 @@ class Identity:
     violation: tuple[str, int] | None = None  # (entry id, face) of the sighting that fired
     sightings: int = 0                        # over every track of this person (violators)
     dirty: bool = True                        # changed since last persisted
+    committed: bool = False                   # its violation's row is in the database: may persist
+    unwritten: bool = False                   # last_seen / sightings ahead of the row
+    trail: list[Point] = field(default_factory=list)
 
     @property
     def mean(self) -> np.ndarray | None:
         return unit(np.mean(self.exemplars, axis=0)) if self.exemplars else None
 
     def similarity(self, proto: np.ndarray | None) -> float | None:
-        if proto is None or not self.exemplars:
-            return None
+        if proto is None or not self.exemplars or self.exemplars[0].shape != proto.shape:
+            return None  # no appearance, or another model's (a rolling upgrade): unknown
         return max(float(self.mean @ proto), max(float(e @ proto) for e in self.exemplars))
 
     def observe(self, t: float, box: Box, embedding: np.ndarray | None, count: int = 1) -> None:
@@ -68,12 +78,16 @@ class Identity:
         if t > self.last_seen:
             self.last_seen, self.box = t, box
             self.sightings += count
+            self.unwritten = True
+        self.trail = sorted(self.trail + [(t, box)])[-TRAIL:]
         self.first_seen = min(self.first_seen, t)
         if embedding is not None:
             self.add_exemplar(embedding)
         self.dirty = True
 
     def add_exemplar(self, e: np.ndarray) -> None:
+        if self.exemplars and self.exemplars[0].shape != e.shape:
+            self.exemplars = []  # a new model's embeddings: the old ones cannot be compared
         # keep the most different views: replace the exemplar closest to the new one
         if len(self.exemplars) < EXEMPLARS:
             self.exemplars.append(e)
@@ -85,6 +99,7 @@ class Identity:
     def to_record(self) -> dict:
         return {"first": self.first_seen, "last": self.last_seen, "box": list(self.box),
                 "violation": list(self.violation) if self.violation else None, "sightings": self.sightings,
+                "trail": [[t, *b] for t, b in self.trail],
                 "ex": [base64.b64encode(np.asarray(e, "<f2").tobytes()).decode() for e in self.exemplars]}
 
     @classmethod
@@ -92,8 +107,10 @@ class Identity:
         v = r.get("violation")
         ex = [unit(np.frombuffer(base64.b64decode(s), "<f2").astype(np.float32)) for s in r.get("ex", [])]
         x1, y1, x2, y2 = (float(b) for b in r["box"])
+        trail = [(float(p[0]), tuple(float(x) for x in p[1:5])) for p in r.get("trail", [])]
         return cls(float(r["first"]), float(r["last"]), (x1, y1, x2, y2), ex,
-                   (str(v[0]), int(v[1])) if v else None, int(r.get("sightings", 0)), dirty=False)
+                   (str(v[0]), int(v[1])) if v else None, int(r.get("sightings", 0)), dirty=False,
+                   committed=True, trail=trail)
 
     @property
     def key(self) -> str:
@@ -109,37 +126,43 @@ class Registry:
         self.identities: list[Identity] = []
         self.forgotten: list[Identity] = []  # violators dropped since the caller last persisted
 
-    def match(self, proto: np.ndarray | None, first_seen: float, t: float, box: Box,
-              violators_only: bool) -> Identity | None:
-        """The identity this track (mean embedding `proto`, seen since `first_seen`, now at `box`
-        at time `t`) most likely is, or None."""
+    def match(self, proto: np.ndarray | None, trail: list[Point], violators_only: bool) -> Identity | None:
+        """The identity that a track (mean embedding `proto`, seen at the points of `trail`, in
+        time order) most likely is, or None."""
         best, best_sim = None, -1.0
+        first_seen, first_box = trail[0]
         for ident in self.identities:
             if violators_only and ident.violation is None:
                 continue
-            if not self._plausible(ident, first_seen, t, box):
+            if not self._plausible(ident, trail):
                 continue
             sim = ident.similarity(proto)
             if sim is None:  # no appearance on one side: the same spot within the track gap only
-                near = first_seen - ident.last_seen <= self.track_gap_s and center_spacing(ident.box, box) < 1.0
+                near = first_seen - ident.last_seen <= self.track_gap_s and center_spacing(ident.box, first_box) < 1.0
                 sim = self.threshold if near else -1.0
             if sim >= self.threshold and sim > best_sim:
                 best, best_sim = ident, sim
         return best
 
-    def _plausible(self, ident: Identity, first_seen: float, t: float, box: Box) -> bool:
+    def _plausible(self, ident: Identity, trail: list[Point]) -> bool:
+        (first_seen, first_box), (t, _) = trail[0], trail[-1]
         if abs(t - ident.last_seen) > self.revisit_s:
             return False
         gap = first_seen - ident.last_seen
-        if gap < 0:  # seen while this track was already running: two people, unless it is here
-            return center_spacing(ident.box, box) < 1.0
-        return center_spacing(ident.box, box) <= MAX_SPEED_WIDTHS_S * max(gap, 0.2) + 1.0
+        if gap >= 0:  # seen again after: walkable from where they were to where the track began
+            return center_spacing(ident.box, first_box) <= MAX_SPEED_WIDTHS_S * max(gap, 0.2) + 1.0
+        # both seen over the same span: wherever both were seen at one moment, at one place
+        together = [(b, q) for s, b in trail for u, q in ident.trail if abs(s - u) <= SAME_MOMENT_S]
+        return bool(together) and all(center_spacing(b, q) < 1.0 for b, q in together)
+
+    def by_violation(self, violation: tuple[str, int]) -> Identity | None:
+        return next((i for i in self.identities if i.violation == violation), None)
 
     def add(self, ident: Identity) -> Identity:
         if ident.violation is not None:  # a replay re-fires the same sighting: one identity for it
-            for other in self.identities:
-                if other.violation == ident.violation:
-                    return other
+            other = self.by_violation(ident.violation)
+            if other is not None:
+                return other
         self.identities.append(ident)
         if len(self.identities) > MAX_IDENTITIES:
             people = [i for i in self.identities if i.violation is None]
@@ -159,3 +182,7 @@ class Registry:
 
     def violators(self) -> list[Identity]:
         return [i for i in self.identities if i.violation is not None]
+
+    def committed(self) -> list[Identity]:
+        """Violators whose row is stored: only these may be persisted and extended."""
+        return [i for i in self.identities if i.violation is not None and i.committed]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from maskwatch.config import EventsConfig
-from workers.identity import Identity, Registry, center_spacing, unit
+from workers.identity import TRAIL, Identity, Registry, center_spacing, unit
 
 Box = tuple[float, float, float, float]
 SMOOTHING = 0.5     # weight of the newest velocity sample: jitter averages out, turns still register
@@ -58,8 +58,6 @@ def iou(a: Box, b: Box) -> float:
 def center(b: Box) -> tuple[float, float]:
     return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
 
-
-spacing = center_spacing
 
 
 def shift(b: Box, dx: float, dy: float) -> Box:
@@ -110,6 +108,7 @@ class Track:
     recent: list[np.ndarray] = field(default_factory=list)  # for the identity prototype
     identity: Identity | None = None
     new_person: bool = False  # set when the track ends: nobody seen before on this camera
+    trail: list[tuple[float, Box]] = field(default_factory=list)  # recent (time, box), in time order
 
     def predict(self, t: float, horizon: float) -> Box:
         # extrapolate only a little: beyond the track gap a person's path is anyone's guess
@@ -122,8 +121,11 @@ class Track:
 
     def follow(self, s: Sighting) -> None:
         """Move to a sighting newer than the last one; an older one only widens first_seen."""
+        self.trail = sorted(self.trail + [(s.captured_at, s.box)])[-TRAIL:]
         if s.embedding is not None:
             a, e = self.appearance, s.embedding
+            if a is not None and a.shape != e.shape:  # another model's embeddings: start afresh
+                a, self.recent = None, []
             self.appearance = e if a is None else unit(APPEARANCE_EMA * a + (1 - APPEARANCE_EMA) * e)
             self.recent = (self.recent + [s.embedding])[-WINDOW_EMBEDDINGS:]
         dt = s.captured_at - self.last_seen
@@ -209,7 +211,7 @@ class Tracker:
             tr.new_person = tr.state is State.VIOLATION
             return
         proto = tr.prototype
-        known = self.identities.match(proto, tr.first_seen, tr.last_seen, tr.box, violators_only=False)
+        known = self.identities.match(proto, tr.trail, violators_only=False)
         if known is not None:
             known.observe(tr.last_seen, tr.box, proto, tr.count if tr.first_seen > known.last_seen else 0)
             tr.identity = known
@@ -217,7 +219,7 @@ class Tracker:
         tr.new_person = tr.count >= 2  # one sighting: a flicker of the detector, not a person
         if proto is not None and tr.new_person:
             tr.identity = self.identities.add(Identity(tr.first_seen, tr.last_seen, tr.box, [proto],
-                                                       sightings=tr.count))
+                                                       sightings=tr.count, trail=list(tr.trail)))
 
     def _match(self, t: float, tracks: list[Track], sightings: list[Sighting], appearance: bool
                ) -> tuple[list[tuple[Track, Sighting]], list[Sighting], list[Track]]:
@@ -228,9 +230,10 @@ class Tracker:
             pred = tr.predict(t, horizon)
             for si, s in enumerate(sightings):
                 overlap = max(iou(pred, s.box), iou(tr.box, s.box))
-                dist = min(spacing(pred, s.box), spacing(tr.box, s.box))
+                dist = min(center_spacing(pred, s.box), center_spacing(tr.box, s.box))
                 sim = None
-                if appearance and tr.appearance is not None and s.embedding is not None:
+                if (appearance and tr.appearance is not None and s.embedding is not None
+                        and tr.appearance.shape == s.embedding.shape):
                     sim = float(tr.appearance @ s.embedding)
                     if sim < gate:
                         continue  # a different face, however close
@@ -269,7 +272,10 @@ class Tracker:
             self._fire(tr, s, step)
 
     def _fire(self, tr: Track, s: Sighting, step: Step) -> None:
-        known = self.identities.match(tr.prototype, tr.first_seen, tr.last_seen, tr.box, violators_only=True)
+        # a replay firing at the sighting that named a violation is that violation again (its
+        # insert is idempotent), never a rejoin: its row may not have been committed
+        same = self.identities.by_violation((s.entry_id, s.face))
+        known = None if same else self.identities.match(tr.prototype, tr.trail, violators_only=True)
         if known is not None:
             tr.state, tr.identity = State.REJOINED, known
             newer = tr.count if tr.first_seen > known.last_seen else \
@@ -281,8 +287,8 @@ class Tracker:
             tr.fired = s
             tr.best = max(tr.window, key=lambda x: (x.frame is not None, x.p_no_mask))
             exemplars = [tr.prototype] if tr.prototype is not None else []
-            tr.identity = self.identities.add(Identity(tr.first_seen, tr.last_seen, tr.box, exemplars,
-                                                       (s.entry_id, s.face), tr.count))
+            tr.identity = same or self.identities.add(Identity(tr.first_seen, tr.last_seen, tr.box, exemplars,
+                                                               (s.entry_id, s.face), tr.count, trail=list(tr.trail)))
             step.fired.append(tr)
         step.settled += tr.window
         tr.window = []

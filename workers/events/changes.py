@@ -58,7 +58,8 @@ class Changes:
     camera: str
     new: list[NewViolation] = field(default_factory=list)
     extend: list[Extension] = field(default_factory=list)
-    hours: Counter = field(default_factory=Counter)  # (hour, "people" | "violations" | "sightings") -> n
+    hours: Counter = field(default_factory=Counter)  # (hour, "people" | "sightings") -> n; the store
+    # counts "violations" itself, for the rows it creates (a replay creates none)
 
     def __bool__(self) -> bool:
         return bool(self.new or self.extend or self.hours)
@@ -70,13 +71,23 @@ def _extension(camera: str, tr: Track) -> Extension:
     return Extension(violation_id(camera, entry_id, face), ident.last_seen, ident.sightings)
 
 
+def extensions(camera: str, registry) -> Changes:
+    """Violators seen since their row was last written: their last_seen and sightings, so that
+    nothing acked is ahead of the database (the service writes these before every ack)."""
+    out = Changes(camera)
+    for ident in registry.committed():
+        if ident.unwritten:
+            entry_id, face = ident.violation
+            out.extend.append(Extension(violation_id(camera, entry_id, face), ident.last_seen, ident.sightings))
+    return out
+
+
 def changes_of(camera: str, step: Step) -> Changes:
     out = Changes(camera)
     for tr in step.fired:
         out.new.append(NewViolation(violation_id(camera, tr.fired.entry_id, tr.fired.face), camera, tr.id,
                                     tr.first_seen, tr.last_seen, tr.count, tr.best,
                                     getattr(tr.fired.info, "model_version", "")))
-        out.hours[hour_of(tr.first_seen), "violations"] += 1
     for tr in step.rejoined:
         out.extend.append(_extension(camera, tr))
     for tr in step.ended:

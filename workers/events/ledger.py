@@ -29,6 +29,11 @@ class AckLedger:
             elif self._open.pop(s.entry_id, None) is not None:
                 self._acks.append(s.entry_id)
 
+    def drop(self, entry_id: str) -> None:
+        """An entry that could not be processed: ack it, whatever of it was still held."""
+        self._open.pop(entry_id, None)
+        self.skip(entry_id)
+
     @property
     def held(self) -> int:
         return len(self._open)

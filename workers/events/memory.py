@@ -37,7 +37,7 @@ class IdentityMemory:
         """Write what changed since the last save; raises BusError (the caller retries next flush)."""
         key = self.bus.keys.events_identities(cam_id)
         gone = [i.key for i in registry.forgotten]
-        dirty = sorted((i for i in registry.violators() if i.dirty), key=lambda i: i.last_seen)[-KEPT:]
+        dirty = sorted((i for i in registry.committed() if i.dirty), key=lambda i: i.last_seen)[-KEPT:]
         if dirty:
             self.bus.put_hash(key, {i.key: json.dumps(i.to_record(), separators=(",", ":")) for i in dirty},
                               ttl_s=self.ttl_s)

@@ -20,7 +20,6 @@ import threading
 import time
 from collections import Counter
 
-import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.bus import Bus, Entry
@@ -30,7 +29,7 @@ from maskwatch.shards import Shard
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire import WireError
 from maskwatch.wire.detections import DetectionMsg, decode
-from workers.events.changes import Changes, Stored, changes_of, utc
+from workers.events.changes import Changes, Stored, changes_of, extensions, utc
 from workers.events.feed import CameraFeed
 from workers.events.ledger import AckLedger
 from workers.events.memory import IdentityMemory
@@ -167,7 +166,7 @@ class EventsService:
                 except Exception:  # a poison entry must not crash-loop the service on every replay
                     log.exception("camera %s: entry %s could not be processed, skipped", cam_id, entry_id)
                     self._counts["bad_entries"] += 1
-                    self.ledger.skip(entry_id)
+                    self.ledger.drop(entry_id)
 
     def _process(self, cam_id: str, cam: CameraFeed, entry_id: str, msg: DetectionMsg) -> None:
         self._counts["processed"] += 1
@@ -193,7 +192,11 @@ class EventsService:
             log.info("camera %s: track %d is a violator seen before, their violation goes on", cam_id, tr.id)
         changes = changes_of(cam_id, step)
         if changes:
-            self._report(cam_id, changes, self.store.commit(changes))
+            created = self.store.commit(changes)
+            if created is not None:  # committed (or already there): the identities may persist
+                for tr in step.fired:
+                    tr.identity.committed = True
+                self._report(cam_id, changes, created)
         self.ledger.settle(step.settled)
 
     def _report(self, cam_id: str, changes: Changes, created: dict[str, Stored]) -> None:
@@ -215,9 +218,15 @@ class EventsService:
             cam.last_rx = now  # we did not read while stalled: that silence is not the camera's
 
     def _flush(self) -> None:
-        # identities before acks: a violator's entries must never be gone while their identity is not stored
+        # rows, then identities, then acks: nothing acked may be ahead of the database, and a
+        # violator's entries are never gone while their identity is not stored
         for cam_id, cam in self._cams.items():
-            self.memory.save(cam_id, cam.tracker.identities)
+            registry = cam.tracker.identities
+            ext = extensions(cam_id, registry)
+            if ext and self.store.commit(ext) is not None:
+                for ident in registry.committed():
+                    ident.unwritten = False
+            self.memory.save(cam_id, registry)
         acks = self.ledger.take()
         if acks:
             try:
@@ -243,11 +252,7 @@ class EventsService:
 
 def sightings(entry_id: str, msg: DetectionMsg) -> list[Sighting]:
     info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(f.box for f in msg.faces))
-    embs = msg.embeddings or [None] * len(msg.faces)
+    embs = msg.embeddings or [None] * len(msg.faces)  # decode() made them float32 unit vectors
     return [Sighting(msg.captured_at, f.box, f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
-                     msg.frame_jpeg, info, msg.min_face_score, _unit(embs[i]))
+                     msg.frame_jpeg, info, msg.min_face_score, embs[i])
             for i, f in enumerate(msg.faces)]
-
-
-def _unit(e: np.ndarray | None) -> np.ndarray | None:
-    return None if e is None else np.asarray(e, np.float32)

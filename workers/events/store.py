@@ -17,7 +17,7 @@ from maskwatch.config import SnapshotConfig
 from maskwatch.storage import repo
 from maskwatch.storage.models import ReviewStatus, Violation
 from maskwatch.storage.snapshots import SnapshotStore
-from workers.events.changes import Changes, NewViolation, Stored, utc
+from workers.events.changes import Changes, NewViolation, Stored, hour_of, utc
 from workers.events.render import render_frame
 
 log = logging.getLogger(__name__)
@@ -41,24 +41,26 @@ class Store:
         self.rejected = 0
         self.on_db_back: Callable[[], None] = lambda: None
 
-    def commit(self, changes: Changes) -> dict[str, Stored]:
-        """Write the changes; the new violations that this call created (a replay creates none)."""
+    def commit(self, changes: Changes) -> dict[str, Stored] | None:
+        """Write the changes; the new violations that this call created (a replay creates none),
+        or None when the database rejected them."""
         written: list[str] = []
-        created = self._with_db(lambda s: self._write(s, changes, written), written)
-        return created or {}
+        return self._with_db(lambda s: self._write(s, changes, written), written)
 
     def _write(self, session: Session, changes: Changes, written: list[str]) -> dict[str, Stored]:
         created: dict[str, Stored] = {}
+        hours = changes.hours.copy()
         for v in changes.new:
             if session.get(Violation, v.id) is not None:
                 continue  # a replay: the stored row and its files stay as they are
             row = self._row(v, written)
             if repo.insert_violation_if_absent(session, **row):
                 created[v.id] = Stored(v, row["crop_path"], row["frame_path"])
+                hours[hour_of(v.first_seen), "violations"] += 1
         for e in changes.extend:
             repo.extend_violation(session, e.violation_id, utc(e.last_seen), e.sightings)
         by_hour: dict = {}
-        for (hour, kind), n in changes.hours.items():
+        for (hour, kind), n in hours.items():
             by_hour.setdefault(hour, {})[kind] = n
         for hour, counts in by_hour.items():
             repo.add_camera_hour(session, changes.camera, hour, **counts)
