@@ -110,69 +110,101 @@ def _walk(t0: float, t1: float, x0: float, x1: float, y: float) -> list[tuple[fl
     return [(t0, x0, y), (t1, x1, y)]
 
 
-def scenarios(bad: list[Face], good: list[Face], seed: int) -> list[Scenario]:
-    rng = np.random.default_rng(seed)
-    out = []
+class _Draw:
+    """The seeded choices of one set of scenarios, drawn in a fixed order (the clips of a seed
+    never change)."""
 
-    def cast():
-        return _Cast(bad, good, rng)
+    def __init__(self, bad: list[Face], good: list[Face], seed: int):
+        self.bad, self.good, self.rng = bad, good, np.random.default_rng(seed)
 
-    def w():
-        return float(rng.uniform(48, 68))
+    def cast(self) -> _Cast:
+        return _Cast(self.bad, self.good, self.rng)
 
-    c = cast()  # queue: unmasked strangers through one barrier every 3-10 s, a few masked among them
-    people, t = [], 1.0
+    def width(self) -> float:
+        return float(self.rng.uniform(48, 68))
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return float(self.rng.uniform(lo, hi))
+
+
+def _queue(d: _Draw) -> Scenario:
+    """Unmasked strangers through one barrier every 3-10 s, a few masked among them."""
+    c, people, t = d.cast(), [], 1.0
     for i in range(8):
         violator = i not in (2, 5)
-        stay = float(rng.uniform(2.5, 3.5))
+        stay = d.uniform(2.5, 3.5)
         people.append(Person(c.take(violator), [(t, 150, 280), (t + 1.2, 480, 270), (t + stay, 480, 270),
-                                                 (t + stay + 1.2, 820, 280)], w(), [(t, t + stay + 1.2)]))
-        t += float(rng.uniform(3.0, 10.0))
-    out.append(Scenario("queue", t + 3.0, people))
+                                                 (t + stay + 1.2, 820, 280)], d.width(), [(t, t + stay + 1.2)]))
+        t += d.uniform(3.0, 10.0)
+    return Scenario("queue", t + 3.0, people)
 
-    c = cast()  # occlusion: behind a pillar for 2-8 s, then on
-    hide = float(rng.uniform(2.0, 8.0))
+
+def _occlusion(d: _Draw) -> Scenario:
+    """Behind a pillar for 2-8 s, then on."""
+    c, hide = d.cast(), d.uniform(2.0, 8.0)
     speed = (PILLAR[1] - PILLAR[0] + 60) / hide
     x_in, x_out = PILLAR[0] - 30, PILLAR[1] + 30
     t_in = (x_in - 120) / speed + 1.0
     path = [(1.0, 120, 260), (t_in, x_in, 260), (t_in + hide, x_out, 260), (t_in + hide + 3.0, x_out + 3 * speed, 260)]
-    people = [Person(c.take(True), path, w(), [(1.0, t_in), (t_in + hide, t_in + hide + 3.0)]),
-              Person(c.take(False), _walk(1.0, 12.0, 850, 650, 400), w(), [(1.0, 12.0)])]
-    out.append(Scenario("occlusion", t_in + hide + 4.0, people, pillar=True, notes={"hidden_s": round(hide, 1)}))
+    people = [Person(c.take(True), path, d.width(), [(1.0, t_in), (t_in + hide, t_in + hide + 3.0)]),
+              Person(c.take(False), _walk(1.0, 12.0, 850, 650, 400), d.width(), [(1.0, 12.0)])]
+    return Scenario("occlusion", t_in + hide + 4.0, people, pillar=True, notes={"hidden_s": round(hide, 1)})
 
-    c = cast()  # revisit: leaves, back 8-20 s later somewhere else
-    away = float(rng.uniform(8.0, 20.0))
+
+def _revisit(d: _Draw) -> Scenario:
+    """Leaves, back 8-20 s later somewhere else."""
+    c, away = d.cast(), d.uniform(8.0, 20.0)
     a = c.take(True)
-    people = [Person(a, [(1.0, 200, 260), (5.0, 260, 260)], w(), [(1.0, 5.0)]),
-              Person(c.take(False), [(1.0, 700, 300), (9.0 + away, 760, 300)], w(), [(1.0, 9.0 + away)])]
+    people = [Person(a, [(1.0, 200, 260), (5.0, 260, 260)], d.width(), [(1.0, 5.0)]),
+              Person(c.take(False), [(1.0, 700, 300), (9.0 + away, 760, 300)], d.width(), [(1.0, 9.0 + away)])]
     back = Person(a, [(5.0 + away, 600, 230), (9.0 + away, 520, 240)], people[0].width, [(5.0 + away, 9.0 + away)])
-    out.append(Scenario("revisit", 10.0 + away, people + [back], notes={"away_s": round(away, 1)}))
+    return Scenario("revisit", 10.0 + away, people + [back], notes={"away_s": round(away, 1)})
 
-    c = cast()  # crossing: two violators walk through each other
-    people = [Person(c.take(True), _walk(1.0, 9.0, 120, 840, 270), w(), [(1.0, 9.0)]),
-              Person(c.take(True), _walk(1.0, 9.0, 840, 120, 285), w(), [(1.0, 9.0)]),
-              Person(c.take(False), _walk(1.0, 9.0, 300, 420, 440), w(), [(1.0, 9.0)])]
-    out.append(Scenario("crossing", 10.0, people))
 
-    c = cast()  # crowd: six masked, one not, milling about
-    people = []
+def _crossing(d: _Draw) -> Scenario:
+    """Two violators walk through each other."""
+    c = d.cast()
+    people = [Person(c.take(True), _walk(1.0, 9.0, 120, 840, 270), d.width(), [(1.0, 9.0)]),
+              Person(c.take(True), _walk(1.0, 9.0, 840, 120, 285), d.width(), [(1.0, 9.0)]),
+              Person(c.take(False), _walk(1.0, 9.0, 300, 420, 440), d.width(), [(1.0, 9.0)])]
+    return Scenario("crossing", 10.0, people)
+
+
+def _crowd(d: _Draw) -> Scenario:
+    """Six masked, one not, milling about."""
+    c, people = d.cast(), []
     for i in range(7):
-        x, y = 130 + 120 * i, float(rng.uniform(180, 400))
-        dx, dy = rng.uniform(-60, 60, size=2)
-        people.append(Person(c.take(i == 3), [(1.0, x, y), (15.0, x + dx, y + dy)], w(), [(1.0, 15.0)]))
-    out.append(Scenario("crowd", 16.0, people))
+        x, y = 130 + 120 * i, d.uniform(180, 400)
+        dx, dy = d.rng.uniform(-60, 60, size=2)
+        people.append(Person(c.take(i == 3), [(1.0, x, y), (15.0, x + dx, y + dy)], d.width(), [(1.0, 15.0)]))
+    return Scenario("crowd", 16.0, people)
 
-    c = cast()  # pulldown: masked (painted) for 6 s, then not
-    down = 7.0
-    people = [Person(c.take(True), [(1.0, 300, 270), (14.0, 420, 260)], w(), [(1.0, 14.0)], masked_until=down),
-              Person(c.take(False), [(1.0, 700, 300), (14.0, 640, 300)], w(), [(1.0, 14.0)])]
-    out.append(Scenario("pulldown", 15.0, people, notes={"mask_down_at_s": down}))
 
-    for name, drift in (("static", 0.0), ("drifting", 40.0)):
-        c = cast()  # people standing still (a waiting area), the camera still or swaying
+def _pulldown(d: _Draw) -> Scenario:
+    """Masked (painted) for 6 s, then not."""
+    c, down = d.cast(), 7.0
+    people = [Person(c.take(True), [(1.0, 300, 270), (14.0, 420, 260)], d.width(), [(1.0, 14.0)], masked_until=down),
+              Person(c.take(False), [(1.0, 700, 300), (14.0, 640, 300)], d.width(), [(1.0, 14.0)])]
+    return Scenario("pulldown", 15.0, people, notes={"mask_down_at_s": down})
+
+
+def _waiting(name: str, drift: float):
+    """People standing still (a waiting area), the camera still or swaying."""
+    def build(d: _Draw) -> Scenario:
+        c = d.cast()
         people = [Person(c.take(i == 1), [(1.0, 200 + 260 * i, 280 + 30 * i), (15.0, 200 + 260 * i, 280 + 30 * i)],
-                         w(), [(1.0, 15.0)]) for i in range(3)]
-        out.append(Scenario(name, 16.0, people, drift_px=drift))
+                         d.width(), [(1.0, 15.0)]) for i in range(3)]
+        return Scenario(name, 16.0, people, drift_px=drift)
+    return build
+
+
+BUILDERS = (_queue, _occlusion, _revisit, _crossing, _crowd, _pulldown, _waiting("static", 0.0),
+            _waiting("drifting", 40.0))
+
+
+def scenarios(bad: list[Face], good: list[Face], seed: int) -> list[Scenario]:
+    d = _Draw(bad, good, seed)
+    out = [build(d) for build in BUILDERS]
     for s in out:
         for i, p in enumerate(s.people):
             p.id = f"{s.name}-{i}"
