@@ -170,3 +170,31 @@ def test_a_violator_still_in_view_at_a_stop_has_their_row_up_to_date(bus, tmp_pa
         (v,) = rows(sessions)
     last = v.last_seen.replace(tzinfo=dt.UTC) if v.last_seen.tzinfo is None else v.last_seen
     assert last.timestamp() == pytest.approx(feed.msgs[-1].captured_at, abs=1e-3)
+
+
+def test_stopped_during_a_database_outage_the_violation_is_stored_after_the_restart(bus, tmp_path):
+    """The vote passed while PostgreSQL was unreachable and the service was stopped: its violator's
+    identity must not outlive the uncommitted row, or the replay would "rejoin" a row that never was."""
+    from support.fixtures import pg_database, pg_url
+    from support.tcp_proxy import TcpProxy
+
+    from maskwatch.storage.db import make_engine, session_factory
+
+    feed = Feed().episode(gap=0)
+    with pg_database() as name, TcpProxy("127.0.0.1", 5432) as proxy:
+        direct_engine = make_engine(pg_url(name))
+        direct = session_factory(direct_engine)
+        cfg = make_config(bus, pg_url(name, proxy.port), tmp_path / "snaps")
+        try:
+            with database(cfg.database.url) as (_, sessions):
+                with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+                    proxy.cut()
+                    push(bus, feed.msgs)
+                    wait_for(lambda: not svc.counters()["db_ok"], what="the service to notice the outage")
+                assert not bus.get_hash(bus.keys.events_identities(CAM))  # nothing committed: nothing kept
+                proxy.restore()
+                with running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+                    wait_for(lambda: len(rows(direct)) == 1 and pending(bus) == 0, 15, "the replayed violation")
+                    assert svc.counters()["violations"] == 1 and svc.counters()["rejoined"] == 0
+        finally:
+            direct_engine.dispose()

@@ -99,9 +99,9 @@ class EventsService:
         except Interrupted:
             log.info("events: stopped while the database was down; unsettled entries stay pending")
         finally:
-            try:  # identities, then the acks gathered so far (they follow committed work only)
+            try:  # rows, identities, then the acks gathered so far (they follow committed work only)
                 self._flush()
-            except BusError as e:
+            except (BusError, Interrupted) as e:  # the database or the bus is down at the stop
                 log.warning("events: final acks not written (%s); they are replayed", type(e).__name__)
             self._publish_status(force=True)
             if self._webhook:
