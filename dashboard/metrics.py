@@ -73,13 +73,16 @@ def _events_metrics(st: PipelineStatus) -> Iterator[Metric]:
     yield GaugeMetricFamily("maskwatch_stream_detections_pending",
                             f"detections delivered to group {EVENTS_GROUP!r}, not acked", value=st.detections_pending)
     if ev.get("present"):
-        yield GaugeMetricFamily("maskwatch_events_lag_seconds", "capture-to-processed lag of the events service",
+        yield GaugeMetricFamily("maskwatch_events_lag_seconds",
+                                "age of the oldest detection events has not settled (its backlog)",
                                 value=ev["lag_s"])
         yield CounterMetricFamily("maskwatch_events_processed", "detections processed by events",
                                   value=ev["processed"])
         yield CounterMetricFamily("maskwatch_events_bad_entries", "unreadable detections", value=ev["bad_entries"])
         yield GaugeMetricFamily("maskwatch_events_db_ok", "1 when events can write the database",
                                 value=1.0 if ev["db_ok"] else 0.0)
+        yield GaugeMetricFamily("maskwatch_events_ok", "1 when events reports no problem (database, snapshots)",
+                                value=0.0 if ev.get("problem") else 1.0)
         yield GaugeMetricFamily("maskwatch_events_shards_reporting", "events shards with a fresh status",
                                 value=ev.get("shards_reporting", 1))
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.state import state
+from dashboard.status import read_status
 from maskwatch.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,21 @@ def _bus_state() -> str:
         return "error"
 
 
+def _events_state() -> dict:
+    """The pipeline's events side as the dashboard sees it: lag in seconds and what is wrong."""
+    st = read_status(state().config, state().bus)
+    ev = st.events
+    if not st.available or not ev.get("present"):
+        return {"state": "unknown"}
+    return {"state": "degraded" if ev["problem"] else "ok", "lag_s": ev["lag_s"], "problem": ev["problem"]}
+
+
 @bp.get("/healthz")
 def healthz():
     db = "ok" if _db_ok() else "error"
     redis = _bus_state()
     healthy = db == "ok" and redis != "error"
-    resp = jsonify(db=db, redis=redis)
+    resp = jsonify(db=db, redis=redis, events=_events_state())  # events informs; it does not fail the probe
     resp.status_code = 200 if healthy else 503
     resp.headers["Cache-Control"] = "no-store"
     return resp

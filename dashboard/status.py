@@ -134,6 +134,7 @@ def _events(h: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {k: _i(h, k) for k in ("processed", "violations", "bad_entries", "pending")}
     out["lag_s"] = _f(h, "lag_s")
     out["db_ok"] = h.get("db_ok", "") in ("1", "true", "True")
+    out["problem"] = redact_text(h.get("problem", ""))[:200]
     out["updated_at"] = _f(h, "updated_at") or None
     out["present"] = bool(h)
     return out
@@ -148,6 +149,7 @@ def _merge_events(shards: list[dict[str, Any]]) -> dict[str, Any]:
                                                                    "pending")}
     out["lag_s"] = max(s["lag_s"] for s in present)
     out["db_ok"] = all(s["db_ok"] for s in present)
+    out["problem"] = "; ".join(sorted({s["problem"] for s in present if s["problem"]}))
     out["updated_at"] = min(s["updated_at"] or 0 for s in present) or None
     out["present"] = True
     out["shards_reporting"], out["shards"] = len(present), len(shards)  # a silent shard shows

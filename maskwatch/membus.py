@@ -139,6 +139,11 @@ class MemoryBus:
         with self._cond:
             return len(self._streams.get(stream, ()))
 
+    def oldest_age_s(self, stream):
+        with self._cond:
+            first = next(iter(self._streams.get(stream, {})), None)
+        return 0.0 if first is None else max(0.0, time.time() - int(first.partition("-")[0]) / 1000)
+
     def put_hash(self, key, mapping, ttl_s=None):
         with self._cond:
             self._hashes.setdefault(key, {}).update({k: str(v) for k, v in mapping.items()})

@@ -155,7 +155,8 @@ def test_registries_are_per_app(env):
 
 def test_healthz(env):
     resp = env[0].test_client().get("/healthz")
-    assert resp.status_code == 200 and resp.get_json() == {"db": "ok", "redis": "ok"}
+    assert resp.status_code == 200 and resp.get_json() == {
+        "db": "ok", "redis": "ok", "events": {"state": "ok", "lag_s": 0.75, "problem": ""}}
 
 
 def test_broken_bus_degrades_but_answers(env):
@@ -163,7 +164,8 @@ def test_broken_bus_degrades_but_answers(env):
     broken = create_app(cfg, bus=RedisBus("redis://127.0.0.1:1/0", "nowhere", socket_timeout=1))
     client = broken.test_client()
     health = client.get("/healthz")
-    assert health.status_code == 503 and health.get_json() == {"db": "ok", "redis": "error"}
+    assert health.status_code == 503 and health.get_json() == {"db": "ok", "redis": "error",
+                                                               "events": {"state": "unknown"}}
     m = _metrics(client)
     assert m[("maskwatch_bus_up", ())] == 0 and m[("maskwatch_db_up", ())] == 1
     login(client, users["viewer"])
@@ -177,8 +179,20 @@ def test_broken_database_is_503(env, tmp_path):
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
     client = create_app(cfg, bus=bus, engine=engine).test_client()
     health = client.get("/healthz")
-    assert health.status_code == 503 and health.get_json() == {"db": "error", "redis": "ok"}
+    assert health.status_code == 503 and health.get_json()["db"] == "error"
     assert _metrics(client)[("maskwatch_db_up", ())] == 0
+
+
+def test_an_events_problem_shows_on_healthz_and_metrics_but_does_not_fail_the_probe(env):
+    app, _, _, bus = env
+    bus.put_hash(bus.keys.events_status(), {"processed": 1, "lag_s": 42.0, "db_ok": 1, "updated_at": time.time(),
+                                            "problem": "snapshot store failing"})
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json()["events"] == {"state": "degraded", "lag_s": 42.0, "problem": "snapshot store failing"}
+    m = _metrics(client)
+    assert m[("maskwatch_events_ok", ())] == 0 and m[("maskwatch_events_lag_seconds", ())] == 42.0
 
 
 def test_memory_bus_workers_are_found(tmp_path):

@@ -62,6 +62,7 @@ class EventsService:
         self._cams: dict[str, CameraFeed] = {}
         self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0)
         self._lag_s = 0.0
+        self._backlog_s = 0.0
         self._pending = 0
         self._next_status = 0.0
         self._webhook = Webhook(self.ev.webhook_url, self.ev.webhook_timeout_s, stop) if self.ev.webhook_url else None
@@ -70,9 +71,21 @@ class EventsService:
     def db_ok(self) -> bool:
         return self.store.db_ok
 
-    def counters(self) -> dict[str, int | float]:
-        out: dict[str, int | float] = dict(self._counts)
-        out.update(pending=self._pending, lag_s=round(self._lag_s, 3), db_ok=int(self.store.db_ok),
+    @property
+    def problem(self) -> str:
+        """What is wrong, in words for the dashboard; "" when nothing is."""
+        if not self.store.db_ok:
+            return "database unavailable"
+        if not self.store.snapshots_ok:
+            return "snapshot store failing"
+        return ""
+
+    def counters(self) -> dict[str, int | float | str]:
+        out: dict[str, int | float | str] = dict(self._counts)
+        # lag: the age of the oldest detection not settled yet (settled ones are deleted), so a
+        # stall shows as a growing lag however little gets processed; latency: of the last one
+        out.update(pending=self._pending, lag_s=round(self._backlog_s, 3), latency_s=round(self._lag_s, 3),
+                   problem=self.problem, db_ok=int(self.store.db_ok),
                    snapshots_ok=int(self.store.snapshots_ok), db_rejected=self.store.rejected,
                    shard=str(self.shard), cameras=len(self._cams),
                    webhook_errors=self._webhook.errors if self._webhook else 0)
@@ -244,6 +257,7 @@ class EventsService:
         self._next_status = now + STATUS_INTERVAL_S
         try:
             self._pending = self.bus.pending_count(self.stream, GROUP)
+            self._backlog_s = self.bus.oldest_age_s(self.stream)
             self.bus.put_hash(self.bus.keys.events_status(self.shard.index),
                               {**self.counters(), "updated_at": round(time.time(), 3)}, ttl_s=STATUS_TTL_S)
         except BusError as e:  # status is best effort; the loop reports bus outages

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -107,10 +108,19 @@ class Store:
                     log.error("events: cannot write snapshots under %s (%s), holding detections unacked",
                               self.snapshots.root, e.strerror or type(e).__name__)
                 self.snapshots_ok = False
-            self.on_state()
-            if self.stop.wait(delay):
-                raise Interrupted
+            self._wait(delay)
             delay = min(delay * 2, self.BACKOFF_MAX_S)
+
+    def _wait(self, delay: float) -> None:
+        """Back off, reporting state at least once a second: a stall must show while it lasts."""
+        deadline = time.monotonic() + delay
+        while True:
+            self.on_state()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self.stop.wait(min(left, 1.0)):
+                raise Interrupted
 
     def _remove(self, paths: list[str]) -> None:
         for rel in paths:
