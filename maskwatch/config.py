@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -82,6 +83,8 @@ class CameraConfig(Strict):
             raise ValueError(f"unsupported URL scheme {scheme!r} (rtsp, rtsps, rtmp, http, https, file)")
         if scheme and not v.split("://", 1)[1].strip("/"):
             raise ValueError("URL has no host or path")
+        if scheme in ("rtsp", "rtsps", "rtmp", "http", "https") and not urlsplit(v).hostname:
+            raise ValueError(f"a {scheme}:// URL needs a host")
         return v
 
     @field_validator("roi")
@@ -213,16 +216,6 @@ class Config(Strict):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
-    @field_validator("cameras")
-    @classmethod
-    def _unique_ids(cls, v: list[CameraConfig]) -> list[CameraConfig]:
-        seen = set()
-        for cam in v:
-            if cam.id in seen:
-                raise ValueError(f"camera id {cam.id!r} is used twice")
-            seen.add(cam.id)
-        return v
-
     def camera(self, cam_id: str) -> CameraConfig:
         for cam in self.cameras:
             if cam.id == cam_id:
@@ -270,17 +263,31 @@ def _describe(err: dict, raw: dict) -> str:
     return f"{where}: {msg}"
 
 
+def _duplicate_ids(raw: dict) -> list[str]:
+    """Checked on the raw entries, so a duplicate is reported beside every other problem."""
+    cams = raw.get("cameras")
+    ids = [c.get("id") for c in cams if isinstance(c, dict)] if isinstance(cams, list) else []
+    twice = sorted({i for i in ids if isinstance(i, str) and ids.count(i) > 1})
+    return [f"cameras: camera id {i!r} is used twice" for i in twice]
+
+
 def parse_config(raw: Any, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
-    filled = expand_env(raw, dict(os.environ) if env is None else env)
     try:
-        return Config.model_validate(filled)
+        filled = expand_env(raw, dict(os.environ) if env is None else env)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    lines = _duplicate_ids(filled)
+    try:
+        cfg = Config.model_validate(filled)
     except ValidationError as e:
-        lines = [_describe(err, filled) for err in e.errors(include_url=False)]
+        lines = [_describe(err, filled) for err in e.errors(include_url=False)] + lines
+    if lines:
         raise ConfigError(f"{source}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
+    return cfg
 
 
 def load_config(path: Path | str | None, env: dict[str, str] | None = None) -> Config:
@@ -289,9 +296,11 @@ def load_config(path: Path | str | None, env: dict[str, str] | None = None) -> C
         return parse_config({}, "<defaults>", env)
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:

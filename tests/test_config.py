@@ -30,7 +30,7 @@ def test_defaults_load_without_a_file():
     ({"cameras": [{"id": "a", "url": "rtsp://h/x", "rtsp_port": 1}]}, "cameras[0].rtsp_port (camera 'a'): unknown key"),
     ({"cameras": [{"id": "a", "url": "rtsp://h/x", "roi": [[0, 0], [2, 0], [1, 1]]}]}, "must lie in 0..1"),
     ({"cameras": [{"id": "a", "url": "rtsp://h/x"}, {"id": "a", "url": "rtsp://h/y"}]},
-     "cameras: Value error, camera id 'a' is used twice"),
+     "cameras: camera id 'a' is used twice"),
     ({"cameras": [{"id": "a"}]}, "cameras[0].url (camera 'a'): Field required"),
     ({"events": {"vote_k": 6, "vote_n": 5}}, "events: Value error, vote_k (6) cannot exceed vote_n (5)"),
     ({"redis": {"prefix": "has space"}}, "redis.prefix: String should match pattern"),
@@ -107,3 +107,28 @@ def test_the_bench_profile_is_valid():
 
     cfg = load_config(ROOT / "deploy" / "bench" / "fast-720p.yaml")
     assert cfg.detector.max_side == 640 and cfg.worker.batch_size == 3
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"cameras": [{"id": "a", "url": "rtsp://h/a"}, {"id": "a", "url": "rtsp://h/b"},
+                  {"id": "b", "url": "ftp://x"}]},
+     ["cameras[2].url (camera 'b'): Value error, unsupported URL scheme 'ftp'", "camera id 'a' is used twice"]),
+    ({"cameras": [{"id": "c", "url": "rtsp:///stream1"}]}, ["a rtsp:// URL needs a host"]),
+    ({"cameras": [{"id": "c", "url": "http://:8080/video"}]}, ["a http:// URL needs a host"]),
+])
+def test_every_problem_is_reported_together(raw, expected):
+    with pytest.raises(ConfigError) as e:
+        parse_config(raw, "site.yaml", env={})
+    for text in expected:
+        assert text in str(e.value)
+
+
+def test_file_problems_name_the_file(tmp_path):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("site: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.yaml: not UTF-8 text \(byte 9 is 0xe9\)"):
+        load_config(bad)
+    env = tmp_path / "env.yaml"
+    env.write_text("dashboard:\n  secret_key: ${NOT_SET_ANYWHERE}\n")
+    with pytest.raises(ConfigError, match=r"env.yaml: dashboard.secret_key: environment variable NOT_SET_ANYWHERE"):
+        load_config(env, env={})

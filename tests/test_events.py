@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import http.server
 import json
@@ -213,6 +214,8 @@ def test_corrupt_and_foreign_entries_are_counted_and_acked(bus, tmp_path):
         {**good, b"meta": json.dumps(bad_box).encode()},
         {**good, b"meta": json.dumps({**meta, "captured_at": "yesterday"}).encode()},
         {**good, b"meta": json.dumps({**meta, "camera": "../../etc"}).encode()},
+        {**good, b"crop:0": b"<html>not a jpeg</html>"},  # would be stored as evidence
+        {**good, b"frame": b"GIF89a"},
     ]
     cfg = make_config(bus, url, tmp_path / "snaps")
     with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
@@ -334,3 +337,23 @@ def test_webhook_posts_each_new_violation(bus, tmp_path):
         server.shutdown()
         server.server_close()
         th.join(timeout=5)
+
+
+def test_a_face_box_with_absurd_coordinates_keeps_its_violation_clamped_to_the_frame(bus, tmp_path):
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    feed = Feed().episode()
+    huge = []
+    for m in feed.msgs:
+        if m.faces:
+            f0 = m.faces[0]
+            m = dataclasses.replace(m, faces=[dataclasses.replace(f0, box=(f0.box[0], f0.box[1], 1e300, 1e300)),
+                                              *m.faces[1:]])
+        huge.append(m)
+    cfg = make_config(bus, url, tmp_path / "snaps")
+    with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+        push(bus, huge)
+        wait_for(settled(bus, 1, sessions), what="the violation, not an OverflowError")
+        assert svc.counters()["bad_entries"] == 0
+    (v,) = rows(sessions)
+    assert v.box[2] == 320.0 and v.box[3] == 240.0 and v.box[0] < 320

@@ -2,13 +2,19 @@
 import dataclasses
 import json
 
+import cv2
 import numpy as np
 import pytest
 
 from maskwatch.wire import WireError, frames
 from maskwatch.wire import detections as det
 
-FRAME = frames.FrameMsg("gate", 7, 1_700_000_000.25, 640, 360, b"\xff\xd8jpeg")
+
+def _jpeg(w: int, h: int) -> bytes:
+    return cv2.imencode(".jpg", np.zeros((h, w, 3), np.uint8))[1].tobytes()
+
+
+FRAME = frames.FrameMsg("gate", 7, 1_700_000_000.25, 640, 360, _jpeg(640, 360))
 DET = det.DetectionMsg("gate", 7, 1_700_000_000.25, 1_700_000_000.5, "w1", "m1", 640, 360, 0.78,
                        [det.Face((1.0, 2.0, 30.0, 40.0), 0.9, 0.95)], min_face_score=0.75,
                        crops=[b"\xff\xd8crop"], frame_jpeg=b"\xff\xd8frame", timings_ms={"total": 12.5})
@@ -58,6 +64,10 @@ def _frame(**change):
     (_frame(jpg=b""), "frame: empty image"),
     (_frame(seq=b"seven"), "frame: bad field value"),
     (_frame(ts=b"\xff\xfe"), "frame: bad field value"),
+    (_frame(jpg=b"GIF89a..."), "frame: not a JPEG image"),
+    (_frame(jpg=_jpeg(320, 200)), "frame: the JPEG is 320x200, the entry declares 640x360"),
+    (_frame(w=b"16000", h=b"16000", jpg=_jpeg(16, 16)), "declared size 16000x16000 out of bounds"),
+    (_frame(w=b"0"), "declared size 0x360 out of bounds"),
 ])
 def test_bad_frames(fields, message):
     with pytest.raises(WireError, match=message):

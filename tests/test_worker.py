@@ -86,12 +86,18 @@ def test_stale_and_corrupt_frames_are_skipped_counted_and_acked(redis_bus, pipel
     # stale: queued 5 s ago by the bus clock (the entry id), whatever the capture clock says
     redis_bus.r.xadd(s, frame_fields("a", 1, img), id=f"{int((time.time() - 5) * 1000)}-0")
     bad = frame_fields("b", 2, img)
-    bad[b"jpg"] = b"\xff\xd8\xff\xe0 truncated garbage"
+    jpg = bytearray(bad[b"jpg"])
+    jpg[jpg.index(b"\xff\xc0") + 11] = 0  # a sound header, an impossible sampling factor
+    bad[b"jpg"] = bytes(jpg)
     redis_bus.add(redis_bus.keys.frames("b"), bad)                      # corrupt JPEG
     redis_bus.add(s, {b"v": b"9", b"cam": b"a"})                        # foreign schema
+    redis_bus.add(s, frame_fields("ghost", 3, img))                     # another camera's name on a's stream
+    garbage = frame_fields("a", 5, img)
+    garbage[b"jpg"] = b"\xff\xd8\xff\xe0 truncated garbage"
+    redis_bus.add(s, garbage)                                           # refused at the door, never decoded
     redis_bus.add(s, frame_fields("a", 4, img))                         # fine
     w = run_worker(cfg, redis_bus, pipeline, lambda w: w.counts["processed"] >= 1)
-    assert (w.counts["dropped_stale"], w.counts["bad_frames"], w.counts["bad_entries"]) == (1, 1, 1)
+    assert (w.counts["dropped_stale"], w.counts["bad_frames"], w.counts["bad_entries"]) == (1, 1, 3)
     assert [m.seq for m in read_detections(redis_bus)] == [4]
     assert redis_bus.pending_count(s, GROUP) == 0
     assert redis_bus.pending_count(redis_bus.keys.frames("b"), GROUP) == 0

@@ -53,6 +53,7 @@ class Worker:
         self.cfg, self.bus, self.pipeline, self.stop, self.name = config, bus, pipeline, stop, name
         self.model_version = model_version
         self.streams = [bus.keys.frames(c.id) for c in config.cameras if c.enabled]
+        self.camera_of = {bus.keys.frames(c.id): c.id for c in config.cameras}  # a stream names its camera
         self.rois = {c.id: c.roi for c in config.cameras}
         self.counts: Counter[str] = Counter()
         self.stage_ms: Counter[str] = Counter()
@@ -174,6 +175,11 @@ class Worker:
                 msg = wire_frames.decode(e.fields)
             except WireError as err:
                 log.warning("stream %s: entry %s skipped: %s", e.stream, e.id, err)
+                self.counts["bad_entries"] += 1
+                drop.append(e)
+                continue
+            if msg.camera != self.camera_of.get(e.stream):  # the stream says whose frame it is
+                log.warning("stream %s: entry %s claims camera %r, skipped", e.stream, e.id, msg.camera[:64])
                 self.counts["bad_entries"] += 1
                 drop.append(e)
                 continue

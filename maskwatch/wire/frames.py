@@ -1,12 +1,19 @@
-"""frames:{camera} entries: one JPEG frame as captured by ingest. Schema version 1."""
+"""frames:{camera} entries: one JPEG frame as captured by ingest. Schema version 1.
+
+The image is checked at the door, from its header, before anything decodes it: a JPEG, at most
+MAX_SIDE a side and MAX_PIXELS in all, of the size the entry declares.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from maskwatch.wire import WireError, check_version, field
+from maskwatch.wire.jpeg import jpeg_size
 
 VERSION = 1
 KIND = "frame"
+MAX_SIDE = 8192
+MAX_PIXELS = 7680 * 4320  # 8K UHD: ingest downscales anything wider than ingest.max_width anyway
 
 
 @dataclass(frozen=True)
@@ -37,4 +44,12 @@ def decode(fields: dict[bytes, bytes]) -> FrameMsg:
         raise WireError(f"{KIND}: bad field value: {e}") from None
     if not m.jpeg:
         raise WireError(f"{KIND}: empty image")
+    if not (0 < m.width <= MAX_SIDE and 0 < m.height <= MAX_SIDE and m.width * m.height <= MAX_PIXELS):
+        raise WireError(f"{KIND}: declared size {m.width}x{m.height} out of bounds (at most {MAX_SIDE} a side, "
+                        f"{MAX_PIXELS} pixels)")
+    size = jpeg_size(m.jpeg)
+    if size is None:
+        raise WireError(f"{KIND}: not a JPEG image")
+    if size != (m.width, m.height):
+        raise WireError(f"{KIND}: the JPEG is {size[0]}x{size[1]}, the entry declares {m.width}x{m.height}")
     return m

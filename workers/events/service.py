@@ -265,8 +265,16 @@ class EventsService:
 
 
 def sightings(entry_id: str, msg: DetectionMsg) -> list[Sighting]:
-    info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(f.box for f in msg.faces))
+    boxes = [clamp(f.box, msg.width, msg.height) for f in msg.faces]
+    info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(boxes))
     embs = msg.embeddings or [None] * len(msg.faces)  # decode() made them float32 unit vectors
-    return [Sighting(msg.captured_at, f.box, f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
+    return [Sighting(msg.captured_at, boxes[i], f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
                      msg.frame_jpeg, info, msg.min_face_score, embs[i])
             for i, f in enumerate(msg.faces)]
+
+
+def clamp(box, width: int, height: int) -> tuple[float, float, float, float]:
+    """A box inside its frame: a face at the edge keeps what is in view, and absurd coordinates
+    cannot overflow anything downstream (they are still somebody's face)."""
+    x1, y1, x2, y2 = (min(max(float(v), 0.0), float(lim)) for v, lim in zip(box, (width, height, width, height)))
+    return x1, y1, max(x2, min(x1 + 1.0, width)), max(y2, min(y1 + 1.0, height))

@@ -8,6 +8,7 @@ import time
 from maskwatch.config import CAMERA_ID
 from maskwatch.wire import WireError
 from maskwatch.wire.detections import DetectionMsg
+from maskwatch.wire.jpeg import is_jpeg
 
 _CAMERA = re.compile(CAMERA_ID)
 
@@ -28,6 +29,8 @@ def check(m: DetectionMsg) -> None:
         raise WireError("detections: bad frame size")
     if not isinstance(m.model_version, str):
         raise WireError("detections: bad model_version")
+    if not all(is_jpeg(c) for c in m.crops) or (m.frame_jpeg is not None and not is_jpeg(m.frame_jpeg)):
+        raise WireError("detections: a crop or the frame is not a JPEG")  # it would be stored as evidence
     dims = {len(e) for e in m.embeddings if e is not None}
     if len(dims) > 1:
         raise WireError("detections: embeddings of different sizes in one message")
