@@ -357,3 +357,43 @@ def test_a_face_box_with_absurd_coordinates_keeps_its_violation_clamped_to_the_f
         assert svc.counters()["bad_entries"] == 0
     (v,) = rows(sessions)
     assert v.box[2] == 320.0 and v.box[3] == 240.0 and v.box[0] < 320
+
+
+def test_entries_of_cameras_not_in_the_config_are_refused(bus, tmp_path):
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    feed = Feed().episode()
+    raw = {"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
+           "snapshots": {"dir": str(tmp_path / "snaps")}, "cameras": [{"id": "other", "url": "rtsp://h/o"}],
+           "events": {"reorder_s": 0.05, "track_max_gap_s": 0.5}}
+    cfg = parse_config(raw, env={})
+    with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+        push(bus, feed.msgs)
+        wait_for(lambda: pending(bus) == 0 and svc.counters()["unknown_camera"] == len(feed.msgs))
+        assert rows(sessions) == [] and svc.counters()["processed"] == 0
+
+
+def test_a_row_the_database_rejects_leaves_no_snapshot_files(bus, tmp_path):
+    """PostgreSQL refuses the insert (a check trigger, as a constraint would): the files written
+    for it are removed, the rejection counted, and the entries acked rather than stuck."""
+    from sqlalchemy import text
+
+    feed = Feed().episode()
+    with pg_database() as name:
+        engine = make_engine(pg_url(name))
+        try:
+            upgrade(pg_url(name))
+            with engine.begin() as c:
+                c.execute(text("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                               "RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END $$ LANGUAGE plpgsql"))
+                c.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON violations "
+                               "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+            cfg = make_config(bus, pg_url(name), tmp_path / "snaps")
+            with database(cfg.database.url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+                push(bus, feed.msgs)
+                wait_for(lambda: svc.counters()["db_rejected"] >= 1 and pending(bus) == 0, 15, "the rejection")
+                assert rows(sessions) == []
+            left = [p for p in (tmp_path / "snaps").rglob("*") if p.is_file()]
+            assert left == []
+        finally:
+            engine.dispose()

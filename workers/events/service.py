@@ -60,7 +60,11 @@ class EventsService:
         self.memory = IdentityMemory(bus, self.ev.revisit_s)
         self.ledger = AckLedger()
         self._cams: dict[str, CameraFeed] = {}
-        self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0)
+        self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0,
+                               unknown_camera=0)
+        # a site's config lists its cameras: an entry for any other is refused (an events process
+        # given no camera list, as in some tests, takes every camera of its shard)
+        self._known = {c.id for c in config.cameras}
         self._lag_s = 0.0
         self._backlog_s = 0.0
         self._pending = 0
@@ -151,6 +155,11 @@ class EventsService:
             except WireError as err:
                 self._counts["bad_entries"] += 1
                 log.warning("entry %s: skipped, not a valid detections message: %s", e.id, err)
+                self.ledger.skip(e.id)
+                continue
+            if self._known and msg.camera not in self._known:
+                self._counts["unknown_camera"] += 1
+                log.warning("entry %s: camera %r is not in the config, skipped", e.id, msg.camera)
                 self.ledger.skip(e.id)
                 continue
             if not self.shard.owns(msg.camera):  # a worker routing by another events.shards
