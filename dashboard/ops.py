@@ -51,7 +51,8 @@ def healthz():
     db = "ok" if _db_ok() else "error"
     redis = _bus_state()
     healthy = db == "ok" and redis != "error"
-    resp = jsonify(db=db, redis=redis, events=_events_state())  # events informs; it does not fail the probe
+    events = _events_state() if redis == "ok" else {"state": "unknown"}  # informs; never fails the probe
+    resp = jsonify(db=db, redis=redis, events=events)
     resp.status_code = 200 if healthy else 503
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -48,6 +48,7 @@ class CameraReader(threading.Thread):
         self.read_total = self.sent_total = 0
         self.dropped_bus = 0       # frames not published because the bus was down
         self._bus_down = False
+        self._bus_retry_at = 0.0
         self.last_frame_at = 0.0
         self.size = (0, 0)
         self.source_fps = 25.0
@@ -157,7 +158,12 @@ class CameraReader(threading.Thread):
         self.reconnects += 1
 
     def _publish(self, msg: wire.FrameMsg) -> bool:
-        """Publish a frame; during a bus outage drop it (counted) and keep the camera open."""
+        """Publish a frame; during a bus outage drop it (counted) and keep the camera open. While
+        the bus is down it is tried once a second, not for every frame: an unreachable server
+        costs a connect timeout per try, and the camera must go on being read meanwhile."""
+        if self._bus_down and time.monotonic() < self._bus_retry_at:
+            self.dropped_bus += 1
+            return False
         try:
             self.bus.add(self.stream, wire.encode(msg), maxlen=self.maxlen)
         except BusError as e:
@@ -166,6 +172,7 @@ class CameraReader(threading.Thread):
                 log.warning("camera %s: bus unavailable (%s), dropping frames until it is back",
                             self.cam.id, type(e).__name__)
             self._bus_down = True
+            self._bus_retry_at = time.monotonic() + 1.0
             return False
         if self._bus_down:
             log.info("camera %s: bus is back, %d frames were dropped", self.cam.id, self.dropped_bus)

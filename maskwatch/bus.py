@@ -4,7 +4,8 @@ Both implement one small interface, so ingest, workers and events never know whi
 Redis is the primary, tested path; `MemoryBus` exists for `maskwatch run` on one machine without a
 Redis server. Stream entries are dicts of bytes -> bytes; ids are Redis stream ids ("ms-seq").
 
-The bus owns its errors: this is the only module that imports redis, and both buses raise
+The bus owns its errors: this is the only module that imports redis (but for the dashboard's
+login limiter, which talks to the client until a shared limiter replaces it), and both buses raise
 maskwatch.errors' BusUnavailable (cannot reach the server) and NoGroup (a consumer group is gone),
 so no service ever matches an error string.
 """

@@ -117,9 +117,11 @@ class RedisConfig(Strict):
     url: str | None = Field(None, description="redis://host:port/db; none: in-process bus (maskwatch run only)")
     prefix: str = Field("mw", pattern=r"^[A-Za-z0-9:_-]{1,40}$", description="key prefix, for sharing a server")
     frames_maxlen: int = Field(10, ge=1, le=10_000, description="frames kept per camera stream")
+    # settled detections are deleted at once; this caps what piles up while events cannot keep up
+    # (a database outage): 8,000 entries of about 63 KB fit the 768 MB maxmemory of deploy/
     detections_maxlen: int = Field(
-        100_000, ge=100, le=10_000_000,
-        description="detections kept while events is down (about 40 min of 8 cameras at 5 fps); "
+        8_000, ge=100, le=10_000_000,
+        description="detections kept while events is down (about 3 min of 8 cameras at 5 fps, 0.5 GB); "
                     "older ones are trimmed, and a warning counts any that were still pending")
 
 
@@ -216,6 +218,15 @@ class Config(Strict):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
+    @model_validator(mode="after")
+    def _unique_ids(self):
+        # parse_config reports duplicates beside every other problem; this holds for a Config
+        # built any other way
+        ids = [c.id for c in self.cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError("camera ids must be unique")
+        return self
+
     def camera(self, cam_id: str) -> CameraConfig:
         for cam in self.cameras:
             if cam.id == cam_id:
@@ -284,7 +295,8 @@ def parse_config(raw: Any, source: str = "<config>", env: dict[str, str] | None 
     try:
         cfg = Config.model_validate(filled)
     except ValidationError as e:
-        lines = [_describe(err, filled) for err in e.errors(include_url=False)] + lines
+        described = [_describe(err, filled) for err in e.errors(include_url=False)]
+        lines = [d for d in described if not (lines and "camera ids must be unique" in d)] + lines
     if lines:
         raise ConfigError(f"{source}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
     return cfg

@@ -132,3 +132,11 @@ def test_file_problems_name_the_file(tmp_path):
     env.write_text("dashboard:\n  secret_key: ${NOT_SET_ANYWHERE}\n")
     with pytest.raises(ConfigError, match=r"env.yaml: dashboard.secret_key: environment variable NOT_SET_ANYWHERE"):
         load_config(env, env={})
+
+
+def test_a_config_built_in_code_refuses_duplicate_ids_too():
+    from pydantic import ValidationError
+
+    from maskwatch.config import Config
+    with pytest.raises(ValidationError, match="camera ids must be unique"):
+        Config.model_validate({"cameras": [{"id": "a", "url": "0"}, {"id": "a", "url": "1"}]})

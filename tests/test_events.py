@@ -216,6 +216,9 @@ def test_corrupt_and_foreign_entries_are_counted_and_acked(bus, tmp_path):
         {**good, b"meta": json.dumps({**meta, "camera": "../../etc"}).encode()},
         {**good, b"crop:0": b"<html>not a jpeg</html>"},  # would be stored as evidence
         {**good, b"frame": b"GIF89a"},
+        {**good, b"frame": cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))[1].tobytes()},  # not 320x240
+        {**good, b"meta": json.dumps({**meta, "faces": [{**meta["faces"][0], "box": [50, 50, 10, 90]},
+                                                        meta["faces"][1]]}).encode()},  # inverted
     ]
     cfg = make_config(bus, url, tmp_path / "snaps")
     with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:

@@ -68,6 +68,8 @@ def _frame(**change):
     (_frame(jpg=_jpeg(320, 200)), "frame: the JPEG is 320x200, the entry declares 640x360"),
     (_frame(w=b"16000", h=b"16000", jpg=_jpeg(16, 16)), "declared size 16000x16000 out of bounds"),
     (_frame(w=b"0"), "declared size 0x360 out of bounds"),
+    (_frame(jpg=b"\xff\xd8" + b"\xff" * 5_000_000), "not a JPEG image"),   # fill bytes: refused, not walked
+    (_frame(jpg=b"\xff\xd8" + b"\x00" * (33 << 20)), "more than 33554432"),
 ])
 def test_bad_frames(fields, message):
     with pytest.raises(WireError, match=message):

@@ -170,6 +170,9 @@ class Registry:
             self._drop([drop])
         return ident
 
+    def discard(self, ident: Identity) -> None:
+        self.identities = [i for i in self.identities if i is not ident]
+
     def expire(self, clock: float) -> None:
         self._drop([i for i in self.identities if clock - i.last_seen > self.revisit_s])
 

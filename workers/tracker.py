@@ -121,7 +121,9 @@ class Track:
 
     def follow(self, s: Sighting) -> None:
         """Move to a sighting newer than the last one; an older one only widens first_seen."""
-        self.trail = sorted(self.trail + [(s.captured_at, s.box)])[-TRAIL:]
+        trail = sorted(self.trail + [(s.captured_at, s.box)])
+        # bounded, but the first point stays: where and when the track appeared
+        self.trail = trail if len(trail) <= TRAIL else [trail[0]] + trail[-(TRAIL - 1):]
         if s.embedding is not None:
             a, e = self.appearance, s.embedding
             if a is not None and a.shape != e.shape:  # another model's embeddings: start afresh

@@ -77,7 +77,9 @@ class Worker:
                     delay, down = self.BACKOFF_INITIAL_S, False
                 except NoGroup:
                     log.warning("worker %s: frame streams or group gone (Redis reset?), recreating", self.name)
+                    self.counts["bus_errors"] += 1
                     groups = False
+                    self.stop.wait(0.2)
                 except BusError as e:  # unreachable, or refusing writes (maxmemory): wait and retry
                     if not down:  # once per outage; the batch in hand stays pending and is claimed later
                         log.warning("worker %s: bus unavailable (%s), retrying with backoff", self.name, e)

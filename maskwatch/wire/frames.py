@@ -14,6 +14,7 @@ VERSION = 1
 KIND = "frame"
 MAX_SIDE = 8192
 MAX_PIXELS = 7680 * 4320  # 8K UHD: ingest downscales anything wider than ingest.max_width anyway
+MAX_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ def decode(fields: dict[bytes, bytes]) -> FrameMsg:
         raise WireError(f"{KIND}: bad field value: {e}") from None
     if not m.jpeg:
         raise WireError(f"{KIND}: empty image")
+    if len(m.jpeg) > MAX_BYTES:
+        raise WireError(f"{KIND}: image of {len(m.jpeg)} bytes, more than {MAX_BYTES}")
     if not (0 < m.width <= MAX_SIDE and 0 < m.height <= MAX_SIDE and m.width * m.height <= MAX_PIXELS):
         raise WireError(f"{KIND}: declared size {m.width}x{m.height} out of bounds (at most {MAX_SIDE} a side, "
                         f"{MAX_PIXELS} pixels)")

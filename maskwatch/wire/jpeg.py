@@ -3,6 +3,7 @@ be refused before it costs a gigabyte of memory)."""
 from __future__ import annotations
 
 SOI = b"\xff\xd8"
+MAX_STEPS = 256
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
@@ -14,9 +15,10 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from the first start-of-frame marker, or None when there is none."""
     if not is_jpeg(data):
         return None
-    i, n = 2, len(data)
+    i, n, steps = 2, len(data), 0
     while i + 4 <= n:
-        if data[i] != 0xFF:
+        steps += 1
+        if data[i] != 0xFF or steps > MAX_STEPS:  # a header is a few dozen segments
             return None
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte

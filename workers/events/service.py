@@ -209,15 +209,22 @@ class EventsService:
                 self._apply(cam_id, cam.tracker.expire(cam.last_capture + idle))
 
     def _apply(self, cam_id: str, step: Step) -> None:
+        cam = self._cams[cam_id]
         for tr in step.rejoined:
             self._counts["rejoined"] += 1
             log.info("camera %s: track %d is a violator seen before, their violation goes on", cam_id, tr.id)
         changes = changes_of(cam_id, step)
         if changes:
             created = self.store.commit(changes)
-            if created is not None:  # committed (or already there): the identities may persist
+            if created is None:  # rejected: no row, so no identity may stand for one
+                for tr in step.fired:
+                    cam.tracker.identities.discard(tr.identity)
+            else:  # committed (or already there): the identities may persist
                 for tr in step.fired:
                     tr.identity.committed = True
+                for tr in step.rejoined + step.ended:
+                    if tr.identity is not None and tr.identity.violation is not None:
+                        tr.identity.unwritten = False  # just written
                 self._report(cam_id, changes, created)
         self.ledger.settle(step.settled)
 
@@ -245,7 +252,8 @@ class EventsService:
         for cam_id, cam in self._cams.items():
             registry = cam.tracker.identities
             ext = extensions(cam_id, registry)
-            if ext and self.store.commit(ext) is not None:
+            if ext:
+                self.store.commit(ext)  # written, or rejected for good (counted): not retried each tick
                 for ident in registry.committed():
                     ident.unwritten = False
             self.memory.save(cam_id, registry)
