@@ -56,7 +56,7 @@ def test_a_shard_never_touches_another_shards_cameras(bus, tmp_path):
     stray = next(c for c in cams if shard_of(c, 2) == 1)
     bus.add(bus.keys.detections(0), encode(detection(stray, 99, t0 + 2, [((10, 10, 50, 58), BAD_P)])))
     with database(url) as (_, sessions), contextlib.ExitStack() as stack:
-        svcs = [stack.enter_context(_running_shard(cfg, bus, sessions, tmp_path / "snaps", Shard(k, 2)))
+        svcs = [stack.enter_context(running(cfg, bus, sessions, tmp_path / "snaps", f"events-{k}", Shard(k, 2)))
                 for k in range(2)]
         wait_for(lambda: len(rows(sessions)) == 6 and all(
             bus.pending_count(bus.keys.detections(k), GROUP) == 0 for k in range(2)), 15, "one violation a camera")
@@ -64,19 +64,6 @@ def test_a_shard_never_touches_another_shards_cameras(bus, tmp_path):
             assert set(svc._cams) == {c for c in cams if shard_of(c, 2) == k}
         assert svcs[0].counters()["wrong_shard"] == 1 and svcs[1].counters()["wrong_shard"] == 0
     assert sorted(v.camera_id for v in rows(sessions)) == cams
-
-
-@contextlib.contextmanager
-def _running_shard(config, bus, sessions, snap_dir, shard):
-    stop = threading.Event()
-    svc = EventsService(config, bus, sessions, SnapshotStore(snap_dir), stop, f"events-{shard.index}", shard)
-    th = threading.Thread(target=svc.run, daemon=True)
-    th.start()
-    try:
-        yield svc
-    finally:
-        stop.set()
-        th.join(timeout=15)
 
 
 def test_no_descriptor_reaches_sql_files_or_the_api(bus, tmp_path):

@@ -94,9 +94,9 @@ def wait_for(cond, timeout: float = 10.0, what: str = "condition"):
 
 
 @contextlib.contextmanager
-def running(config, bus, sessions, snap_dir: Path, name: str = "events"):
+def running(config, bus, sessions, snap_dir: Path, name: str = "events", shard=None):
     stop = threading.Event()
-    svc = EventsService(config, bus, sessions, SnapshotStore(snap_dir), stop, name)
+    svc = EventsService(config, bus, sessions, SnapshotStore(snap_dir), stop, name, shard)
     th = threading.Thread(target=svc.run, name="events-under-test", daemon=True)
     th.start()
     try:
