@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models.voc import iou_matrix
+
 IOU = 0.3
 
 
@@ -55,25 +57,16 @@ class Score:
                 "precision": round(self.precision, 3), "duplicate_rate": round(self.duplicate_rate, 3)}
 
 
-def _iou(a, b) -> float:
-    iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     fps = truth["fps"]
     best, best_iou = None, IOU
     lo, hi = (v.first_s, v.last_s) if v.evidence_s is None else (v.evidence_s, v.evidence_s)
     for p in truth["persons"]:
-        for frame, *box in p["boxes"]:
-            t = frame / fps
-            if lo - slack_s <= t <= hi + slack_s:
-                o = _iou(v.box, box)
-                if o >= best_iou:
-                    best, best_iou = p["id"], o
+        near = [box for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
+        if near:
+            o = float(iou_matrix([v.box], near).max())
+            if o >= best_iou:
+                best, best_iou = p["id"], o
     return best
 
 

@@ -66,15 +66,16 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> dict[s
     upgrade(c.database.url)
     bus, stop = MemoryBus("clips"), threading.Event()
     threads = start_pipeline(c, bus, stop)
-    starts = _watch(c, bus, stop, max(t["fps"] and len(_frames(t)) / t["fps"] for _, t in clips))
+    starts = _watch(c, bus, stop, max(_duration_s(t) for _, t in clips))
     stop.set()
     for t in threads:
         t.join(30)
     return _reported(c, starts)
 
 
-def _frames(truth: dict) -> set[int]:
-    return {b[0] for p in truth["persons"] for b in p["boxes"]} or {0}
+def _duration_s(truth: dict) -> float:
+    """Up to the last frame anyone is in view: what the wait for a clip's end is sized by."""
+    return (max((b[0] for p in truth["persons"] for b in p["boxes"]), default=0) + 1) / truth["fps"]
 
 
 def _watch(c: Config, bus, stop: threading.Event, longest_s: float) -> dict[str, float]:
@@ -121,8 +122,8 @@ def _reported(c: Config, starts: dict[str, float]) -> dict[str, list]:
 
 
 def _ts(d) -> float:
-    import datetime as dt
-    return (d if d.tzinfo else d.replace(tzinfo=dt.UTC)).timestamp()
+    from maskwatch.storage.queries import as_utc
+    return as_utc(d).timestamp()
 
 
 def evaluate_clips(cfg: Config, root: Path, out: Path | None) -> dict:

@@ -10,7 +10,8 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
-from workers.tracker import Sighting, State, Step, Track
+from workers.identity import Identity, Registry
+from workers.tracker import Sighting, State, Step
 
 
 def violation_id(camera: str, entry_id: str, face: int) -> str:
@@ -65,21 +66,15 @@ class Changes:
         return bool(self.new or self.extend or self.hours)
 
 
-def _extension(camera: str, tr: Track) -> Extension:
-    ident = tr.identity
+def _extension(camera: str, ident: Identity) -> Extension:
     entry_id, face = ident.violation
     return Extension(violation_id(camera, entry_id, face), ident.last_seen, ident.sightings)
 
 
-def extensions(camera: str, registry) -> Changes:
+def extensions(camera: str, registry: Registry) -> Changes:
     """Violators seen since their row was last written: their last_seen and sightings, so that
     nothing acked is ahead of the database (the service writes these before every ack)."""
-    out = Changes(camera)
-    for ident in registry.committed():
-        if ident.unwritten:
-            entry_id, face = ident.violation
-            out.extend.append(Extension(violation_id(camera, entry_id, face), ident.last_seen, ident.sightings))
-    return out
+    return Changes(camera, extend=[_extension(camera, i) for i in registry.committed() if i.unwritten])
 
 
 def changes_of(camera: str, step: Step) -> Changes:
@@ -89,10 +84,10 @@ def changes_of(camera: str, step: Step) -> Changes:
                                     tr.first_seen, tr.last_seen, tr.count, tr.best,
                                     getattr(tr.fired.info, "model_version", "")))
     for tr in step.rejoined:
-        out.extend.append(_extension(camera, tr))
+        out.extend.append(_extension(camera, tr.identity))
     for tr in step.ended:
         out.hours[hour_of(tr.first_seen), "sightings"] += tr.count
         out.hours[hour_of(tr.first_seen), "people"] += int(tr.new_person)
         if tr.state in (State.VIOLATION, State.REJOINED):
-            out.extend.append(_extension(camera, tr))
+            out.extend.append(_extension(camera, tr.identity))
     return out

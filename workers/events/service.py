@@ -65,7 +65,7 @@ class EventsService:
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
         self._known = {c.id for c in config.cameras}
-        self._lag_s = 0.0
+        self._latency_s = 0.0
         self._backlog_s = 0.0
         self._pending = 0
         self._next_status = 0.0
@@ -88,7 +88,7 @@ class EventsService:
         out: dict[str, int | float | str] = dict(self._counts)
         # lag: the age of the oldest detection not settled yet (settled ones are deleted), so a
         # stall shows as a growing lag however little gets processed; latency: of the last one
-        out.update(pending=self._pending, lag_s=round(self._backlog_s, 3), latency_s=round(self._lag_s, 3),
+        out.update(pending=self._pending, lag_s=round(self._backlog_s, 3), latency_s=round(self._latency_s, 3),
                    problem=self.problem, db_ok=int(self.store.db_ok),
                    snapshots_ok=int(self.store.snapshots_ok), db_rejected=self.store.rejected,
                    shard=str(self.shard), cameras=len(self._cams),
@@ -192,7 +192,7 @@ class EventsService:
 
     def _process(self, cam_id: str, cam: CameraFeed, entry_id: str, msg: DetectionMsg) -> None:
         self._counts["processed"] += 1
-        self._lag_s = max(0.0, time.time() - msg.captured_at)
+        self._latency_s = max(0.0, time.time() - msg.captured_at)
         if not msg.faces:
             self.ledger.skip(entry_id)
             self._apply(cam_id, cam.tracker.expire(msg.captured_at))  # an empty frame still moves time on
