@@ -115,6 +115,12 @@ class Track:
         dt = min(max(t - self.last_seen, -horizon), horizon)
         return shift(self.box, self.vx * dt, self.vy * dt)
 
+    def sightings_after(self, t: float) -> int:
+        """How many of this track's sightings are newer than `t`, as far as it still knows: all of
+        them when it began after `t`, else those of its vote window (entries replayed after a
+        crash are older, and were counted before it)."""
+        return self.count if self.first_seen > t else sum(x.captured_at > t for x in self.window)
+
     @property
     def prototype(self) -> np.ndarray | None:
         return unit(np.mean(self.recent, axis=0)) if self.recent else None
@@ -215,7 +221,7 @@ class Tracker:
         proto = tr.prototype
         known = self.identities.match(proto, tr.trail, violators_only=False)
         if known is not None:
-            known.observe(tr.last_seen, tr.box, proto, tr.count if tr.first_seen > known.last_seen else 0)
+            known.observe(tr.last_seen, tr.box, proto, tr.sightings_after(known.last_seen))
             tr.identity = known
             return
         tr.new_person = tr.count >= 2  # one sighting: a flicker of the detector, not a person
@@ -280,9 +286,7 @@ class Tracker:
         known = None if same else self.identities.match(tr.prototype, tr.trail, violators_only=True)
         if known is not None:
             tr.state, tr.identity = State.REJOINED, known
-            newer = tr.count if tr.first_seen > known.last_seen else \
-                sum(x.captured_at > known.last_seen for x in tr.window)
-            known.observe(tr.last_seen, tr.box, tr.prototype, newer)
+            known.observe(tr.last_seen, tr.box, tr.prototype, tr.sightings_after(known.last_seen))
             step.rejoined.append(tr)
         else:
             tr.state = State.VIOLATION
