@@ -156,6 +156,11 @@ def _merge_events(shards: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def read_events(config: Config, bus) -> dict[str, Any]:
+    """Every events shard's status hash, merged: what /healthz needs, without the cameras."""
+    return _merge_events([_events(bus.get_hash(bus.keys.events_status(k))) for k in range(config.events.shards)])
+
+
 def _collect(config: Config, bus, now: float) -> PipelineStatus:
     stale_s = max(10.0, 5 * config.ingest.status_interval_s)
     st = PipelineStatus(available=True, workers=_workers(bus))
@@ -170,7 +175,7 @@ def _collect(config: Config, bus, now: float) -> PipelineStatus:
             cs.fps_processed = round(cs.fps_sent * min(1.0, cs.frames_processed / cs.frames_sent), 2)
         st.cameras.append(cs)
     shards = range(config.events.shards)
-    st.events = _merge_events([_events(bus.get_hash(bus.keys.events_status(k))) for k in shards])
+    st.events = read_events(config, bus)
     st.detections_length = sum(bus.length(bus.keys.detections(k)) for k in shards)
     st.detections_pending = sum(bus.pending_count(bus.keys.detections(k), EVENTS_GROUP) for k in shards)
     return st
