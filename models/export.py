@@ -23,14 +23,19 @@ def export_tflite(model, path: Path) -> Path:
     return path
 
 
-def agreement(keras_model, tflite_path: Path, crops: np.ndarray, threshold: float = 0.5) -> dict:
-    """How closely the TFLite export reproduces Keras on the same crops."""
+def tflite_p_no_mask(path: Path, x: np.ndarray) -> np.ndarray:
+    """p(no_mask) of a TFLite file on float crops (N, S, S, 3), in batches of 32."""
     from models.classifier import _TFLiteRunner
 
+    runner = _TFLiteRunner(path, x.shape[1], threads=None)
+    return np.concatenate([runner(x[i:i + 32])[0] for i in range(0, len(x), 32)])
+
+
+def agreement(keras_model, tflite_path: Path, crops: np.ndarray, threshold: float = 0.5) -> dict:
+    """How closely the TFLite export reproduces Keras on the same crops."""
     x = np.asarray(crops, np.float32)
     ref = np.asarray(keras_model(x, training=False)).reshape(-1)
-    runner = _TFLiteRunner(Path(tflite_path), x.shape[1], threads=None)
-    got = np.concatenate([runner(x[i:i + 32])[0] for i in range(0, len(x), 32)])
+    got = tflite_p_no_mask(Path(tflite_path), x)
     return {"crops": int(len(x)), "max_abs_diff": float(np.max(np.abs(ref - got))) if len(x) else 0.0,
             "label_agreement": float(np.mean((ref >= threshold) == (got >= threshold))) if len(x) else 1.0}
 
@@ -42,7 +47,7 @@ def add_embedding(model_dir: Path, check_crops: np.ndarray) -> dict:
 
     import keras
 
-    from models.classifier import METADATA, ModelInfo, _TFLiteRunner
+    from models.classifier import METADATA, ModelInfo
     from models.embedding import EMBEDDING_DIM, embedding_dim
     from models.train import embedding_meta
 
@@ -51,11 +56,9 @@ def add_embedding(model_dir: Path, check_crops: np.ndarray) -> dict:
     if embedding_dim(model) != EMBEDDING_DIM:
         raise ValueError(f"{model_dir}: embedding layers give {embedding_dim(model)} values, not {EMBEDDING_DIM}")
     x = np.asarray(check_crops, np.float32)
-    old = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, None)
-    before = np.concatenate([old(x[i:i + 32])[0] for i in range(0, len(x), 32)])
+    before = tflite_p_no_mask(info.dir / info.tflite_file, x)
     export_tflite(model, info.dir / info.tflite_file)
-    new = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, None)
-    after = np.concatenate([new(x[i:i + 32])[0] for i in range(0, len(x), 32)])
+    after = tflite_p_no_mask(info.dir / info.tflite_file, x)
     check = dict(agreement(model, info.dir / info.tflite_file, x),
                  p_no_mask_change_on_reexport=float(np.max(np.abs(before - after))))
     meta = dict(info.raw, embedding=dict(embedding_meta(), export_check=check))
