@@ -1,21 +1,21 @@
-"""One reader per camera: grab at the source's pace, publish the latest frame at the camera's fps cap.
+"""One reader thread per camera in the ingest process: it runs the camera's capture process,
+publishes the frames it hands over and writes the camera's status hash.
 
-A live source is read continuously (grab only) so OpenCV's buffer never lags; only the frames that
-are due are decoded, resized and JPEG-encoded. Files are paced at their own frame rate and loop, so
-they behave like cameras. Errors close the capture and reconnect with capped exponential backoff and
-jitter; nothing a camera does can stop another camera's thread. A bus outage is not a camera
-error: the camera stays open, and the frames that cannot be published are dropped and counted.
+The capture (ingest/capture.py) runs in a process of its own, so no camera's open or decode can
+hold up another's. A capture process that dies (a decoder crash, a kill) is restarted with the
+same capped backoff as a camera error. A bus outage is not a camera error: the camera stays
+open, and the frames that cannot be published are dropped and counted.
 """
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import random
+import signal
 import threading
 import time
 
-import cv2
-
-from ingest.source import kind_of, open_capture
+from ingest.capture import Ended, Offline, Opened, Progress, backoff_delay, capture_main
 from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
 from maskwatch.errors import BusError
@@ -23,11 +23,36 @@ from maskwatch.redact import redact_text, redact_url
 from maskwatch.wire import frames as wire
 
 log = logging.getLogger(__name__)
+_context = None
+_GONE = object()      # the capture process's end of the pipe closed: it ended or died
 
 
-def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
-    """Exponential in the attempt number, capped, with +-20% jitter so cameras don't retry in lockstep."""
-    return min(cap, initial * 2 ** max(0, attempt - 1)) * rng.uniform(0.8, 1.2)
+def context():
+    """A forkserver: children start in milliseconds from a clean, single-threaded process that has
+    imported OpenCV once (fork from this process would copy TensorFlow's threads under `run`;
+    spawn would import OpenCV again for every camera, for every restart)."""
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(["ingest.capture"])
+    return _context
+
+
+def _receive(conn, timeout: float):
+    """The next item from a capture process, None when none came in time, _GONE at its end."""
+    try:
+        return conn.recv() if conn.poll(timeout) else None
+    except (EOFError, OSError):  # a kill can cut a message short: that too is the end
+        return _GONE
+
+
+def exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 class CameraReader(threading.Thread):
@@ -38,124 +63,114 @@ class CameraReader(threading.Thread):
         self.maxlen = redis_cfg.frames_maxlen
         self.stream = bus.keys.frames(cam.id)
         self.rng = rng or random.Random()
-        self.kind = kind_of(cam.url)
         self.state = "starting"
         self.last_error = ""
         self.reconnects = 0
-        self.failures = 0          # consecutive, drives the backoff
+        self.restarts = 0          # capture processes that died and were started again
         self.next_retry_at = 0.0
-        self.seq = 0
         self.read_total = self.sent_total = 0
+        self._read_base = 0        # frames read by capture processes that have ended
         self.dropped_bus = 0       # frames not published because the bus was down
+        self.dropped_slow = 0      # frames this thread was too slow to take from its capture
         self._bus_down = False
         self._bus_retry_at = 0.0
         self.last_frame_at = 0.0
         self.size = (0, 0)
-        self.source_fps = 25.0
         self.delays: list[float] = []  # backoff history, for status and tests
+        self.pid = 0
         self._rate = {"t": time.monotonic(), "read": 0, "sent": 0, "fps_read": 0.0, "fps_sent": 0.0}
         self._status_due = 0.0
 
     def run(self) -> None:
         log.info("camera %s: starting (%s)", self.cam.id, redact_url(self.cam.url))
-        while not self.stop_event.is_set():
-            cap = None
-            try:
-                cap = open_capture(self.cam, self.cfg)
-                self._online(cap)
-                self._read_loop(cap)
-            except (OSError, cv2.error) as e:
-                self._failed(str(e))
-            except Exception as e:  # a bug must not kill the camera's thread for good
-                log.exception("camera %s: unexpected error", self.cam.id)
-                self._failed(f"{type(e).__name__}: {e}")
-            finally:
-                if cap is not None:
-                    cap.release()
-            if self.state == "ended":
+        failures = 0
+        while not self.stop_event.is_set() and self.state != "ended":
+            proc, conn = self._start_capture()
+            self._pump(conn)
+            died = self._reap(proc, conn)
+            if died is None:
                 break
-            if not self.stop_event.is_set() and self.state != "online":
-                self._wait_backoff()
+            failures += 1
+            self.restarts += 1
+            self._offline(f"capture process died ({died})",
+                          backoff_delay(failures, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.rng),
+                          bug=True)
+            self.stop_event.wait(self.next_retry_at - time.time())
         if self.state != "ended":
             self.state = "stopped"
         self._publish_status(force=True)
 
-    def _online(self, cap: cv2.VideoCapture) -> None:
-        self.state = "online"
-        self.last_error = ""
-        self.source_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        log.info("camera %s: online (%.1f fps source)", self.cam.id, self.source_fps)
-        self._publish_status(force=True)
+    def _start_capture(self):
+        ctx = context()
+        conn, child_conn = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=capture_main, args=(self.cam, self.cfg, child_conn),
+                           name=f"capture-{self.cam.id}", daemon=True)
+        proc.start()
+        child_conn.close()  # the child's end lives in the child only: its exit is our EOF
+        self.pid = proc.pid
+        return proc, conn
 
-    def _read_loop(self, cap: cv2.VideoCapture) -> None:
-        interval = 1.0 / self.cam.fps
-        next_send = time.monotonic()
-        pace = 1.0 / min(max(self.source_fps, 1.0), 120.0) if self.kind == "file" else 0.0
-        next_grab = time.monotonic()
-        while not self.stop_event.is_set():
-            if pace:  # files: real time, like a camera
-                delay = next_grab - time.monotonic()
-                if delay > 0 and self.stop_event.wait(delay):
-                    return
-                next_grab = max(next_grab + pace, time.monotonic() - 1.0)
-            if not cap.grab():
-                if self.kind == "file" and self.read_total:
-                    if not self.cfg.loop_files:
-                        log.info("camera %s: end of file", self.cam.id)
-                        self.state = "ended"
-                        return
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                    if cap.grab():
-                        continue
-                raise OSError("end of stream" if self.kind == "file" else "read failed or timed out")
-            self.read_total += 1
-            self._rate["read"] += 1
-            self.failures = 0
-            now = time.monotonic()
-            if now >= next_send:
-                next_send = max(next_send + interval, now - interval)
-                self._send(cap)
+    def _pump(self, conn) -> None:
+        """Take what the capture hands over until it ends, dies or ingest stops."""
+        while not self.stop_event.is_set() and self.state != "ended":
+            item = _receive(conn, 0.25)
+            if item is _GONE:
+                return
+            if item is not None:
+                self._handle(item)
             self._publish_status()
 
-    def _send(self, cap: cv2.VideoCapture) -> None:
-        ok, frame = cap.retrieve()
-        if not ok or frame is None:
-            return
-        captured = time.time()
-        h, w = frame.shape[:2]
-        if w > self.cfg.max_width:
-            s = self.cfg.max_width / w
-            frame = cv2.resize(frame, (self.cfg.max_width, round(h * s)), interpolation=cv2.INTER_AREA)
-            h, w = frame.shape[:2]
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.cam.jpeg_quality])
-        if not ok:
-            return
-        self.seq += 1
-        msg = wire.FrameMsg(self.cam.id, self.seq, captured, w, h, buf.tobytes())
+    def _reap(self, proc, conn) -> str | None:
+        """Stop the capture process; why it died on its own, or None when it was asked to stop."""
+        asked = self.stop_event.is_set() or self.state == "ended"
+        proc.terminate()
+        # a capture stuck in an open sees SIGTERM once the open gives up (open_timeout_s)
+        deadline = time.monotonic() + self.cfg.open_timeout_s + 2.0
+        while proc.is_alive() and time.monotonic() < deadline:
+            item = _receive(conn, 0.1)  # keep the pipe flowing so its sender can finish
+            if item is not None and item is not _GONE and not isinstance(item, wire.FrameMsg):
+                self._handle(item)
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5.0)
+        conn.close()
+        self._read_base = self.read_total
+        return None if asked else exit_reason(proc.exitcode)
+
+    def _handle(self, item) -> None:
+        if isinstance(item, wire.FrameMsg):
+            self._send(item)
+        elif isinstance(item, Progress):
+            self._rate["read"] += self._read_base + item.frames_read - self.read_total
+            self.read_total = self._read_base + item.frames_read
+            self.dropped_slow = item.dropped_queue
+        elif isinstance(item, Opened):
+            self.state, self.last_error = "online", ""
+            log.info("camera %s: online (%.1f fps source)", self.cam.id, item.source_fps)
+            self._publish_status(force=True)
+        elif isinstance(item, Offline):
+            self._offline(item.error, item.retry_in_s, item.bug)
+        elif isinstance(item, Ended):
+            log.info("camera %s: end of file", self.cam.id)
+            self.state = "ended"
+
+    def _offline(self, error: str, retry_in_s: float, bug: bool = False) -> None:
+        self.state = "offline"
+        self.last_error = redact_text(error)
+        (log.error if bug else log.warning)("camera %s: %s", self.cam.id, self.last_error)
+        self.delays.append(retry_in_s)
+        self.next_retry_at = time.time() + retry_in_s
+        self.reconnects += 1
+        log.info("camera %s: reconnecting in %.1fs", self.cam.id, retry_in_s)
+        self._publish_status(force=True)
+
+    def _send(self, msg: wire.FrameMsg) -> None:
         if not self._publish(msg):
             return
         self.sent_total += 1
         self._rate["sent"] += 1
-        self.last_frame_at = captured
-        self.size = (w, h)
-
-    def _failed(self, error: str) -> None:
-        self.state = "offline"
-        self.last_error = redact_text(error)
-        self.failures += 1
-        log.warning("camera %s: %s", self.cam.id, self.last_error)
-
-    def _wait_backoff(self) -> None:
-        delay = backoff_delay(self.failures, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.rng)
-        self.delays.append(delay)
-        self.next_retry_at = time.time() + delay
-        log.info("camera %s: reconnecting in %.1fs", self.cam.id, delay)
-        self._publish_status(force=True)
-        end = time.monotonic() + delay
-        while not self.stop_event.is_set() and time.monotonic() < end:
-            self.stop_event.wait(min(self.cfg.status_interval_s, end - time.monotonic()))
-            self._publish_status()
-        self.reconnects += 1
+        self.last_frame_at = msg.captured_at
+        self.size = (msg.width, msg.height)
 
     def _publish(self, msg: wire.FrameMsg) -> bool:
         """Publish a frame; during a bus outage drop it (counted) and keep the camera open. While
@@ -200,7 +215,7 @@ class CameraReader(threading.Thread):
             "state": self.state, "name": self.cam.label, "url": redact_url(self.cam.url),
             "fps_read": round(r["fps_read"], 2), "fps_sent": round(r["fps_sent"], 2),
             "fps_cap": self.cam.fps, "frames_read": self.read_total, "frames_sent": self.sent_total,
-            "frames_dropped_bus": self.dropped_bus,
-            "last_frame_at": self.last_frame_at, "reconnects": self.reconnects, "last_error": self.last_error,
-            "next_retry_at": self.next_retry_at if self.state == "offline" else 0,
-            "width": self.size[0], "height": self.size[1], "updated_at": time.time()})
+            "frames_dropped_bus": self.dropped_bus, "frames_dropped_slow": self.dropped_slow,
+            "last_frame_at": self.last_frame_at, "reconnects": self.reconnects, "restarts": self.restarts,
+            "last_error": self.last_error, "next_retry_at": self.next_retry_at if self.state == "offline" else 0,
+            "width": self.size[0], "height": self.size[1], "pid": self.pid, "updated_at": time.time()})

@@ -1,4 +1,4 @@
-"""`maskwatch ingest`: a CameraReader thread per enabled camera, until stopped."""
+"""`maskwatch ingest`: a CameraReader thread (and its capture process) per enabled camera, until stopped."""
 from __future__ import annotations
 
 import logging

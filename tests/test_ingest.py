@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from support.rtsp import RtspServer, SilentServer, free_port, gst_available
 
-from ingest.reader import CameraReader, backoff_delay
+from ingest.capture import backoff_delay
+from ingest.reader import CameraReader
 from ingest.service import IngestService
 from maskwatch.config import parse_config
 from maskwatch.wire import frames as wire

@@ -1,0 +1,229 @@
+"""One camera's capture, in a process of its own: open, grab at the source's pace, encode due frames.
+
+Why a process: OpenCV's FFmpeg backend holds one process-wide lock while it opens a capture, for
+up to `open_timeout_s` when a camera never answers, so cameras opened by threads of one process
+wait for each other (3 silent cameras kept a good one offline for 10-15 s; 10 would for a
+minute). A capture process per camera opens and decodes alone, and a decoder that crashes or
+hangs takes only its own camera with it. The process never touches the bus: it hands frames and
+what happened (`Opened`, `Offline`, `Ended`, `Progress`) to its `CameraReader` in the parent
+through a pipe fed from a bounded queue, so a slow parent drops frames (counted) instead of
+stalling the camera. The parent stops it with SIGTERM; nothing is shared that a killed process
+could leave locked (a pipe only: a message cut short by a kill is an EOF for the parent).
+
+A live source is read continuously (grab only) so OpenCV's buffer never lags; only the frames that
+are due are decoded, resized and JPEG-encoded. Files are paced at their own frame rate and loop,
+so they behave like cameras. Open and read errors close the capture and reopen it with capped
+exponential backoff and jitter.
+"""
+from __future__ import annotations
+
+import queue
+import random
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+
+from ingest.source import configure_ffmpeg, kind_of, open_capture
+from maskwatch.config import CameraConfig, IngestConfig
+from maskwatch.wire.frames import FrameMsg
+
+PROGRESS_INTERVAL_S = 0.5
+OUTBOX_SIZE = 4       # encoded frames and state changes waiting for the parent
+
+
+@dataclass(frozen=True)
+class Opened:
+    source_fps: float
+
+
+@dataclass(frozen=True)
+class Offline:
+    error: str            # may hold a URL: the parent redacts before logging or publishing
+    retry_in_s: float
+    bug: bool = False     # an unexpected exception, not a camera fault
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A file camera reached its end and does not loop."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    frames_read: int
+    dropped_queue: int    # encoded frames the parent was too slow to take
+
+
+def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
+    """Exponential in the attempt number, capped, with +-20% jitter so cameras don't retry in lockstep."""
+    return min(cap, initial * 2 ** max(0, attempt - 1)) * rng.uniform(0.8, 1.2)
+
+
+class Capture:
+    """The open/read/backoff loop of one camera; `emit` is how anything leaves it."""
+
+    def __init__(self, cam: CameraConfig, cfg: IngestConfig, out: Any, stop: Any, rng: random.Random | None = None):
+        self.cam, self.cfg, self.out, self.stop = cam, cfg, out, stop
+        self.kind = kind_of(cam.url)
+        self.rng = rng or random.Random()
+        self.failures = 0          # consecutive, drives the backoff
+        self.seq = 0
+        self.read_total = self.dropped_queue = 0
+        self._progress_due = 0.0
+
+    def run(self) -> None:
+        while not self._stopping():
+            cap = None
+            try:
+                cap = open_capture(self.cam, self.cfg)
+                self._emit(Opened(cap.get(cv2.CAP_PROP_FPS) or 25.0))
+                if self._read_loop(cap):
+                    self._emit(Ended())
+                    return
+                continue  # stopped
+            except (OSError, cv2.error) as e:
+                error, bug = str(e), False
+            except Exception as e:  # a bug must not end the camera for good: reopen, and say so
+                error, bug = f"{type(e).__name__}: {e}", True
+            finally:
+                if cap is not None:
+                    cap.release()
+            self.failures += 1
+            delay = backoff_delay(self.failures, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.rng)
+            self._emit(Offline(error, delay, bug))
+            self._progress(force=True)
+            self.stop.wait(delay)
+
+    def _stopping(self) -> bool:
+        return self.stop.is_set()
+
+    def _read_loop(self, cap: cv2.VideoCapture) -> bool:
+        """Grab until stopped (False) or a file's end without looping (True); errors raise."""
+        interval = 1.0 / self.cam.fps
+        next_send = next_grab = time.monotonic()
+        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        pace = 1.0 / min(max(fps, 1.0), 120.0) if self.kind == "file" else 0.0
+        while not self._stopping():
+            if pace:  # files: real time, like a camera
+                delay = next_grab - time.monotonic()
+                if delay > 0 and self.stop.wait(delay):
+                    return False
+                next_grab = max(next_grab + pace, time.monotonic() - 1.0)
+            if not cap.grab():
+                if self.kind == "file" and self.read_total:
+                    if not self.cfg.loop_files:
+                        self._progress(force=True)
+                        return True
+                    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                    if cap.grab():
+                        continue
+                raise OSError("end of stream" if self.kind == "file" else "read failed or timed out")
+            self.read_total += 1
+            self.failures = 0
+            now = time.monotonic()
+            if now >= next_send:
+                next_send = max(next_send + interval, now - interval)
+                self._send(cap)
+            self._progress()
+        return False
+
+    def _send(self, cap: cv2.VideoCapture) -> None:
+        ok, frame = cap.retrieve()
+        if not ok or frame is None:
+            return
+        captured = time.time()
+        h, w = frame.shape[:2]
+        if w > self.cfg.max_width:
+            s = self.cfg.max_width / w
+            frame = cv2.resize(frame, (self.cfg.max_width, round(h * s)), interpolation=cv2.INTER_AREA)
+            h, w = frame.shape[:2]
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.cam.jpeg_quality])
+        if not ok:
+            return
+        self.seq += 1
+        try:
+            self.out.put_nowait(FrameMsg(self.cam.id, self.seq, captured, w, h, buf.tobytes()))
+        except queue.Full:
+            self.dropped_queue += 1
+
+    def _progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now >= self._progress_due:
+            self._progress_due = now + PROGRESS_INTERVAL_S
+            self._emit(Progress(self.read_total, self.dropped_queue), block=force)
+
+    def _emit(self, item: Any, block: bool = True) -> None:
+        """State changes wait (briefly) for room; a periodic Progress is simply skipped when full."""
+        try:
+            self.out.put(item, timeout=2.0) if block else self.out.put_nowait(item)
+        except queue.Full:
+            pass
+
+
+class Outbox:
+    """What leaves the process: a bounded queue drained into the pipe by a sender thread, so that
+    a parent that is slow to read costs frames (counted by the caller), never the grab loop.
+
+    It also notices an orphan: when the ingest process dies (even by SIGKILL) the pipe has no
+    reader any more, and `gone` is set, so no camera goes on being read for nobody."""
+
+    _CLOSE = object()
+
+    def __init__(self, conn: Any, gone: threading.Event, size: int = OUTBOX_SIZE):
+        self.conn, self.gone, self.q = conn, gone, queue.Queue(size)
+        self._poll = select.poll()
+        self._poll.register(conn.fileno(), select.POLLOUT)
+        self.thread = threading.Thread(target=self._send, name="outbox", daemon=True)
+        self.thread.start()
+
+    def put_nowait(self, item: Any) -> None:
+        self.q.put_nowait(item)
+
+    def put(self, item: Any, timeout: float) -> None:
+        self.q.put(item, timeout=timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Send what is queued (a last Ended or Offline matters), for at most `timeout` seconds."""
+        try:
+            self.q.put(self._CLOSE, timeout=timeout)
+        except queue.Full:
+            return
+        self.thread.join(timeout)
+
+    def _send(self) -> None:
+        while True:
+            try:
+                item = self.q.get(timeout=0.5)
+            except queue.Empty:
+                if self._reader_gone():
+                    return self.gone.set()
+                continue
+            if item is self._CLOSE:
+                return
+            try:
+                self.conn.send(item)
+            except OSError:  # EPIPE: the parent is gone, nothing left to tell
+                return self.gone.set()
+
+    def _reader_gone(self) -> bool:
+        # a pipe's write end polls POLLERR once the last read end is closed
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in self._poll.poll(0))
+
+
+def capture_main(cam: CameraConfig, cfg: IngestConfig, conn: Any) -> None:
+    """The capture process's entry point (a multiprocessing target); SIGTERM stops it."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C reaches the whole process group: the parent decides when its cameras stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_ffmpeg()
+    out = Outbox(conn, gone=stop)
+    try:
+        Capture(cam, cfg, out, stop).run()
+    finally:
+        out.close()
