@@ -19,6 +19,16 @@ from maskwatch.errors import MaskwatchError
 from maskwatch.redact import redact_url
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# the placeholders of deploy/.env.example and deploy/k8s/secret.yaml: never a site's real secret
+_EXAMPLE_SECRET = re.compile(r"^change-me", re.IGNORECASE)
+
+
+def refuse_example_secret(name: str, value: str, where: str = "") -> None:
+    """A ConfigError when `value` is still an example placeholder (`change-me-...`)."""
+    if _EXAMPLE_SECRET.match(value or ""):
+        at = f"{where}: " if where else ""
+        raise ConfigError(f"{at}{name} is still the example value from deploy/.env.example "
+                          "(change-me-...): set a real secret, e.g. `openssl rand -hex 24`")
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
@@ -246,6 +256,7 @@ def expand_env(value: Any, env: dict[str, str], where: str = "") -> Any:
     def fill(m: re.Match) -> str:
         name, default = m.group(1), m.group(2)
         if name in env:
+            refuse_example_secret(name, env[name], where)
             return env[name]
         if default is not None:
             return default

@@ -77,6 +77,28 @@ def test_check_config_command(tmp_path):
     assert missing.returncode == 2 and "cameras[0].url: environment variable CAM_PW is not set" in missing.stderr
 
 
+@pytest.mark.parametrize("value", ["change-me-redis", "Change-Me", "change-me"])
+def test_example_secrets_from_the_environment_are_refused(value):
+    raw = {"redis": {"url": "redis://:${REDIS_PASSWORD}@redis:6379/0"}}
+    with pytest.raises(ConfigError) as e:
+        parse_config(raw, "site.yaml", env={"REDIS_PASSWORD": value})
+    assert str(e.value) == ("site.yaml: redis.url: REDIS_PASSWORD is still the example value from "
+                            "deploy/.env.example (change-me-...): set a real secret, e.g. `openssl rand -hex 24`")
+    assert parse_config(raw, env={"REDIS_PASSWORD": "not-change-me"}).redis.url  # only a prefix is an example
+
+
+def test_check_config_refuses_an_example_secret_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "site.yaml"
+    path.write_text("cameras:\n  - id: gate\n    url: rtsp://admin:${CAM_PASSWORD}@10.0.0.9/s\n")
+    r = subprocess.run([sys.executable, "-m", "maskwatch.cli", "check-config", str(path)], capture_output=True,
+                       text=True, env={"CAM_PASSWORD": "change-me-camera", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "cameras[0].url: CAM_PASSWORD is still the example value" in r.stderr
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nothere.yaml: cannot read config"):
         load_config(tmp_path / "nothere.yaml")

@@ -95,6 +95,14 @@ def test_first_admin_from_env(sessions):
     assert _count(sessions, type(user)) == 1
 
 
+def test_first_admin_refuses_the_example_password(sessions):
+    from maskwatch.config import ConfigError
+
+    with pytest.raises(ConfigError, match="MASKWATCH_ADMIN_PASSWORD is still the example value"):
+        ensure_first_admin(sessions, {"MASKWATCH_ADMIN_PASSWORD": "change-me-admin"})
+    assert verify(sessions, "admin", "change-me-admin") is None
+
+
 def test_first_admin_generated_password(sessions):
     password = ensure_first_admin(sessions, {"MASKWATCH_ADMIN_USER": "root"})
     assert password and len(password) >= 12

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from maskwatch.cli import build_parser
-from maskwatch.config import load_config
+from maskwatch.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -64,6 +64,13 @@ COMPOSE_VARS = {"COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME"}
 
 def placeholders(text: str) -> set[str]:
     return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def as_set_by_a_site(env: dict) -> dict[str, str]:
+    """The resolved environment with each example secret replaced, as a site's deploy/.env has it
+    (the example values themselves are refused at start: test_example_secrets_are_refused)."""
+    return {k: f"s3cret-{v[len('change-me-'):]}" if str(v).startswith("change-me") else v
+            for k, v in env.items() if v is not None}
 
 
 def env_file(name: str) -> dict[str, str]:
@@ -195,8 +202,7 @@ def test_central_services(resolved):
     assert snap["events"][0]["source"] == snap["dashboard"][0]["source"] == "snapshots"
     assert not snap["events"][0].get("read_only")
     # the dashboard's published port is the one its config listens on
-    env = services["dashboard"]["environment"]
-    cfg = load_config(SITE_CONFIG, env=env)
+    cfg = load_config(SITE_CONFIG, env=as_set_by_a_site(services["dashboard"]["environment"]))
     assert [p["target"] for p in services["dashboard"]["ports"]] == [cfg.dashboard.port]
 
 
@@ -209,7 +215,7 @@ def test_every_service_loads_the_site_config_with_its_environment(resolved, name
         assert mounts[CONFIG_IN_CONTAINER].get("read_only"), f"{name}/{svc}: config not mounted read-only"
         source = Path(mounts[CONFIG_IN_CONTAINER]["source"])
         assert source == SITE_CONFIG, f"{name}/{svc}: mounts {source}"
-        cfg = load_config(source, env=env)
+        cfg = load_config(source, env=as_set_by_a_site(env))
         assert cfg.redis.url and cfg.database.url.startswith("postgresql+psycopg://")
         if spec["command"][0] in ("db", "events", "dashboard"):
             assert env.get("POSTGRES_PASSWORD"), f"{name}/{svc}: needs the database password"
@@ -247,6 +253,26 @@ def test_env_examples_set_only_used_variables_and_no_secrets(env_name):
     for key, value in values.items():
         if any(word in key for word in ("PASSWORD", "SECRET")):
             assert value.startswith("change-me"), f"{env_name}: {key} must be a placeholder"
+
+
+@pytest.mark.parametrize("name", COMPOSE_SETS)
+def test_example_secrets_are_refused(resolved, name):
+    """Starting with deploy/.env.example copied as it is fails, naming the variable to set."""
+    for svc, spec in maskwatch_services(resolved[name]).items():
+        env = {k: v for k, v in spec.get("environment", {}).items() if v is not None}
+        examples = sorted(k for k, v in env.items() if str(v).startswith("change-me") and k != "MASKWATCH_ADMIN_PASSWORD")
+        if not examples:
+            continue
+        with pytest.raises(ConfigError, match="is still the example value from deploy/.env.example") as e:
+            load_config(SITE_CONFIG, env=env)
+        assert any(k in str(e.value) for k in examples), f"{name}/{svc}: {e.value}"
+        assert "change-me-" + "x" not in str(e.value)
+
+
+def test_the_k8s_example_secret_is_refused():
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secret.yaml").read_text())["stringData"]
+    with pytest.raises(ConfigError, match="(CAM|REDIS)_PASSWORD is still the example value"):
+        load_config(SITE_CONFIG, env=secret)
 
 
 def test_no_real_env_file_is_committed():

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from maskwatch.config import refuse_example_secret
 from maskwatch.errors import MaskwatchError
 from maskwatch.storage.models import Role, User
 
@@ -141,6 +142,8 @@ def ensure_first_admin(sessions: sessionmaker[Session], env: Mapping[str, str]) 
             return None
     name = env.get("MASKWATCH_ADMIN_USER") or "admin"
     given = env.get("MASKWATCH_ADMIN_PASSWORD")
+    if given:
+        refuse_example_secret("MASKWATCH_ADMIN_PASSWORD", given)
     password = given or secrets.token_urlsafe(12)
     try:
         add_user(sessions, name, Role.admin, password)
