@@ -55,11 +55,11 @@ def _configure(app: Flask, config: Config) -> None:
         SESSION_COOKIE_NAME="maskwatch_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.dashboard.secure_cookies,
+        SESSION_COOKIE_SECURE=config.dashboard.cookies_secure,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),  # one shift
         # the token lives as long as the session: operators keep a page open all shift
         WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_SSL_STRICT=config.dashboard.secure_cookies,
+        WTF_CSRF_SSL_STRICT=config.dashboard.cookies_secure,
         MAX_CONTENT_LENGTH=1 << 20,
         SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(hours=1),
     )

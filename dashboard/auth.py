@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from dashboard.errors import error_response, wants_json
+from dashboard.errors import INSECURE_MESSAGE, error_response, insecure_transport, wants_json
 from dashboard.state import state
 from maskwatch.storage.models import Role, User
 from maskwatch.storage.users import get_user, verify
@@ -107,7 +107,8 @@ def login():
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(nxt)
-        return render_template("login.html", next=nxt, error=None)
+        # said before the form is sent, not only after it failed
+        return render_template("login.html", next=nxt, error=INSECURE_MESSAGE if insecure_transport() else None)
     name = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
     key = f"{name.lower()}|{request.remote_addr}"

@@ -3,13 +3,25 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from maskwatch.storage.queries import BadQuery
 
 log = logging.getLogger(__name__)
+
+
+# what a login over plain HTTP meets when cookies are Secure: say why, and both ways out
+INSECURE_MESSAGE = ("This page came over plain HTTP, but this dashboard's cookies are Secure-only, so the "
+                    "browser never sends them back and no form can work. Open it with https:// (the "
+                    "dashboard serves HTTPS with dashboard.tls), or, on a network without HTTPS, set "
+                    "MASKWATCH_SECURE_COOKIES=false and MASKWATCH_TLS=false.")
+
+
+def insecure_transport() -> bool:
+    """A plain-HTTP request to a dashboard whose cookies are Secure (they will not come back)."""
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
 
 
 def wants_json() -> bool:
@@ -30,6 +42,8 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(e: CSRFError):
         log.info("csrf: %s %s refused: %s", request.method, request.path, e.description)
+        if insecure_transport():
+            return error_response(400, INSECURE_MESSAGE)
         return error_response(400, "The form expired or was not sent by this site; reload the page and retry.")
 
     @app.errorhandler(HTTPException)

@@ -33,7 +33,13 @@ def with_secret_key(config: Config) -> Config:
 def gunicorn_options(config: Config) -> dict[str, Any]:
     d = config.dashboard
     host = f"[{d.host}]" if ":" in d.host and not d.host.startswith("[") else d.host
+    tls = {}
+    if d.tls:
+        from dashboard.tls import certificate_files
+
+        tls["certfile"], tls["keyfile"] = certificate_files(d, config.site)
     return {
+        **tls,
         "bind": f"{host}:{d.port}",
         "workers": d.workers,
         "threads": d.threads,
@@ -68,9 +74,14 @@ class DashboardServer(BaseApplication):
 def serve(config: Config) -> None:
     """Run the dashboard under gunicorn until it is stopped (SIGTERM/SIGINT); blocks."""
     config = with_secret_key(config)
-    log.info("dashboard: serving on %s:%d (%d workers x %d threads)", config.dashboard.host,
-             config.dashboard.port, config.dashboard.workers, config.dashboard.threads)
-    DashboardServer(config, gunicorn_options(config)).run()
+    options = gunicorn_options(config)
+    d = config.dashboard
+    log.info("dashboard: serving %s on %s:%d (%d workers x %d threads)", "HTTPS" if d.tls else "HTTP",
+             d.host, d.port, d.workers, d.threads)
+    if d.cookies_secure and not d.tls:
+        log.warning("dashboard: cookies are Secure but this server speaks plain HTTP: logins work only "
+                    "through an HTTPS proxy in front of it (else set dashboard.tls or secure_cookies: false)")
+    DashboardServer(config, options).run()
 
 
 def make_wsgi(config: Config, *, bus=None, engine=None, snapshots=None) -> Flask:

@@ -9,7 +9,8 @@ Exit 0 when the service in this container is doing its work, 1 when not (the rea
 - ingest:    every camera this process reads has a status hash written in the last S seconds
              (a camera that is offline still counts: its reader is alive and retrying, and a
              restart would not bring the camera back);
-- dashboard: GET /healthz on the configured port answers 200 (database and Redis reachable).
+- dashboard: GET /healthz on the configured port answers 200 (database and Redis reachable),
+             over HTTPS when dashboard.tls is on.
 The service's own process is found in /proc (PID 1 in a container), so the worker's consumer name
 and ingest's --camera list are the ones it really uses. Config and Redis come from the same
 maskwatch.yaml ($MASKWATCH_CONFIG) as the service.
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import sys
 import time
 import urllib.request
@@ -68,9 +70,12 @@ def check(service: str, max_age: float, verbose: bool) -> str | None:
 
     cfg = load_config(os.environ.get("MASKWATCH_CONFIG"))
     if service == "dashboard":
-        url = f"http://127.0.0.1:{cfg.dashboard.port}/healthz"
+        scheme = "https" if cfg.dashboard.tls else "http"
+        url = f"{scheme}://127.0.0.1:{cfg.dashboard.port}/healthz"
+        # its own (maybe self-signed) certificate, on loopback: reachability is the question here
+        context = ssl._create_unverified_context() if cfg.dashboard.tls else None
         try:
-            with urllib.request.urlopen(url, timeout=5) as r:
+            with urllib.request.urlopen(url, timeout=5, context=context) as r:
                 body = r.read().decode()
         except OSError as e:  # HTTPError (503) is an OSError too
             return f"{url}: {e}"

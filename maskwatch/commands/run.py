@@ -105,9 +105,15 @@ def _dashboard(cfg: Config, bus):
     engine = make_engine(cfg.database.url)
     password = ensure_first_admin(session_factory(engine), os.environ)
     app = make_wsgi(with_secret_key(cfg), bus=bus, engine=engine)
-    server = make_server(cfg.dashboard.host, cfg.dashboard.port, app, threaded=True)
+    ssl_context = None
+    if cfg.dashboard.tls:
+        from dashboard.tls import certificate_files
+
+        ssl_context = certificate_files(cfg.dashboard, cfg.site)
+    server = make_server(cfg.dashboard.host, cfg.dashboard.port, app, threaded=True, ssl_context=ssl_context)
     threading.Thread(target=server.serve_forever, name="dashboard", daemon=True).start()
-    print(f"maskwatch dashboard: http://{cfg.dashboard.host}:{server.server_port}/", flush=True)
+    scheme = "https" if ssl_context else "http"
+    print(f"maskwatch dashboard: {scheme}://{cfg.dashboard.host}:{server.server_port}/", flush=True)
     if password:
         print(f"log in as {os.environ.get('MASKWATCH_ADMIN_USER') or 'admin'} with password {password} "
               "(shown once; set MASKWATCH_ADMIN_PASSWORD to choose it)", flush=True)
