@@ -9,7 +9,9 @@
 #                                      project without ingest/worker + an edge project
 #                                      (docker-compose.edge.yml) running them against its Redis
 #                                  deploy/smoke.sh --purge    delete the engine's data (image cache)
-# Env: SMOKE_WORKERS (1), SMOKE_TIMEOUT (s to wait for the violation, 300),
+# Env: SMOKE_WORKERS (1), SMOKE_TIMEOUT (s to wait for the violation, 300), SMOKE_RTSP_PORT,
+#      SMOKE_DASHBOARD_PORT, SMOKE_REDIS_PORT, SMOKE_POSTGRES_PORT (18554, 18000, 16379, 15432, or
+#      free ones where those are taken),
 #      MW_SMOKE_DIR (/var/tmp/mw-docker), PYTHON (the project's venv python),
 #      MW_SMOKE_SRC (the source tree the maskwatch image is built from; default: this checkout).
 #
@@ -29,7 +31,17 @@ SRC=${MW_SMOKE_SRC:-$ROOT}
 WORKERS=${SMOKE_WORKERS:-1}
 TIMEOUT=${SMOKE_TIMEOUT:-300}
 PROJECT=mwsmoke
-RTSP_PORT=18554 DASHBOARD_PORT=18000 REDIS_PORT=16379 POSTGRES_PORT=15432
+# loopback ports: SMOKE_*_PORT, else the defaults, else free ones (checked below either way)
+port_or_free() {  # port_or_free DEFAULT: DEFAULT when nothing listens on it, else a free port
+  if ss -ltnH | awk '{print $4}' | grep -qE ":$1\$"; then
+    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  else echo "$1"; fi
+}
+RTSP_PORT=${SMOKE_RTSP_PORT:-$(port_or_free 18554)}
+DASHBOARD_PORT=${SMOKE_DASHBOARD_PORT:-$(port_or_free 18000)}
+REDIS_PORT=${SMOKE_REDIS_PORT:-$(port_or_free 16379)}
+POSTGRES_PORT=${SMOKE_POSTGRES_PORT:-$(port_or_free 15432)}
+export SMOKE_DASHBOARD_PORT=$DASHBOARD_PORT SMOKE_REDIS_PORT=$REDIS_PORT SMOKE_POSTGRES_PORT=$POSTGRES_PORT
 export DOCKER_HOST=unix://$STATE/docker.sock
 export DOCKER_CONFIG=$STATE/docker-config   # the compose plugin is linked here, not in ~/.docker
 export DOCKER_BUILDKIT=0                    # no buildx here: the classic builder
@@ -212,7 +224,8 @@ else
   timed "edge compose up (to all started)" edge_compose up -d --no-build --scale "worker=$WORKERS"
 fi
 t0=$SECONDS
-until curl -fsS "http://127.0.0.1:$DASHBOARD_PORT/healthz" >"$WORK/healthz" 2>/dev/null; do
+# HTTPS on the dashboard's own port, with the self-signed certificate made at its first start
+until curl -kfsS "https://127.0.0.1:$DASHBOARD_PORT/healthz" >"$WORK/healthz" 2>/dev/null; do
   [ $((SECONDS - t0)) -lt 120 ] || die "dashboard /healthz not 200 after 120 s"
   sleep 1
 done
@@ -221,7 +234,7 @@ log "dashboard /healthz: $(cat "$WORK/healthz")"
 log "migrate: $(compose logs --no-color --no-log-prefix migrate | grep -E 'schema|admin' | tr '\n' ' ')"
 
 t0=$SECONDS
-"$PY" deploy/smoke/smoke_helper.py violation "http://127.0.0.1:$DASHBOARD_PORT" "$WORK/.env" "$TIMEOUT"
+"$PY" deploy/smoke/smoke_helper.py violation "https://127.0.0.1:$DASHBOARD_PORT" "$WORK/.env" "$TIMEOUT"
 TIMES["violation visible after healthz"]=$((SECONDS - t0))
 
 # ---- what ran -----------------------------------------------------------------------------------
