@@ -121,7 +121,10 @@ def _service_commands(sub) -> None:
              "delete violations and their snapshots older than retention.days")
     s.add_argument("--days", type=float, help="override retention.days")
     s = _cmd(sub, "db", "maskwatch.commands.services:cmd_db", "database schema (Alembic migrations)")
-    s.add_argument("action", choices=("upgrade",))
+    s.add_argument("action", choices=("upgrade", "wait"),
+                   help="upgrade: migrate to this version's schema; wait: until the database is reachable and "
+                        "at that schema (an init container's check)")
+    s.add_argument("--timeout", type=float, default=300.0, metavar="S", help="wait: give up after S seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -476,7 +476,7 @@ def test_k8s_matches_the_compose_services(resolved):
     settings = {g["name"]: g for g in kust["configMapGenerator"]}["maskwatch-settings"]
     setting_keys = {lit.split("=", 1)[0] for lit in settings["literals"]}
     workloads = k8s_workloads()
-    assert set(workloads) == {"redis", "postgres", "migrate", "ingest", "worker", "events", "dashboard"}
+    assert set(workloads) == {"redis", "postgres", "ingest", "worker", "events", "dashboard"}
     for name, w in workloads.items():
         spec = w["spec"]["template"]["spec"]
         (ctr,) = spec["containers"]
@@ -503,9 +503,6 @@ def test_k8s_matches_the_compose_services(resolved):
         assert mounts["config"]["mountPath"] == str(Path(CONFIG_IN_CONTAINER).parent) and mounts["config"]["readOnly"]
         assert vols["config"]["configMap"]["name"] == "maskwatch-config"
         assert spec["securityContext"]["runAsNonRoot"] and ctr["securityContext"]["readOnlyRootFilesystem"]
-        if name == "migrate":
-            assert w["kind"] == "Job"
-            continue
         assert ctr["livenessProbe"] and ctr["readinessProbe"], name
         if name == "dashboard":
             assert ctr["readinessProbe"]["httpGet"]["path"] == "/healthz"
@@ -517,6 +514,27 @@ def test_k8s_matches_the_compose_services(resolved):
             assert w["spec"]["replicas"] == 1 and w["spec"]["strategy"]["type"] == "Recreate"
         if name in ("events", "dashboard"):
             assert vols["snapshots"]["persistentVolumeClaim"]["claimName"] == "maskwatch-snapshots"
+
+
+def test_k8s_migrates_in_init_containers_and_the_dashboard_waits_for_the_schema(resolved):
+    """No immutable Job to re-create on every upgrade: each rollout of events migrates first (its
+    init container), and the dashboard starts only once the schema is this version's."""
+    compose = resolved["central"]["services"]
+    workloads = k8s_workloads()
+    assert not [w for w in workloads.values() if w["kind"] == "Job"]
+    (migrate,) = workloads["events"]["spec"]["template"]["spec"]["initContainers"]
+    assert migrate["args"] == compose["migrate"]["command"] == ["db", "upgrade"]
+    assert {e["name"] for e in migrate["env"]} == set(compose["migrate"]["environment"])
+    (wait,) = workloads["dashboard"]["spec"]["template"]["spec"]["initContainers"]
+    args = build_parser().parse_args(wait["args"])
+    assert (args.command, args.action) == ("db", "wait") and args.timeout >= 300
+    dashboard_env = {e["name"] for e in workloads["dashboard"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert {e["name"] for e in wait["env"]} <= dashboard_env  # no secret the dashboard does not hold
+    for init in (migrate, wait):
+        assert init["image"] == compose["migrate"]["image"]
+        assert init["securityContext"]["readOnlyRootFilesystem"] and init["securityContext"]["capabilities"] == {
+            "drop": ["ALL"]}
+        assert init["resources"]["limits"]["memory"]
 
 
 def test_k8s_dashboard_service_targets_the_container_port():

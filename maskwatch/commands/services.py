@@ -58,9 +58,13 @@ def cmd_worker(args, cfg: Config) -> int:
 def cmd_db(args, cfg: Config) -> int:
     import os
 
-    from maskwatch.storage.db import upgrade
+    from maskwatch.storage.db import upgrade, wait_for_schema
     from maskwatch.storage.users import ensure_first_admin
 
+    if args.action == "wait":
+        head = wait_for_schema(cfg.database.url, args.timeout)
+        print(f"database {redact_db_url(cfg.database.url)}: schema at {head}, ready")
+        return 0
     upgrade(cfg.database.url)
     print(f"database {redact_db_url(cfg.database.url)}: schema up to date")
     password = ensure_first_admin(_sessions(cfg), os.environ)
