@@ -6,9 +6,11 @@ Exit 0 when the service in this container is doing its work, 1 when not (the rea
 - worker:    its status hash in Redis (mw:status:worker:<name>) was written in the last S seconds
              and says "running" (the worker writes it every second, also when idle);
 - events:    the events status hash was written in the last S seconds (it is written every second);
-- ingest:    every camera this process reads has a status hash written in the last S seconds
-             (a camera that is offline still counts: its reader is alive and retrying, and a
-             restart would not bring the camera back);
+- ingest:    every camera this process reads has a status hash written in the last S seconds,
+             and at least one of them is online: with every camera offline the service is
+             "degraded" (unhealthy in `docker ps`, not ready on Kubernetes). With --alive only
+             the first part counts (the liveness probe: an offline camera's reader is alive and
+             retrying, and a restart would not bring the camera back);
 - dashboard: GET /healthz on the configured port answers 200 (database and Redis reachable),
              over HTTPS when dashboard.tls is on.
 The service's own process is found in /proc (PID 1 in a container), so the worker's consumer name
@@ -64,7 +66,7 @@ def fresh(status: dict[str, str], max_age: float) -> float | None:
         return None
 
 
-def check(service: str, max_age: float, verbose: bool) -> str | None:
+def check(service: str, max_age: float, verbose: bool, alive_only: bool = False) -> str | None:
     """None when healthy, else why not."""
     from maskwatch.config import load_config
 
@@ -110,6 +112,12 @@ def check(service: str, max_age: float, verbose: bool) -> str | None:
                 problems.append(f"{what}: status not updated for {'ever' if age is None else f'{age:.0f} s'}")
             elif service == "worker" and status.get("state") != "running":
                 problems.append(f"{what}: state {status.get('state')!r}")
+        if service == "ingest" and not problems and not alive_only:
+            offline = [cam for cam, key in keys.items() if bus.get_hash(key).get("state") != "online"]
+            if offline and len(offline) == len(keys):
+                problems.append(f"degraded: every camera is offline ({', '.join(offline)})")
+            elif offline and verbose:
+                print(f"degraded: {len(offline)} of {len(keys)} cameras offline ({', '.join(offline)})")
         return "; ".join(problems) or None
     finally:
         bus.close()
@@ -120,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("service", choices=("ingest", "worker", "events", "dashboard"))
     p.add_argument("--max-age", type=float, default=30.0, help="seconds a status may be old")
     p.add_argument("-v", "--verbose", action="store_true", help="print what was read")
+    p.add_argument("--alive", action="store_true", help="ingest: the readers are alive, cameras online or not")
     args = p.parse_args(argv)
     try:
-        problem = check(args.service, args.max_age, args.verbose)
+        problem = check(args.service, args.max_age, args.verbose, args.alive)
     except Exception as e:  # any failure to check is unhealthy, said in one line
         problem = f"{type(e).__name__}: {e}"
     if problem:

@@ -392,7 +392,7 @@ def test_healthcheck_against_real_redis(redis_bus, redis_prefix, tmp_path, monke
     """worker/events/ingest probes read the status hashes the services write."""
     import time
 
-    from conftest import REDIS_URL
+    from support.fixtures import REDIS_URL
 
     hc = _healthcheck_module()
     cfg = tmp_path / "mw.yaml"
@@ -415,11 +415,17 @@ def test_healthcheck_against_real_redis(redis_bus, redis_prefix, tmp_path, monke
     redis_bus.put_hash(keys.events_status(), {"updated_at": time.time()})
     assert hc.check("events", 30, False) is None
 
-    # ingest --camera b: only camera b's status counts, and an offline camera is still a live reader
+    # ingest --camera b: only camera b's status counts; offline is a live reader (--alive, the
+    # liveness probe) but a degraded service when every camera of it is offline
     assert "b:" in hc.check("ingest", 30, False)
     redis_bus.put_hash(keys.camera_status("b"), {"state": "offline", "updated_at": time.time()})
-    assert hc.check("ingest", 30, False) is None
-    assert hc.main(["ingest"]) == 0
+    assert hc.check("ingest", 30, False, alive_only=True) is None and hc.main(["ingest", "--alive"]) == 0
+    assert hc.check("ingest", 30, False) == "degraded: every camera is offline (b)"
+    assert hc.main(["ingest"]) == 1
+    redis_bus.put_hash(keys.camera_status("a"), {"state": "online", "updated_at": time.time()})  # not this one's
+    assert hc.main(["ingest"]) == 1
+    redis_bus.put_hash(keys.camera_status("b"), {"state": "online", "updated_at": time.time()})
+    assert hc.check("ingest", 30, False) is None and hc.main(["ingest"]) == 0
 
     procs.pop("worker")
     assert "no `maskwatch worker` process" in hc.check("worker", 30, False)
@@ -509,7 +515,8 @@ def test_k8s_matches_the_compose_services(resolved):
             assert ctr["livenessProbe"]["httpGet"]["path"] == "/healthz"
         else:
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-                assert ctr[probe]["exec"]["command"] == ["python", HEALTHCHECK, name], f"{name} {probe}"
+                alive = ["--alive"] if name == "ingest" and probe != "readinessProbe" else []
+                assert ctr[probe]["exec"]["command"] == ["python", HEALTHCHECK, name, *alive], f"{name} {probe}"
         if name in ("events", "ingest"):
             assert w["spec"]["replicas"] == 1 and w["spec"]["strategy"]["type"] == "Recreate"
         if name in ("events", "dashboard"):
