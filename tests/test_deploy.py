@@ -138,9 +138,10 @@ def resolved(compose_cli) -> dict[str, dict]:
 
 
 def maskwatch_services(model: dict) -> dict[str, dict]:
-    """Services that run the maskwatch image (built from deploy/Dockerfile)."""
-    return {name: s for name, s in model["services"].items()
-            if (s.get("build") or {}).get("dockerfile") == "deploy/Dockerfile"}
+    """Services that run a maskwatch image (one built from deploy/Dockerfile)."""
+    images = {s["image"] for s in model["services"].values()
+              if (s.get("build") or {}).get("dockerfile") == "deploy/Dockerfile"}
+    return {name: s for name, s in model["services"].items() if s.get("image") in images}
 
 
 @pytest.mark.parametrize("name", COMPOSE_SETS)
@@ -275,6 +276,40 @@ def test_the_k8s_example_secret_is_refused():
     secret = yaml.safe_load((DEPLOY / "k8s" / "secret.yaml").read_text())["stringData"]
     with pytest.raises(ConfigError, match="(CAM|REDIS)_PASSWORD is still the example value"):
         load_config(SITE_CONFIG, env=secret)
+
+
+@pytest.mark.parametrize("name", COMPOSE_SETS)
+def test_every_container_drops_capabilities_and_has_limits(resolved, name):
+    for svc, spec in resolved[name]["services"].items():
+        assert spec.get("cap_drop") == ["ALL"], f"{name}/{svc}: cap_drop {spec.get('cap_drop')}"
+        assert "no-new-privileges:true" in spec.get("security_opt", []), f"{name}/{svc}"
+        assert spec.get("cpus"), f"{name}/{svc}: no CPU limit"
+        if svc != "postgres":  # its entrypoint owns the data folder as root, then drops to postgres
+            assert not spec.get("cap_add"), f"{name}/{svc}: cap_add {spec['cap_add']}"
+        if svc == "redis":
+            assert spec.get("user") == "redis"  # the image's entrypoint cannot drop root under `sh -c`
+        assert spec.get("mem_limit"), f"{name}/{svc}: no memory limit"
+
+
+@pytest.mark.parametrize("name", COMPOSE_SETS)
+def test_each_image_is_built_by_one_service(resolved, name):
+    """`up --build` builds each image once; the services that only run it never pull it."""
+    services = maskwatch_services(resolved[name])
+    builders: dict[str, list[str]] = {}
+    for svc, spec in services.items():
+        if spec.get("build"):
+            builders.setdefault(spec["image"], []).append(svc)
+        elif not name.startswith("smoke"):  # (smoke: every image is local, nothing pulls)
+            assert spec.get("pull_policy") == "never", f"{name}/{svc}"
+    assert builders and all(len(b) == 1 for b in builders.values()), builders
+    assert {spec["image"] for spec in services.values()} == set(builders)
+
+
+def test_the_edge_file_requires_the_camera_password(compose_cli, tmp_path):
+    env = tmp_path / "edge.env"
+    env.write_text("\n".join(f"{k}={v}" for k, v in env_file("edge.env.example").items() if k != "CAM_PASSWORD"))
+    r = run_compose(compose_cli, ["docker-compose.edge.yml"], env, "config", "--quiet")
+    assert r.returncode != 0 and "set CAM_PASSWORD in deploy/.env" in r.stderr
 
 
 def test_no_real_env_file_is_committed():
