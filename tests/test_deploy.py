@@ -579,6 +579,57 @@ def test_k8s_migrates_in_init_containers_and_the_dashboard_waits_for_the_schema(
         assert init["resources"]["limits"]["memory"]
 
 
+def pod_labels(workload: dict) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"]["labels"]
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+def test_k8s_every_container_is_locked_down_and_limited():
+    for name, w in k8s_workloads().items():
+        spec = w["spec"]["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"], name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for ctr in spec.get("initContainers", []) + spec["containers"]:
+            sc = ctr["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"], f"{name}/{ctr['name']}"
+            assert sc["capabilities"] == {"drop": ["ALL"]}, f"{name}/{ctr['name']}"
+            assert {"cpu", "memory"} <= set(ctr["resources"]["limits"]), f"{name}/{ctr['name']}"
+
+
+def test_k8s_network_policies_let_each_pod_reach_only_what_it_uses():
+    policies = [d for d in k8s_docs()["network-policy.yaml"] if d["kind"] == "NetworkPolicy"]
+    assert any(p["spec"]["podSelector"] == {} and p["spec"]["policyTypes"] == ["Ingress"] and not p["spec"].get(
+        "ingress") for p in policies), "no default deny"
+    workloads = k8s_workloads()
+
+    def allowed_from(target: str) -> set[str] | None:
+        """The workloads that may connect to `target` (None: any client, also outside the namespace)."""
+        out: set[str] = set()
+        for p in policies:
+            if not p["spec"]["podSelector"] or not selects(p["spec"]["podSelector"], pod_labels(workloads[target])):
+                continue
+            for rule in p["spec"].get("ingress", []):
+                if "from" not in rule:
+                    return None
+                out |= {n for n, w in workloads.items() for peer in rule["from"] if selects(peer["podSelector"],
+                                                                                         pod_labels(w))}
+        return out
+
+    uses_postgres = {n for n, w in workloads.items() if n != "postgres"
+                     for c in w["spec"]["template"]["spec"]["containers"] if any(
+                         e["name"] == "POSTGRES_PASSWORD" for e in c.get("env", []))}
+    assert allowed_from("postgres") == uses_postgres == {"events", "dashboard"}
+    assert allowed_from("redis") == {"ingest", "worker", "events", "dashboard"}
+    assert allowed_from("dashboard") is None
+    for quiet in ("ingest", "worker", "events"):
+        assert allowed_from(quiet) == set(), quiet
+
+
 def test_k8s_dashboard_service_targets_the_container_port():
     (svc,) = [d for d in k8s_docs()["dashboard.yaml"] if d["kind"] == "Service"]
     (dep,) = [d for d in k8s_docs()["dashboard.yaml"] if d["kind"] == "Deployment"]
