@@ -174,7 +174,7 @@ def test_database_outage_holds_acks_and_loses_nothing(bus, tmp_path):
         try:
             with database(cfg.database.url) as (_, sessions), \
                     running(cfg, bus, sessions, tmp_path / "snaps") as svc:
-                svc.store.BACKOFF_MAX_S = 1.0  # keeps the test short; production caps at 10 s
+                svc.store.BACKOFF_MAX_S = 1.0  # keeps the test short; production caps at 2 s
                 push(bus, feed.msgs[:first])
                 wait_for(settled(bus, 1, direct), what="the first violation")
                 proxy.cut()

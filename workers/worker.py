@@ -46,7 +46,7 @@ class Frame:
 
 class Worker:
     BACKOFF_INITIAL_S = 0.5
-    BACKOFF_MAX_S = 10.0
+    BACKOFF_MAX_S = 2.0  # a retry every 2 s costs the server nothing and recovery is prompt
 
     def __init__(self, config: Config, bus: Bus, pipeline: MaskPipeline, stop: threading.Event,
                  name: str, model_version: str):

@@ -31,7 +31,7 @@ class Interrupted(Exception):
 
 class Store:
     BACKOFF_INITIAL_S = 0.5
-    BACKOFF_MAX_S = 10.0
+    BACKOFF_MAX_S = 2.0  # a retry every 2 s costs the server nothing and recovery is prompt
 
     def __init__(self, sessions: sessionmaker[Session], snapshots: SnapshotStore, snap_cfg: SnapshotConfig,
                  stop: threading.Event, on_state: Callable[[], None]):
