@@ -22,7 +22,7 @@ def test_a_failing_snapshot_store_shows_as_a_problem_and_a_growing_lag(bus, tmp_
         push(bus, feed.msgs)
         wait_for(lambda: svc.counters()["problem"] == "snapshot store failing", what="the problem reported")
         first = wait_for(lambda: read_status(cfg, bus).events.get("problem") and read_status(cfg, bus), 5)
-        time.sleep(1.5)
+        time.sleep(2.5)  # status is written once a second: two reads 2.5 s apart are >= 1.5 s of writes apart
         later = read_status(cfg, bus).events
         assert first.events["problem"] == later["problem"] == "snapshot store failing"
         assert first.events["db_ok"]  # the database is fine: the status says which part is not
