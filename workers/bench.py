@@ -40,13 +40,34 @@ def bench_clip(out: Path, size: tuple[int, int], fps: int) -> Path:
 
 
 def _rss_mb(pid: int) -> float:
+    return _proc_kb(pid, "status", "VmRSS:") / 1024
+
+
+def _proc_kb(pid: int, name: str, field: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
     except OSError:
         pass
-    return 0.0
+    return 0
+
+
+def _tree_pss_mb(pid: int) -> float:
+    """Proportional memory of a process and all its descendants: ingest with its forkserver and
+    capture processes (RSS would count the pages they share once per process)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(_proc_kb(p, "smaps_rollup", "Pss:") for p in tree) / 1024
 
 
 def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str, redis_url: str,
@@ -114,8 +135,9 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
                 for k in stages:
                     stages[k].append(m.timings_ms.get(k, 0.0))
             bus.ack(e.stream, "bench", [e.id])
-        for p in procs:
+        for p in procs[:-1]:  # the workers, then ingest with its capture processes
             rss[p.pid] = max(rss.get(p.pid, 0.0), _rss_mb(p.pid))
+        rss[procs[-1].pid] = max(rss.get(procs[-1].pid, 0.0), _tree_pss_mb(procs[-1].pid))
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("a bench process exited early; run it alone to see its error")
     workers = [bus.get_hash(k.decode()) for k in bus.r.scan_iter(f"{bus.keys.prefix}:status:worker:*")]
