@@ -8,8 +8,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_SCENES = ROOT / "demo" / "scenes"
+from support.settings import DEMO_SCENES, REDIS_URL
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,6 @@ def pipeline():
     return build_pipeline(cfg.detector, cfg.classifier.model_copy(update={"backend": "tflite"}))
 
 
-REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REDIS_URL, ROOT
+from support.settings import REDIS_URL, ROOT
 
 
 @pytest.mark.slow

@@ -116,7 +116,7 @@ def test_redact_url_hides_credentials(url, shown):
 
 
 def test_the_example_config_is_valid():
-    from conftest import ROOT
+    from support.settings import ROOT
 
     env = {"CAM_PASSWORD": "pw", "POSTGRES_PASSWORD": "pg", "MASKWATCH_SECRET_KEY": "k"}
     cfg = load_config(ROOT / "maskwatch.example.yaml", env=env)
@@ -125,7 +125,7 @@ def test_the_example_config_is_valid():
 
 
 def test_the_bench_profile_is_valid():
-    from conftest import ROOT
+    from support.settings import ROOT
 
     cfg = load_config(ROOT / "deploy" / "bench" / "fast-720p.yaml")
     assert cfg.detector.max_side == 640 and cfg.worker.batch_size == 3

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import DEMO_SCENES, REDIS_URL
 from sqlalchemy import select
 from support.fixtures import pg_database, pg_url
 from support.rtsp import RtspServer, gst_available
+from support.settings import DEMO_SCENES, REDIS_URL
 
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.models import Violation

@@ -9,9 +9,9 @@ import time
 import urllib.request
 
 import pytest
-from conftest import ROOT
 from sqlalchemy import func, select
 from support.rtsp import free_port
+from support.settings import ROOT
 
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.models import Violation

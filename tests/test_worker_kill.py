@@ -9,7 +9,7 @@ import time
 import cv2
 import pytest
 import yaml
-from conftest import REDIS_URL
+from support.settings import REDIS_URL
 
 from maskwatch.wire import frames as wire_frames
 from workers.worker import GROUP

@@ -20,8 +20,8 @@ import pytest
 from maskwatch.bus import RedisBus
 from maskwatch.storage.db import upgrade
 from maskwatch.wire.detections import DetectionMsg, Face
+from support.settings import REDIS_URL  # noqa: F401 (the tests import it from here too)
 
-REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_HOST = os.environ.get("MASKWATCH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("MASKWATCH_TEST_PG_PORT", "5432"))
 PG_ADMIN = f"host={PG_HOST} port={PG_PORT} user=postgres dbname=test"

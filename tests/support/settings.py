@@ -1,0 +1,10 @@
+"""Where the tests find things: the repository, the bundled scenes, the test Redis (one
+environment variable per test server; PostgreSQL's are in support/fixtures.py)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SCENES = ROOT / "demo" / "scenes"
+REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
