@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 
@@ -72,6 +72,8 @@ def _headers(resp: Response) -> Response:
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     if resp.mimetype in ("text/html", "application/json") and request.endpoint not in ("static",):
         resp.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):  # served over HTTPS (itself or a proxy): stay on it
+        resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return resp
 
 

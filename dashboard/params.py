@@ -16,6 +16,10 @@ from maskwatch.storage.queries import BadQuery, Cursor, ViolationFilter
 FILTER_KEYS = ("camera", "from", "to", "status", "min_conf")
 _CAMERA = re.compile(CAMERA_ID)
 MAX_RANGE_DAYS = 366
+# the dates a violation can have: wide enough for any site, narrow enough that a range's end plus
+# a day, an hour step or a week bucket can never leave the calendar (year 9999 overflows)
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 
 def _get(args: Mapping[str, str], key: str) -> str | None:
@@ -34,11 +38,15 @@ def parse_time(value: str | None, name: str, *, end: bool = False) -> dt.datetim
         if len(value) == 10:
             day = dt.date.fromisoformat(value)
             when = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            return when + dt.timedelta(days=1) if end else when
-        when = dt.datetime.fromisoformat(value)
-        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+            when = when + dt.timedelta(days=1) if end else when
+        else:
+            when = dt.datetime.fromisoformat(value)
+            when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
     except (ValueError, OverflowError):
         raise BadQuery(f"{name}: expected a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM)") from None
+    if not EARLIEST <= when <= LATEST:
+        raise BadQuery(f"{name}: expected a date from {EARLIEST.year} to {LATEST.year - 1}")
+    return when
 
 
 def parse_status(value: str | None, name: str = "status") -> ReviewStatus | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from werkzeug.serving import WSGIRequestHandler
 
 from maskwatch.config import Config, load_config
 
@@ -82,6 +83,14 @@ def serve(config: Config) -> None:
         log.warning("dashboard: cookies are Secure but this server speaks plain HTTP: logins work only "
                     "through an HTTPS proxy in front of it (else set dashboard.tls or secure_cookies: false)")
     DashboardServer(config, options).run()
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """werkzeug's handler without `Server: Werkzeug/x.y Python/3.z` on every response (the
+    embedded server of `maskwatch run`; gunicorn says only "gunicorn")."""
+
+    def version_string(self) -> str:
+        return "maskwatch"
 
 
 def make_wsgi(config: Config, *, bus=None, engine=None, snapshots=None) -> Flask:

@@ -34,7 +34,8 @@ def users_add():
     return redirect(url_for("auth.users"))
 
 
-@bp.post("/users/<int:user_id>")
+# ids are 32-bit in every database we run on: a longer number is no user (404), not an overflow
+@bp.post("/users/<int(max=2147483647):user_id>")
 @require(Role.admin)
 def users_update(user_id: int):
     form = request.form

@@ -75,6 +75,16 @@ def test_secure_cookies_over_plain_http_say_why_the_login_cannot_work(tmp_path, 
     assert ("Open it with https://" in body) is warned and ("The form expired" in body) is not warned
 
 
+@pytest.mark.parametrize("secure", [True, False])
+def test_hsts_only_when_cookies_are_secure(tmp_path, secure):
+    app = create_app(make_config(sqlite_database(tmp_path), tmp_path / "s", secure_cookies=secure),
+                     bus=MemoryBus("hsts"))
+    resp = app.test_client().get("/login", base_url="https://localhost")
+    assert ("Strict-Transport-Security" in resp.headers) is secure
+    if secure:
+        assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
 @pytest.fixture
 def https_dashboard(tmp_path):
     cfg = tls_config(tmp_path, port=free_port(), host="127.0.0.1", workers=2, threads=2)

@@ -33,7 +33,9 @@ def test_demo_runs_end_to_end_without_redis(tmp_path):
             line = proc.stdout.readline()
             assert line or proc.poll() is None, "run exited early"
         url = re.search(r"http://\S+", line).group(0)
-        assert urllib.request.urlopen(url + "healthz", timeout=10).status == 200
+        with urllib.request.urlopen(url + "healthz", timeout=10) as health:
+            assert health.status == 200
+            assert health.headers["Server"] == "maskwatch"  # no Werkzeug/x.y Python/3.z banner
         engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'maskwatch.db'}")
         sessions = session_factory(engine)
         deadline = time.monotonic() + 90

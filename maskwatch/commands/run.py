@@ -98,7 +98,7 @@ def _dashboard(cfg: Config, bus):
 
     from werkzeug.serving import make_server
 
-    from dashboard.serve import make_wsgi, with_secret_key
+    from dashboard.serve import QuietRequestHandler, make_wsgi, with_secret_key
     from maskwatch.storage.db import make_engine, session_factory
     from maskwatch.storage.users import ensure_first_admin
 
@@ -110,7 +110,8 @@ def _dashboard(cfg: Config, bus):
         from dashboard.tls import certificate_files
 
         ssl_context = certificate_files(cfg.dashboard, cfg.site)
-    server = make_server(cfg.dashboard.host, cfg.dashboard.port, app, threaded=True, ssl_context=ssl_context)
+    server = make_server(cfg.dashboard.host, cfg.dashboard.port, app, threaded=True, ssl_context=ssl_context,
+                         request_handler=QuietRequestHandler)
     threading.Thread(target=server.serve_forever, name="dashboard", daemon=True).start()
     scheme = "https" if ssl_context else "http"
     print(f"maskwatch dashboard: {scheme}://{cfg.dashboard.host}:{server.server_port}/", flush=True)
