@@ -18,7 +18,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from dashboard.errors import INSECURE_MESSAGE, error_response, insecure_transport, wants_json
 from dashboard.state import state
 from maskwatch.storage.models import Role, User
-from maskwatch.storage.users import get_user, verify
+from maskwatch.storage.users import end_sessions, get_user, verify
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -29,8 +29,10 @@ RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
 class SessionUser(UserMixin):
     """The logged-in user as Flask-Login sees it.
 
-    The session id carries a digest of the password hash, so changing a password ends the
-    user's other sessions; deactivating a user ends them on their next request.
+    The session id carries a digest of the password hash and the user's session version, checked
+    against the database on every request: logout, a password or role change and deactivation
+    bump the version (or the hash), so every cookie issued before is refused from then on, also
+    one copied before the logout.
     """
 
     def __init__(self, user: User):
@@ -45,7 +47,7 @@ class SessionUser(UserMixin):
 
 
 def _token(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{user.session_version}:{user.password_hash}".encode()).hexdigest()[:16]
 
 
 def _load_user(user_id: str) -> SessionUser | None:
@@ -133,6 +135,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     log.info("user %s: logged out", current_user.username)
+    end_sessions(state().sessions, current_user.uid)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

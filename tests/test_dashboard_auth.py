@@ -57,6 +57,43 @@ def test_login_redirects_back_and_logout_ends_the_session(app):
     assert client.get("/stats").status_code == 302
 
 
+def _cookie(client) -> str:
+    return client.get_cookie("maskwatch_session").value
+
+
+def _replay(app, cookie: str):
+    """A new client with a session cookie captured earlier, as an attacker would hold it."""
+    thief = app.test_client()
+    thief.set_cookie("maskwatch_session", cookie)
+    return thief
+
+
+def test_a_cookie_captured_before_logout_is_refused_after_it(env, app):
+    _, users, sessions, _, _ = env
+    shift = {"username": "shift", "role": "operator", "password": "night-shift-1"}
+    admin = app.test_client()
+    login(admin, users["admin"])
+    assert admin.post("/users", data=shift).status_code == 302
+    client = app.test_client()
+    assert _login(client, "shift", "night-shift-1").status_code == 302
+    captured = _cookie(client)
+    assert _replay(app, captured).get("/api/violations").status_code == 200  # it was a live session
+    assert client.post("/logout").status_code == 302
+    assert _replay(app, captured).get("/api/violations").status_code == 401
+    assert _replay(app, captured).get("/").status_code == 302
+
+
+def test_a_role_change_ends_the_users_sessions(env, app):
+    _, users, sessions, _, _ = env
+    client = app.test_client()
+    assert _login(client, "viewer", PASSWORD).status_code == 302
+    captured = _cookie(client)
+    viewer = next(u for u in list_users(sessions) if u.username == "viewer")
+    update_user(sessions, viewer.id, role="operator")
+    assert _replay(app, captured).get("/api/violations").status_code == 401
+    update_user(sessions, viewer.id, role="viewer")
+
+
 def test_wrong_password_is_401_and_logged_without_the_password(app, caplog):
     caplog.set_level(logging.INFO)
     resp = _login(app.test_client(), "viewer", "not-the-password")

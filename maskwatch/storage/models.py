@@ -86,3 +86,5 @@ class User(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # part of every session's id: bumping it ends all of this user's sessions on their next request
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

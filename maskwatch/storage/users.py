@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -95,6 +95,13 @@ def get_user(sessions: sessionmaker[Session], user_id: int) -> User | None:
         return s.get(User, user_id)
 
 
+def end_sessions(sessions: sessionmaker[Session], user_id: int) -> None:
+    """End every session of this user (logout): their session ids no longer match."""
+    with sessions() as s:
+        s.execute(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
+        s.commit()
+
+
 def list_users(sessions: sessionmaker[Session]) -> list[User]:
     with sessions() as s:
         return list(s.scalars(select(User).order_by(User.username)))
@@ -121,6 +128,7 @@ def update_user(sessions: sessionmaker[Session], user_id: int, *, role: str | Ro
             user.active = active
         if password is not None:
             user.password_hash = generate_password_hash(_check_password(password))
+        user.session_version += 1  # a changed role, state or password ends the user's sessions
         s.flush()
         if was_admin and _active_admins(s) == 0:
             s.rollback()

@@ -1,0 +1,59 @@
+"""The migrations on SQLite and the real PostgreSQL: a database from before a revision keeps its
+rows through it, and the schema at head is the models' schema."""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from support.fixtures import PG_ADMIN, pg_url
+
+from maskwatch.storage.db import head_revision, make_engine, upgrade
+from maskwatch.storage.models import Base
+
+
+@contextmanager
+def fresh(kind: str, tmp_path):
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    name = f"mw_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_users_from_before_0003_keep_working_sessions_at_version_0(kind, tmp_path):
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0002")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (username, password_hash, role, active, created_at) "
+                              "VALUES ('old', 'x', 'viewer', true, CURRENT_TIMESTAMP)"))
+        upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT session_version FROM users WHERE username = 'old'")).scalar() == 0
+        engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_schema_at_head_is_the_models_schema(kind, tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with fresh(kind, tmp_path) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+            assert ctx.get_current_revision() == head_revision()
+            diffs = compare_metadata(ctx, Base.metadata)
+        engine.dispose()
+    assert not diffs, diffs
