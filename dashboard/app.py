@@ -14,6 +14,7 @@ import time
 from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import api, auth, cameras, ops, stats, violations
 from dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
@@ -110,7 +111,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
     app.extensions[EXTENSION] = State(
         config=config, sessions=sessions, bus=bus,
         snapshots=snapshots if snapshots is not None else SnapshotStore(config.snapshots.dir),
-        limiter=make_limiter(bus, config.redis.prefix), registry=make_registry(config, sessions, bus))
+        limiter=make_limiter(bus, config.redis.prefix, sessions), registry=make_registry(config, sessions, bus))
     # the login gate first, CSRF second: an anonymous POST is refused as anonymous (401/redirect)
     auth.init_auth(app)
     CSRFProtect(app)
@@ -119,6 +120,11 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
     register_errors(app)
     _filters(app)
     app.after_request(_headers)
+    if config.dashboard.trusted_proxies:
+        # behind a reverse proxy every client has the proxy's address: believe exactly that many
+        # proxies' X-Forwarded-* (more would let a client forge its address past the login limit)
+        n = config.dashboard.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.jinja_env.globals.update(site=config.site, camera_label=app.extensions[EXTENSION].camera_label,
                                  cameras=config.cameras)
     return app

@@ -106,25 +106,24 @@ def safe_next(target: str | None, default: str = "/") -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     nxt = safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # a HEAD is no login attempt (Flask routes it here)
         if current_user.is_authenticated:
             return redirect(nxt)
         # said before the form is sent, not only after it failed
         return render_template("login.html", next=nxt, error=INSECURE_MESSAGE if insecure_transport() else None)
     name = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
-    key = f"{name.lower()}|{request.remote_addr}"
-    limiter = state().limiter
-    if limiter.blocked(key):
-        log.warning("user %r: login refused from %s: too many failures", name, request.remote_addr)
+    address, limiter = request.remote_addr or "", state().limiter
+    if not limiter.admit(name, address):
+        log.warning("user %r: login refused from %s: too many failures", name, address)
         return render_template("login.html", next=nxt, username=name,
                                error="Too many failed attempts. Wait a few minutes and try again."), 429
     user = verify(state().sessions, name, password)
     if user is None:
-        limiter.failed(key)
-        log.warning("user %r: login failed from %s", name, request.remote_addr)
+        limiter.failed(name, address)
+        log.warning("user %r: login failed from %s", name, address)
         return render_template("login.html", next=nxt, username=name, error="Wrong user name or password."), 401
-    limiter.reset(key)
+    limiter.succeeded(name, address)
     session.clear()  # a fresh session on login: no fixation of a session planted before
     login_user(SessionUser(user))
     session.permanent = True

@@ -1,101 +1,119 @@
-"""Login rate limiting per username + client address.
+"""Login rate limiting, shared by every dashboard process: in Redis when there is one, else in the
+database (never per process: gunicorn's workers would each allow their own five).
 
-With a Redis bus the counters live in Redis, so every gunicorn worker (and every dashboard replica)
-sees the same count; otherwise they are per process. After `max_failures` failed attempts within
-`window_s` further attempts are refused (HTTP 429) until the window ends; a success resets.
+Two counters per attempt, both counted atomically before the password is checked:
+- the user name + client address: 5 attempts in 5 minutes (a success resets it), so a brute force
+  on one account stops and other users from the same office are not locked out;
+- the client address alone: 30 failures in 5 minutes, whatever the user names, so a flood of
+  junk names from one address stops too.
+Nothing is ever evicted to make room (an in-memory LRU let a flood push the admin's counter out):
+counters only end with their window, which bounds what they take by the attempt rate.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from collections import OrderedDict, deque
 from typing import Protocol
 
 from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from maskwatch.storage import logins
 
 log = logging.getLogger(__name__)
-MAX_FAILURES = 5
-WINDOW_S = 300.0
+MAX_ATTEMPTS = 5          # per user name + address, per window
+MAX_PER_ADDRESS = 30      # failures per address, any user names, per window
+WINDOW_S = 300
+
+
+def _digest(kind: str, value: str) -> str:
+    # hashed: user names are user input and must not shape key names (or fill columns)
+    return hashlib.sha256(f"{kind}|{value}".encode()).hexdigest()[:32]
 
 
 class LoginLimiter(Protocol):
-    def blocked(self, key: str) -> bool: ...
-    def failed(self, key: str) -> None: ...
-    def reset(self, key: str) -> None: ...
+    def admit(self, name: str, address: str) -> bool:
+        """Count this attempt; False when the account or the address is over its limit."""
 
+    def failed(self, name: str, address: str) -> None:
+        """The attempt failed: it counts against the address too."""
 
-class MemoryLimiter:
-    """Sliding window per key; the number of keys is capped so a flood cannot grow memory."""
-
-    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S, max_keys: int = 10_000):
-        self.max_failures, self.window_s, self.max_keys = max_failures, window_s, max_keys
-        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._fails.get(key, deque())
-        while times and now - times[0] > self.window_s:
-            times.popleft()
-        return times
-
-    def blocked(self, key: str) -> bool:
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= self.max_failures
-
-    def failed(self, key: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            times = self._recent(key, now)
-            times.append(now)
-            self._fails[key] = times
-            self._fails.move_to_end(key)
-            while len(self._fails) > self.max_keys:
-                self._fails.popitem(last=False)
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
+    def succeeded(self, name: str, address: str) -> None:
+        """The attempt succeeded: the account's counter starts again."""
 
 
 class RedisLimiter:
-    """Fixed window per key in Redis. Fails open (logs) when Redis cannot be reached: the password
-    check still stands, and operators must not be locked out by a Redis restart."""
+    """Counters in Redis, fixed windows from the first count. Fails open (logged) when Redis cannot
+    be reached: the password check still stands, and a Redis restart must not lock operators out."""
 
-    def __init__(self, client, prefix: str, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S):
-        self.r, self.prefix = client, prefix
-        self.max_failures, self.window_s = max_failures, int(window_s)
+    def __init__(self, client, prefix: str, window_s: int = WINDOW_S):
+        self.r, self.prefix, self.window_s = client, prefix, window_s
 
-    def _key(self, key: str) -> str:
-        # hashed: the username is user input and must not shape key names
-        return f"{self.prefix}:login_fail:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+    def _key(self, kind: str, value: str) -> str:
+        return f"{self.prefix}:login:{_digest(kind, value)}"
 
-    def blocked(self, key: str) -> bool:
+    def _incr(self, key: str) -> int:
+        with self.r.pipeline(transaction=True) as p:
+            p.incr(key)
+            p.expire(key, self.window_s, nx=True)  # the window starts at the first count
+            return int(p.execute()[0])
+
+    def admit(self, name: str, address: str) -> bool:
         try:
-            return int(self.r.get(self._key(key)) or 0) >= self.max_failures
+            tries = self._incr(self._key("account", f"{name.lower()}|{address}"))
+            return tries <= MAX_ATTEMPTS and int(self.r.get(self._key("address", address)) or 0) < MAX_PER_ADDRESS
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s); not limiting", type(e).__name__)
-            return False
+            return True
 
-    def failed(self, key: str) -> None:
-        k = self._key(key)
+    def failed(self, name: str, address: str) -> None:
         try:
-            with self.r.pipeline(transaction=True) as p:
-                p.set(k, 0, ex=self.window_s, nx=True)  # the window starts at the first failure
-                p.incr(k)
-                p.execute()
+            self._incr(self._key("address", address))
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s); failure not counted", type(e).__name__)
 
-    def reset(self, key: str) -> None:
+    def succeeded(self, name: str, address: str) -> None:
         try:
-            self.r.delete(self._key(key))
+            self.r.delete(self._key("account", f"{name.lower()}|{address}"))
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s)", type(e).__name__)
 
 
-def make_limiter(bus, prefix: str) -> LoginLimiter:
+class DatabaseLimiter:
+    """The same counters in the database (an upsert each), for a dashboard without Redis."""
+
+    def __init__(self, sessions, window_s: float = WINDOW_S):
+        self.sessions, self.window_s = sessions, window_s
+
+    def admit(self, name: str, address: str) -> bool:
+        now = time.time()
+        try:
+            with self.sessions.begin() as s:
+                logins.prune(s, now)
+                tries = logins.add(s, _digest("account", f"{name.lower()}|{address}"), now, self.window_s)
+                flood = logins.count(s, _digest("address", address), now)
+            return tries <= MAX_ATTEMPTS and flood < MAX_PER_ADDRESS
+        except SQLAlchemyError as e:  # the login itself needs the database and will say so
+            log.warning("login limiter: database unavailable (%s); not limiting", type(e).__name__)
+            return True
+
+    def failed(self, name: str, address: str) -> None:
+        try:
+            with self.sessions.begin() as s:
+                logins.add(s, _digest("address", address), time.time(), self.window_s)
+        except SQLAlchemyError as e:
+            log.warning("login limiter: database unavailable (%s); failure not counted", type(e).__name__)
+
+    def succeeded(self, name: str, address: str) -> None:
+        try:
+            with self.sessions.begin() as s:
+                logins.clear(s, _digest("account", f"{name.lower()}|{address}"))
+        except SQLAlchemyError as e:
+            log.warning("login limiter: database unavailable (%s)", type(e).__name__)
+
+
+def make_limiter(bus, prefix: str, sessions) -> LoginLimiter:
     if bus is not None and hasattr(bus, "r"):
         return RedisLimiter(bus.r, prefix)
-    return MemoryLimiter()
+    return DatabaseLimiter(sessions)

@@ -218,6 +218,8 @@ class DashboardConfig(Strict):
     tls_hosts: list[str] = Field(default_factory=list, description="more names/addresses for a self-signed "
                                                                    "certificate (it has localhost and the host name)")
     page_size: int = Field(50, ge=5, le=500)
+    trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For, "
+                                                            "-Proto and -Host are believed (0: none)")
 
     @property
     def cookies_secure(self) -> bool:

@@ -5,6 +5,7 @@ import logging
 import secrets
 
 import pytest
+from sqlalchemy import delete
 from test_dashboard_support import (
     PASSWORD,
     drop_prefix,
@@ -16,9 +17,9 @@ from test_dashboard_support import (
 )
 
 from dashboard.app import create_app
-from dashboard.limiter import MemoryLimiter
+from dashboard.limiter import DatabaseLimiter
 from maskwatch.membus import MemoryBus
-from maskwatch.storage.models import Role
+from maskwatch.storage.models import LoginCounter, Role
 from maskwatch.storage.users import list_users, update_user
 
 
@@ -35,7 +36,10 @@ def env(tmp_path_factory):
 @pytest.fixture
 def app(env):
     app = env[0]
-    app.extensions["maskwatch"].limiter = MemoryLimiter()  # every test starts with no failures
+    sessions = app.extensions["maskwatch"].sessions
+    with sessions.begin() as s:  # every test starts with no failures
+        s.execute(delete(LoginCounter))
+    app.extensions["maskwatch"].limiter = DatabaseLimiter(sessions)
     return app
 
 
@@ -137,9 +141,9 @@ def test_redis_limiter_is_shared_between_workers(env):
             assert _login((worker1 if i % 2 else worker2).test_client(), "viewer", "nope-nope").status_code == 401
         assert _login(worker2.test_client(), "viewer", PASSWORD).status_code == 429
         assert _login(worker1.test_client(), "viewer", PASSWORD).status_code == 429
-        keys = list(bus.r.scan_iter(match=f"{prefix}:login_fail:*"))
-        assert len(keys) == 1 and 0 < bus.r.ttl(keys[0]) <= 300
-        assert b"viewer" not in keys[0]  # user input never shapes key names
+        keys = list(bus.r.scan_iter(match=f"{prefix}:login:*"))
+        assert len(keys) == 2 and all(0 < bus.r.ttl(k) <= 300 for k in keys)  # the account, the address
+        assert not any(b"viewer" in k for k in keys)  # user input never shapes key names
     finally:
         drop_prefix(bus, prefix)
         bus.close()
@@ -185,3 +189,45 @@ def test_users_page_manages_users(env, app):
     assert "last active admin" in admin.get("/users").get_data(as_text=True)
     assert admin.post(f"/users/{me}", data={"action": "explode"}).status_code == 400
     assert admin.get("/users").status_code == 200  # still an admin
+
+
+def test_head_requests_to_login_are_not_attempts(app):
+    client = app.test_client()
+    for _ in range(10):
+        assert client.head("/login").status_code == 200
+    assert _login(client, "operator", PASSWORD).status_code == 302
+
+
+def test_a_flood_of_names_is_limited_per_address_and_evicts_no_one(app):
+    client = app.test_client()
+    for _ in range(4):
+        assert _login(client, "admin", "wrong-password").status_code == 401
+    # many addresses, many junk names: in a capped in-memory table they pushed the admin's counter out
+    for i in range(40):  # (each costs a password hash: the counters have no cap to reach anyway)
+        other = app.test_client()
+        other.environ_base = {"REMOTE_ADDR": f"10.0.{i}.9"}
+        _login(other, f"junk{i}", "x")
+    assert _login(client, "admin", "wrong-password").status_code == 401
+    assert _login(client, "admin", PASSWORD).status_code == 429  # its count survived the flood
+    flooder = {"REMOTE_ADDR": "10.77.0.1"}
+    for i in range(30):
+        resp = client.post("/login", data={"username": f"n{i}", "password": "x"}, environ_base=flooder)
+        assert resp.status_code == 401
+    refused = client.post("/login", data={"username": "viewer", "password": PASSWORD}, environ_base=flooder)
+    assert refused.status_code == 429  # that address is done for this window, whatever the name
+    assert _login(app.test_client(), "viewer", PASSWORD).status_code == 302  # others are not
+
+
+@pytest.mark.parametrize("trusted,separate", [(1, True), (0, False)])
+def test_trusted_proxies_tell_clients_apart(env, trusted, separate):
+    _, _, _, url, tmp = env
+    proxied = create_app(make_config(url, tmp / "snaps", trusted_proxies=trusted), bus=MemoryBus("proxy"))
+    proxied.config.update(WTF_CSRF_ENABLED=False)
+    with proxied.extensions["maskwatch"].sessions.begin() as s:
+        s.execute(delete(LoginCounter))
+    c = proxied.test_client()
+    for _ in range(5):  # one client behind the proxy fails five times
+        c.post("/login", data={"username": "operator", "password": "bad"}, headers={"X-Forwarded-For": "203.0.113.5"})
+    other = c.post("/login", data={"username": "operator", "password": PASSWORD},
+                   headers={"X-Forwarded-For": "198.51.100.7"})
+    assert (other.status_code == 302) is separate  # untrusted: both are the proxy's address

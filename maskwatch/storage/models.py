@@ -88,3 +88,13 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # part of every session's id: bumping it ends all of this user's sessions on their next request
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginCounter(Base):
+    """Failed-login counters shared by every dashboard process (without Redis): one row per hashed
+    key (a user name + client address, or an address), until its window ends."""
+    __tablename__ = "login_counters"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # unix seconds: the same on every backend

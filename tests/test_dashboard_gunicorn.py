@@ -1,0 +1,76 @@
+"""The login limit under the real gunicorn with two worker processes and no Redis: the counters
+are in PostgreSQL, so five failures are five whichever worker answered each."""
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+from support.fixtures import pg_database, pg_url
+from support.rtsp import free_port
+from test_dashboard_support import make_config
+
+from maskwatch.storage.db import make_engine, session_factory
+from maskwatch.storage.users import add_user
+
+PASSWORD = "gunicorn-login-1"
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    with pg_database() as name:
+        cfg = make_config(pg_url(name), tmp_path / "s", port=free_port(), host="127.0.0.1", workers=2, threads=2)
+        engine = make_engine(cfg.database.url)
+        add_user(session_factory(engine), "admin", "admin", PASSWORD)
+        engine.dispose()
+        path = tmp_path / "maskwatch.yaml"
+        path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+        log = tmp_path / "gunicorn.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "dashboard.serve", str(path)], cwd=tmp_path,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{cfg.dashboard.port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, log.read_text()[-2000:]
+                try:
+                    urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, log.read_text()[-2000:]
+                    time.sleep(0.2)
+            yield base
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def attempt(base: str, password: str) -> int:
+    """One browser-like login on a fresh connection (so the kernel may pick either worker)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = opener.open(f"{base}/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrf_token": token, "username": "admin", "password": password}).encode()
+    try:
+        return opener.open(f"{base}/login", data=form, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_five_failures_block_the_sixth_attempt_on_every_worker(dashboard):
+    assert [attempt(dashboard, "wrong-password") for _ in range(5)] == [401] * 5
+    assert [attempt(dashboard, PASSWORD) for _ in range(6)] == [429] * 6
