@@ -109,9 +109,12 @@ def make_users(sessions) -> dict[str, User]:
 def login(client, user: User) -> None:
     """Log in through the session cookie (the login form itself is tested separately)."""
     from dashboard.auth import SessionUser
+    from maskwatch.storage.users import get_user
 
+    # as stored now: a logout or role change since `user` was read has moved its session version
+    current = get_user(client.application.extensions["maskwatch"].sessions, user.id)
     with client.session_transaction() as sess:
-        sess["_user_id"] = SessionUser(user).get_id()
+        sess["_user_id"] = SessionUser(current).get_id()
         sess["_fresh"] = True
 
 
