@@ -78,6 +78,7 @@ class CameraReader(threading.Thread):
         self.size = (0, 0)
         self.delays: list[float] = []  # backoff history, for status and tests
         self.pid = 0
+        self._opened = False       # the current capture process has had its camera open
         self._rate = {"t": time.monotonic(), "read": 0, "sent": 0, "fps_read": 0.0, "fps_sent": 0.0}
         self._status_due = 0.0
 
@@ -85,12 +86,13 @@ class CameraReader(threading.Thread):
         log.info("camera %s: starting (%s)", self.cam.id, redact_url(self.cam.url))
         failures = 0
         while not self.stop_event.is_set() and self.state != "ended":
+            self._opened = False
             proc, conn = self._start_capture()
             self._pump(conn)
             died = self._reap(proc, conn)
             if died is None:
                 break
-            failures += 1
+            failures = 1 if self._opened else failures + 1  # one that had worked backs off from the start
             self.restarts += 1
             self._offline(f"capture process died ({died})",
                           backoff_delay(failures, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.rng),
@@ -128,7 +130,9 @@ class CameraReader(threading.Thread):
         deadline = time.monotonic() + self.cfg.open_timeout_s + 2.0
         while proc.is_alive() and time.monotonic() < deadline:
             item = _receive(conn, 0.1)  # keep the pipe flowing so its sender can finish
-            if item is not None and item is not _GONE and not isinstance(item, wire.FrameMsg):
+            if item is _GONE:
+                proc.join(0.1)
+            elif item is not None and not isinstance(item, wire.FrameMsg):
                 self._handle(item)
         if proc.is_alive():
             proc.kill()
@@ -145,7 +149,7 @@ class CameraReader(threading.Thread):
             self.read_total = self._read_base + item.frames_read
             self.dropped_slow = item.dropped_queue
         elif isinstance(item, Opened):
-            self.state, self.last_error = "online", ""
+            self.state, self.last_error, self._opened = "online", "", True
             log.info("camera %s: online (%.1f fps source)", self.cam.id, item.source_fps)
             self._publish_status(force=True)
         elif isinstance(item, Offline):
