@@ -28,6 +28,7 @@ from typing import Any
 
 import cv2
 
+from ingest.native import NativeLog
 from ingest.source import configure_ffmpeg, kind_of, open_capture
 from maskwatch.config import CameraConfig, IngestConfig
 from maskwatch.wire.frames import FrameMsg
@@ -67,8 +68,9 @@ def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) 
 class Capture:
     """The open/read/backoff loop of one camera; `emit` is how anything leaves it."""
 
-    def __init__(self, cam: CameraConfig, cfg: IngestConfig, out: Any, stop: Any, rng: random.Random | None = None):
-        self.cam, self.cfg, self.out, self.stop = cam, cfg, out, stop
+    def __init__(self, cam: CameraConfig, cfg: IngestConfig, out: Any, stop: Any, rng: random.Random | None = None,
+                 native: NativeLog | None = None):
+        self.cam, self.cfg, self.out, self.stop, self.native = cam, cfg, out, stop, native
         self.kind = kind_of(cam.url)
         self.rng = rng or random.Random()
         self.failures = 0          # consecutive, drives the backoff
@@ -87,7 +89,7 @@ class Capture:
                     return
                 continue  # stopped
             except (OSError, cv2.error) as e:
-                error, bug = str(e), False
+                error, bug = self._with_reason(str(e)), False
             except Exception as e:  # a bug must not end the camera for good: reopen, and say so
                 error, bug = f"{type(e).__name__}: {e}", True
             finally:
@@ -98,6 +100,12 @@ class Capture:
             self._emit(Offline(error, delay, bug))
             self._progress(force=True)
             self.stop.wait(delay)
+
+    def _with_reason(self, error: str) -> str:
+        """The error with what FFmpeg said about it, if it said something."""
+        time.sleep(0.02)  # its lines reach the reader thread through a pipe
+        reason = self.native.reason() if self.native else ""
+        return f"{error}: {reason}" if reason and reason not in error else error
 
     def _stopping(self) -> bool:
         return self.stop.is_set()
@@ -224,6 +232,6 @@ def capture_main(cam: CameraConfig, cfg: IngestConfig, conn: Any) -> None:
     configure_ffmpeg()
     out = Outbox(conn, gone=stop)
     try:
-        Capture(cam, cfg, out, stop).run()
+        Capture(cam, cfg, out, stop, native=NativeLog().capture()).run()
     finally:
         out.close()

@@ -175,3 +175,25 @@ def test_capture_processes_exit_when_ingest_is_killed(avi, redis_bus, redis_pref
         proc.kill()
         proc.wait(10)
     assert wait_until(lambda: not any(alive(p) for p in pids), 10), "capture processes outlived ingest"
+
+
+def test_native_opencv_and_ffmpeg_lines_become_the_cameras_one_line_reason(redis_bus, redis_prefix, tmp_path):
+    from support.fixtures import REDIS_URL
+    from support.rtsp import free_port
+
+    cfg = ingest_config([{"id": "refused", "url": f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/x"}])
+    cfg["redis"].update(url=REDIS_URL, prefix=redis_prefix)
+    path = tmp_path / "maskwatch.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "ingest", "-c", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_until(lambda: int(redis_bus.get_hash(redis_bus.keys.camera_status("refused")).get(
+            "reconnects", 0)) >= 3, 15)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+    assert "[ WARN" not in out and " @ 0x" not in out, out[-2000:]  # nothing past the project's logging
+    assert "camera refused: could not open the stream" in out and "Connection refused" in out
+    assert "hunter2" not in out
+    assert "Connection refused" in redis_bus.get_hash(redis_bus.keys.camera_status("refused"))["last_error"]
