@@ -100,6 +100,8 @@ def _service_commands(sub) -> None:
     s.add_argument("--workers", type=int, default=1, help="worker threads")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.add_argument("--no-dashboard", action="store_true", help="pipeline only")
+    s.add_argument("--host", help="dashboard address to bind (default: dashboard.host, 127.0.0.1)")
+    s.add_argument("--port", type=int, help="dashboard port (default: dashboard.port, 8000; 0: any free one)")
     s = _cmd(sub, "bench", "maskwatch.commands.bench:cmd_bench",
              "N file cameras through ingest -> Redis -> K worker processes; speed vs the seed-style loop")
     s.add_argument("--cameras", type=int, default=8)
@@ -117,6 +119,7 @@ def _service_commands(sub) -> None:
     s.add_argument("name")
     s.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
     s.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+    s.add_argument("--demo", action="store_true", help="the database of `maskwatch run --demo` (out/demo/maskwatch.db)")
     s = _cmd(sub, "prune", "maskwatch.commands.services:cmd_prune",
              "delete violations and their snapshots older than retention.days")
     s.add_argument("--days", type=float, help="override retention.days")
@@ -142,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # alembic's INFO lines (a dozen per start) say nothing `db upgrade` does not print itself
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     module, func = args.target.split(":")
     try:
         cfg = load_config(args.config) if args.wants_config else None

@@ -20,18 +20,20 @@ from maskwatch.storage.models import Violation
 @pytest.mark.slow
 def test_demo_runs_end_to_end_without_redis(tmp_path):
     port = free_port()
-    cfg = tmp_path / "mw.yaml"
-    cfg.write_text(f"dashboard:\n  port: {port}\n")
     env = {**os.environ, "MASKWATCH_ADMIN_PASSWORD": "demo-password-1"}
-    proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "run", "--demo", "-c", str(cfg),
+    proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "run", "--demo", "--port", str(port),
                              "--out", str(tmp_path / "demo")], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     engine = None
     try:
-        line = ""
+        line, start = "", []
         while "maskwatch dashboard:" not in line:
             line = proc.stdout.readline()
+            start.append(line)
             assert line or proc.poll() is None, "run exited early"
+        assert f":{port}/" in line  # --port, no YAML needed
+        assert proc.stdout.readline().strip() == "log in as admin with the password in MASKWATCH_ADMIN_PASSWORD"
+        assert not [x for x in start if "alembic" in x], start  # the banner comes after quiet start-up lines
         url = re.search(r"http://\S+", line).group(0)
         with urllib.request.urlopen(url + "healthz", timeout=10) as health:
             assert health.status == 200

@@ -66,14 +66,20 @@ def cmd_run(args, cfg: Config) -> int:
 
     if args.demo:
         cfg = demo_config(cfg, args.out)
+    if args.host is not None or args.port is not None:
+        listen = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+        cfg = cfg.model_copy(update={"dashboard": cfg.dashboard.model_copy(update=listen)})
     bus = make_bus(cfg.redis.url, cfg.redis.prefix)
     upgrade(cfg.database.url)
     stop = threading.Event()
     install_signal_handlers(stop, "run")
     threads = start_pipeline(cfg, bus, stop, args.workers)
-    dashboard = _dashboard(cfg, bus) if not args.no_dashboard else None
+    dashboard, banner = _dashboard(cfg, bus) if not args.no_dashboard else (None, [])
     log.info("run: %d cameras, %d workers, %s bus", len(cfg.cameras), args.workers,
              "redis" if cfg.redis.url else "in-process")
+    if banner:  # last, after every start-up line, where it can be seen
+        rule = "=" * max(len(line) for line in banner)
+        print("\n".join(["", rule, *banner, rule, ""]), flush=True)
     deadline = time.monotonic() + args.duration if args.duration else None
     rc = 0
     while not stop.wait(0.5):
@@ -91,7 +97,7 @@ def cmd_run(args, cfg: Config) -> int:
     return rc
 
 
-def _dashboard(cfg: Config, bus):
+def _dashboard(cfg: Config, bus) -> tuple[object, list[str]]:
     """The dashboard on a werkzeug server thread, sharing the in-process bus (gunicorn is for
     `maskwatch dashboard`, whose workers are separate processes)."""
     import os
@@ -99,11 +105,16 @@ def _dashboard(cfg: Config, bus):
     from werkzeug.serving import make_server
 
     from dashboard.serve import QuietRequestHandler, make_wsgi, with_secret_key
+    from maskwatch.redact import redact_db_url
     from maskwatch.storage.db import make_engine, session_factory
-    from maskwatch.storage.users import ensure_first_admin
+    from maskwatch.storage.users import ensure_first_admin, list_users
 
     engine = make_engine(cfg.database.url)
-    password = ensure_first_admin(session_factory(engine), os.environ)
+    sessions = session_factory(engine)
+    had_users = bool(list_users(sessions))
+    password = ensure_first_admin(sessions, os.environ)
+    created_from_env = not had_users and not password and bool(os.environ.get("MASKWATCH_ADMIN_PASSWORD"))
+    demo_flag = " --demo" if cfg.database.url.endswith("out/demo/maskwatch.db") else " -c FILE"
     app = make_wsgi(with_secret_key(cfg), bus=bus, engine=engine)
     ssl_context = None
     if cfg.dashboard.tls:
@@ -114,10 +125,15 @@ def _dashboard(cfg: Config, bus):
                          request_handler=QuietRequestHandler)
     threading.Thread(target=server.serve_forever, name="dashboard", daemon=True).start()
     scheme = "https" if ssl_context else "http"
-    print(f"maskwatch dashboard: {scheme}://{cfg.dashboard.host}:{server.server_port}/", flush=True)
+    admin = os.environ.get("MASKWATCH_ADMIN_USER") or "admin"
+    banner = [f"maskwatch dashboard: {scheme}://{cfg.dashboard.host}:{server.server_port}/"]
     if password:
-        print(f"log in as {os.environ.get('MASKWATCH_ADMIN_USER') or 'admin'} with password {password} "
-              "(shown once; set MASKWATCH_ADMIN_PASSWORD to choose it)", flush=True)
+        banner.append(f"log in as {admin} with password {password} (shown once; set MASKWATCH_ADMIN_PASSWORD "
+                      "to choose it)")
+    elif created_from_env:
+        banner.append(f"log in as {admin} with the password in MASKWATCH_ADMIN_PASSWORD")
     else:
-        print("log in with an existing user (`maskwatch users add NAME --role admin` creates one)", flush=True)
-    return server
+        banner.append(f"log in with an existing user (`maskwatch users add NAME --role admin{demo_flag}` "
+                      "adds one)")
+    banner.append(f"database: {redact_db_url(cfg.database.url)}")
+    return server, banner

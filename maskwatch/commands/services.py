@@ -108,15 +108,24 @@ def cmd_dashboard(args, cfg: Config) -> int:
     return 0
 
 
+DEMO_DATABASE = "out/demo/maskwatch.db"  # where `maskwatch run --demo` keeps it (its --out default)
+
+
 def cmd_users(args, cfg: Config) -> int:
-    import getpass
     import sys
 
     from maskwatch.storage.users import UserError, add_user
 
+    if args.demo:
+        cfg = cfg.model_copy(update={"database": cfg.database.model_copy(update={"url": f"sqlite:///{DEMO_DATABASE}"})})
+    _require_schema(cfg)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for the password on: pipe it in with --password-stdin")
     else:
+        import getpass
+
         password = getpass.getpass(f"password for {args.name}: ")
     try:
         user = add_user(_sessions(cfg), args.name, args.role, password)
@@ -124,6 +133,29 @@ def cmd_users(args, cfg: Config) -> int:
         raise ConfigError(str(e)) from None
     print(f"user {user.username}: created ({user.role.value})")
     return 0
+
+
+def _require_schema(cfg: Config) -> None:
+    """A database that exists and has this version's schema: never create an empty one silently."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from maskwatch.storage.db import head_revision, schema_revision
+
+    url = make_url(cfg.database.url)
+    where = redact_db_url(cfg.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
+        raise ConfigError(f"database {where}: no such file (the demo's is {DEMO_DATABASE}: add --demo; a site's "
+                          "is in its config: -c FILE)")
+    try:
+        current = schema_revision(cfg.database.url)
+    except SQLAlchemyError as e:
+        raise ConfigError(f"database {where}: cannot be reached ({type(e).__name__})") from None
+    if current != head_revision():
+        raise ConfigError(f"database {where}: schema at {current or 'nothing'}, not this version's: "
+                          "run `maskwatch db upgrade` with the same config first")
 
 
 def cmd_prune(args, cfg: Config) -> int:
