@@ -6,21 +6,30 @@ import numpy as np
 
 from maskwatch.detections import Detections
 
-RED, GREEN = (40, 40, 230), (60, 180, 60)
+RED, GREEN, GREY = (40, 40, 230), (60, 180, 60), (140, 140, 140)
+
+
+def label(p_no_mask: float, threshold: float) -> str:
+    """The verdict with its own probability: "mask 0.97" or "no mask 0.99", never the word of one
+    verdict beside the other's probability ("mask 0.03" read as 3% masked)."""
+    if not np.isfinite(p_no_mask):
+        return "face"
+    return f"no mask {p_no_mask:.2f}" if p_no_mask >= threshold else f"mask {1.0 - p_no_mask:.2f}"
 
 
 def draw(image: np.ndarray, det: Detections, threshold: float, min_score: float = 0.0,
          thickness: int | None = None) -> np.ndarray:
-    """A copy of `image` with each face boxed and labelled with p(no_mask)."""
+    """A copy of `image` with each face boxed and labelled with its verdict: red for a violation,
+    green for a mask, grey for "no mask" on a face too unsure to count (below min_score)."""
     out = image.copy()
     flags = det.violations(threshold, min_score) if det.p_no_mask is not None else np.zeros(len(det), bool)
     t = thickness or max(1, round(max(image.shape[:2]) / 500))
     scale = max(0.35, max(image.shape[:2]) / 1600)
     for box, p, bad in zip(det.boxes, det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det), flags):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
-        color = RED if bad else GREEN
+        color = RED if bad else GREY if np.isfinite(p) and p >= threshold else GREEN
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
-        text = f"{'NO MASK' if bad else 'mask'} {p:.2f}" if np.isfinite(p) else "face"
+        text = label(p, threshold)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         ty = y1 - 3 if y1 - th - base - 3 >= 0 else y2 + th + 3
         cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 1), color, cv2.FILLED)
