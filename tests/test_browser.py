@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import select
+from support.gunicorn import serving
 from test_dashboard_support import (
     PASSWORD,
     add_violations,
@@ -93,21 +94,6 @@ def _config(tmp: Path, url: str, prefix: str, port: int) -> Path:
     return path
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"dashboard not healthy after 30 s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
@@ -118,19 +104,10 @@ def server(tmp_path_factory):
         port = _free_port()
         log = _artifacts() / "browser-gunicorn.log"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        with log.open("w") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "dashboard.serve", str(_config(tmp, url, prefix, port))],
-                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}", proc, log)
-            yield f"http://127.0.0.1:{port}", url
+            with serving(_config(tmp, url, prefix, port), port, log, cwd=ROOT, env=env) as base:
+                yield base, url
         finally:
-            os.kill(proc.pid, signal.SIGTERM)  # gunicorn's master stops its workers gracefully
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
             drop_prefix(bus, prefix)
             bus.close()
 

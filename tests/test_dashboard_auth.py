@@ -61,6 +61,12 @@ def test_login_redirects_back_and_logout_ends_the_session(app):
     assert client.get("/stats").status_code == 302
 
 
+def _added_by_an_admin(app, users, name: str, role: str, password: str) -> None:
+    admin = app.test_client()
+    login(admin, users["admin"])
+    assert admin.post("/users", data={"username": name, "role": role, "password": password}).status_code == 302
+
+
 def _cookie(client) -> str:
     return client.get_cookie("maskwatch_session").value
 
@@ -74,10 +80,7 @@ def _replay(app, cookie: str):
 
 def test_a_cookie_captured_before_logout_is_refused_after_it(env, app):
     _, users, sessions, _, _ = env
-    shift = {"username": "shift", "role": "operator", "password": "night-shift-1"}
-    admin = app.test_client()
-    login(admin, users["admin"])
-    assert admin.post("/users", data=shift).status_code == 302
+    _added_by_an_admin(app, users, "shift", "operator", "night-shift-1")
     client = app.test_client()
     assert _login(client, "shift", "night-shift-1").status_code == 302
     captured = _cookie(client)
@@ -151,10 +154,7 @@ def test_redis_limiter_is_shared_between_workers(env):
 
 def test_deactivation_and_password_change_end_sessions(env, app):
     _, users, sessions, _, _ = env
-    extra = {"username": "temp", "role": "viewer", "password": "temporary-1"}
-    admin = app.test_client()
-    login(admin, users["admin"])
-    assert admin.post("/users", data=extra).status_code == 302
+    _added_by_an_admin(app, users, "temp", "viewer", "temporary-1")
     temp = next(u for u in list_users(sessions) if u.username == "temp")
     client = app.test_client()
     assert _login(client, "temp", "temporary-1").status_code == 302

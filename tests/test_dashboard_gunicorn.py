@@ -3,12 +3,7 @@ are in PostgreSQL, so five failures are five whichever worker answered each."""
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,6 +11,7 @@ import urllib.request
 import pytest
 import yaml
 from support.fixtures import pg_database, pg_url
+from support.gunicorn import serving
 from support.rtsp import free_port
 from test_dashboard_support import make_config
 
@@ -34,29 +30,8 @@ def dashboard(tmp_path):
         engine.dispose()
         path = tmp_path / "maskwatch.yaml"
         path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-        log = tmp_path / "gunicorn.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "dashboard.serve", str(path)], cwd=tmp_path,
-                                    stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{cfg.dashboard.port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log.read_text()[-2000:]
-                try:
-                    urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, log.read_text()[-2000:]
-                    time.sleep(0.2)
+        with serving(path, cfg.dashboard.port, tmp_path / "gunicorn.log") as base:
             yield base
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def attempt(base: str, password: str) -> int:

@@ -8,18 +8,16 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import signal
-import ssl
 import stat
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from support.gunicorn import serving, unverified
 from support.rtsp import free_port
 from test_dashboard_support import make_config, sqlite_database
 
@@ -91,39 +89,8 @@ def https_dashboard(tmp_path):
     ensure_first_admin(session_factory(make_engine(cfg.database.url)), {"MASKWATCH_ADMIN_PASSWORD": PASSWORD})
     path = tmp_path / "maskwatch.yaml"
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.serve", str(path)], cwd=tmp_path,
-                                stdout=out, stderr=subprocess.STDOUT)
-    base = f"https://127.0.0.1:{cfg.dashboard.port}"
-    try:
-        wait_healthy(base, proc, log)
+    with serving(path, cfg.dashboard.port, tmp_path / "gunicorn.log", https=True) as base:
         yield base, path, cfg
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def unverified() -> ssl.SSLContext:
-    return ssl._create_unverified_context()  # the self-signed certificate made at first start
-
-
-def wait_healthy(base, proc, log):
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2, context=unverified()) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"dashboard not healthy over HTTPS after 30 s:\n{log.read_text()[-3000:]}")
 
 
 def test_the_first_login_of_a_fresh_site_works_over_https(https_dashboard):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 import yaml
-from support.fixtures import PG_ADMIN, pg_url
+from support.fixtures import empty_pg_database, pg_url
 from support.rtsp import free_port
 
 from maskwatch.storage.db import head_revision, schema_revision
@@ -22,14 +22,8 @@ from maskwatch.storage.db import head_revision, schema_revision
 
 @contextmanager
 def empty_database():
-    name = f"mw_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with empty_pg_database() as name:
         yield pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def db_command(tmp_path, url, *args, wait=True):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from sqlalchemy import text
-from support.fixtures import PG_ADMIN, pg_url
+from support.fixtures import empty_pg_database, pg_url
 
 from maskwatch.storage.db import head_revision, make_engine, upgrade
 from maskwatch.storage.models import Base
@@ -19,14 +19,8 @@ def fresh(kind: str, tmp_path):
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'm.db'}"
         return
-    name = f"mw_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with empty_pg_database() as name:
         yield pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -32,19 +32,26 @@ def pg_url(dbname: str, port: int = PG_PORT) -> str:
 
 
 @contextlib.contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database; yields its name and drops it afterwards."""
+def empty_pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database without any schema; yields its name and drops it afterwards."""
     import psycopg
 
     name = f"mw_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        upgrade(pg_url(name))
         yield name
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database; yields its name and drops it afterwards."""
+    with empty_pg_database() as name:
+        upgrade(pg_url(name))
+        yield name
 
 
 @pytest.fixture
