@@ -32,6 +32,14 @@ def _digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}|{value}".encode()).hexdigest()[:32]
 
 
+def _account(name: str, address: str) -> str:
+    return _digest("account", f"{name.lower()}|{address}")
+
+
+def _address(address: str) -> str:
+    return _digest("address", address)
+
+
 class LoginLimiter(Protocol):
     def admit(self, name: str, address: str) -> bool:
         """Count this attempt; False when the account or the address is over its limit."""
@@ -50,8 +58,8 @@ class RedisLimiter:
     def __init__(self, client, prefix: str, window_s: int = WINDOW_S):
         self.r, self.prefix, self.window_s = client, prefix, window_s
 
-    def _key(self, kind: str, value: str) -> str:
-        return f"{self.prefix}:login:{_digest(kind, value)}"
+    def _key(self, digest: str) -> str:
+        return f"{self.prefix}:login:{digest}"
 
     def _incr(self, key: str) -> int:
         with self.r.pipeline(transaction=True) as p:
@@ -61,21 +69,21 @@ class RedisLimiter:
 
     def admit(self, name: str, address: str) -> bool:
         try:
-            tries = self._incr(self._key("account", f"{name.lower()}|{address}"))
-            return tries <= MAX_ATTEMPTS and int(self.r.get(self._key("address", address)) or 0) < MAX_PER_ADDRESS
+            tries = self._incr(self._key(_account(name, address)))
+            return tries <= MAX_ATTEMPTS and int(self.r.get(self._key(_address(address))) or 0) < MAX_PER_ADDRESS
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s); not limiting", type(e).__name__)
             return True
 
     def failed(self, name: str, address: str) -> None:
         try:
-            self._incr(self._key("address", address))
+            self._incr(self._key(_address(address)))
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s); failure not counted", type(e).__name__)
 
     def succeeded(self, name: str, address: str) -> None:
         try:
-            self.r.delete(self._key("account", f"{name.lower()}|{address}"))
+            self.r.delete(self._key(_account(name, address)))
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s)", type(e).__name__)
 
@@ -91,8 +99,8 @@ class DatabaseLimiter:
         try:
             with self.sessions.begin() as s:
                 logins.prune(s, now)
-                tries = logins.add(s, _digest("account", f"{name.lower()}|{address}"), now, self.window_s)
-                flood = logins.count(s, _digest("address", address), now)
+                tries = logins.add(s, _account(name, address), now, self.window_s)
+                flood = logins.count(s, _address(address), now)
             return tries <= MAX_ATTEMPTS and flood < MAX_PER_ADDRESS
         except SQLAlchemyError as e:  # the login itself needs the database and will say so
             log.warning("login limiter: database unavailable (%s); not limiting", type(e).__name__)
@@ -101,14 +109,14 @@ class DatabaseLimiter:
     def failed(self, name: str, address: str) -> None:
         try:
             with self.sessions.begin() as s:
-                logins.add(s, _digest("address", address), time.time(), self.window_s)
+                logins.add(s, _address(address), time.time(), self.window_s)
         except SQLAlchemyError as e:
             log.warning("login limiter: database unavailable (%s); failure not counted", type(e).__name__)
 
     def succeeded(self, name: str, address: str) -> None:
         try:
             with self.sessions.begin() as s:
-                logins.clear(s, _digest("account", f"{name.lower()}|{address}"))
+                logins.clear(s, _account(name, address))
         except SQLAlchemyError as e:
             log.warning("login limiter: database unavailable (%s)", type(e).__name__)
 

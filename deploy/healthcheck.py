@@ -102,9 +102,10 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
         else:
             cams = option(args, "--camera") or [c.id for c in cfg.cameras if c.enabled]
             keys = {cam: bus.keys.camera_status(cam) for cam in cams}
-        problems = []
+        problems, states = [], {}
         for what, key in keys.items():
             status = bus.get_hash(key)
+            states[what] = status.get("state")
             age = fresh(status, max_age)
             if verbose:
                 print(json.dumps({"key": key, **status}))
@@ -113,7 +114,7 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
             elif service == "worker" and status.get("state") != "running":
                 problems.append(f"{what}: state {status.get('state')!r}")
         if service == "ingest" and not problems and not alive_only:
-            offline = [cam for cam, key in keys.items() if bus.get_hash(key).get("state") != "online"]
+            offline = [cam for cam, state in states.items() if state != "online"]
             if offline and len(offline) == len(keys):
                 problems.append(f"degraded: every camera is offline ({', '.join(offline)})")
             elif offline and verbose:

@@ -79,12 +79,13 @@ class Capture:
         self._progress_due = 0.0
 
     def run(self) -> None:
-        while not self._stopping():
+        while not self.stop.is_set():
             cap = None
             try:
                 cap = open_capture(self.cam, self.cfg)
-                self._emit(Opened(cap.get(cv2.CAP_PROP_FPS) or 25.0))
-                if self._read_loop(cap):
+                fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+                self._emit(Opened(fps))
+                if self._read_loop(cap, fps):
                     self._emit(Ended())
                     return
                 continue  # stopped
@@ -107,16 +108,12 @@ class Capture:
         reason = self.native.reason() if self.native else ""
         return f"{error}: {reason}" if reason and reason not in error else error
 
-    def _stopping(self) -> bool:
-        return self.stop.is_set()
-
-    def _read_loop(self, cap: cv2.VideoCapture) -> bool:
+    def _read_loop(self, cap: cv2.VideoCapture, fps: float) -> bool:
         """Grab until stopped (False) or a file's end without looping (True); errors raise."""
         interval = 1.0 / self.cam.fps
         next_send = next_grab = time.monotonic()
-        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         pace = 1.0 / min(max(fps, 1.0), 120.0) if self.kind == "file" else 0.0
-        while not self._stopping():
+        while not self.stop.is_set():
             if pace:  # files: real time, like a camera
                 delay = next_grab - time.monotonic()
                 if delay > 0 and self.stop.wait(delay):

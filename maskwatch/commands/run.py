@@ -18,6 +18,7 @@ log = logging.getLogger("maskwatch")
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SCENES = ROOT / "demo" / "scenes" / "images"
 # photos with both masked and unmasked people, faces large enough to read on a 960x540 canvas
+DEMO_DATABASE = "out/demo/maskwatch.db"  # under run --demo's default --out; `users add --demo` opens it
 DEMO_PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jpg", "maksssksksss459.jpg")
 
 
@@ -114,7 +115,7 @@ def _dashboard(cfg: Config, bus) -> tuple[object, list[str]]:
     had_users = bool(list_users(sessions))
     password = ensure_first_admin(sessions, os.environ)
     created_from_env = not had_users and not password and bool(os.environ.get("MASKWATCH_ADMIN_PASSWORD"))
-    demo_flag = " --demo" if cfg.database.url.endswith("out/demo/maskwatch.db") else " -c FILE"
+    demo_flag = " --demo" if cfg.database.url == f"sqlite:///{DEMO_DATABASE}" else " -c FILE"
     app = make_wsgi(with_secret_key(cfg), bus=bus, engine=engine)
     ssl_context = None
     if cfg.dashboard.tls:

@@ -108,12 +108,10 @@ def cmd_dashboard(args, cfg: Config) -> int:
     return 0
 
 
-DEMO_DATABASE = "out/demo/maskwatch.db"  # where `maskwatch run --demo` keeps it (its --out default)
-
-
 def cmd_users(args, cfg: Config) -> int:
     import sys
 
+    from maskwatch.commands.run import DEMO_DATABASE
     from maskwatch.storage.users import UserError, add_user
 
     if args.demo:
@@ -140,22 +138,15 @@ def _require_schema(cfg: Config) -> None:
     from pathlib import Path
 
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from maskwatch.storage.db import head_revision, schema_revision
+    from maskwatch.commands.run import DEMO_DATABASE
+    from maskwatch.storage.db import wait_for_schema
 
     url = make_url(cfg.database.url)
-    where = redact_db_url(cfg.database.url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
-        raise ConfigError(f"database {where}: no such file (the demo's is {DEMO_DATABASE}: add --demo; a site's "
-                          "is in its config: -c FILE)")
-    try:
-        current = schema_revision(cfg.database.url)
-    except SQLAlchemyError as e:
-        raise ConfigError(f"database {where}: cannot be reached ({type(e).__name__})") from None
-    if current != head_revision():
-        raise ConfigError(f"database {where}: schema at {current or 'nothing'}, not this version's: "
-                          "run `maskwatch db upgrade` with the same config first")
+        raise ConfigError(f"database {redact_db_url(cfg.database.url)}: no such file (the demo's is {DEMO_DATABASE}: "
+                          "add --demo; a site's is in its config: -c FILE)")
+    wait_for_schema(cfg.database.url, timeout_s=0)  # SchemaNotReady, at once, saying what is wrong
 
 
 def cmd_prune(args, cfg: Config) -> int:
