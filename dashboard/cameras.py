@@ -1,17 +1,28 @@
-"""The cameras page (status from the bus) and each camera's latest annotated frame."""
+"""The cameras page (status from the bus), the camera wall, and each camera's latest frame.
+
+A camera's latest frame is one `live` blob from the workers: the JPEG as ingest sent it and its
+faces. live.jpg serves the picture; live.json the picture (as a data: URL) with its faces, which
+the pages draw as HTML labels in screen pixels, legible at any tile size.
+"""
 from __future__ import annotations
 
+import base64
 import logging
+import math
 import time
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
+from dashboard.params import parse_int
 from dashboard.state import state
 from dashboard.status import read_status
 from maskwatch.errors import BusError
+from maskwatch.wire import WireError
+from maskwatch.wire import live as wire_live
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cameras", __name__)
+WALL_SIZES = (1, 4, 9, 16)
 
 
 @bp.get("/cameras")
@@ -20,8 +31,22 @@ def page():
     return render_template("cameras.html", status=read_status(st.config, st.bus), now=time.time())
 
 
-@bp.get("/cameras/<cam>/live.jpg")
-def live(cam: str):
+@bp.get("/wall")
+def wall():
+    """A grid of 1, 4, 9 or 16 cameras (?n=), paged (?page=) when a site has more."""
+    st = state()
+    n = parse_int(request.args.get("n") or None, "n", 1, 16, 9)
+    if n not in WALL_SIZES:
+        n = min(s for s in WALL_SIZES if s >= n)  # n=6 shows a 3x3 grid
+    status = read_status(st.config, st.bus)
+    pages = max(1, math.ceil(len(status.cameras) / n))
+    page_no = parse_int(request.args.get("page") or None, "page", 1, pages, 1)
+    tiles = status.cameras[(page_no - 1) * n:page_no * n]
+    return render_template("wall.html", status=status, tiles=tiles, n=n, cols=math.isqrt(n), sizes=WALL_SIZES,
+                           page_no=page_no, pages=pages)
+
+
+def _live(cam: str) -> wire_live.LiveFrame:
     st = state()
     if cam not in st.camera_ids or st.bus is None:
         abort(404, "no such camera")
@@ -32,4 +57,22 @@ def live(cam: str):
         abort(503, "the bus cannot be reached")
     if not blob:
         abort(404, "no frame yet")
-    return Response(blob, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+    try:
+        return wire_live.decode(blob)
+    except WireError as e:  # a worker of another version: say so once per request, show nothing
+        log.warning("live %s: %s", cam, e)
+        abort(404, "no readable frame")
+
+
+@bp.get("/cameras/<cam>/live.jpg")
+def live(cam: str):
+    return Response(_live(cam).jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/cameras/<cam>/live.json")
+def live_json(cam: str):
+    f = _live(cam)
+    return jsonify(camera=f.camera, captured_at=f.captured_at, age_s=round(max(0.0, time.time() - f.captured_at), 1),
+                   width=f.width, height=f.height,
+                   faces=[{"box": list(x.box), "kind": x.kind, "label": x.label} for x in f.faces],
+                   image="data:image/jpeg;base64," + base64.b64encode(f.jpeg).decode("ascii"))

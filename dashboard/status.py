@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 WORKER_GROUP = "workers"   # consumer group on frames:<cam> (workers/worker.py GROUP)
 EVENTS_GROUP = "events"    # consumer group on detections
 STAGES = ("decode", "detect", "classify", "latency")
+LAGGING_S = 5.0    # a camera whose newest processed frame is older than this is shown as behind
+STALLED_S = 30.0   # ... and older than this as not processed at all
 
 
 def _f(h: dict[str, str], key: str, default: float = 0.0) -> float:
@@ -56,6 +58,8 @@ class CameraStatus:
     updated_at: float | None = None
     stream_length: int = 0
     pending: int = 0
+    lag_s: float | None = None   # now minus the capture time of its newest processed frame
+    problem: str = ""            # what is wrong, in an operator's words; "" when nothing is
 
 
 @dataclass
@@ -72,6 +76,7 @@ class WorkerStatus:
     backend: str
     updated_at: float | None
     per_camera: dict[str, tuple[int, int]] = field(default_factory=dict)  # cam -> (processed, dropped)
+    frame_ts: dict[str, float] = field(default_factory=dict)  # cam -> capture time of its newest frame done
 
 
 @dataclass
@@ -111,18 +116,21 @@ def _camera(cfg_cam, h: dict[str, str], now: float, stale_s: float) -> CameraSta
 
 def _worker(name: str, h: dict[str, str]) -> WorkerStatus:
     per_cam: dict[str, tuple[int, int]] = {}
+    frame_ts: dict[str, float] = {}
     for key in h:
         kind, _, cam = key.partition(":")
         if cam and kind in ("processed", "dropped"):
             p, d = per_cam.get(cam, (0, 0))
             per_cam[cam] = (_i(h, key), d) if kind == "processed" else (p, _i(h, key))
+        elif cam and kind == "frame_ts":
+            frame_ts[cam] = _f(h, key)
     return WorkerStatus(
         name=name, state=h.get("state", "unknown"), processed=_i(h, "processed"),
         dropped_stale=_i(h, "dropped_stale"), bad_frames=_i(h, "bad_frames"), faces=_i(h, "faces"),
         batches=_i(h, "batches"), stage_ms={s: _f(h, f"{s}_ms") for s in STAGES if f"{s}_ms" in h},
         model_version=h.get("model_version", ""),
         backend=" + ".join(b for b in (h.get("detector_backend"), h.get("backend")) if b),
-        updated_at=_f(h, "updated_at") or None, per_camera=per_cam)
+        updated_at=_f(h, "updated_at") or None, per_camera=per_cam, frame_ts=frame_ts)
 
 
 def _workers(bus) -> list[WorkerStatus]:
@@ -161,9 +169,28 @@ def read_events(config: Config, bus) -> dict[str, Any]:
     return _merge_events([_events(bus.get_hash(bus.keys.events_status(k))) for k in range(config.events.shards)])
 
 
+def _problem(cs: CameraStatus, workers_running: bool) -> str:
+    """The one line an operator needs: why this camera's picture is missing or late."""
+    if cs.state == "stale":
+        return "ingest is not reporting (stopped, or cannot reach Redis)"
+    if cs.state == "unknown":
+        return "ingest has not reported this camera yet"
+    if not cs.online:
+        return f"{cs.state}: {cs.last_error}" if cs.last_error else cs.state
+    if not workers_running:
+        return "no worker is running: nothing is being checked"
+    if cs.lag_s is None or cs.lag_s > STALLED_S:
+        return "no frame processed recently: the workers are stalled or overloaded"
+    if cs.lag_s > LAGGING_S:
+        return (f"the workers are {cs.lag_s:.0f} s behind ({cs.stream_length} frames queued): add workers or "
+                f"lower this camera's fps")
+    return ""
+
+
 def _collect(config: Config, bus, now: float) -> PipelineStatus:
     stale_s = max(10.0, 5 * config.ingest.status_interval_s)
     st = PipelineStatus(available=True, workers=_workers(bus))
+    running = any(w.state == "running" for w in st.workers)
     for cam in config.cameras:
         cs = _camera(cam, bus.get_hash(bus.keys.camera_status(cam.id)), now, stale_s)
         cs.frames_processed = sum(w.per_camera.get(cam.id, (0, 0))[0] for w in st.workers)
@@ -173,6 +200,10 @@ def _collect(config: Config, bus, now: float) -> PipelineStatus:
         if cs.online and cs.frames_sent:
             # workers report totals only; the share of sent frames processed scales the send rate
             cs.fps_processed = round(cs.fps_sent * min(1.0, cs.frames_processed / cs.frames_sent), 2)
+        newest = max((w.frame_ts.get(cam.id, 0.0) for w in st.workers), default=0.0)
+        # ingest's clock stamped the frame: a host a little ahead must not show a negative lag
+        cs.lag_s = round(max(0.0, now - newest), 1) if newest else None
+        cs.problem = _problem(cs, running)
         st.cameras.append(cs)
     shards = range(config.events.shards)
     st.events = read_events(config, bus)
@@ -184,11 +215,14 @@ def _collect(config: Config, bus, now: float) -> PipelineStatus:
 def read_status(config: Config, bus, now: float | None = None) -> PipelineStatus:
     """Everything the bus knows about the pipeline; available=False when it cannot be read."""
     if bus is None:
-        return PipelineStatus(available=False, cameras=[CameraStatus(c.id, c.label) for c in config.cameras],
-                              error="no bus configured (redis.url)")
+        return _unavailable(config, "no bus configured (redis.url)")
     try:
         return _collect(config, bus, time.time() if now is None else now)
     except (BusError, OSError) as e:  # Redis down or timing out: the caller shows "status unavailable"
         log.warning("status: cannot read the bus: %s", type(e).__name__)
-        return PipelineStatus(available=False, cameras=[CameraStatus(c.id, c.label) for c in config.cameras],
-                              error="status unavailable: the bus cannot be reached")
+        return _unavailable(config, "status unavailable: the bus cannot be reached")
+
+
+def _unavailable(config: Config, error: str) -> PipelineStatus:
+    return PipelineStatus(available=False, error=error,
+                          cameras=[CameraStatus(c.id, c.label, problem=error) for c in config.cameras])

@@ -7,6 +7,7 @@ import numpy as np
 from maskwatch.detections import Detections
 
 RED, GREEN, GREY = (40, 40, 230), (60, 180, 60), (140, 140, 140)
+COLORS = {"violation": RED, "mask": GREEN, "unsure": GREY, "face": GREEN}
 
 
 def label(p_no_mask: float, threshold: float) -> str:
@@ -17,17 +18,27 @@ def label(p_no_mask: float, threshold: float) -> str:
     return f"no mask {p_no_mask:.2f}" if p_no_mask >= threshold else f"mask {1.0 - p_no_mask:.2f}"
 
 
+def verdicts(det: Detections, threshold: float, min_score: float = 0.0) -> list[str]:
+    """Each face's colour class: "violation" (red), "mask" (green), "unsure" (grey: no mask on a
+    face too doubtful to count) or "face" (not classified). The one rule draw and the live views use."""
+    if det.p_no_mask is None:
+        return ["face"] * len(det)
+    flags = det.violations(threshold, min_score)
+    return ["face" if not np.isfinite(p) else "violation" if bad else "unsure" if p >= threshold else "mask"
+            for p, bad in zip(det.p_no_mask, flags)]
+
+
 def draw(image: np.ndarray, det: Detections, threshold: float, min_score: float = 0.0,
          thickness: int | None = None) -> np.ndarray:
     """A copy of `image` with each face boxed and labelled with its verdict: red for a violation,
     green for a mask, grey for "no mask" on a face too unsure to count (below min_score)."""
     out = image.copy()
-    flags = det.violations(threshold, min_score) if det.p_no_mask is not None else np.zeros(len(det), bool)
     t = thickness or max(1, round(max(image.shape[:2]) / 500))
     scale = max(0.35, max(image.shape[:2]) / 1600)
-    for box, p, bad in zip(det.boxes, det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det), flags):
+    probs = det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det)
+    for box, p, kind in zip(det.boxes, probs, verdicts(det, threshold, min_score)):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
-        color = RED if bad else GREY if np.isfinite(p) and p >= threshold else GREEN
+        color = COLORS[kind]
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
         text = label(p, threshold)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)

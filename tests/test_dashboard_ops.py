@@ -10,7 +10,7 @@ from test_dashboard_support import (
     T0,
     add_violations,
     drop_prefix,
-    jpeg,
+    live_blob,
     login,
     make_config,
     make_users,
@@ -24,8 +24,9 @@ from maskwatch.bus import RedisBus
 from maskwatch.membus import MemoryBus
 from maskwatch.storage.db import make_engine
 from maskwatch.storage.models import ReviewStatus
+from maskwatch.wire import live as wire_live
 
-LIVE = jpeg((9, 9, 9))
+LIVE = live_blob("cam-a", (9, 9, 9))
 
 
 def _publish(bus, now: float) -> None:
@@ -44,7 +45,7 @@ def _publish(bus, now: float) -> None:
             "state": "running", "updated_at": now, "model_version": "m-7", "backend": "tflite",
             "detector_backend": "onnxruntime",
             "processed": pa + pb, "processed:cam-a": pa, "processed:cam-b": pb, "dropped_stale": da,
-            "dropped:cam-a": da, "faces": 30, "batches": 20, "bad_frames": 1,
+            "dropped:cam-a": da, "faces": 30, "batches": 20, "bad_frames": 1, "frame_ts:cam-a": now - 0.4 - da,
             "decode_ms": 2.0, "detect_ms": 20.5, "classify_ms": 4.25, "latency_ms": 80.0})
     bus.put_hash(k.events_status(), {"processed": 240, "violations": 3, "bad_entries": 0, "pending": 1,
                                    "lag_s": 0.75, "db_ok": 1, "updated_at": now})
@@ -107,8 +108,21 @@ def test_cameras_page_and_live_frame(client):
         assert text in html, text
     assert "hunter2" not in html
     live = client.get("/cameras/cam-a/live.jpg")
-    assert live.data == LIVE and live.headers["Cache-Control"] == "no-store"
+    assert live.data == wire_live.decode(LIVE).jpeg and live.headers["Cache-Control"] == "no-store"
     assert client.get("/cameras/cam-b/live.jpg").status_code == 404
+    meta = client.get("/cameras/cam-a/live.json").get_json()
+    assert (meta["width"], meta["height"]) == (320, 180) and meta["image"].startswith("data:image/jpeg;base64,")
+    assert [(f["kind"], f["label"]) for f in meta["faces"]] == [("violation", "no mask 0.99"), ("mask", "mask 0.97")]
+
+
+def test_each_camera_says_its_lag_and_what_is_wrong(client):
+    cams = {c["id"]: c for c in client.get("/api/cameras").get_json()["cameras"]}
+    # the newest frame any worker finished (w2's, 0.4 + 1 s old) is the camera's lag
+    assert cams["cam-a"]["lag_s"] == pytest.approx(1.4, abs=0.3) and cams["cam-a"]["problem"] == ""
+    assert cams["cam-b"]["lag_s"] is None
+    assert cams["cam-b"]["problem"] == "offline: cannot open rtsp://***@10.0.0.2/s"
+    html = client.get("/wall").get_data(as_text=True)
+    assert html.count('class="tile') == 2 and "offline: cannot open rtsp://***@10.0.0.2/s" in html
 
 
 def test_stale_status_is_not_online(env, client):

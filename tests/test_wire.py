@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from maskwatch.wire import WireError, frames
+from maskwatch.wire import WireError, frames, live
 from maskwatch.wire import detections as det
 
 
@@ -106,3 +106,37 @@ def test_bad_detections(fields, message):
 def test_crops_must_match_faces():
     with pytest.raises(WireError, match="1 faces but 0 crops"):
         det.encode(det.DetectionMsg(**{**DET.__dict__, "crops": []}))
+
+
+LIVE = live.LiveFrame("gate", 1_700_000_000.25, 1_700_000_000.5, 640, 360,
+                      [live.LiveFace((1.0, 2.0, 30.0, 40.0), "violation", "no mask 0.99")], _jpeg(640, 360))
+
+
+def _live_blob(header: dict | bytes, jpeg: bytes = LIVE.jpeg, version: int = 1) -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return live.MAGIC + bytes([version]) + len(raw).to_bytes(4, "big") + raw + jpeg
+
+
+GOOD_LIVE = {"v": 1, "cam": "gate", "ts": 1.0, "at": 2.0, "w": 640, "h": 360, "faces": []}
+
+
+@pytest.mark.parametrize("blob,message", [
+    (b"\xff\xd8 a bare JPEG", "live: not a live frame"),
+    (_live_blob(GOOD_LIVE, version=2), "live: schema version 2, expected 1"),
+    (live.MAGIC + b"\x01" + (1 << 20).to_bytes(4, "big"), "live: header of 1048576 bytes out of bounds"),
+    (_live_blob(b"{not json"), "live: bad header: JSONDecodeError"),
+    (_live_blob({**GOOD_LIVE, "w": "wide"}), "live: bad header: ValueError"),
+    (_live_blob({k: v for k, v in GOOD_LIVE.items() if k != "cam"}), "live: bad header: KeyError"),
+    (_live_blob({**GOOD_LIVE, "faces": [[1, 2, 3, 4, "alien", "x"]]}),
+     r"live: a face is \[x1, y1, x2, y2, kind, label\]"),
+    (_live_blob({**GOOD_LIVE, "faces": [[1, 2, "nan", 4, "mask", "x"]]}), "live: a face box is not finite"),
+    (_live_blob({**GOOD_LIVE, "faces": [[0, 0, 1, 1, "mask", "m"]] * 201}), "live: faces is not a list of at most 200"),
+    (_live_blob({**GOOD_LIVE, "w": 320}), "live: the image is not a 320x360 JPEG"),
+])
+def test_bad_live_frames(blob, message):
+    with pytest.raises(WireError, match=message):
+        live.decode(blob)
+
+
+def test_live_round_trip():
+    assert live.decode(live.encode(LIVE)) == LIVE

@@ -9,6 +9,7 @@ import pytest
 from maskwatch.config import parse_config
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
+from maskwatch.wire import live as wire_live
 from workers.worker import GROUP, Worker
 
 
@@ -74,7 +75,14 @@ def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pip
     assert b[0].faces == left
     for cam in ("a", "b"):
         assert redis_bus.pending_count(redis_bus.keys.frames(cam), GROUP) == 0
-    assert redis_bus.get_blob(redis_bus.keys.live("a"))[:2] == b"\xff\xd8"
+    live = wire_live.decode(redis_bus.get_blob(redis_bus.keys.live("a")))
+    # the live blob is the frame as sent, with each face's verdict for the dashboard to draw
+    assert live.camera == "a" and live.jpeg[:2] == b"\xff\xd8" and len(live.faces) == len(a[0].faces)
+    assert {f.kind for f in live.faces} <= {"violation", "mask", "unsure"}
+    assert all(f.label.startswith(("mask ", "no mask ")) for f in live.faces)
+    w._publish_status()
+    status = redis_bus.get_hash(redis_bus.keys.worker_status(w.name))
+    assert float(status["frame_ts:a"]) == a[0].captured_at
     assert w.counts["batches"] == 1  # frames of both cameras share a batch
 
 

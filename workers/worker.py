@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from maskwatch.annotate import draw
+from maskwatch.annotate import label, verdicts
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
@@ -27,6 +27,7 @@ from maskwatch.shards import shard_of
 from maskwatch.wire import WireError
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
+from maskwatch.wire import live as wire_live
 from models.crops import cut_square, square_region
 from models.pipeline import MaskPipeline
 from workers.roi import inside
@@ -56,6 +57,7 @@ class Worker:
         self.camera_of = {bus.keys.frames(c.id): c.id for c in config.cameras}  # a stream names its camera
         self.rois = {c.id: c.roi for c in config.cameras}
         self.counts: Counter[str] = Counter()
+        self.latest: dict[str, float] = {}
         self.stage_ms: Counter[str] = Counter()
         self._live_due: dict[str, float] = {}
         self._status = Every(1.0)
@@ -218,9 +220,12 @@ class Worker:
             stream = self.bus.keys.detections(shard_of(f.msg.camera, self.cfg.events.shards))
             self.bus.add(stream, wire_det.encode(self._message(f, det, done)),
                          maxlen=self.cfg.redis.detections_maxlen)
-            self._maybe_live(f, det)
+            self._maybe_live(f, det, done)
             self.counts["processed"] += 1
             self.counts[f"processed:{f.msg.camera}"] += 1
+            # the capture time of the newest frame done per camera: the dashboard's lag in seconds
+            self.latest[f"frame_ts:{f.msg.camera}"] = max(self.latest.get(f"frame_ts:{f.msg.camera}", 0.0),
+                                                          f.msg.captured_at)
             self.counts["faces"] += len(det)
             self.stage_ms["latency"] += (done - f.msg.captured_at) * 1000
         self.counts["batches"] += 1
@@ -241,13 +246,17 @@ class Worker:
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})
 
-    def _maybe_live(self, f: Frame, det) -> None:
+    def _maybe_live(self, f: Frame, det, done: float) -> None:
         cam = f.msg.camera
         if time.monotonic() < self._live_due.get(cam, 0.0):
             return
         self._live_due[cam] = time.monotonic() + self.cfg.worker.live_interval_s
-        self.bus.put_blob(self.bus.keys.live(cam), _jpeg(draw(f.image, det, self.pipeline.threshold,
-                                                                    self.pipeline.min_face_score), 75), ttl_s=60)
+        thr = self.pipeline.threshold
+        probs = det.p_no_mask if det.p_no_mask is not None else [float("nan")] * len(det)
+        faces = [wire_live.LiveFace(tuple(float(v) for v in b), kind, label(float(p), thr))
+                 for b, p, kind in zip(det.boxes, probs, verdicts(det, thr, self.pipeline.min_face_score))]
+        frame = wire_live.LiveFrame(cam, f.msg.captured_at, done, f.msg.width, f.msg.height, faces, f.msg.jpeg)
+        self.bus.put_blob(self.bus.keys.live(cam), wire_live.encode(frame), ttl_s=60)
 
     def _ack(self, entries) -> None:
         by_stream: dict[str, list[str]] = {}
@@ -260,7 +269,7 @@ class Worker:
         n = max(self.counts["processed"], 1)
         status = {"state": state, "updated_at": time.time(), "model_version": self.model_version,
                   "backend": self.pipeline.classifier.backend,
-                  "detector_backend": getattr(self.pipeline.detector, "backend", ""), **self.counts,
+                  "detector_backend": getattr(self.pipeline.detector, "backend", ""), **self.counts, **self.latest,
                   **{f"{k}_ms": round(v / n, 2) for k, v in self.stage_ms.items()}}
         try:
             self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
