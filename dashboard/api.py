@@ -9,13 +9,22 @@ from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
 from dashboard.auth import require
-from dashboard.params import filter_args, parse_cursor, parse_filter, parse_int, parse_range, parse_status
+from dashboard.params import (
+    filter_args,
+    parse_cursor,
+    parse_filter,
+    parse_int,
+    parse_range,
+    parse_sort,
+    parse_status,
+    parse_time,
+)
 from dashboard.state import state
 from dashboard.stats import build_stats
 from dashboard.status import read_status
 from dashboard.violations import violation_or_404
 from maskwatch.storage.models import Role, Violation
-from maskwatch.storage.queries import BadQuery, as_utc, fetch_page, review
+from maskwatch.storage.queries import BadQuery, as_utc, fetch_page, new_since, review
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -29,7 +38,7 @@ def violation_json(v: Violation) -> dict:
         "id": v.id, "camera_id": v.camera_id, "camera_name": state().camera_label(v.camera_id),
         "track_id": v.track_id, "first_seen": _time(v.first_seen), "last_seen": _time(v.last_seen),
         "evidence_at": _time(v.evidence_at),
-        "p_no_mask": v.p_no_mask, "face_score": v.face_score, "box": v.box,
+        "p_no_mask": v.p_no_mask, "face_score": v.face_score, "face_width": v.face_width, "box": v.box,
         "frame_width": v.frame_width, "frame_height": v.frame_height, "sightings": v.sightings,
         "model_version": v.model_version, "review_status": v.review_status.value,
         "review_note": v.review_note, "reviewed_by": v.reviewed_by, "reviewed_at": _time(v.reviewed_at),
@@ -41,15 +50,30 @@ def violation_json(v: Violation) -> dict:
 @bp.get("/violations")
 def violations():
     st = state()
-    flt = parse_filter(request.args)
+    flt, sort = parse_filter(request.args, st.config.zone), parse_sort(request.args)
     limit = parse_int(request.args.get("limit") or None, "limit", 1, 500, st.config.dashboard.page_size)
     cursor = parse_cursor(request.args, "cursor")
     with st.sessions() as s:
-        page = fetch_page(s, flt, limit, before=cursor)
+        page = fetch_page(s, flt, limit, before=cursor, sort=sort)
     nxt = page.older.encode() if page.older else None
     return jsonify(items=[violation_json(v) for v in page.rows], next=nxt,
                    next_url=url_for("api.violations", **filter_args(request.args), limit=limit, cursor=nxt)
                    if nxt else None)
+
+
+@bp.get("/violations/new")
+def new_violations():
+    """How many matching violations were written after `since` (a created_at from the list page or
+    the last answer), the newest few, and the next `since`: what the list polls."""
+    st = state()
+    flt = parse_filter(request.args, st.config.zone)
+    since = parse_time((request.args.get("since") or "").strip() or None, "since")
+    if since is None:
+        raise BadQuery("since: required (the `latest` of the last answer, or the page's)")
+    with st.sessions() as s:
+        found = new_since(s, flt, since)
+        items = [violation_json(v) for v in found.rows]
+    return jsonify(count=found.count, latest=_time(found.latest) or since.isoformat(), items=items)
 
 
 @bp.get("/violations/<vid>")
@@ -77,9 +101,9 @@ def review_one(vid: str):
 @bp.get("/stats")
 def stats():
     st = state()
-    start, end = parse_range(request.args)
+    start, end = parse_range(request.args, zone=st.config.zone)
     with st.sessions() as s:
-        return jsonify(build_stats(s, st, start, end).as_json())
+        return jsonify(build_stats(s, st, start, end, (request.args.get("bucket") or "").strip() or None).as_json())
 
 
 @bp.get("/cameras")

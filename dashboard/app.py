@@ -21,6 +21,7 @@ from dashboard import users as _users  # noqa: F401  (its routes join the auth b
 from dashboard.errors import register_errors
 from dashboard.limiter import make_limiter
 from dashboard.metrics import make_registry
+from dashboard.params import parse_time
 from dashboard.state import EXTENSION, State
 from maskwatch.config import Config
 from maskwatch.storage.db import make_engine, session_factory
@@ -78,10 +79,28 @@ def _headers(resp: Response) -> Response:
     return resp
 
 
-def _filters(app: Flask) -> None:
+def confidence(p: float) -> str:
+    """p(no mask) with the digits that tell a sure row from a doubtful one: 0.912, 0.9987, > 0.9999."""
+    if p >= 0.99995:
+        return "> 0.9999"
+    return f"{p:.4f}" if p >= 0.995 else f"{p:.3f}"
+
+
+def _filters(app: Flask, config: Config) -> None:
+    zone = config.zone
+
     @app.template_filter("ts")
     def ts(value: dt.datetime | None) -> str:
-        return as_utc(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+        """A stored time in the site's time zone (named beside every column and filter)."""
+        return as_utc(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+    @app.template_filter("input_time")
+    def input_time(value: str | None, end: bool = False) -> str:
+        """A validated from/to parameter as a datetime-local input's value, in the site's zone."""
+        when = parse_time(value, "time", end=end, zone=zone) if value else None
+        return when.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if when else ""
+
+    app.add_template_filter(confidence, "confidence")
 
     @app.template_filter("ago")
     def ago(epoch: float | None) -> str:
@@ -118,7 +137,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
     for bp in (violations.bp, stats.bp, cameras.bp, api.bp, ops.bp):
         app.register_blueprint(bp)
     register_errors(app)
-    _filters(app)
+    _filters(app, config)
     app.after_request(_headers)
     if config.dashboard.trusted_proxies:
         # behind a reverse proxy every client has the proxy's address: believe exactly that many
@@ -126,5 +145,5 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
         n = config.dashboard.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.jinja_env.globals.update(site=config.site, camera_label=app.extensions[EXTENSION].camera_label,
-                                 cameras=config.cameras)
+                                 cameras=config.cameras, zone_name=config.timezone)
     return app

@@ -72,27 +72,28 @@ def _bars(labels: list[str], series: list[Series], top: float, band: float) -> l
     return out
 
 
-def _xticks(labels: list[str], band: float, every: int) -> list[str]:
+def _xticks(ticks: list[tuple[int, str]], band: float) -> list[str]:
     out = []
-    for i in range(0, len(labels), max(1, every)):
+    for i, text in ticks:
         x = LEFT + i * band + band / 2
-        out.append(f'<text class="xtick" x="{x:.1f}" y="{HEIGHT - 8}">{escape(labels[i])}</text>')
+        out.append(f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{HEIGHT - BOTTOM}" y2="{HEIGHT - BOTTOM + 4}"/>'
+                   f'<text class="xtick" x="{x:.1f}" y="{HEIGHT - 8}">{escape(text)}</text>')
     return out
 
 
-def stacked_bars(labels: list[str], series: list[Series], *, title: str, tick_labels: list[str] | None = None,
-                 tick_every: int = 1) -> Markup:
-    """One bar per label, stacked by series; labels are the tooltips, tick_labels the axis text."""
+def stacked_bars(labels: list[str], series: list[Series], *, title: str, ticks: list[tuple[int, str]],
+                 unit: str = "") -> Markup:
+    """One bar per label, stacked by series; labels are the tooltips, ticks (index, text) the axis."""
     if not labels:
         return Markup('<p class="muted">No data in this range.</p>')
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     top = nice_max(max(totals, default=0))
     band = (WIDTH - LEFT - RIGHT) / len(labels)
     parts = [(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
-              f'xmlns="http://www.w3.org/2000/svg">')]
+              f'data-bucket="{escape(unit)}" data-bars="{len(labels)}" xmlns="http://www.w3.org/2000/svg">')]
     parts += _axis(top)
     parts += _bars(labels, series, top, band)
-    parts += _xticks(tick_labels or labels, band, tick_every)
+    parts += _xticks(ticks, band)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -103,31 +104,59 @@ def legend(series: list[Series]) -> Markup:
     return Markup(f'<ul class="legend">{items}</ul>')
 
 
-def rate_class(rate: float | None) -> str:
-    """good / warn / bad for a compliance rate (what operators scan the page for)."""
+WARN_BAND = 0.15  # below the target by up to this much is amber, further is red
+
+
+def rate_class(rate: float | None, target: float) -> str:
+    """good / warn / bad for a compliance rate against the site's target (what operators scan for)."""
     if rate is None:
         return "none"
-    return "good" if rate >= 0.95 else "warn" if rate >= 0.8 else "bad"
+    return "good" if rate >= target else "warn" if rate >= target - WARN_BAND else "bad"
 
 
-def compliance_bars(rows: list[tuple[str, float | None, str]]) -> Markup:
-    """Horizontal 0-100 % bars, one per (label, rate, detail)."""
+CHAR_PX = 7.4           # the width of a character of .hlabel (13 px system-ui), generously
+LABEL_PX = (90, 300)    # the label column grows with the longest camera name, within these
+ROW_H, BAR_H, TOP_PAD = 26, 18, 18
+
+
+def _fit(label: str, width: float) -> str:
+    most = int(width / CHAR_PX)
+    return label if len(label) <= most else label[:max(1, most - 1)] + "…"
+
+
+def compliance_bars(rows: list[tuple[str, float | None, str]], target: float) -> Markup:
+    """Horizontal 0-100 % bars, one per (label, rate, detail), with the target as a dashed line.
+    The label column is as wide as the longest name needs (up to a limit; longer names are cut
+    with an ellipsis and whole in the tooltip), so nothing is cut off at the left edge."""
     if not rows:
         return Markup('<p class="muted">No people counted in this range.</p>')
-    row_h, label_w, bar_w = 26, 180, WIDTH - 180 - 220
-    height = row_h * len(rows) + 4
+    label_w = min(max(max(len(r[0]) for r in rows) * CHAR_PX + 12, LABEL_PX[0]), LABEL_PX[1])
+    bar_w = WIDTH - label_w - 220
+    height = TOP_PAD + ROW_H * len(rows) + 4
     parts = [(f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="compliance per camera" '
               f'xmlns="http://www.w3.org/2000/svg">')]
     for i, (label, rate, detail) in enumerate(rows):
-        y = i * row_h + 4
-        parts.append(f'<text class="hlabel" x="{label_w - 8}" y="{y + 15}">{escape(label)}</text>'
-                     f'<rect class="track" x="{label_w}" y="{y}" width="{bar_w}" height="18"/>')
+        y = TOP_PAD + i * ROW_H + 4
+        parts.append(f'<text class="hlabel" x="{label_w - 8:.0f}" y="{y + 14}"><title>{escape(label)}</title>'
+                     f'{escape(_fit(label, label_w - 12))}</text>'
+                     f'<rect class="track" x="{label_w:.0f}" y="{y}" width="{bar_w:.0f}" height="{BAR_H}"/>')
         if rate is not None:
-            parts.append(f'<rect class="rate-{rate_class(rate)}" x="{label_w}" y="{y}" '
-                         f'width="{bar_w * rate:.1f}" height="18"><title>{escape(label)}: '
+            parts.append(f'<rect class="rate-{rate_class(rate, target)}" x="{label_w:.0f}" y="{y}" '
+                         f'width="{bar_w * rate:.1f}" height="{BAR_H}"><title>{escape(label)}: '
                          f'{rate * 100:.1f} %</title></rect>')
         shown = "no people counted" if rate is None else f"{rate * 100:.1f} %"
-        parts.append(f'<text class="hvalue" x="{label_w + bar_w + 8}" y="{y + 15}">'
+        parts.append(f'<text class="hvalue" x="{label_w + bar_w + 8:.0f}" y="{y + 14}">'
                      f'{escape(shown)} <tspan class="muted">{escape(detail)}</tspan></text>')
+    x = label_w + bar_w * target
+    parts.append(f'<line class="target" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP_PAD - 2}" y2="{height - 2}"/>'
+                 f'<text class="target-label" x="{x:.1f}" y="{TOP_PAD - 6}">target {target * 100:g} %</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def rate_legend(target: float) -> Markup:
+    rows = (("good", f"at or above the target ({target * 100:g} %)"),
+            ("warn", f"up to {WARN_BAND * 100:g} points below"), ("bad", "further below"))
+    items = "".join(f'<li><svg width="10" height="10" aria-hidden="true"><rect class="rate-{c}" width="10" '
+                    f'height="10"/></svg>{escape(t)}</li>' for c, t in rows)
+    return Markup(f'<ul class="legend">{items}</ul>')

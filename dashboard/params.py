@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 from maskwatch.config import CAMERA_ID
 from maskwatch.storage.models import ReviewStatus
-from maskwatch.storage.queries import BadQuery, Cursor, ViolationFilter
+from maskwatch.storage.queries import BadQuery, Cursor, Sort, ViolationFilter
 
-FILTER_KEYS = ("camera", "from", "to", "status", "min_conf")
+FILTER_KEYS = ("camera", "from", "to", "status", "min_conf", "sort")
 _CAMERA = re.compile(CAMERA_ID)
 MAX_RANGE_DAYS = 366
 # the dates a violation can have: wide enough for any site, narrow enough that a range's end plus
@@ -27,21 +27,20 @@ def _get(args: Mapping[str, str], key: str) -> str | None:
     return value or None
 
 
-def parse_time(value: str | None, name: str, *, end: bool = False) -> dt.datetime | None:
-    """An ISO date or date-time; UTC unless it carries an offset. A bare date as an end means the
-    end of that day, so `to=2025-01-31` includes the 31st."""
+def parse_time(value: str | None, name: str, *, end: bool = False, zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
+    """An ISO date or date-time, in UTC; in the site's zone unless it carries an offset. A bare
+    date as an end means the end of that day, so `to=2025-01-31` includes the 31st."""
     if value is None:
         return None
     try:
         if len(value) > 40:
             raise ValueError
         if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            when = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            when = when + dt.timedelta(days=1) if end else when
+            day = dt.date.fromisoformat(value) + dt.timedelta(days=1 if end else 0)
+            when = dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.UTC)
         else:
             when = dt.datetime.fromisoformat(value)
-            when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+            when = (when.replace(tzinfo=zone) if when.tzinfo is None else when).astimezone(dt.UTC)
     except (ValueError, OverflowError):
         raise BadQuery(f"{name}: expected a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM)") from None
     if not EARLIEST <= when <= LATEST:
@@ -85,11 +84,11 @@ def parse_camera(value: str | None) -> str | None:
     return value
 
 
-def parse_filter(args: Mapping[str, str]) -> ViolationFilter:
+def parse_filter(args: Mapping[str, str], zone: dt.tzinfo = dt.UTC) -> ViolationFilter:
     flt = ViolationFilter(
         camera=parse_camera(_get(args, "camera")),
-        start=parse_time(_get(args, "from"), "from"),
-        end=parse_time(_get(args, "to"), "to", end=True),
+        start=parse_time(_get(args, "from"), "from", zone=zone),
+        end=parse_time(_get(args, "to"), "to", end=True, zone=zone),
         status=parse_status(_get(args, "status")),
         min_conf=parse_float(_get(args, "min_conf"), "min_conf", 0.0, 1.0))
     if flt.start and flt.end and flt.start >= flt.end:
@@ -97,8 +96,12 @@ def parse_filter(args: Mapping[str, str]) -> ViolationFilter:
     return flt
 
 
+def parse_sort(args: Mapping[str, str]) -> Sort:
+    return Sort.parse(_get(args, "sort"))
+
+
 def filter_args(args: Mapping[str, str]) -> dict[str, str]:
-    """The filter parameters of a request (already validated), for links that keep them."""
+    """The filter (and sort) parameters of a request (already validated), for links that keep them."""
     return {k: v for k in FILTER_KEYS if (v := _get(args, k)) is not None}
 
 
@@ -114,17 +117,23 @@ def parse_cursors(args: Mapping[str, str]) -> tuple[Cursor | None, Cursor | None
     return before, after
 
 
-def default_range(now: dt.datetime | None = None, days: int = 7) -> tuple[dt.datetime, dt.datetime]:
-    """The last `days` whole UTC days, today included."""
-    today = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
-    end = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
-    return end - dt.timedelta(days=days), end
+def local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The start of `day` in the site's zone, in UTC."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.UTC)
 
 
-def parse_range(args: Mapping[str, str], now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
-    d_start, d_end = default_range(now)
-    start = parse_time(_get(args, "from"), "from") or None
-    end = parse_time(_get(args, "to"), "to", end=True) or None
+def default_range(now: dt.datetime | None = None, days: int = 7,
+                  zone: dt.tzinfo = dt.UTC) -> tuple[dt.datetime, dt.datetime]:
+    """The last `days` whole days of the site's zone, today included (in UTC)."""
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
+    return local_midnight(today - dt.timedelta(days=days - 1), zone), local_midnight(today + dt.timedelta(days=1), zone)
+
+
+def parse_range(args: Mapping[str, str], now: dt.datetime | None = None,
+                zone: dt.tzinfo = dt.UTC) -> tuple[dt.datetime, dt.datetime]:
+    d_start, d_end = default_range(now, zone=zone)
+    start = parse_time(_get(args, "from"), "from", zone=zone) or None
+    end = parse_time(_get(args, "to"), "to", end=True, zone=zone) or None
     if start is None and end is None:
         return d_start, d_end
     try:

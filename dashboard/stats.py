@@ -1,8 +1,9 @@
-"""Statistics: violations per hour and per day per camera, and compliance per camera.
+"""Statistics: violations per hour, day or week per camera, and compliance per camera.
 
 Violation counts come from the violations table and leave out rows reviewed as false positives;
 compliance (1 - violations / people) comes from the events service's camera_hours counters,
-as counted at detection time. The page and /api/stats share build_stats.
+as counted at detection time. Buckets are the site's local hours, days (and Monday weeks),
+picked from the range unless ?bucket= asks. The page and /api/stats share build_stats.
 """
 from __future__ import annotations
 
@@ -12,25 +13,29 @@ from dataclasses import dataclass
 from flask import Blueprint, render_template, request
 from sqlalchemy.orm import Session
 
-from dashboard.charts import Series, color, compliance_bars, legend, rate_class, stacked_bars
+from dashboard import buckets
+from dashboard.charts import Series, color, compliance_bars, legend, rate_class, rate_legend, stacked_bars
 from dashboard.params import parse_range
 from dashboard.state import State, state
-from maskwatch.storage.queries import Compliance, compliance, daily_counts, hourly_counts
+from maskwatch.storage.queries import Compliance, compliance, hourly_counts
 
 bp = Blueprint("stats", __name__)
-MAX_HOURLY_DAYS = 14
 
 
 @dataclass
 class StatsData:
     start: dt.datetime
     end: dt.datetime
+    zone: dt.tzinfo
     cameras: list[str]
     labels: dict[str, str]
-    hours: list[dt.datetime]          # empty when the range is too long for an hourly chart
-    hourly: dict[str, list[int]]
-    days: list[dt.date]
+    unit: str                            # the chart's bucket: hour, day or week
+    starts: list[dt.datetime]            # the buckets' local starts
+    counts: dict[str, list[int]]         # per camera, per bucket
+    days: list[dt.datetime]              # local days, for the JSON's daily series
     daily: dict[str, list[int]]
+    hours: list[dt.datetime]             # empty when the range is too long for hours
+    hourly: dict[str, list[int]]
     totals: dict[str, int]
     compliance: list[Compliance]
 
@@ -42,63 +47,64 @@ class StatsData:
             cams.append({
                 "camera_id": cam, "name": self.labels.get(cam, cam), "violations": self.totals.get(cam, 0),
                 "people": c.people if c else 0, "counted_violations": c.violations if c else 0,
-                "compliance": c.rate if c else None,
+                "compliance": c.rate if c else None, "counts": self.counts.get(cam, []),
                 "daily": self.daily.get(cam, []), "hourly": self.hourly.get(cam, []) if self.hours else None})
-        return {"from": self.start.isoformat(), "to": self.end.isoformat(),
-                "days": [d.isoformat() for d in self.days],
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "timezone": str(self.zone),
+                "bucket": self.unit, "buckets": [b.isoformat() for b in self.starts],
+                "days": [d.date().isoformat() for d in self.days],
                 "hours": [h.isoformat() for h in self.hours] if self.hours else None, "cameras": cams}
 
 
-def _steps(start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> list[dt.datetime]:
-    out, t = [], start
-    while t < end:
-        out.append(t)
-        t += step
-    return out
+def _series(hourly_raw: dict, cameras: list[str], starts: list[dt.datetime], unit: str, zone) -> dict[str, list[int]]:
+    return {c: buckets.sum_into(hourly_raw.get(c, {}), starts, unit, zone) for c in cameras}
 
 
-def build_stats(session: Session, st: State, start: dt.datetime, end: dt.datetime) -> StatsData:
+def build_stats(session: Session, st: State, start: dt.datetime, end: dt.datetime,
+                bucket: str | None = None) -> StatsData:
+    zone = st.config.zone
+    unit = buckets.choose(start, end, bucket)
     hourly_raw = hourly_counts(session, start, end)
-    daily_raw = daily_counts(hourly_raw)
     comp = compliance(session, start, end)
     known = st.camera_ids
     cameras = known + sorted((set(hourly_raw) | {c.camera_id for c in comp}) - set(known))
-    first_hour = start.replace(minute=0, second=0, microsecond=0)
-    hours = _steps(first_hour, end, dt.timedelta(hours=1)) if end - start <= dt.timedelta(days=MAX_HOURLY_DAYS) else []
-    days = [t.date() for t in _steps(dt.datetime.combine(start.date(), dt.time(), dt.UTC), end, dt.timedelta(days=1))]
+    starts = buckets.starts(start, end, unit, zone)
+    days = buckets.starts(start, end, "day", zone)
+    hours = buckets.starts(start, end, "hour", zone) if end - start <= buckets.MAX_SPAN["hour"] else []
     return StatsData(
-        start=start, end=end, cameras=cameras, labels={c: st.camera_label(c) for c in cameras},
-        hours=hours, hourly={c: [hourly_raw.get(c, {}).get(h, 0) for h in hours] for c in cameras},
-        days=days, daily={c: [daily_raw.get(c, {}).get(d, 0) for d in days] for c in cameras},
+        start=start, end=end, zone=zone, cameras=cameras, labels={c: st.camera_label(c) for c in cameras},
+        unit=unit, starts=starts, counts=_series(hourly_raw, cameras, starts, unit, zone),
+        days=days, daily=_series(hourly_raw, cameras, days, "day", zone),
+        hours=hours, hourly=_series(hourly_raw, cameras, hours, "hour", zone),
         totals={c: sum(hourly_raw.get(c, {}).values()) for c in cameras}, compliance=comp)
 
 
-def _charts(data: StatsData) -> dict:
-    series_h = [Series(data.labels[c], color(i), data.hourly[c]) for i, c in enumerate(data.cameras)]
-    series_d = [Series(data.labels[c], color(i), data.daily[c]) for i, c in enumerate(data.cameras)]
-    out = {"legend": legend(series_d), "hourly": None}
-    if data.hours:
-        labels = [h.strftime("%Y-%m-%d %H:00") for h in data.hours]
-        ticks = [h.strftime("%d %H:00") if h.hour else h.strftime("%b %d") for h in data.hours]
-        out["hourly"] = stacked_bars(labels, series_h, title="violations per hour", tick_labels=ticks,
-                                     tick_every=max(1, len(labels) // 12))
-    day_labels = [d.isoformat() for d in data.days]
-    out["daily"] = stacked_bars(day_labels, series_d, title="violations per day",
-                                tick_labels=[d.strftime("%b %d") for d in data.days],
-                                tick_every=max(1, len(day_labels) // 14))
+def _charts(data: StatsData, target: float) -> dict:
+    series = [Series(data.labels[c], color(i), data.counts[c]) for i, c in enumerate(data.cameras)]
+    labels = [buckets.describe(t, data.unit) for t in data.starts]
     rows = [(data.labels.get(c.camera_id, c.camera_id), c.rate, f"{c.violations} of {c.people} people")
             for c in data.compliance]
-    out["compliance"] = compliance_bars(rows)
-    return out
+    return {"legend": legend(series), "rate_legend": rate_legend(target),
+            "time": stacked_bars(labels, series, title=f"violations per {data.unit}",
+                                 ticks=buckets.ticks(data.starts, data.unit), unit=data.unit),
+            "compliance": compliance_bars(rows, target)}
+
+
+def _local_input(t: dt.datetime, zone) -> str:
+    return t.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 @bp.get("/stats")
 def page():
     st = state()
-    start, end = parse_range(request.args)
+    zone, target = st.config.zone, st.config.dashboard.compliance_target
+    start, end = parse_range(request.args, zone=zone)
+    asked = (request.args.get("bucket") or "").strip() or None
     with st.sessions() as s:
-        data = build_stats(s, st, start, end)
-    return render_template("stats.html", data=data, charts=_charts(data), max_hourly_days=MAX_HOURLY_DAYS,
-                           comp={c.camera_id: c for c in data.compliance}, rate_class=rate_class,
-                           form_from=start.date().isoformat(),
-                           form_to=(end - dt.timedelta(microseconds=1)).date().isoformat())
+        data = build_stats(s, st, start, end, asked)
+    form_from = start.astimezone(zone).date().isoformat()
+    form_to = (end - dt.timedelta(microseconds=1)).astimezone(zone).date().isoformat()
+    usable = [u for u in buckets.UNITS if end - start <= buckets.MAX_SPAN[u]]
+    return render_template("stats.html", data=data, charts=_charts(data, target), units=usable, asked=asked,
+                           comp={c.camera_id: c for c in data.compliance}, target=target,
+                           rate_class=lambda r: rate_class(r, target), form_from=form_from, form_to=form_to,
+                           list_from=_local_input(start, zone), list_to=_local_input(end, zone))

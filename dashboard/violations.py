@@ -25,14 +25,23 @@ from flask import (
 from flask_login import current_user
 
 from dashboard.auth import require, safe_next
-from dashboard.params import filter_args, parse_cursors, parse_filter, parse_status
+from dashboard.params import filter_args, parse_cursors, parse_filter, parse_sort, parse_status
 from dashboard.state import state
 from maskwatch.storage.models import ReviewStatus, Role, Violation
-from maskwatch.storage.queries import BadQuery, as_utc, fetch_page, get_violation, iter_filtered, review
+from maskwatch.storage.queries import (
+    NEWEST,
+    BadQuery,
+    as_utc,
+    fetch_page,
+    get_violation,
+    iter_filtered,
+    latest_created,
+    review,
+)
 
 bp = Blueprint("violations", __name__)
 MAX_BULK = 1000
-CSV_FIELDS = ("id", "camera_id", "first_seen", "last_seen", "p_no_mask", "face_score", "sightings",
+CSV_FIELDS = ("id", "camera_id", "first_seen", "last_seen", "p_no_mask", "face_score", "face_width", "sightings",
               "review_status", "review_note", "reviewed_by", "reviewed_at", "model_version")
 STATUS_LABEL = {ReviewStatus.pending: "pending", ReviewStatus.confirmed: "confirmed",
                 ReviewStatus.false_positive: "false positive"}
@@ -46,14 +55,31 @@ def violation_or_404(vid: str) -> Violation:
     return v
 
 
+# the sortable columns of the list: (header, sort column, what a first click shows)
+SORTABLE = {"first_seen": "-first_seen", "p_no_mask": "-p_no_mask", "face_width": "face_width",
+            "face_score": "face_score"}
+
+
+def sort_links(current) -> dict[str, str]:
+    """The sort parameter each column header links to: the other direction when it is the current
+    sort, else that column's first direction (sure ones first; small and doubtful faces first)."""
+    return {col: (current.flipped().param() if current.column == col else first) for col, first in SORTABLE.items()}
+
+
 @bp.get("/")
 def index():
     st = state()
-    flt = parse_filter(request.args)
+    flt = parse_filter(request.args, st.config.zone)
+    sort = parse_sort(request.args)
     before, after = parse_cursors(request.args)
     with st.sessions() as s:
-        page = fetch_page(s, flt, st.config.dashboard.page_size, before, after)
-    return render_template("violations.html", page=page, args=filter_args(request.args),
+        page = fetch_page(s, flt, st.config.dashboard.page_size, before, after, sort)
+        # where the page starts watching for new rows (the database's clock, as the rows carry it)
+        since = latest_created(s, flt) or dt.datetime.now(dt.UTC)
+    args = filter_args(request.args)
+    return render_template("violations.html", page=page, args=args, sort=sort, sort_links=sort_links(sort),
+                           default_sort=sort == NEWEST, since=since.isoformat(),
+                           list_args={k: v for k, v in args.items() if k != "sort"},
                            statuses=list(ReviewStatus), status_label=STATUS_LABEL)
 
 
@@ -126,8 +152,9 @@ def csv_lines(rows: Iterable[Violation]) -> Iterator[str]:
 
 @bp.get("/violations.csv")
 def export_csv():
-    flt = parse_filter(request.args)  # before streaming starts: a bad filter is still a 400
-    rows = iter_filtered(state().sessions, flt)
+    # parsed before streaming starts: a bad filter is still a 400
+    flt, sort = parse_filter(request.args, state().config.zone), parse_sort(request.args)
+    rows = iter_filtered(state().sessions, flt, sort=sort)
     name = f"violations-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.csv"
     return Response(stream_with_context(csv_lines(rows)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

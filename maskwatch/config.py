@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -218,6 +219,8 @@ class DashboardConfig(Strict):
     tls_hosts: list[str] = Field(default_factory=list, description="more names/addresses for a self-signed "
                                                                    "certificate (it has localhost and the host name)")
     page_size: int = Field(50, ge=5, le=500)
+    compliance_target: float = Field(0.95, ge=0.0, le=1.0, description="the compliance rate a camera should "
+                                     "reach: the target line on the stats page; below it a camera shows amber")
     trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For, "
                                                             "-Proto and -Host are believed (0: none)")
 
@@ -229,6 +232,8 @@ class DashboardConfig(Strict):
 
 class Config(Strict):
     site: str = Field("maskwatch", max_length=120, description="site name shown on the dashboard")
+    timezone: str = Field("UTC", max_length=64, description="the site's IANA time zone (Europe/Paris): times "
+                          "on the dashboard, its date filters and the stats' hour/day/week buckets")
     cameras: list[CameraConfig] = Field(default_factory=list)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -240,6 +245,19 @@ class Config(Strict):
     events: EventsConfig = Field(default_factory=EventsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}: an IANA name such as UTC or Europe/Paris") from None
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _unique_ids(self):

@@ -13,6 +13,10 @@ def test_defaults_load_without_a_file():
     ({"detector": {"upscale": 9}}, "detector.upscale: Input should be less than or equal to 4"),
     ({"detector": {"nope": 1}}, "detector.nope: unknown key"),
     ({"detectr": {}}, "detectr: unknown key"),
+    ({"timezone": "Mars/Olympus"}, "timezone: Value error, unknown time zone 'Mars/Olympus': an IANA name such as "
+                                   "UTC or Europe/Paris"),
+    ({"timezone": "../../etc/passwd"}, "timezone: Value error, unknown time zone '../../etc/passwd'"),
+    ({"dashboard": {"compliance_target": 1.5}}, "dashboard.compliance_target: Input should be less than or equal to 1"),
     ({"events": {"cooldown_s": 60}}, "events: Value error, cooldown_s was removed: violations are now deduplicated"),
     ({"events": {"identity_threshold": 1.5}}, "events.identity_threshold: Input should be less than or equal to 1"),
     ({"events": {"shards": 0}}, "events.shards: Input should be greater than or equal to 1"),

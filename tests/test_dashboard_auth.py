@@ -172,6 +172,11 @@ def test_users_page_manages_users(env, app):
     login(admin, users["admin"])
     page = admin.get("/users").get_data(as_text=True)
     assert "operator" in page and "pbkdf2" not in page and "scrypt" not in page
+    # no Deactivate on the admin's own row (the server refuses it anyway, below): one per other user
+    rows = page.split("<tr")[2:]
+    mine = next(r for r in rows if "(you)" in r)
+    assert 'value="deactivate"' not in mine and "admin" in mine
+    assert page.count('value="deactivate"') == sum(1 for u in list_users(sessions) if u.active) - 1
     resp = admin.post("/users", data={"username": "carol", "role": "operator", "password": "carols-password"})
     assert resp.status_code == 302
     assert "User carol added as operator." in admin.get("/users").get_data(as_text=True)

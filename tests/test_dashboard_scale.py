@@ -1,4 +1,4 @@
-"""100,000 violations in PostgreSQL: every list query must be an index scan in (first_seen, id)
+"""100,000 violations in PostgreSQL: every list query must be an index scan in (sort column, id)
 order, never a sequential scan or a sort, on the first page and deep inside (keyset, no OFFSET).
 
 EXPLAIN rather than timing: a plan is stable on a busy machine, a stopwatch is not.
@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql
 from test_dashboard_support import pg_database
 
 from maskwatch.storage.db import make_engine, session_factory
-from maskwatch.storage.models import ReviewStatus
-from maskwatch.storage.queries import Cursor, ViolationFilter, fetch_page, page_statement
+from maskwatch.storage.models import ReviewStatus, Violation
+from maskwatch.storage.queries import NEWEST, Cursor, Sort, ViolationFilter, fetch_page, page_statement
 
 ROWS = 100_000
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -43,8 +43,8 @@ def sessions():
         engine.dispose()
 
 
-def _plan(sessions, flt: ViolationFilter, before=None, after=None) -> str:
-    stmt = page_statement(flt, 51, before, after)
+def _plan(sessions, flt: ViolationFilter, before=None, after=None, sort=NEWEST, stmt=None) -> str:
+    stmt = page_statement(flt, 51, before, after, sort) if stmt is None else stmt
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     with sessions() as s:
         return "\n".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
@@ -76,12 +76,32 @@ def test_page_query_uses_an_index_in_order(sessions, name, flt, before, after, i
         assert index in plan, plan
 
 
+SORTS = [
+    ("confidence", Sort("p_no_mask"), Cursor(0.42, "0" * 24, "p_no_mask"), "ix_violations_p_id"),
+    ("doubtful first", Sort("p_no_mask", descending=False), Cursor(0.42, "0" * 24, "p_no_mask"), "ix_violations_p_id"),
+    ("face width", Sort("face_width", descending=False), None, "ix_violations_width_id"),
+    ("face score", Sort("face_score"), None, "ix_violations_score_id"),
+]
+
+
+@pytest.mark.parametrize("name,sort,before,index", SORTS, ids=[c[0] for c in SORTS])
+def test_each_sort_order_is_an_index_scan_too(sessions, name, sort, before, index):
+    plan = _plan(sessions, ViolationFilter(), before, sort=sort)
+    assert index in plan and "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+def test_the_new_violations_poll_uses_the_created_at_index(sessions):
+    stmt = select(func.count()).where(Violation.created_at > dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    plan = _plan(sessions, ViolationFilter(), stmt=stmt)
+    assert "ix_violations_created" in plan and "Seq Scan" not in plan, plan
+
+
 def test_deep_pages_are_right(sessions):
     with sessions() as s:
         page = fetch_page(s, ViolationFilter(camera="cam-3"), 50, before=DEEP)
         assert len(page.rows) == 50 and page.older is not None
         seen = [r.first_seen for r in page.rows]
-        assert seen == sorted(seen, reverse=True) and seen[0] < DEEP.first_seen
+        assert seen == sorted(seen, reverse=True) and seen[0] < DEEP.value
         assert {r.camera_id for r in page.rows} == {"cam-3"}
         last = fetch_page(s, ViolationFilter(), 50, before=Cursor(START + dt.timedelta(seconds=30 * 10), "f" * 24))
         # rows 1..10: row 10 has the cursor's time but a smaller id, so it sorts after the cursor

@@ -11,7 +11,7 @@ from maskwatch.storage import prune as prune_mod
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.models import CameraHour, Role, Violation
 from maskwatch.storage.prune import prune
-from maskwatch.storage.queries import BadQuery, Cursor, ViolationFilter, fetch_page
+from maskwatch.storage.queries import BadQuery, Cursor, Sort, ViolationFilter, fetch_page, latest_created, new_since
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.users import UserError, add_user, ensure_first_admin, update_user, verify
 
@@ -153,3 +153,79 @@ def test_keyset_cursor_round_trip_and_ties(sessions):
     for token in ("", "!!", "MTIzOmFi", "eDp5", "LTE6YWJhYmFiYWJhYmFi" + "A" * 200):
         with pytest.raises(BadQuery):
             Cursor.decode(token)
+
+
+def _sorted_rows(sessions):
+    rows = []
+    for i in range(11):
+        v = make_violation(i, "cam-a", NOW - i * dt.timedelta(minutes=3), p=round(0.6 + (i % 4) * 0.1, 2))
+        v.face_score = round(0.5 + (i % 3) * 0.2, 2)   # ties on every sort column but first_seen
+        v.box = [0, 0, 12 + 4 * (i % 5), 40]
+        rows.append(v)
+    return add_violations(sessions, rows)
+
+
+def _walk(s, sort: Sort, size: int = 4) -> tuple[list[str], list[list[str]]]:
+    """Every page forwards, then back from the last page with `after`: (all ids, pages backwards)."""
+    pages, cursor, page = [], None, None
+    while page is None or page.older is not None:
+        page = fetch_page(s, ViolationFilter(), size, before=cursor, sort=sort)
+        pages.append([v.id for v in page.rows])
+        cursor = page.older and Cursor.decode(page.older.encode())
+    back, newer = [], page.newer
+    while newer is not None:
+        prev = fetch_page(s, ViolationFilter(), size, after=Cursor.decode(newer.encode()), sort=sort)
+        back.append([v.id for v in prev.rows])
+        newer = prev.newer
+    return [i for p in pages for i in p], back[::-1] + [pages[-1]] if back else pages
+
+
+@pytest.mark.parametrize("param", ["-first_seen", "first_seen", "-p_no_mask", "p_no_mask", "face_width",
+                                   "-face_width", "face_score", "-face_score"])
+def test_every_sort_order_pages_through_every_row_once_both_ways(sessions, param):
+    rows = _sorted_rows(sessions)
+    sort = Sort.parse(param)
+    key = {"first_seen": lambda v: v.first_seen, "p_no_mask": lambda v: v.p_no_mask,
+           "face_width": lambda v: v.box[2] - v.box[0], "face_score": lambda v: v.face_score}[sort.column]
+    expected = [v.id for v in sorted(rows, key=lambda v: (key(v), v.id), reverse=sort.descending)]
+    with sessions() as s:
+        flat, pages = _walk(s, sort)
+    assert flat == expected
+    assert [i for p in pages for i in p] == expected  # the pages reached backwards are the same pages
+
+
+@pytest.mark.parametrize(("param", "token_sort", "error"), [
+    ("sideways", None, "sort: expected one of first_seen, p_no_mask, face_width, face_score"),
+    ("-p_no_mask", "-first_seen", "this page cursor belongs to another sort order"),
+])
+def test_bad_sorts_and_cursors_of_another_sort_are_refused(sessions, param, token_sort, error):
+    _sorted_rows(sessions)
+    with pytest.raises(BadQuery, match=error), sessions() as s:
+        sort = Sort.parse(param)
+        older = fetch_page(s, ViolationFilter(), 3, sort=Sort.parse(token_sort)).older
+        fetch_page(s, ViolationFilter(), 3, before=Cursor.decode(older.encode()), sort=sort)
+
+
+def test_face_width_is_filled_from_the_box_on_insert(sessions):
+    v = make_violation(1, "cam-a", NOW)
+    v.box = [10.0, 5.0, 47.6, 60.0]
+    add_violations(sessions, [v])
+    with sessions() as s:
+        assert s.get(Violation, v.id).face_width == 38
+
+
+def test_new_since_counts_rows_written_after_a_time_even_with_an_old_first_seen(sessions):
+    add_violations(sessions, [make_violation(i, "cam-a", NOW - i * DAY) for i in range(3)])
+    with sessions() as s:
+        since = latest_created(s, ViolationFilter())
+    late = make_violation(7, "cam-b", NOW - 30 * DAY)   # settled late: its person was seen a month ago
+    late.created_at = since + dt.timedelta(seconds=1)
+    fresh = make_violation(8, "cam-a", NOW)
+    fresh.created_at = since + dt.timedelta(seconds=2)
+    add_violations(sessions, [late, fresh])
+    with sessions() as s:
+        found = new_since(s, ViolationFilter(), since)
+        assert (found.count, [v.id for v in found.rows]) == (2, [fresh.id, late.id])
+        assert found.latest == fresh.created_at
+        assert new_since(s, ViolationFilter(camera="cam-b"), since).count == 1
+        assert new_since(s, ViolationFilter(), found.latest).count == 0

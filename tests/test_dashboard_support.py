@@ -22,6 +22,7 @@ from maskwatch.storage.db import upgrade
 from maskwatch.storage.models import ReviewStatus, Role, User, Violation
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.users import add_user
+from maskwatch.wire import live as wire_live
 
 REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct-horse-42"
@@ -75,6 +76,17 @@ def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes
     ok, buf = cv2.imencode(".jpg", img)
     assert ok
     return buf.tobytes()
+
+
+def live_blob(camera: str, color: tuple[int, int, int] = (200, 120, 40), size: tuple[int, int] = (320, 180),
+              faces=(((40, 30, 90, 95), "violation", "no mask 0.99"), ((200, 40, 240, 90), "mask", "mask 0.97")),
+              captured_at: float | None = None) -> bytes:
+    """A worker's live blob: a plain picture and faces as the worker labels them."""
+    import time
+
+    return wire_live.encode(wire_live.LiveFrame(
+        camera, captured_at or time.time(), time.time(), size[0], size[1],
+        [wire_live.LiveFace(tuple(map(float, box)), kind, text) for box, kind, text in faces], jpeg(color, size)))
 
 
 def violation_id(n: int) -> str:

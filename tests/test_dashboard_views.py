@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import re
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -225,9 +226,69 @@ def test_stats_api_counts_hours_days_and_compliance(env, client):
     assert cams["cam-b"]["compliance"] == pytest.approx(0.5) and cams["cam-b"]["people"] == 10
 
 
-def test_stats_page_draws_svg(env, client):
-    html = client.get("/stats?from=2025-03-04&to=2025-03-10").get_data(as_text=True)
-    assert html.count("<svg class=\"chart\"") == 3
-    assert "Camera A: " in html and "95.0 %" in html and "50.0 %" in html
-    long = client.get("/stats?from=2025-01-01&to=2025-03-10").get_data(as_text=True)
-    assert "for the hourly chart" in long and long.count("<svg class=\"chart\"") == 2
+@pytest.mark.parametrize(("query", "bucket", "bars"), [
+    ("from=2025-03-10&to=2025-03-10", "hour", 24),
+    ("from=2025-03-04&to=2025-03-10", "day", 7),
+    ("from=2025-01-01&to=2025-03-10", "day", 69),
+    ("from=2024-03-11&to=2025-03-10", "week", 53),       # 2024-03-11 is a Monday; 2025-03-10 too
+    ("from=2025-03-04&to=2025-03-10&bucket=hour", "hour", 168),
+    ("from=2025-03-04&to=2025-03-10&bucket=week", "week", 2),
+])
+def test_stats_page_picks_the_bucket_from_the_range(env, client, query, bucket, bars):
+    html = client.get(f"/stats?{query}").get_data(as_text=True)
+    assert html.count("<svg class=\"chart\"") == 2  # compliance, and violations per bucket
+    assert f'data-bucket="{bucket}" data-bars="{bars}"' in html and f"Violations per {bucket}" in html
+    assert html.count('class="xtick"') <= 12
+    assert "Camera A: " in html and "95.0 %" in html and "target 95 %" in html
+
+
+@pytest.mark.parametrize(("query", "error"), [
+    ("from=2025-01-01&to=2025-03-10&bucket=hour", "bucket=hour: the range is longer than 14 days"),
+    ("bucket=month", "bucket: expected one of hour, day, week"),
+])
+def test_stats_refuses_a_bucket_that_does_not_fit(env, client, query, error):
+    resp = client.get(f"/api/stats?{query}")
+    assert resp.status_code == 400 and error in resp.get_json()["error"]
+
+
+def test_the_list_sorts_by_confidence_and_keeps_the_sort_across_pages(env, client):
+    expected = [v.id for v in sorted(_rows(env[2]), key=lambda v: (v.p_no_mask, v.id), reverse=True)]
+    html = client.get("/?sort=-p_no_mask").get_data(as_text=True)
+    ids = _ids(html)
+    nxt = _link(html, "next")
+    while nxt:
+        assert "sort=-p_no_mask" in nxt
+        page = client.get(nxt).get_data(as_text=True)
+        ids += _ids(page)
+        nxt = _link(page, "next")
+    assert ids == expected
+    assert 'aria-sort="descending"' in html and "?sort=p_no_mask" in html  # a second click flips it
+    assert "0.940" in html and "Face px" in html  # p 0.94 with three decimals; the face size column
+
+
+def test_newest_is_offered_only_away_from_the_newest_page(client):
+    first = client.get("/").get_data(as_text=True)
+    assert "« Newest" not in first
+    second = client.get(_link(first, "next")).get_data(as_text=True)
+    assert "« Newest" in second and 'rel="prev"' in second
+
+
+def test_new_violations_are_counted_from_the_pages_since(env, client):
+    sessions = env[2]
+    html = client.get("/?camera=cam-b").get_data(as_text=True)
+    since = quote(re.search(r'data-since="([^"]+)"', html).group(1))  # as app.js sends it
+    watch = re.search(r'data-watch="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "camera=cam-b" in watch
+    assert client.get(f"{watch}&since={since}").get_json()["count"] == 0
+    late = make_violation(90, "cam-b", T0 - dt.timedelta(days=2))   # settled now, seen two days ago
+    other = make_violation(91, "cam-a", T0)
+    add_violations(sessions, [late, other])
+    try:
+        body = client.get(f"{watch}&since={since}").get_json()
+        assert body["count"] == 1 and [v["id"] for v in body["items"]] == [late.id]
+        assert client.get(f"{watch}&since={quote(body['latest'])}").get_json()["count"] == 0
+    finally:
+        with sessions() as s:
+            s.execute(Violation.__table__.delete().where(Violation.id.in_([late.id, other.id])))
+            s.commit()
+    assert client.get("/api/violations/new").status_code == 400

@@ -51,3 +51,22 @@ def test_the_schema_at_head_is_the_models_schema(kind, tmp_path):
             diffs = compare_metadata(ctx, Base.metadata)
         engine.dispose()
     assert not diffs, diffs
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_violations_from_before_0005_get_their_face_width_from_the_box(kind, tmp_path):
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0004")
+        engine = make_engine(url)
+        insert = text("INSERT INTO violations (id, camera_id, track_id, first_seen, last_seen, p_no_mask, face_score,"
+                      " box, frame_width, frame_height, sightings, crop_path, frame_path, model_version,"
+                      " review_status, created_at) VALUES (:id, 'cam', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
+                      " 0.9, 0.8, :box, 640, 480, 3, 'c', 'f', 'm', 'pending', CURRENT_TIMESTAMP)")
+        with engine.begin() as conn:
+            for vid, box in (("aa" * 8, "[10.0, 20.0, 47.6, 70.0]"), ("bb" * 8, "[5, 5, 5]")):
+                conn.execute(insert, {"id": vid, "box": box})
+        upgrade(url)
+        with engine.connect() as conn:
+            widths = dict(conn.execute(text("SELECT id, face_width FROM violations")).all())
+        engine.dispose()
+    assert widths == {"aa" * 8: 38, "bb" * 8: 0}  # a malformed box gets 0, not a failed migration

@@ -13,22 +13,107 @@ function initBulk() {
   form.addEventListener("change", update);
 }
 
-// Live view: reload each camera's latest frame while the page is visible; one request in flight per image.
-function initLive() {
-  const imgs = Array.from(document.querySelectorAll("img[data-live]"));
-  imgs.forEach((img) => {
-    img.addEventListener("load", () => { img.parentElement.classList.remove("missing"); img.dataset.busy = ""; });
-    img.addEventListener("error", () => { img.parentElement.classList.add("missing"); img.dataset.busy = ""; });
+// Live tiles (cameras page and wall): each online camera's latest frame with its faces, drawn as
+// HTML labels in screen pixels so they stay legible in a small tile. Offline cameras are not asked
+// for a frame: their tile says what is wrong (from the status poll). One request in flight a tile.
+const FACE_LABEL_GAP = 2;
+
+function placeLabels(layer) {
+  // top to bottom: a label that would overlap one already placed goes under its box, else hides
+  const placed = [];
+  const overlaps = (r) => placed.some((p) => r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top);
+  Array.from(layer.querySelectorAll(".face")).sort((a, b) => a.offsetTop - b.offsetTop).forEach((face) => {
+    const lab = face.querySelector(".label");
+    lab.classList.remove("below", "hidden");
+    if (overlaps(lab.getBoundingClientRect())) {
+      lab.classList.add("below");
+      if (overlaps(lab.getBoundingClientRect())) { lab.classList.add("hidden"); return; }
+    }
+    const r = lab.getBoundingClientRect();
+    placed.push({ left: r.left - FACE_LABEL_GAP, right: r.right + FACE_LABEL_GAP, top: r.top, bottom: r.bottom });
   });
-  if (!imgs.length) return;
-  setInterval(() => {
-    if (document.hidden) return;
-    imgs.forEach((img) => {
-      if (img.dataset.busy) return;
-      img.dataset.busy = "1";
-      img.src = img.dataset.live + "?t=" + Date.now();
-    });
-  }, 1000);
+}
+
+function drawFaces(layer, data) {
+  layer.replaceChildren();
+  (data.faces || []).forEach((f) => {
+    const [x1, y1, x2, y2] = f.box;
+    const box = document.createElement("div");
+    box.className = "face " + f.kind;
+    box.style.left = (100 * x1 / data.width) + "%";
+    box.style.top = (100 * y1 / data.height) + "%";
+    box.style.width = (100 * (x2 - x1) / data.width) + "%";
+    box.style.height = (100 * (y2 - y1) / data.height) + "%";
+    const lab = document.createElement("span");
+    lab.className = "label";
+    lab.textContent = f.label;
+    box.title = f.label;
+    box.appendChild(lab);
+    layer.appendChild(box);
+  });
+  placeLabels(layer);
+}
+
+async function refreshTile(tile) {
+  if (tile.dataset.busy || !tile.dataset.online) return;
+  tile.dataset.busy = "1";
+  try {
+    const resp = await fetch(tile.dataset.liveJson, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!resp.ok) { tile.classList.add("missing"); return; }
+    const data = await resp.json();
+    const img = tile.querySelector("img");
+    await new Promise((done) => { img.onload = done; img.onerror = done; img.src = data.image; });
+    tile.classList.remove("missing");
+    if (tile.dataset.ratio !== String(data.width / data.height)) {
+      // the tile takes the camera's shape, so that boxes in % of the frame land on the picture
+      tile.dataset.ratio = String(data.width / data.height);
+      tile.querySelector(".live").style.aspectRatio = data.width + " / " + data.height;
+      fitZoom(tile);
+    }
+    drawFaces(tile.querySelector(".faces"), data);
+    tile.dataset.frames = String(Number(tile.dataset.frames || 0) + 1);
+  } catch (e) {
+    tile.classList.add("missing");
+  } finally {
+    tile.dataset.busy = "";
+  }
+}
+
+function fitZoom(tile) {
+  // an enlarged tile: as large as the window allows, in the camera's shape
+  const live = tile.querySelector(".live");
+  if (!tile.classList.contains("zoom")) { live.style.width = live.style.height = ""; return; }
+  const ratio = Number(tile.dataset.ratio || 16 / 9);
+  const caption = tile.querySelector("figcaption");
+  const w = Math.min(tile.clientWidth - 12, (tile.clientHeight - 12 - (caption ? caption.offsetHeight : 0)) * ratio);
+  live.style.width = w + "px";
+  live.style.height = (w / ratio) + "px";
+}
+
+function initTiles() {
+  const tiles = Array.from(document.querySelectorAll("[data-live-json]"));
+  if (!tiles.length) return;
+  const tick = () => { if (!document.hidden) tiles.forEach(refreshTile); };
+  tick();
+  setInterval(tick, 1000);
+  tiles.forEach((tile) => {
+    if (!tile.hasAttribute("data-zoomable")) return;
+    const toggle = () => {
+      const on = !tile.classList.contains("zoom");
+      document.querySelectorAll(".tile.zoom").forEach((t) => t.classList.remove("zoom"));
+      tile.classList.toggle("zoom", on);
+      tile.setAttribute("aria-expanded", on ? "true" : "false");
+      document.querySelectorAll("[data-zoomable]").forEach(fitZoom);
+      requestAnimationFrame(() => placeLabels(tile.querySelector(".faces")));
+    };
+    tile.addEventListener("click", toggle);
+    tile.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); } });
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    document.querySelectorAll(".tile.zoom").forEach((t) => { t.classList.remove("zoom"); t.setAttribute("aria-expanded", "false"); fitZoom(t); });
+  });
+  window.addEventListener("resize", () => document.querySelectorAll(".tile.zoom").forEach(fitZoom));
 }
 
 function ago(epoch) {
@@ -53,6 +138,8 @@ function initPoll() {
     (data.cameras || []).forEach((cam) => {
       const card = root.querySelector('[data-cam="' + CSS.escape(cam.id) + '"]');
       if (!card) return;
+      card.dataset.online = cam.online ? "1" : "";
+      card.classList.toggle("offline", !cam.online);
       card.querySelectorAll("[data-field]").forEach((el) => {
         const f = el.dataset.field;
         if (f === "state") {
@@ -60,6 +147,11 @@ function initPoll() {
           el.className = "badge " + (cam.online ? "online" : "offline");
         } else if (f === "last_frame_at") {
           el.textContent = ago(cam.last_frame_at);
+        } else if (f === "lag_s") {
+          el.textContent = cam.lag_s === null ? "–" : Number(cam.lag_s).toFixed(1) + " s";
+        } else if (f === "problem") {
+          el.textContent = cam.problem || "";
+          el.classList.toggle("err", !!cam.problem);
         } else if (f === "last_error") {
           el.textContent = cam.last_error || "–";
           el.className = cam.last_error ? "err" : "muted";
@@ -73,4 +165,79 @@ function initPoll() {
   setInterval(refresh, 3000);
 }
 
-document.addEventListener("DOMContentLoaded", () => { initBulk(); initLive(); initPoll(); });
+// New violations: poll the API for rows written since this page was drawn. A fixed banner says how
+// many and links to them; it floats over the page, so no row moves under the operator's mouse.
+// Optional, remembered per browser: a short tone and a desktop notification.
+const WATCH_MS = 5000;
+const PREFS = "maskwatch.alerts.";
+
+function beep() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return;
+  beep.ctx = beep.ctx || new Ctx();
+  const ctx = beep.ctx, osc = ctx.createOscillator(), gain = ctx.createGain();
+  osc.frequency.value = 880;
+  gain.gain.value = 0.12;
+  osc.connect(gain);
+  gain.connect(ctx.destination);
+  osc.start();
+  osc.stop(ctx.currentTime + 0.2);
+}
+
+function initAlertPrefs() {
+  const prefs = { sound: false, notify: false };
+  document.querySelectorAll("[data-alert]").forEach((box) => {
+    const kind = box.dataset.alert;
+    prefs[kind] = box.checked = localStorage.getItem(PREFS + kind) === "1";
+    box.addEventListener("change", async () => {
+      if (kind === "notify" && box.checked && "Notification" in window && Notification.permission !== "granted") {
+        box.checked = (await Notification.requestPermission()) === "granted";
+      }
+      if (kind === "sound" && box.checked) beep();  // the click lets the page play sound from now on
+      prefs[kind] = box.checked;
+      localStorage.setItem(PREFS + kind, box.checked ? "1" : "0");
+    });
+  });
+  return prefs;
+}
+
+function alertNew(prefs, data, link) {
+  const body = document.body;
+  if (prefs.sound) { beep(); body.dataset.sounded = String(Number(body.dataset.sounded || 0) + 1); }
+  if (prefs.notify && "Notification" in window && Notification.permission === "granted") {
+    const where = Array.from(new Set((data.items || []).map((v) => v.camera_name))).join(", ");
+    const note = new Notification(data.count + " new violation" + (data.count === 1 ? "" : "s"), { body: where, tag: "maskwatch-new" });
+    note.onclick = () => { window.focus(); location.href = link; };
+    body.dataset.notified = String(Number(body.dataset.notified || 0) + 1);
+  }
+}
+
+function initWatch() {
+  const bar = document.querySelector("[data-watch]");
+  if (!bar) return;
+  const count = bar.querySelector("[data-new-count]"), noun = bar.querySelector("[data-new-noun]");
+  const link = bar.querySelector("[data-new-link]").href;
+  const title = document.title;
+  const prefs = initAlertPrefs();
+  let since = bar.dataset.since, total = 0;
+  const poll = async () => {
+    const url = bar.dataset.watch + (bar.dataset.watch.includes("?") ? "&" : "?") + "since=" + encodeURIComponent(since);
+    let data;
+    try {
+      const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!resp.ok) return;
+      data = await resp.json();
+    } catch (e) { return; }
+    if (!data.count) return;
+    since = data.latest;
+    total += data.count;
+    count.textContent = total;
+    noun.textContent = total === 1 ? "violation" : "violations";
+    document.title = "(" + total + ") " + title;
+    bar.hidden = false;
+    alertNew(prefs, data, link);
+  };
+  setInterval(poll, Number(bar.dataset.every || WATCH_MS));
+}
+
+document.addEventListener("DOMContentLoaded", () => { initBulk(); initTiles(); initPoll(); initWatch(); });

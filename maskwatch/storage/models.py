@@ -20,6 +20,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def box_width(box) -> int:
+    """A face's width in frame pixels (what face-size buckets measure), from [x1, y1, x2, y2]."""
+    try:
+        return max(0, round(float(box[2]) - float(box[0])))
+    except (TypeError, ValueError, IndexError):
+        return 0
+
+
+def _width_of_box(context) -> int:
+    return box_width(context.get_current_parameters().get("box"))
+
+
 class ReviewStatus(str, enum.Enum):
     pending = "pending"
     confirmed = "confirmed"
@@ -45,6 +57,8 @@ class Violation(Base):
     p_no_mask: Mapped[float] = mapped_column(Float)
     face_score: Mapped[float] = mapped_column(Float)
     box: Mapped[list] = mapped_column(JSON)  # [x1, y1, x2, y2] in frame pixels
+    # the box's width, a column so that the list can sort by it; filled from box on every insert
+    face_width: Mapped[int] = mapped_column(Integer, default=_width_of_box, server_default="0")
     frame_width: Mapped[int] = mapped_column(Integer)
     frame_height: Mapped[int] = mapped_column(Integer)
     sightings: Mapped[int] = mapped_column(Integer)
@@ -63,6 +77,11 @@ class Violation(Base):
         Index("ix_violations_seen_id", "first_seen", "id"),
         Index("ix_violations_camera_seen", "camera_id", "first_seen", "id"),
         Index("ix_violations_status_seen", "review_status", "first_seen", "id"),
+        # the list's other sort orders, and the "new since" poll
+        Index("ix_violations_p_id", "p_no_mask", "id"),
+        Index("ix_violations_width_id", "face_width", "id"),
+        Index("ix_violations_score_id", "face_score", "id"),
+        Index("ix_violations_created", "created_at"),
     )
 
 

@@ -1,8 +1,9 @@
 """Violation queries shared by the dashboard pages, its JSON API and the CSV export.
 
-Lists are newest first and paged by KEYSET on (first_seen, id), never OFFSET: each page starts
-from the last row of the one before, so page 2,000 costs what page 1 costs, and the indexes
-ix_violations_seen_id / _camera_seen / _status_seen serve the ORDER BY directly.
+Lists are newest first (or sorted by confidence, face width or face score) and paged by KEYSET on
+(sort column, id), never OFFSET: each page starts from the last row of the one before, so page
+2,000 costs what page 1 costs, and the indexes ix_violations_seen_id / _camera_seen / _status_seen
+(and one per other sort column) serve the ORDER BY directly.
 
 Times are UTC. SQLite hands back naive datetimes (it stores no offset), so every time leaving this
 module goes through as_utc, and every bound time is converted to UTC first.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -64,85 +66,160 @@ class ViolationFilter:
         return out
 
 
+SORT_COLUMNS = {"first_seen": Violation.first_seen, "p_no_mask": Violation.p_no_mask,
+                "face_width": Violation.face_width, "face_score": Violation.face_score}
+
+
 @dataclass(frozen=True)
-class Cursor:
-    """A position in the newest-first order: the (first_seen, id) of a row."""
-    first_seen: dt.datetime
-    id: str
+class Sort:
+    """A list order: one column (tie-broken by id), descending or ascending."""
+    column: str = "first_seen"
+    descending: bool = True
 
     @classmethod
-    def of(cls, row: Violation) -> Cursor:
-        return cls(as_utc(row.first_seen), row.id)
+    def parse(cls, value: str | None) -> Sort:
+        """"p_no_mask" ascending, "-p_no_mask" descending; None is newest first."""
+        if value is None:
+            return NEWEST
+        col = value.removeprefix("-")
+        if col not in SORT_COLUMNS:
+            raise BadQuery(f"sort: expected one of {', '.join(SORT_COLUMNS)}, optionally with a leading -")
+        return cls(col, value.startswith("-"))
+
+    def param(self) -> str:
+        return ("-" if self.descending else "") + self.column
+
+    def flipped(self) -> Sort:
+        return Sort(self.column, not self.descending)
+
+
+NEWEST = Sort()
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a list order: the sort value and id of a row (first_seen, or what `column` says)."""
+    value: dt.datetime | float | int
+    id: str
+    column: str = "first_seen"
+
+    @classmethod
+    def of(cls, row: Violation, column: str = "first_seen") -> Cursor:
+        value = getattr(row, column)
+        return cls(as_utc(value) if column == "first_seen" else value, row.id, column)
 
     def encode(self) -> str:
-        delta = as_utc(self.first_seen) - EPOCH
-        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        return base64.urlsafe_b64encode(f"{micros}:{self.id}".encode()).decode().rstrip("=")
+        if self.column == "first_seen":
+            delta = as_utc(self.value) - EPOCH
+            micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+            raw = f"{micros}:{self.id}"   # the format of the first cursors: old links keep working
+        else:
+            raw = f"{self.column}:{self.value!r}:{self.id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
         try:
-            if len(token) > 120:
+            if len(token) > 160:
                 raise ValueError
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
-            micros, vid = raw.split(":", 1)
-            when = EPOCH + dt.timedelta(microseconds=int(micros))
+            parts = raw.split(":")
+            if len(parts) == 2:
+                value, vid, column = EPOCH + dt.timedelta(microseconds=int(parts[0])), parts[1], "first_seen"
+            else:
+                column, number, vid = parts
+                value = int(number) if column == "face_width" else float(number)
+                if column not in SORT_COLUMNS or column == "first_seen" or not math.isfinite(value):
+                    raise ValueError
         except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
             raise BadQuery("invalid page cursor") from None
         if not HEX_ID.match(vid):
             raise BadQuery("invalid page cursor")
-        return cls(when, vid)
+        return cls(value, vid, column)
 
     def key(self) -> tuple:
-        return (_bind(self.first_seen), self.id)
+        value = _bind(self.value) if self.column == "first_seen" else self.value
+        return (value, self.id)
 
 
 @dataclass
 class Page:
     rows: list[Violation]
-    newer: Cursor | None   # pass as `after` for the page before (newer rows); None on the newest
-    older: Cursor | None   # pass as `before` for the next page (older rows); None on the last
+    newer: Cursor | None   # pass as `after` for the page before (earlier in the order); None on the first
+    older: Cursor | None   # pass as `before` for the next page (later in the order); None on the last
 
 
 def page_statement(flt: ViolationFilter, limit: int, before: Cursor | None = None,
-                   after: Cursor | None = None) -> Select:
-    """Rows strictly older than `before` (newest first), or strictly newer than `after` (oldest first)."""
+                   after: Cursor | None = None, sort: Sort = NEWEST) -> Select:
+    """Rows strictly after `before` in the sort order, or strictly before `after` (then in reverse)."""
+    for c in (before, after):
+        if c is not None and c.column != sort.column:
+            raise BadQuery("this page cursor belongs to another sort order")
+    col = SORT_COLUMNS[sort.column]
     stmt = select(Violation).where(*flt.clauses()).limit(limit)
-    key = tuple_(Violation.first_seen, Violation.id)
+    key = tuple_(col, Violation.id)
+    # a row-value comparison, so PostgreSQL turns it into an index range, not a filter
+    forward = (col.desc(), Violation.id.desc()) if sort.descending else (col.asc(), Violation.id.asc())
+    backward = (col.asc(), Violation.id.asc()) if sort.descending else (col.desc(), Violation.id.desc())
     if after is not None:
-        # a row-value comparison, so PostgreSQL turns it into an index range, not a filter
-        return stmt.where(key > tuple_(*after.key())).order_by(Violation.first_seen.asc(), Violation.id.asc())
+        bound = tuple_(*after.key())
+        return stmt.where(key > bound if sort.descending else key < bound).order_by(*backward)
     if before is not None:
-        stmt = stmt.where(key < tuple_(*before.key()))
-    return stmt.order_by(Violation.first_seen.desc(), Violation.id.desc())
+        bound = tuple_(*before.key())
+        stmt = stmt.where(key < bound if sort.descending else key > bound)
+    return stmt.order_by(*forward)
 
 
 def fetch_page(session: Session, flt: ViolationFilter, limit: int, before: Cursor | None = None,
-               after: Cursor | None = None) -> Page:
-    """One page of `limit` rows, newest first, and the cursors of its neighbours."""
-    rows = list(session.scalars(page_statement(flt, limit + 1, before, after)))
+               after: Cursor | None = None, sort: Sort = NEWEST) -> Page:
+    """One page of `limit` rows in the sort order (newest first by default), and its neighbours' cursors."""
+    rows = list(session.scalars(page_statement(flt, limit + 1, before, after, sort)))
     more = len(rows) > limit
     rows = rows[:limit]
     if after is not None:
         rows.reverse()
-        newer = Cursor.of(rows[0]) if more and rows else None
-        older = Cursor.of(rows[-1]) if rows else None
+        newer = Cursor.of(rows[0], sort.column) if more and rows else None
+        older = Cursor.of(rows[-1], sort.column) if rows else None
     else:
-        newer = Cursor.of(rows[0]) if before is not None and rows else None
-        older = Cursor.of(rows[-1]) if more else None
+        newer = Cursor.of(rows[0], sort.column) if before is not None and rows else None
+        older = Cursor.of(rows[-1], sort.column) if more else None
     return Page(rows, newer, older)
 
 
-def iter_filtered(sessions: sessionmaker[Session], flt: ViolationFilter, batch: int = 1000) -> Iterator[Violation]:
-    """Every matching row, newest first, in keyset batches with a short session each (CSV export)."""
+@dataclass
+class NewSince:
+    count: int                    # rows created after `since` that match the filter
+    latest: dt.datetime | None    # the newest created_at among them (the next poll's `since`)
+    rows: list[Violation]         # the newest few of them
+
+
+def latest_created(session: Session, flt: ViolationFilter) -> dt.datetime | None:
+    """When the newest matching row was written: where a list page starts watching for new ones."""
+    value = session.scalar(select(func.max(Violation.created_at)).where(*flt.clauses()))
+    return as_utc(value) if value is not None else None
+
+
+def new_since(session: Session, flt: ViolationFilter, since: dt.datetime, limit: int = 5) -> NewSince:
+    """Matching rows written after `since` (by the database's created_at: a late violation with an
+    old first_seen still counts as new)."""
+    clauses = [*flt.clauses(), Violation.created_at > _bind(since)]
+    count, latest = session.execute(select(func.count(), func.max(Violation.created_at)).where(*clauses)).one()
+    rows = list(session.scalars(select(Violation).where(*clauses)
+                                .order_by(Violation.created_at.desc(), Violation.id.desc()).limit(limit)))
+    return NewSince(int(count), as_utc(latest) if latest is not None else None, rows)
+
+
+def iter_filtered(sessions: sessionmaker[Session], flt: ViolationFilter, batch: int = 1000,
+                  sort: Sort = NEWEST) -> Iterator[Violation]:
+    """Every matching row in the sort order, in keyset batches with a short session each (CSV export)."""
     cursor = None
     while True:
         with sessions() as s:
-            rows = list(s.scalars(page_statement(flt, batch, before=cursor)))
+            rows = list(s.scalars(page_statement(flt, batch, before=cursor, sort=sort)))
         yield from rows
         if len(rows) < batch:
             return
-        cursor = Cursor.of(rows[-1])
+        cursor = Cursor.of(rows[-1], sort.column)
 
 
 def get_violation(session: Session, vid: str) -> Violation | None:
@@ -193,17 +270,6 @@ def hourly_counts(session: Session, start: dt.datetime, end: dt.datetime,
     for cam, hour, n in session.execute(stmt.group_by(Violation.camera_id, bucket)):
         out[cam][_as_hour(hour)] = int(n)
     return dict(out)
-
-
-def daily_counts(hourly: dict[str, dict[dt.datetime, int]]) -> dict[str, dict[dt.date, int]]:
-    """Per camera per UTC day, summed from hourly_counts (one query serves both charts)."""
-    out: dict[str, dict[dt.date, int]] = {}
-    for cam, hours in hourly.items():
-        days: dict[dt.date, int] = defaultdict(int)
-        for hour, n in hours.items():
-            days[hour.date()] += n
-        out[cam] = dict(days)
-    return out
 
 
 @dataclass(frozen=True)
