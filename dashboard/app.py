@@ -96,9 +96,9 @@ def _filters(app: Flask, config: Config) -> None:
 
     @app.template_filter("input_time")
     def input_time(value: str | None, end: bool = False) -> str:
-        """A validated from/to parameter as a datetime-local input's value, in the site's zone."""
+        """A validated from/to parameter as the filter form shows it: ISO, in the site's zone."""
         when = parse_time(value, "time", end=end, zone=zone) if value else None
-        return when.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if when else ""
+        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M") if when else ""
 
     app.add_template_filter(confidence, "confidence")
 

@@ -28,14 +28,15 @@ def color(i: int) -> str:
 
 
 def nice_max(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^k at or above value (at least 1): round axis ticks."""
-    if value <= 1:
-        return 1.0
-    base = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * base:
-            return step * base
-    return 10 * base
+    """The top of a count axis with four whole, round steps (1, 2, 2.5 or 5 x 10^k; 3 but no 2.5 below 10):
+    7 -> 8 (ticks 2, 4, 6, 8), 9 -> 12, 100 -> 100, 130 -> 200."""
+    if value <= 4:
+        return 4.0
+    k = 10 ** math.floor(math.log10(value / 4))
+    for step in ((1, 2, 3, 5, 10) if k == 1 else (1, 2, 2.5, 5, 10)):
+        if 4 * step * k >= value:
+            return 4 * step * k
+    return 40.0 * k
 
 
 def _fmt(v: float) -> str:

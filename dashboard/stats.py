@@ -90,7 +90,7 @@ def _charts(data: StatsData, target: float) -> dict:
 
 
 def _local_input(t: dt.datetime, zone) -> str:
-    return t.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.get("/stats")

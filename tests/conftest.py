@@ -10,6 +10,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from support.settings import DEMO_SCENES, REDIS_URL
 
+pytest_plugins = ["support.browser"]
+
 
 @pytest.fixture(scope="session")
 def scenes_dir() -> Path:

@@ -8,6 +8,7 @@ import pytest
 
 from dashboard import buckets
 from dashboard.app import confidence
+from dashboard.charts import nice_max
 from dashboard.params import default_range, parse_time
 from maskwatch.storage.queries import BadQuery
 
@@ -25,7 +26,8 @@ def utc(*args) -> dt.datetime:
     ("2025-03-10", True, UTC, utc(2025, 3, 11)),
     ("2025-03-10", False, PARIS, utc(2025, 3, 9, 23)),            # Paris midnight is 23:00 UTC in winter
     ("2025-07-10", True, PARIS, utc(2025, 7, 10, 22)),            # ... and 22:00 UTC in summer
-    ("2025-03-10T08:30", False, PARIS, utc(2025, 3, 10, 7, 30)),  # a datetime-local value: the site's time
+    ("2025-03-10 08:30", False, PARIS, utc(2025, 3, 10, 7, 30)),  # as the filter form shows it: the site's time
+    ("2025-03-10T08:30", False, PARIS, utc(2025, 3, 10, 7, 30)),
     ("2025-03-10T08:30+00:00", False, PARIS, utc(2025, 3, 10, 8, 30)),  # an offset wins
     ("2025-03-10T08:00", False, KOLKATA, utc(2025, 3, 10, 2, 30)),
 ])
@@ -102,3 +104,9 @@ def test_ticks_sit_at_round_places_and_never_crowd(days, unit, labels):
 ])
 def test_confidence_shows_what_tells_sure_from_doubtful(p, shown):
     assert confidence(p) == shown
+
+
+@pytest.mark.parametrize(("value", "top"), [(0, 4), (3, 4), (5, 8), (7, 8), (9, 12), (17, 20), (33, 40),
+                                            (100, 100), (130, 200), (1001, 2000)])
+def test_count_axes_have_four_whole_round_steps(value, top):
+    assert nice_max(value) == top and (top / 4).is_integer()

@@ -1,0 +1,180 @@
+"""A seeded dashboard under real gunicorn (PostgreSQL, Redis) and Debian's headless Chromium, for
+the browser tests (a pytest plugin: tests/conftest.py names it in pytest_plugins).
+
+The site: two online cameras with live frames and a worker reporting them, a third camera that is
+offline, one with a long name; violations and compliance counts. Playwright drives
+/usr/bin/chromium (its own browser download is not used); the tests skip only when that binary is
+missing (.ci/browser-deps.sh installs it). Screenshots go to $MASKWATCH_ARTIFACTS or ./test-artifacts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from test_dashboard_support import (
+    PASSWORD,
+    add_violations,
+    drop_prefix,
+    live_blob,
+    make_users,
+    make_violation,
+    pg_database,
+    redis_bus,
+    violation_id,
+)
+
+from maskwatch.storage.db import make_engine, session_factory
+from maskwatch.storage.models import CameraHour
+from maskwatch.storage.snapshots import SnapshotStore
+from support.gunicorn import serving
+from support.rtsp import free_port
+from support.settings import REDIS_URL, ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+TARGET = violation_id(99)
+LONG_NAME = "Loading bay north - service entrance beside the staff car park"
+# two faces side by side: their labels would overlap in a small tile, so one must move or hide
+FACES = (((40, 60, 80, 110), "violation", "no mask 0.99"), ((84, 62, 124, 112), "mask", "mask 0.97"),
+         ((220, 40, 270, 100), "unsure", "no mask 0.62"))
+CAMERAS = [("cam-a", "Gate"), ("cam-b", "Loading bay"), ("cam-c", "Car park (offline)"), ("cam-long", LONG_NAME)]
+
+
+@dataclass
+class Site:
+    base: str
+    db_url: str
+    bus: object
+    store: SnapshotStore
+
+    def sessions(self):
+        return session_factory(make_engine(self.db_url))
+
+    def report_live(self) -> None:
+        """What ingest and a worker would be writing now: cam-a and cam-b online with fresh frames,
+        cam-c offline with its reason, and a worker that finished a frame of each 0.5 s ago."""
+        now, bus = time.time(), self.bus
+        for cam in ("cam-a", "cam-b", "cam-long"):
+            bus.put_hash(bus.keys.camera_status(cam), {"state": "online", "fps_read": 10, "fps_sent": 5, "fps_cap": 5,
+                                                       "frames_read": 100, "frames_sent": 50, "last_frame_at": now,
+                                                       "updated_at": now + 3600})
+            bus.put_blob(bus.keys.live(cam), live_blob(cam, faces=FACES, captured_at=now - 0.5))
+        bus.put_hash(bus.keys.camera_status("cam-c"), {
+            "state": "offline", "last_error": "cannot open rtsp://***@10.1.1.3/c: connection refused",
+            "reconnects": 4, "updated_at": now + 3600})
+        bus.put_hash(bus.keys.worker_status("w1"), {
+            "state": "running", "updated_at": now + 3600, "processed": 150, "processed:cam-a": 50,
+            "processed:cam-b": 50, "processed:cam-long": 50, **{f"frame_ts:{c}": now - 0.5 for c in
+                                                               ("cam-a", "cam-b", "cam-long")}})
+
+
+def artifacts() -> Path:
+    path = Path(os.environ.get("MASKWATCH_ARTIFACTS") or "test-artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _seed(url: str, store: SnapshotStore) -> None:
+    sessions = session_factory(engine := make_engine(url))
+    make_users(sessions)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rows = [make_violation(i, "cam-a", now - dt.timedelta(minutes=5 * i), p=0.8, store=store) for i in range(8)]
+    rows.append(make_violation(99, "cam-b", now - dt.timedelta(minutes=42), p=0.97, store=store))
+    add_violations(sessions, rows)
+    hour = now.replace(minute=0, second=0)
+    with sessions() as s:
+        s.add_all([CameraHour(camera_id="cam-a", hour=hour, people=200, violations=8, sightings=900),
+                   CameraHour(camera_id="cam-b", hour=hour, people=10, violations=1, sightings=50),
+                   CameraHour(camera_id="cam-long", hour=hour, people=40, violations=4, sightings=90)])
+        s.commit()
+    engine.dispose()
+
+
+def _config(tmp: Path, url: str, prefix: str, port: int) -> Path:
+    path = tmp / "dashboard.yaml"
+    path.write_text(yaml.safe_dump({
+        "site": "Browser test site",
+        "database": {"url": url},
+        "snapshots": {"dir": str(tmp / "snaps")},
+        "redis": {"url": REDIS_URL, "prefix": prefix},
+        "cameras": [{"id": cam, "name": name, "url": f"rtsp://u:secret@10.1.1.{i}/{cam}"}
+                    for i, (cam, name) in enumerate(CAMERAS, 1)],
+        "dashboard": {"host": "127.0.0.1", "port": port, "workers": 2, "threads": 2,
+                      "secret_key": secrets.token_hex(16), "page_size": 5},
+    }))
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_site(tmp_path_factory) -> Iterator[Site]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run .ci/browser-deps.sh")
+    tmp = tmp_path_factory.mktemp("browser")
+    prefix = f"mwtest-{secrets.token_hex(4)}"
+    bus = redis_bus(prefix)
+    store = SnapshotStore(tmp / "snaps")
+    with pg_database() as url:
+        _seed(url, store)
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        try:
+            with serving(_config(tmp, url, prefix, port), port, artifacts() / "browser-gunicorn.log", cwd=ROOT,
+                         env=env) as base:
+                site = Site(base, url, bus, store)
+                site.report_live()
+                yield site
+        finally:
+            drop_prefix(bus, prefix)
+            bus.close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run .ci/browser-deps.sh")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Tab:
+    """A page in a context of its own (its own cookies), collecting script errors and requests."""
+
+    def __init__(self, browser, base: str, **context):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, **context)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.base, self.problems, self.requests = base, [], []
+        self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def login(self, user: str = "operator") -> None:
+        self.page.goto(f"{self.base}/login")
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_selector("table.violations")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def tab(chromium, browser_site):
+    t = Tab(chromium, browser_site.base, permissions=["notifications"])
+    yield t
+    t.close()
+    assert t.problems == []  # CSP violations and script errors show up here
