@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
+DEMO_PORT ?= 8000
 
 .PHONY: install system-deps demo test lint clean
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 
 # the whole pipeline on a clip of the bundled CC0 scenes; Ctrl-C stops it
 demo: install
-	$(BIN)/maskwatch run --demo --out $(DEMO_OUT)
+	$(BIN)/maskwatch run --demo --out $(DEMO_OUT) --port $(DEMO_PORT)
 
 # Debian packages for the real-server tests (GStreamer RTSP server, Chromium); needs root
 system-deps:

@@ -81,8 +81,9 @@ def build_stats(session: Session, st: State, start: dt.datetime, end: dt.datetim
 def _charts(data: StatsData, target: float) -> dict:
     series = [Series(data.labels[c], color(i), data.counts[c]) for i, c in enumerate(data.cameras)]
     labels = [buckets.describe(t, data.unit) for t in data.starts]
+    order = {cam: i for i, cam in enumerate(data.cameras)}  # the config's order, as everywhere else
     rows = [(data.labels.get(c.camera_id, c.camera_id), c.rate, f"{c.violations} of {c.people} people")
-            for c in data.compliance]
+            for c in sorted(data.compliance, key=lambda c: order.get(c.camera_id, len(order)))]
     return {"legend": legend(series), "rate_legend": rate_legend(target),
             "time": stacked_bars(labels, series, title=f"violations per {data.unit}",
                                  ticks=buckets.ticks(data.starts, data.unit), unit=data.unit),

@@ -75,7 +75,7 @@ def test_check_config_command(tmp_path):
     run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "maskwatch.cli", "check-config", *a],  # noqa: E731
                                           capture_output=True, text=True, **kw)
     ok = run(str(good), "-v", env={"CAM_PW": "hunter2", "PATH": "/usr/bin:/bin"})
-    assert ok.returncode == 0 and "OK (1 cameras" in ok.stdout
+    assert ok.returncode == 0 and "OK (1 camera, time zone UTC" in ok.stdout
     assert "rtsp://***@10.0.0.9/s" in ok.stdout and "hunter2" not in ok.stdout
     missing = run(str(good), env={"PATH": "/usr/bin:/bin"})
     assert missing.returncode == 2 and "cameras[0].url: environment variable CAM_PW is not set" in missing.stderr

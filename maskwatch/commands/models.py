@@ -13,7 +13,8 @@ log = logging.getLogger("maskwatch")
 
 def cmd_check_config(args, _cfg: Config | None) -> int:
     cfg = load_config(args.file)
-    print(f"{args.file}: OK ({len(cfg.cameras)} cameras, "
+    n = len(cfg.cameras)
+    print(f"{args.file}: OK ({n} camera{'' if n == 1 else 's'}, time zone {cfg.timezone}, "
           f"{'redis' if cfg.redis.url else 'in-process bus'}, database {cfg.database.url.split(':', 1)[0]})")
     if args.verbose:
         dump = cfg.model_dump(mode="json")
