@@ -47,6 +47,12 @@ def _camera_metrics(st: PipelineStatus) -> Iterator[Metric]:
         for cam in st.cameras:
             fam.add_metric([cam.id], float(getattr(cam, attr)))
         yield fam
+    lag = GaugeMetricFamily("maskwatch_camera_lag_seconds", "age of the newest frame a worker finished "
+                            "(absent while none has been)", labels=["camera"])
+    for cam in st.cameras:
+        if cam.lag_s is not None:
+            lag.add_metric([cam.id], cam.lag_s)
+    yield lag
 
 
 def _worker_metrics(st: PipelineStatus) -> Iterator[Metric]:

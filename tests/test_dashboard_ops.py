@@ -155,6 +155,8 @@ def test_metrics(env):
     assert m[("maskwatch_stream_detections_pending", ())] == 1 and m[("maskwatch_stream_detections_length", ())] == 4
     assert m[("maskwatch_worker_stage_ms", (("stage", "detect"), ("worker", "w1")))] == 20.5
     assert m[("maskwatch_events_lag_seconds", ())] == 0.75
+    assert m[("maskwatch_camera_lag_seconds", cam)] == pytest.approx(1.4, abs=0.3)
+    assert ("maskwatch_camera_lag_seconds", (("camera", "cam-b"),)) not in m  # no frame of it finished
     assert m[("maskwatch_violations_stored", (("review_status", "pending"),))] == 2
     assert m[("maskwatch_violations_stored", (("review_status", "confirmed"),))] == 1
     assert m[("maskwatch_bus_up", ())] == 1 and m[("maskwatch_db_up", ())] == 1
