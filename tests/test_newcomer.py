@@ -3,7 +3,9 @@ the demo runs, its "terminal 2" block, in a copy of the repository; then the peo
 log in, and Ctrl-C stops the demo.
 
 The copy shares this checkout's .venv (installing it again would only repeat `make install`, which
-CI runs itself); the copy keeps the files' times, so make sees the install as current.
+CI runs itself); the copy keeps the files' times, so make sees the install as current. Make is
+asked first (`make -q install`): were it to reinstall, it would point the shared .venv's editable
+install at the copy, which is deleted afterwards, so then the test stops instead.
 """
 from __future__ import annotations
 
@@ -75,6 +77,9 @@ def test_the_readme_newcomer_path_works_as_written(tmp_path):
     assert steps["terminal 1"].strip() == "make demo"
     repo = tmp_path / "maskwatch"
     _copy_repository(repo)
+    if subprocess.run(["make", "-q", "install"], cwd=repo, capture_output=True).returncode != 0:
+        pytest.fail("the .venv is older than pyproject.toml: run `make install` first (the test must not "
+                    "reinstall this checkout's .venv from a copy)")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASKWATCH_")}
     env["DEMO_PORT"] = str(port)  # the Makefile's default is 8000, which this machine may already use
