@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from maskwatch.alerts_config import AlertsConfig
 from maskwatch.errors import MaskwatchError
+from maskwatch.policy import CameraPolicy, Window
 from maskwatch.redact import redact_url
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -82,6 +84,8 @@ class CameraConfig(Strict):
     roi: list[tuple[float, float]] | None = Field(
         None, description="region of interest: polygon of (x, y) in 0..1 of the frame; faces outside are ignored")
     jpeg_quality: int = Field(80, ge=30, le=100)
+    policy: CameraPolicy | None = Field(None, description="where (zones) and when (a schedule) a mask is required "
+                                                          "here; absent: everywhere, always")
 
     @field_validator("url")
     @classmethod
@@ -245,6 +249,9 @@ class Config(Strict):
     events: EventsConfig = Field(default_factory=EventsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    schedules: dict[str, list[Window]] = Field(default_factory=dict, description="named times a mask is required "
+                                               "(the site's time zone), used by cameras' policy.schedule")
 
     @field_validator("timezone")
     @classmethod
@@ -258,6 +265,19 @@ class Config(Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @model_validator(mode="after")
+    def _policies(self):
+        for cam in self.cameras:
+            if cam.policy and cam.policy.schedule is not None and cam.policy.schedule not in self.schedules:
+                raise ValueError(f"camera {cam.id!r}: policy.schedule {cam.policy.schedule!r} is not in schedules "
+                                 f"({', '.join(self.schedules) or 'none defined'})")
+        ids = {c.id for c in self.cameras}
+        for sink in self.alerts.sinks:
+            unknown = sorted(set(sink.cameras) - ids)
+            if unknown and self.cameras:
+                raise ValueError(f"alerts sink {sink.name!r}: unknown cameras {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self):

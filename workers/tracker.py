@@ -79,10 +79,11 @@ class Sighting:
     info: object = None
     min_score: float = 0.0
     embedding: np.ndarray | None = None  # unit vector, or None when the face was not classified
+    required: bool = True  # under the camera's mask policy (zone and schedule): only then can it vote no_mask
 
     @property
     def no_mask(self) -> bool:
-        return self.p_no_mask >= self.threshold and self.score >= self.min_score
+        return self.required and self.p_no_mask >= self.threshold and self.score >= self.min_score
 
 
 class State(enum.Enum):
@@ -108,6 +109,7 @@ class Track:
     recent: list[np.ndarray] = field(default_factory=list)  # for the identity prototype
     identity: Identity | None = None
     new_person: bool = False  # set when the track ends: nobody seen before on this camera
+    under_policy: bool = False  # seen at least once where and when a mask is required (compliance counts it)
     trail: list[tuple[float, Box]] = field(default_factory=list)  # recent (time, box), in time order
 
     def predict(self, t: float, horizon: float) -> Box:
@@ -268,6 +270,7 @@ class Tracker:
     def _add(self, tr: Track, s: Sighting, step: Step) -> None:
         step.matched.append((tr, s))
         tr.count += 1
+        tr.under_policy |= s.required
         tr.follow(s)
         if tr.state is not State.VOTING:
             step.settled.append(s)  # the track's outcome is decided: nothing to replay for it

@@ -87,7 +87,8 @@ def changes_of(camera: str, step: Step) -> Changes:
         out.extend.append(_extension(camera, tr.identity))
     for tr in step.ended:
         out.hours[hour_of(tr.first_seen), "sightings"] += tr.count
-        out.hours[hour_of(tr.first_seen), "people"] += int(tr.new_person)
+        # compliance counts people seen where and when a mask is required (the camera's policy)
+        out.hours[hour_of(tr.first_seen), "people"] += int(tr.new_person and tr.under_policy)
         if tr.state in (State.VIOLATION, State.REJOINED):
             out.extend.append(_extension(camera, tr.identity))
     return out

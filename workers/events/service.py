@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
+from maskwatch.policy import required
 from maskwatch.shards import Shard
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire import WireError
@@ -65,6 +66,7 @@ class EventsService:
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
         self._known = {c.id for c in config.cameras}
+        self._policies = {c.id: c.policy for c in config.cameras if c.policy is not None}
         self._latency_s = 0.0
         self._backlog_s = 0.0
         self._pending = 0
@@ -198,7 +200,10 @@ class EventsService:
             self._apply(cam_id, cam.tracker.expire(msg.captured_at))  # an empty frame still moves time on
             return
         self.ledger.hold(entry_id, len(msg.faces))
-        self._apply(cam_id, cam.tracker.update(msg.captured_at, sightings(entry_id, msg)))
+        pol = self._policies.get(cam_id)
+        under = [required(pol, self.cfg.schedules, self.cfg.zone, clamp(f.box, msg.width, msg.height), msg.width,
+                          msg.height, msg.captured_at) for f in msg.faces]
+        self._apply(cam_id, cam.tracker.update(msg.captured_at, sightings(entry_id, msg, under)))
 
     def _expire_idle(self) -> None:
         """End tracks of a camera that went quiet: its capture clock stopped, wall time did not."""
@@ -281,12 +286,14 @@ class EventsService:
             log.debug("events: status not published (%s)", type(e).__name__)
 
 
-def sightings(entry_id: str, msg: DetectionMsg) -> list[Sighting]:
+def sightings(entry_id: str, msg: DetectionMsg, under_policy: list[bool] | None = None) -> list[Sighting]:
+    """The faces of one entry; under_policy[i] False: a face where or when no mask is required."""
     boxes = [clamp(f.box, msg.width, msg.height) for f in msg.faces]
     info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(boxes))
     embs = msg.embeddings or [None] * len(msg.faces)  # decode() made them float32 unit vectors
+    under = under_policy or [True] * len(msg.faces)
     return [Sighting(msg.captured_at, boxes[i], f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
-                     msg.frame_jpeg, info, msg.min_face_score, embs[i])
+                     msg.frame_jpeg, info, msg.min_face_score, embs[i], under[i])
             for i, f in enumerate(msg.faces)]
 
 
