@@ -14,6 +14,7 @@ from dashboard.state import scan_keys
 from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
+from maskwatch.status import CameraStatusRecord
 
 log = logging.getLogger(__name__)
 WORKER_GROUP = "workers"   # consumer group on frames:<cam> (workers/worker.py GROUP)
@@ -97,20 +98,20 @@ def _camera(cfg_cam, h: dict[str, str], now: float, stale_s: float) -> CameraSta
     cs = CameraStatus(id=cfg_cam.id, name=cfg_cam.label)
     if not h:
         return cs
-    updated = _f(h, "updated_at") or None
-    fresh = updated is not None and now - updated <= stale_s
-    cs.state = h.get("state", "unknown") if fresh else "stale"
-    cs.online = fresh and cs.state == "online"
+    rec = CameraStatusRecord.from_hash(h)
+    fresh = rec.fresh(now, stale_s)
+    cs.state = rec.state if fresh else "stale"
+    cs.online = fresh and rec.online
     # ingest redacts already; done again because this text ends up in pages and JSON
-    cs.url = redact_url(h.get("url", ""))
-    cs.last_error = redact_text(h.get("last_error", ""))[:500]
-    for key in ("fps_read", "fps_sent", "fps_cap"):
-        setattr(cs, key, _f(h, key) if cs.online or key == "fps_cap" else 0.0)
-    for key in ("frames_read", "frames_sent", "reconnects", "width", "height"):
-        setattr(cs, key, _i(h, key))
-    cs.last_frame_at = _f(h, "last_frame_at") or None
-    cs.next_retry_at = _f(h, "next_retry_at") or None
-    cs.updated_at = updated
+    cs.url = redact_url(rec.url)
+    cs.last_error = redact_text(rec.last_error)[:500]
+    cs.fps_read, cs.fps_sent = (rec.fps_read, rec.fps_sent) if cs.online else (0.0, 0.0)
+    cs.fps_cap, cs.frames_read, cs.frames_sent, cs.reconnects = rec.fps_cap, rec.frames_read, rec.frames_sent, \
+        rec.reconnects
+    cs.width, cs.height = rec.width, rec.height
+    cs.last_frame_at = rec.last_frame_at or None
+    cs.next_retry_at = rec.next_retry_at or None
+    cs.updated_at = rec.updated_at or None
     return cs
 
 

@@ -58,6 +58,21 @@ class Ended:
 class Progress:
     frames_read: int
     dropped_queue: int    # encoded frames the parent was too slow to take
+    picture: Picture | None = None  # what the last sent frame looked like
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Cheap facts about a frame, for camera-health incidents (black, saturated, frozen)."""
+    brightness: float     # mean of a 64x36 grey thumbnail, 0-255
+    contrast: float       # its standard deviation: a flat picture is near 0
+    changed_at: float     # epoch seconds when the thumbnail last differed from the one before
+
+
+PICTURE_SIZE = (64, 36)
+# the thumbnail's mean absolute change below which two frames are the same picture: a decoder that
+# repeats a frame gives exactly 0, a still scene's sensor noise and I-frames give more
+FROZEN_CHANGE = 0.05
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
@@ -77,6 +92,8 @@ class Capture:
         self.seq = 0
         self.read_total = self.dropped_queue = 0
         self._progress_due = 0.0
+        self._thumb = None
+        self.picture: Picture | None = None
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -147,6 +164,7 @@ class Capture:
             s = self.cfg.max_width / w
             frame = cv2.resize(frame, (self.cfg.max_width, round(h * s)), interpolation=cv2.INTER_AREA)
             h, w = frame.shape[:2]
+        self._look(frame, captured)
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.cam.jpeg_quality])
         if not ok:
             return
@@ -156,11 +174,21 @@ class Capture:
         except queue.Full:
             self.dropped_queue += 1
 
+    def _look(self, frame, captured: float) -> None:
+        """Brightness, contrast, and whether the picture changed since the last sent frame."""
+        thumb = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), PICTURE_SIZE, interpolation=cv2.INTER_AREA)
+        thumb = thumb.astype("float32")
+        changed = self._thumb is None or float(cv2.absdiff(thumb, self._thumb).mean()) > FROZEN_CHANGE
+        self._thumb = thumb
+        mean, std = cv2.meanStdDev(thumb)
+        since = captured if changed or self.picture is None else self.picture.changed_at
+        self.picture = Picture(round(float(mean[0][0]), 1), round(float(std[0][0]), 1), since)
+
     def _progress(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now >= self._progress_due:
             self._progress_due = now + PROGRESS_INTERVAL_S
-            self._emit(Progress(self.read_total, self.dropped_queue), block=force)
+            self._emit(Progress(self.read_total, self.dropped_queue, self.picture), block=force)
 
     def _emit(self, item: Any, block: bool = True) -> None:
         """State changes wait (briefly) for room; a periodic Progress is simply skipped when full."""

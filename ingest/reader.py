@@ -20,6 +20,7 @@ from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
 from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
+from maskwatch.status import CameraStatusRecord
 from maskwatch.wire import frames as wire
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class CameraReader(threading.Thread):
         self.size = (0, 0)
         self.delays: list[float] = []  # backoff history, for status and tests
         self.pid = 0
+        self.picture = None        # the capture's last Picture (brightness, contrast, last change)
         self._opened = False       # the current capture process has had its camera open
         self._rate = {"t": time.monotonic(), "read": 0, "sent": 0, "fps_read": 0.0, "fps_sent": 0.0}
         self._status_due = 0.0
@@ -148,6 +150,7 @@ class CameraReader(threading.Thread):
             self._rate["read"] += self._read_base + item.frames_read - self.read_total
             self.read_total = self._read_base + item.frames_read
             self.dropped_slow = item.dropped_queue
+            self.picture = item.picture or self.picture
         elif isinstance(item, Opened):
             self.state, self.last_error, self._opened = "online", "", True
             log.info("camera %s: online (%.1f fps source)", self.cam.id, item.source_fps)
@@ -215,11 +218,14 @@ class CameraReader(threading.Thread):
             r.update(t=now, read=0, sent=0)
         if self.state != "online":
             r["fps_read"] = r["fps_sent"] = 0.0
-        self.bus.put_hash(self.bus.keys.camera_status(self.cam.id), {
-            "state": self.state, "name": self.cam.label, "url": redact_url(self.cam.url),
-            "fps_read": round(r["fps_read"], 2), "fps_sent": round(r["fps_sent"], 2),
-            "fps_cap": self.cam.fps, "frames_read": self.read_total, "frames_sent": self.sent_total,
-            "frames_dropped_bus": self.dropped_bus, "frames_dropped_slow": self.dropped_slow,
-            "last_frame_at": self.last_frame_at, "reconnects": self.reconnects, "restarts": self.restarts,
-            "last_error": self.last_error, "next_retry_at": self.next_retry_at if self.state == "offline" else 0,
-            "width": self.size[0], "height": self.size[1], "pid": self.pid, "updated_at": time.time()})
+        pic = self.picture
+        self.bus.put_hash(self.bus.keys.camera_status(self.cam.id), CameraStatusRecord(
+            state=self.state, name=self.cam.label, url=redact_url(self.cam.url),
+            fps_read=round(r["fps_read"], 2), fps_sent=round(r["fps_sent"], 2), fps_cap=self.cam.fps,
+            frames_read=self.read_total, frames_sent=self.sent_total, frames_dropped_bus=self.dropped_bus,
+            frames_dropped_slow=self.dropped_slow, last_frame_at=self.last_frame_at, reconnects=self.reconnects,
+            restarts=self.restarts, last_error=self.last_error,
+            next_retry_at=self.next_retry_at if self.state == "offline" else 0, width=self.size[0],
+            height=self.size[1], pid=self.pid, updated_at=time.time(),
+            brightness=pic.brightness if pic else -1.0, contrast=pic.contrast if pic else -1.0,
+            picture_changed_at=pic.changed_at if pic else 0.0).to_hash())

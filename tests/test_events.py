@@ -335,7 +335,9 @@ def test_webhook_posts_each_new_violation(bus, tmp_path):
             push(bus, Feed().episode().msgs)
             wait_for(lambda: got, what="the webhook call")
             (v,) = rows(sessions)
-        assert got[0]["id"] == v.id and got[0]["camera"] == CAM and got[0]["frame_path"] == v.frame_path
+        # events.webhook_url is a sink named "webhook": the versioned payload, through the outbox
+        assert got[0]["id"] == v.id and got[0]["camera"]["id"] == CAM and got[0]["schema"] == "maskwatch.alert/1"
+        assert got[0]["message_id"] == f"violation:{v.id}" and got[0]["p_no_mask"] == pytest.approx(v.p_no_mask)
     finally:
         server.shutdown()
         server.server_close()

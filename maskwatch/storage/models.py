@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -117,3 +117,41 @@ class LoginCounter(Base):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[float] = mapped_column(Float, index=True)  # unix seconds: the same on every backend
+
+
+class OutboxMessage(Base):
+    """An alert to deliver to one sink, written in the same transaction as what it reports (a
+    violation row, an incident's change), deleted some days after delivery. Delivered at least
+    once; receivers deduplicate by message_id (in every payload)."""
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sink: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(96))   # violation:<id>, incident:<id>:opened|closed
+    kind: Mapped[str] = mapped_column(String(16))          # violation | incident
+    camera_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)   # unix seconds
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("sink", "message_id", name="uq_alert_outbox_sink_message"),
+        Index("ix_alert_outbox_due", "delivered_at", "next_attempt_at"),
+    )
+
+
+class Incident(Base):
+    """A camera-health problem from when it started to when it ended (NULL while open)."""
+    __tablename__ = "camera_incidents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)   # sha1 of camera, kind, start
+    camera_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))                    # offline | frozen | dark | saturated | slow
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (Index("ix_camera_incidents_camera_start", "camera_id", "started_at"),)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from maskwatch.storage.models import CameraHour, Violation
 
 
-def _insert(session: Session):
+def dialect_insert(session: Session):
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -32,7 +32,7 @@ def insert_violation_if_absent(session: Session, **fields: Any) -> bool:
     An existing row is never touched: an operator may already have reviewed it.
     """
     table = Violation.__table__
-    stmt = (_insert(session)(table).values(**fields).on_conflict_do_nothing(index_elements=[table.c.id])
+    stmt = (dialect_insert(session)(table).values(**fields).on_conflict_do_nothing(index_elements=[table.c.id])
             .returning(table.c.id))  # rowcount is -1 on psycopg for this statement: RETURNING tells
     return session.execute(stmt).first() is not None
 
@@ -52,7 +52,7 @@ def add_camera_hour(session: Session, camera_id: str, hour: dt.datetime, people:
         raise ValueError("add_camera_hour: hour must be timezone-aware")
     hour = hour.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
     table = CameraHour.__table__
-    ins = _insert(session)(table).values(camera_id=camera_id, hour=hour, people=people,
+    ins = dialect_insert(session)(table).values(camera_id=camera_id, hour=hour, people=people,
                                          violations=violations, sightings=sightings)
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.camera_id, table.c.hour],

@@ -30,14 +30,15 @@ from maskwatch.shards import Shard
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire import WireError
 from maskwatch.wire.detections import DetectionMsg, decode
-from workers.events.changes import Changes, Stored, changes_of, extensions, utc
+from workers.alerts.service import AlertsService
+from workers.alerts.writer import AlertWriter
+from workers.events.changes import Changes, Stored, changes_of, extensions
 from workers.events.feed import CameraFeed
 from workers.events.ledger import AckLedger
 from workers.events.memory import IdentityMemory
 from workers.events.render import FrameInfo
 from workers.events.store import Interrupted, Store
 from workers.events.validate import check
-from workers.events.webhook import Webhook
 from workers.tracker import Sighting, Step, Tracker
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ class EventsService:
         self.cfg, self.ev, self.bus, self.stop, self.name = config, config.events, bus, stop, name
         self.shard = shard or Shard(0, config.events.shards)
         self.stream = bus.keys.detections(self.shard.index)
-        self.store = Store(sessions, snapshots, config.snapshots, stop, lambda: self._publish_status(force=True))
+        writer = AlertWriter(config)
+        self.store = Store(sessions, snapshots, config.snapshots, stop, lambda: self._publish_status(force=True),
+                           alerts=writer if writer else None)
         self.store.on_db_back = self._db_back
         self.memory = IdentityMemory(bus, self.ev.revisit_s)
         self.ledger = AckLedger()
@@ -71,7 +74,9 @@ class EventsService:
         self._backlog_s = 0.0
         self._pending = 0
         self._next_status = 0.0
-        self._webhook = Webhook(self.ev.webhook_url, self.ev.webhook_timeout_s, stop) if self.ev.webhook_url else None
+        # one alerts loop per site (camera health, outbox delivery): shard 0's
+        alerts = AlertsService(config, bus, sessions, stop) if self.shard.index == 0 else None
+        self._alerts = alerts if alerts else None
 
     @property
     def db_ok(self) -> bool:
@@ -93,14 +98,13 @@ class EventsService:
         out.update(pending=self._pending, lag_s=round(self._backlog_s, 3), latency_s=round(self._latency_s, 3),
                    problem=self.problem, db_ok=int(self.store.db_ok),
                    snapshots_ok=int(self.store.snapshots_ok), db_rejected=self.store.rejected,
-                   shard=str(self.shard), cameras=len(self._cams),
-                   webhook_errors=self._webhook.errors if self._webhook else 0)
+                   shard=str(self.shard), cameras=len(self._cams))
         return out
 
     def run(self) -> None:
         self.bus.ensure_group(self.stream, GROUP, "0")
-        if self._webhook:
-            self._webhook.start()
+        if self._alerts:
+            self._alerts.start()
         log.info("events: consumer %s of group %s started, shard %s", self.name, GROUP, self.shard)
         try:
             # our own unacked entries first: what a crash or stop left unsettled
@@ -123,8 +127,8 @@ class EventsService:
             except (BusError, Interrupted) as e:  # the database or the bus is down at the stop
                 log.warning("events: final acks not written (%s); they are replayed", type(e).__name__)
             self._publish_status(force=True)
-            if self._webhook:
-                self._webhook.join()
+            if self._alerts:
+                self._alerts.join()
             log.info("events: consumer %s stopped", self.name)
 
     def _retry(self, work) -> None:
@@ -240,11 +244,6 @@ class EventsService:
                 continue
             self._counts["violations"] += 1
             log.info("camera %s: violation %s (track %d)", cam_id, v.id, v.track_id)
-            if self._webhook:
-                stored = created[v.id]
-                self._webhook.post({"id": v.id, "camera": cam_id, "first_seen": utc(v.first_seen).isoformat(),
-                                    "p_no_mask": round(v.best.p_no_mask, 4), "box": [round(x, 1) for x in v.best.box],
-                                    "crop_path": stored.crop_path, "frame_path": stored.frame_path})
 
     def _db_back(self) -> None:
         now = time.monotonic()

@@ -34,8 +34,9 @@ class Store:
     BACKOFF_MAX_S = 2.0  # a retry every 2 s costs the server nothing and recovery is prompt
 
     def __init__(self, sessions: sessionmaker[Session], snapshots: SnapshotStore, snap_cfg: SnapshotConfig,
-                 stop: threading.Event, on_state: Callable[[], None]):
+                 stop: threading.Event, on_state: Callable[[], None], alerts=None):
         self.sessions, self.snapshots, self.snap_cfg, self.stop = sessions, snapshots, snap_cfg, stop
+        self.alerts = alerts  # workers.alerts.writer.AlertWriter: outbox rows in the violation's transaction
         self.on_state = on_state  # called when db_ok or snapshot_ok changes, and while retrying
         self.db_ok = True
         self.snapshots_ok = True
@@ -58,6 +59,11 @@ class Store:
             if repo.insert_violation_if_absent(session, **row):
                 created[v.id] = Stored(v, row["crop_path"], row["frame_path"])
                 hours[hour_of(v.first_seen), "violations"] += 1
+                if self.alerts is not None:
+                    self.alerts.violation(session, violation_id=v.id, camera=v.camera, first_seen=row["first_seen"],
+                                          p_no_mask=row["p_no_mask"], face_score=row["face_score"], box=row["box"],
+                                          frame_size=(row["frame_width"], row["frame_height"]),
+                                          model_version=row["model_version"])
         for e in changes.extend:
             repo.extend_violation(session, e.violation_id, utc(e.last_seen), e.sightings)
         by_hour: dict = {}

@@ -1,0 +1,52 @@
+"""The messages maskwatch sends to webhooks and MQTT: JSON objects, schema "maskwatch.alert/1".
+
+Every message has `schema`, `type` (violation | incident | digest), `message_id` (the same on every
+retry and replay: receivers deduplicate by it), `site` and `sent_for` (the camera). Adding a field
+is compatible; changing or removing one makes a new schema version.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+SCHEMA = "maskwatch.alert/1"
+
+
+def _camera(camera_id: str, name: str) -> dict:
+    return {"id": camera_id, "name": name}
+
+
+def violation_message_id(violation_id: str) -> str:
+    return f"violation:{violation_id}"
+
+
+def incident_message_id(incident_id: str, state: str) -> str:
+    return f"incident:{incident_id}:{state}"
+
+
+def violation(*, site: str, violation_id: str, camera_id: str, camera_name: str, first_seen: dt.datetime,
+              p_no_mask: float, face_score: float, box: list[float], frame_size: tuple[int, int],
+              model_version: str, url: str | None = None) -> dict:
+    return {"schema": SCHEMA, "type": "violation", "message_id": violation_message_id(violation_id),
+            "site": site, "camera": _camera(camera_id, camera_name), "id": violation_id, "verdict": "no_mask",
+            "first_seen": first_seen.astimezone(dt.UTC).isoformat(), "p_no_mask": round(float(p_no_mask), 4),
+            "face_score": round(float(face_score), 4), "face_width": round(box[2] - box[0]),
+            "box": [round(float(v), 1) for v in box], "frame_size": list(frame_size), "model_version": model_version,
+            "url": url}
+
+
+def incident(*, site: str, incident_id: str, camera_id: str, camera_name: str, kind: str, state: str,
+             started_at: dt.datetime, ended_at: dt.datetime | None, detail: str) -> dict:
+    """state: "opened" when the problem starts, "closed" when it ends (then with ended_at)."""
+    return {"schema": SCHEMA, "type": "incident", "message_id": incident_message_id(incident_id, state),
+            "site": site, "camera": _camera(camera_id, camera_name), "id": incident_id, "kind": kind,
+            "state": state, "started_at": started_at.astimezone(dt.UTC).isoformat(),
+            "ended_at": ended_at.astimezone(dt.UTC).isoformat() if ended_at else None, "detail": detail}
+
+
+def digest(*, site: str, camera_id: str, camera_name: str, violations: list[dict]) -> dict:
+    """Several violations of one camera in one message (a sink's digest_minutes)."""
+    ids = sorted(v["id"] for v in violations)
+    return {"schema": SCHEMA, "type": "digest", "message_id": f"digest:{camera_id}:{ids[0]}:{len(ids)}",
+            "site": site, "camera": _camera(camera_id, camera_name), "count": len(violations),
+            "first": min(v["first_seen"] for v in violations), "last": max(v["first_seen"] for v in violations),
+            "violations": violations}

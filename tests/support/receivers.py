@@ -1,0 +1,108 @@
+"""Real receivers for alerts on loopback: an HTTP webhook that can be stopped and started again on
+its port, and a mosquitto broker (Debian's) on a free port, with a user of the test's own."""
+from __future__ import annotations
+
+import hmac
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from support.rtsp import free_port
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+
+
+class Webhook:
+    """Records every POST (body, headers); `secret` checks X-Maskwatch-Signature, answering 401 when
+    it is wrong."""
+
+    def __init__(self, port: int | None = None, secret: str | None = None):
+        self.port, self.secret = port or free_port(), secret
+        self.got: list[dict] = []
+        self.headers: list[dict] = []
+        self.bad_signatures = 0
+        self.server = self.thread = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> Webhook:
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if owner.secret is not None:
+                    want = "sha256=" + hmac.new(owner.secret.encode(), body, "sha256").hexdigest()
+                    if not hmac.compare_digest(want, self.headers.get("X-Maskwatch-Signature", "")):
+                        owner.bad_signatures += 1
+                        self.send_response(401)
+                        self.end_headers()
+                        return
+                owner.got.append(json.loads(body))
+                owner.headers.append(dict(self.headers))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=5)
+            self.server = None
+
+    def ids(self) -> list[str]:
+        return [m["message_id"] for m in self.got]
+
+
+class Mosquitto:
+    """mosquitto on 127.0.0.1:<free port>, only for `user` with `password`."""
+
+    def __init__(self, tmp: Path, user: str = "maskwatch", password: str = "broker-secret-1"):
+        self.tmp, self.user, self.password, self.port = tmp, user, password, free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Mosquitto:
+        passwd = self.tmp / "passwd"
+        subprocess.run([MOSQUITTO_PASSWD, "-b", "-c", str(passwd), self.user, self.password], check=True,
+                       capture_output=True)
+        os.chmod(passwd, 0o600)
+        conf = self.tmp / "mosquitto.conf"
+        # as root mosquitto would switch to its own user, who cannot read pytest's private folders
+        as_root = "user root\n" if os.geteuid() == 0 else ""
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+                        f"persistence false\n{as_root}")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.tmp / "mosquitto.log", "wb"))
+        import socket
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start: " + (self.tmp / "mosquitto.log").read_text())
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)

@@ -1,0 +1,132 @@
+"""The alerts loop, a thread of the events service's shard 0 (one per site): camera health from
+ingest's status records, delivery of the outbox, and its pruning.
+
+Every incident change is committed (the incident row and its outbox rows in one transaction)
+before the next is judged; a change the database refused is kept and tried again next round, so a
+database outage delays alerts and loses none.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from maskwatch.config import Config
+from maskwatch.errors import BusError
+from maskwatch.status import CameraStatusRecord
+from maskwatch.storage import outbox
+from workers.alerts.deliver import Deliverer
+from workers.alerts.health import CameraHealth, Change
+from workers.alerts.sinks import sender_for
+from workers.alerts.writer import AlertWriter, sinks_of
+
+log = logging.getLogger(__name__)
+TICK_S = 1.0
+PRUNE_EVERY_S = 3600.0
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+class AlertsService:
+    def __init__(self, config: Config, bus, sessions: sessionmaker[Session], stop: threading.Event):
+        self.cfg, self.bus, self.sessions, self.stop = config, bus, sessions, stop
+        self.writer = AlertWriter(config)
+        sinks = sinks_of(config)
+        self.deliverer = Deliverer(sessions, sinks, {s.name: sender_for(s, config.site) for s in sinks}, config.site,
+                                   config.alerts.retry_max_s) if sinks else None
+        hc = config.alerts.health
+        stale_s = max(10.0, 5 * config.ingest.status_interval_s)
+        self.health = {c.id: CameraHealth(c.id, hc, stale_s) for c in config.cameras if c.enabled} \
+            if hc.enabled else {}
+        self.waiting: list[Change] = []   # incident changes not committed yet
+        self._resumed = False
+        self._next_prune = 0.0
+        self._db_down = False
+        self.thread = threading.Thread(target=self.run, name="events-alerts", daemon=True)
+
+    def __bool__(self) -> bool:
+        return bool(self.deliverer or self.health)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self, timeout: float = 10.0) -> None:
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def run(self) -> None:
+        log.info("alerts: %d sinks, health of %d cameras", len(self.deliverer.sinks) if self.deliverer else 0,
+                 len(self.health))
+        try:
+            while not self.stop.is_set():
+                self.tick(time.time())
+                self.stop.wait(TICK_S)
+        finally:
+            if self.deliverer:
+                self.deliverer.close()
+
+    def tick(self, now: float) -> None:
+        try:
+            if not self._resumed:
+                self._resume()
+            self._check_health(now)
+            self._commit_waiting()
+            if self.deliverer:
+                self.deliverer.run_once()
+            if now >= self._next_prune:
+                self._prune(now)
+            if self._db_down:
+                log.info("alerts: database is back")
+            self._db_down = False
+        except DBAPIError as e:
+            if not self._db_down:
+                log.warning("alerts: database unavailable (%s), alerts wait", type(e).__name__)
+            self._db_down = True
+
+    def _resume(self) -> None:
+        with self.sessions() as s:
+            for inc in outbox.open_incidents(s):
+                if inc.camera_id in self.health:
+                    started = inc.started_at if inc.started_at.tzinfo else inc.started_at.replace(tzinfo=dt.UTC)
+                    self.health[inc.camera_id].resume(inc.kind, inc.id, started.timestamp())
+        self._resumed = True
+
+    def _check_health(self, now: float) -> None:
+        for cam, health in self.health.items():
+            try:
+                rec = CameraStatusRecord.from_hash(self.bus.get_hash(self.bus.keys.camera_status(cam)))
+            except (BusError, OSError) as e:  # Redis down: judge nothing rather than call every camera offline
+                log.debug("alerts: camera %s status unreadable (%s)", cam, type(e).__name__)
+                return
+            for change in health.observe(rec, now):
+                (log.warning if change.opened else log.info)(
+                    "camera %s: %s incident %s %s", cam, change.kind, "opened" if change.opened else "closed",
+                    change.detail)
+                self.waiting.append(change)
+
+    def _commit_waiting(self) -> None:
+        while self.waiting:
+            ch = self.waiting[0]
+            with self.sessions.begin() as s:
+                if ch.opened:
+                    outbox.open_incident(s, ch.incident_id, ch.camera, ch.kind, _utc(ch.started_at), ch.detail)
+                else:
+                    outbox.close_incident(s, ch.incident_id, _utc(ch.at))
+                self.writer.incident(s, incident_id=ch.incident_id, camera=ch.camera, kind=ch.kind,
+                                     state="opened" if ch.opened else "closed", started_at=_utc(ch.started_at),
+                                     ended_at=None if ch.opened else _utc(ch.at), detail=ch.detail)
+            self.waiting.pop(0)
+
+    def _prune(self, now: float) -> None:
+        a = self.cfg.alerts
+        with self.sessions.begin() as s:
+            done, dropped = outbox.prune(s, _utc(now - a.keep_days * 86_400), _utc(now - a.give_up_days * 86_400))
+        if dropped:
+            log.error("alerts: %d messages undelivered for %g days were dropped", dropped, a.give_up_days)
+        self._next_prune = now + PRUNE_EVERY_S

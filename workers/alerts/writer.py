@@ -1,0 +1,56 @@
+"""Turns what the events service commits into outbox rows, in the same transaction: a violation
+row and its alerts are written together or not at all."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from maskwatch.alerts_config import WebhookSink
+from maskwatch.config import Config
+from maskwatch.storage import outbox
+from maskwatch.wire import alert
+
+
+def sinks_of(config: Config) -> list:
+    """The configured sinks, and events.webhook_url (the older single webhook) as one named "webhook"."""
+    sinks = list(config.alerts.sinks)
+    ev = config.events
+    if ev.webhook_url and all(s.name != "webhook" for s in sinks):
+        sinks.append(WebhookSink(type="webhook", name="webhook", url=ev.webhook_url, timeout_s=ev.webhook_timeout_s))
+    return sinks
+
+
+class AlertWriter:
+    def __init__(self, config: Config):
+        self.site, self.sinks = config.site, sinks_of(config)
+        self.names = {c.id: c.label for c in config.cameras}
+        base = (config.alerts.dashboard_url or "").rstrip("/")
+        self.link = (lambda vid: f"{base}/violations/{vid}") if base else (lambda vid: None)
+
+    def __bool__(self) -> bool:
+        return bool(self.sinks)
+
+    def violation(self, session: Session, *, violation_id: str, camera: str, first_seen: dt.datetime,
+                  p_no_mask: float, face_score: float, box, frame_size, model_version: str) -> int:
+        """Outbox rows for a violation just inserted; how many sinks want it."""
+        payload = alert.violation(site=self.site, violation_id=violation_id, camera_id=camera,
+                                  camera_name=self.names.get(camera, camera), first_seen=first_seen,
+                                  p_no_mask=p_no_mask, face_score=face_score, box=list(box), frame_size=frame_size,
+                                  model_version=model_version, url=self.link(violation_id))
+        n = 0
+        for sink in self.sinks:
+            if sink.wants("violation", camera, p_no_mask):
+                n += outbox.enqueue(session, sink.name, payload["message_id"], "violation", camera, payload)
+        return n
+
+    def incident(self, session: Session, *, incident_id: str, camera: str, kind: str, state: str,
+                 started_at: dt.datetime, ended_at: dt.datetime | None, detail: str) -> int:
+        payload = alert.incident(site=self.site, incident_id=incident_id, camera_id=camera,
+                                 camera_name=self.names.get(camera, camera), kind=kind, state=state,
+                                 started_at=started_at, ended_at=ended_at, detail=detail)
+        n = 0
+        for sink in self.sinks:
+            if sink.wants("incident", camera):
+                n += outbox.enqueue(session, sink.name, payload["message_id"], "incident", camera, payload)
+        return n
