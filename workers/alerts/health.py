@@ -62,6 +62,8 @@ class CameraHealth:
                 out["dark"] = f"black picture (brightness {rec.brightness:.0f})"
             elif rec.brightness >= c.bright_level:
                 out["saturated"] = f"white picture (brightness {rec.brightness:.0f})"
+        if "dark" in out or "saturated" in out:
+            out.pop("frozen", None)  # a flat picture has nothing to change: black says more than frozen
         if c.slow_fraction > 0 and rec.fps_cap > 0 and rec.fps_read < c.slow_fraction * rec.fps_cap:
             out["slow"] = f"{rec.fps_read:.1f} frames/s read, below {c.slow_fraction * rec.fps_cap:.1f}"
         return out
