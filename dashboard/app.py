@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import api, auth, cameras, ops, stats, violations
+from dashboard import alerts, api, auth, cameras, ops, stats, violations
 from dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
 from dashboard.errors import register_errors
 from dashboard.limiter import make_limiter
@@ -134,7 +134,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
     # the login gate first, CSRF second: an anonymous POST is refused as anonymous (401/redirect)
     auth.init_auth(app)
     CSRFProtect(app)
-    for bp in (violations.bp, stats.bp, cameras.bp, api.bp, ops.bp):
+    for bp in (violations.bp, stats.bp, cameras.bp, alerts.bp, api.bp, ops.bp):
         app.register_blueprint(bp)
     register_errors(app)
     _filters(app, config)

@@ -12,7 +12,9 @@ import math
 import time
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 
+from dashboard.alerts import timelines
 from dashboard.params import parse_int
 from dashboard.state import state
 from dashboard.status import read_status
@@ -28,7 +30,13 @@ WALL_SIZES = (1, 4, 9, 16)
 @bp.get("/cameras")
 def page():
     st = state()
-    return render_template("cameras.html", status=read_status(st.config, st.bus), now=time.time())
+    try:
+        with st.sessions() as s:
+            lines = timelines(s, st.camera_ids)
+    except DBAPIError as e:  # the status comes from the bus: without the database, only the timelines go
+        log.warning("cameras: incidents unreadable (%s)", type(e).__name__)
+        lines = {}
+    return render_template("cameras.html", status=read_status(st.config, st.bus), now=time.time(), timelines=lines)
 
 
 @bp.get("/wall")

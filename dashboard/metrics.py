@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.status import EVENTS_GROUP, WORKER_GROUP, PipelineStatus, read_status
 from maskwatch.config import Config
+from maskwatch.storage import outbox
 from maskwatch.storage.queries import status_counts
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,21 @@ def _events_metrics(st: PipelineStatus) -> Iterator[Metric]:
                                 value=ev.get("shards_reporting", 1))
 
 
+def _alert_metrics(sinks: dict, open_incidents: list) -> Iterator[Metric]:
+    specs = (("pending", "maskwatch_alerts_waiting", "alerts not delivered yet"),
+             ("failing", "maskwatch_alerts_failing", "alerts not delivered, tried at least once"),
+             ("delivered", "maskwatch_alerts_delivered", "alerts delivered (kept alerts.keep_days)"))
+    for attr, name, doc in specs:
+        fam = GaugeMetricFamily(name, doc, labels=["sink"])
+        for sink in sinks.values():
+            fam.add_metric([sink.sink], getattr(sink, attr))
+        yield fam
+    fam = GaugeMetricFamily("maskwatch_incidents_open", "camera-health incidents open now", labels=["camera", "kind"])
+    for i in open_incidents:
+        fam.add_metric([i.camera_id, i.kind], 1)
+    yield fam
+
+
 class PipelineCollector:
     def __init__(self, config: Config, sessions: sessionmaker[Session], bus):
         self.config, self.sessions, self.bus = config, sessions, bus
@@ -101,6 +117,7 @@ class PipelineCollector:
         try:
             with self.sessions() as s:
                 counts = status_counts(s)
+                sinks, open_incidents = outbox.sink_states(s), outbox.open_incidents(s)
         except SQLAlchemyError as e:  # the database down must not turn /metrics into a 500
             log.warning("metrics: cannot count violations: %s", type(e).__name__)
             yield GaugeMetricFamily("maskwatch_db_up", "1 when the dashboard can query the database", value=0)
@@ -111,6 +128,7 @@ class PipelineCollector:
         for status, n in counts.items():
             fam.add_metric([status], n)
         yield fam
+        yield from _alert_metrics(sinks, open_incidents)
 
     def collect(self) -> Iterator[Metric]:
         st = read_status(self.config, self.bus)

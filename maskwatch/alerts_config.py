@@ -103,3 +103,13 @@ class AlertsConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"sink names must be unique: {sorted({n for n in names if names.count(n) > 1})}")
         return v
+
+
+def sinks_of(config) -> list:
+    """A maskwatch.config.Config's sinks, with events.webhook_url (the older single webhook) as one
+    named "webhook"."""
+    sinks = list(config.alerts.sinks)
+    ev = config.events
+    if ev.webhook_url and all(s.name != "webhook" for s in sinks):
+        sinks.append(WebhookSink(type="webhook", name="webhook", url=ev.webhook_url, timeout_s=ev.webhook_timeout_s))
+    return sinks

@@ -21,7 +21,8 @@ HOSTILE = ["", " ", "0", "-1", "1", "99999999999999999999", "1e309", "nan", "-in
            "+275760-09-13", "1999-12-31", "2200-01-02", "'; DROP TABLE users;--", "<script>alert(1)</script>",
            "../../etc/passwd", "%00", "\x00", "a" * 5000, "\u2603", "//evil.example/x", "javascript:alert(1)",
            "confirmed", "false_positive", "admin", "role", "deactivate", "password", "[]", "{}", "null"]
-QUERY = ["camera", "from", "to", "status", "min_conf", "before", "after", "limit", "next", "page", "sort"]
+QUERY = ["camera", "from", "to", "status", "min_conf", "before", "after", "limit", "next", "page", "sort", "since",
+         "bucket", "n", "kind", "cursor"]
 FORM = ["action", "role", "password", "username", "status", "note", "ids", "next", "back"]
 
 

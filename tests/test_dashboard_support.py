@@ -57,7 +57,7 @@ def drop_prefix(bus, prefix: str) -> None:
 
 
 def make_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redis_url: str | None = None,
-                prefix: str = "mw", **dashboard) -> Config:
+                prefix: str = "mw", alerts: dict | None = None, **dashboard) -> Config:
     raw = {
         "site": "Test site",
         "database": {"url": db_url},
@@ -66,6 +66,7 @@ def make_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redi
         "cameras": [{"id": c, "name": f"Camera {c[-1].upper()}", "url": f"rtsp://admin:hunter2@10.0.0.{i}/s"}
                     for i, c in enumerate(cameras, 1)],
         "dashboard": {"secret_key": "test-secret-" + "x" * 20, "page_size": 5, **dashboard},
+        "alerts": alerts or {},
     }
     return parse_config(raw, "<test>", env={})
 

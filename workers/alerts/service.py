@@ -15,6 +15,7 @@ import time
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maskwatch.alerts_config import sinks_of
 from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
@@ -22,7 +23,7 @@ from maskwatch.storage import outbox
 from workers.alerts.deliver import Deliverer
 from workers.alerts.health import CameraHealth, Change
 from workers.alerts.sinks import sender_for
-from workers.alerts.writer import AlertWriter, sinks_of
+from workers.alerts.writer import AlertWriter
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0

@@ -6,19 +6,10 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from maskwatch.alerts_config import WebhookSink
+from maskwatch.alerts_config import sinks_of
 from maskwatch.config import Config
 from maskwatch.storage import outbox
 from maskwatch.wire import alert
-
-
-def sinks_of(config: Config) -> list:
-    """The configured sinks, and events.webhook_url (the older single webhook) as one named "webhook"."""
-    sinks = list(config.alerts.sinks)
-    ev = config.events
-    if ev.webhook_url and all(s.name != "webhook" for s in sinks):
-        sinks.append(WebhookSink(type="webhook", name="webhook", url=ev.webhook_url, timeout_s=ev.webhook_timeout_s))
-    return sinks
 
 
 class AlertWriter:
