@@ -2,6 +2,7 @@
 receiver and a real mosquitto broker, across a receiver outage and a killed events process."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import threading
@@ -18,6 +19,7 @@ from maskwatch.status import CameraStatusRecord
 from maskwatch.storage.db import upgrade
 from maskwatch.storage.models import OutboxMessage
 from workers.alerts.health import CLOSE_AFTER_S, CameraHealth
+from workers.alerts.writer import AlertWriter
 
 HC = HealthConfig(offline_s=10, frozen_s=30, dark_s=5, slow_s=20)
 T = 1_000_000.0
@@ -178,11 +180,58 @@ def test_mqtt_through_mosquitto_with_credentials_from_the_environment(bus, tmp_p
             push(bus, Feed().episode().msgs)
             wait_for(lambda: got, timeout=20, what="the MQTT message")
             (v,) = rows(sessions)
+            # the camera goes offline: its incident, and its availability, retained for later clients
+            with sessions.begin() as s:
+                AlertWriter(cfg).incident(s, incident_id="ab" * 16, camera=CAM, kind="offline", state="opened",
+                                          started_at=dt.datetime.now(dt.UTC), ended_at=None, detail="refused")
+            wait_for(lambda: len(got) >= 3, timeout=20, what="the incident and the availability")
         topic, payload, _ = got[0]
         assert topic == f"maskwatch/test-station/{CAM}/violation"
         body = json.loads(payload)
         assert body["message_id"] == f"violation:{v.id}" and body["site"] == "Test Station"
+        assert [(t, json.loads(p)["state"]) for t, p, _ in got[1:2]] == [(f"maskwatch/test-station/{CAM}/incident",
+                                                                         "opened")]
+        assert got[2][:2] == (f"maskwatch/test-station/{CAM}/availability", b"offline")
+        late: list[tuple[str, bytes, bool]] = []
+        other = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late-subscriber")
+        other.username_pw_set(broker.user, broker.password)
+        other.on_connect = lambda c, *a: c.subscribe(f"maskwatch/+/{CAM}/availability", qos=1)
+        other.on_message = lambda c, u, m: late.append((m.topic, m.payload, m.retain))
+        other.connect("127.0.0.1", broker.port)
+        other.loop_start()
+        try:
+            wait_for(lambda: late, timeout=10, what="the retained availability")
+        finally:
+            other.loop_stop()
+            other.disconnect()
+        assert late[0][1:] == (b"offline", True)
     finally:
         client.loop_stop()
         client.disconnect()
+        broker.stop()
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(MOSQUITTO), reason="mosquitto is missing: .ci/system-deps.sh")
+def test_mqtt_over_tls_checks_the_brokers_certificate(bus, tmp_path):
+    from dashboard.tls import make_self_signed
+
+    cert, key = tmp_path / "broker.pem", tmp_path / "broker.key"
+    make_self_signed(cert, key, ["localhost"], "test")
+    broker = Mosquitto(tmp_path, tls=(cert, key)).start()
+    url = _db(tmp_path)
+    base = {"type": "mqtt", "host": "localhost", "port": broker.port, "tls": True, "username": broker.user,
+            "password": broker.password}
+    sinks = [{**base, "name": "trusted", "ca_file": str(cert)}, {**base, "name": "untrusted"}]
+    cfg = parse_config(_config(bus, url, tmp_path, sinks), env={})
+    try:
+        with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps"):
+            push(bus, Feed().episode().msgs)
+            wait_for(lambda: {m.sink: m for m in _outbox(sessions)}.get("trusted") is not None
+                     and {m.sink: m for m in _outbox(sessions)}["trusted"].delivered_at is not None,
+                     timeout=20, what="the message over TLS")
+            wait_for(lambda: {m.sink: m for m in _outbox(sessions)}["untrusted"].attempts > 0, timeout=30,
+                     what="the untrusted broker refused")
+            untrusted = {m.sink: m for m in _outbox(sessions)}["untrusted"]
+        assert untrusted.delivered_at is None and untrusted.last_error
+    finally:
         broker.stop()

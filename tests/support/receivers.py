@@ -75,8 +75,9 @@ class Webhook:
 class Mosquitto:
     """mosquitto on 127.0.0.1:<free port>, only for `user` with `password`."""
 
-    def __init__(self, tmp: Path, user: str = "maskwatch", password: str = "broker-secret-1"):
-        self.tmp, self.user, self.password, self.port = tmp, user, password, free_port()
+    def __init__(self, tmp: Path, user: str = "maskwatch", password: str = "broker-secret-1",
+                 tls: tuple[Path, Path] | None = None):
+        self.tmp, self.user, self.password, self.port, self.tls = tmp, user, password, free_port(), tls
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Mosquitto:
@@ -87,7 +88,8 @@ class Mosquitto:
         conf = self.tmp / "mosquitto.conf"
         # as root mosquitto would switch to its own user, who cannot read pytest's private folders
         as_root = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+        tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""
+        conf.write_text(f"listener {self.port} 127.0.0.1\n{tls}allow_anonymous false\npassword_file {passwd}\n"
                         f"persistence false\n{as_root}")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=open(self.tmp / "mosquitto.log", "wb"))
