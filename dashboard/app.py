@@ -145,5 +145,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
         n = config.dashboard.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.jinja_env.globals.update(site=config.site, camera_label=app.extensions[EXTENSION].camera_label,
-                                 cameras=config.cameras, zone_name=config.timezone)
+                                 cameras=config.cameras, zone_name=config.timezone,
+                                 zones={c.id: [{"name": z.name, "polygon": z.polygon} for z in c.policy.zones]
+                                        for c in config.cameras if c.policy})
     return app

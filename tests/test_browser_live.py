@@ -161,3 +161,22 @@ def test_the_stats_buckets_fit_the_range(tab, days, bucket):
     assert label.bounding_box()["x"] >= svg["x"]
     assert label.locator("title").text_content() == LONG_NAME
     page.screenshot(path=str(artifacts() / f"13-stats-{bucket}.png"), full_page=True)
+
+
+def test_the_cameras_page_shows_policy_zones_and_draws_a_new_one(tab, browser_site):
+    page = tab.page
+    browser_site.report_live()
+    tab.login("viewer")
+    page.goto(f"{tab.base}/cameras")
+    card = 'section.cam[data-cam="cam-a"]'
+    assert page.locator(f"{card} [data-zone-done]").is_hidden() and page.locator(f"{card} [data-zone-yaml]").is_hidden()
+    assert page.locator(f"{card} svg.zones polygon.zone").count() == 1
+    assert page.get_attribute(f"{card} svg.zones polygon", "points") == "0.1,0.5 0.6,0.5 0.6,1 0.1,1"
+    page.click(f"{card} [data-draw-zone]")
+    box = _box(page, f"{card} .live")
+    for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.5, 0.75)):
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    page.click(f"{card} [data-zone-done]")
+    yaml_text = page.inner_text(f"{card} [data-zone-yaml]")
+    assert yaml_text.startswith("- name: zone-1\n  polygon: [[0.25, 0.25], [0.75, 0.25], [0.5, 0.75]]"), yaml_text
+    page.screenshot(path=str(artifacts() / "14-zone.png"))

@@ -90,8 +90,65 @@ function fitZoom(tile) {
   live.style.height = (w / ratio) + "px";
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function drawZones(tile) {
+  // the camera's mask-policy zones (config), over the picture
+  const layer = tile.querySelector("svg.zones");
+  if (!layer) return;
+  let zones = [];
+  try { zones = JSON.parse(tile.dataset.zones || "[]"); } catch (e) { zones = []; }
+  layer.replaceChildren(...zones.map((z) => {
+    const poly = document.createElementNS(SVG_NS, "polygon");
+    poly.setAttribute("points", z.polygon.map(([x, y]) => x + "," + y).join(" "));
+    poly.setAttribute("class", "zone");
+    const title = document.createElementNS(SVG_NS, "title");
+    title.textContent = "mask required: " + z.name;
+    poly.appendChild(title);
+    return poly;
+  }));
+}
+
+// Draw a zone: click the picture at each corner; the polygon is shown as YAML to paste into the
+// camera's policy.zones (the config stays the one place where policies live).
+function initZoneTool() {
+  document.querySelectorAll("[data-draw-zone]").forEach((button) => {
+    const card = button.closest("[data-cam]"), tile = card.querySelector(".tile"), live = tile.querySelector(".live");
+    const tool = button.parentElement, layer = tile.querySelector("svg.zones");
+    const hint = tool.querySelector("[data-zone-hint]"), done = tool.querySelector("[data-zone-done]");
+    const out = tool.querySelector("[data-zone-yaml]");
+    let points = null, line = null;
+    const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 100) / 100;  // 1 % of the frame
+    const finish = () => {
+      if (!points) return;
+      if (points.length >= 3) {
+        out.textContent = "- name: zone-1\n  polygon: [" + points.map(([x, y]) => "[" + x + ", " + y + "]").join(", ") + "]";
+        out.hidden = false;
+      }
+      points = null; hint.hidden = done.hidden = true; button.hidden = false;
+      live.classList.remove("drawing");
+    };
+    button.addEventListener("click", () => {
+      points = []; out.hidden = true; hint.hidden = done.hidden = false; button.hidden = true;
+      live.classList.add("drawing");
+      line = document.createElementNS(SVG_NS, "polyline");
+      line.setAttribute("class", "zone drawing");
+      layer.appendChild(line);
+    });
+    done.addEventListener("click", finish);
+    live.addEventListener("click", (e) => {
+      if (!points) return;
+      const r = live.getBoundingClientRect();
+      points.push([round((e.clientX - r.left) / r.width), round((e.clientY - r.top) / r.height)]);
+      line.setAttribute("points", points.map(([x, y]) => x + "," + y).join(" "));
+    });
+    document.addEventListener("keydown", (e) => { if (e.key === "Enter" && points) finish(); });
+  });
+}
+
 function initTiles() {
   const tiles = Array.from(document.querySelectorAll("[data-live-json]"));
+  tiles.forEach(drawZones);
   if (!tiles.length) return;
   const tick = () => { if (!document.hidden) tiles.forEach(refreshTile); };
   tick();
@@ -240,4 +297,4 @@ function initWatch() {
   setInterval(poll, Number(bar.dataset.every || WATCH_MS));
 }
 
-document.addEventListener("DOMContentLoaded", () => { initBulk(); initTiles(); initPoll(); initWatch(); });
+document.addEventListener("DOMContentLoaded", () => { initBulk(); initTiles(); initZoneTool(); initPoll(); initWatch(); });

@@ -45,6 +45,7 @@ LONG_NAME = "Loading bay north - service entrance beside the staff car park"
 # two faces side by side: their labels would overlap in a small tile, so one must move or hide
 FACES = (((40, 60, 80, 110), "violation", "no mask 0.99"), ((84, 62, 124, 112), "mask", "mask 0.97"),
          ((220, 40, 270, 100), "unsure", "no mask 0.62"))
+ZONE = {"name": "turnstiles", "polygon": [[0.1, 0.5], [0.6, 0.5], [0.6, 1.0], [0.1, 1.0]]}
 CAMERAS = [("cam-a", "Gate"), ("cam-b", "Loading bay"), ("cam-c", "Car park (offline)"), ("cam-long", LONG_NAME)]
 
 
@@ -105,7 +106,8 @@ def _config(tmp: Path, url: str, prefix: str, port: int) -> Path:
         "database": {"url": url},
         "snapshots": {"dir": str(tmp / "snaps")},
         "redis": {"url": REDIS_URL, "prefix": prefix},
-        "cameras": [{"id": cam, "name": name, "url": f"rtsp://u:secret@10.1.1.{i}/{cam}"}
+        "cameras": [{"id": cam, "name": name, "url": f"rtsp://u:secret@10.1.1.{i}/{cam}",
+                     **({"policy": {"zones": [ZONE]}} if cam == "cam-a" else {})}
                     for i, (cam, name) in enumerate(CAMERAS, 1)],
         "dashboard": {"host": "127.0.0.1", "port": port, "workers": 2, "threads": 2,
                       "secret_key": secrets.token_hex(16), "page_size": 5},
