@@ -112,7 +112,10 @@ def _service_commands(sub) -> None:
     s.add_argument("--resolution", default="1280x720")
     s.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="when the config has no redis.url")
     s.add_argument("--seed-frames", type=int, default=40, help="frames for the seed-style loop (0: skip)")
-    s.add_argument("--out", default="out/bench")
+    s.add_argument("--out", default="out/bench", help="every number goes to OUT/bench-PROFILE-TIME.json")
+    s.add_argument("--profile", choices=("synthetic", "clip"), default="synthetic",
+                   help="synthetic: the busy clip built from the CC0 photos; clip: a real clip (--clip)")
+    s.add_argument("--clip", help="the video every camera plays with --profile clip (e.g. a fixed street camera)")
     _cmd(sub, "dashboard", "maskwatch.commands.services:cmd_dashboard", "serve the dashboard with gunicorn")
     s = _cmd(sub, "users", "maskwatch.commands.services:cmd_users", "manage dashboard users")
     s.add_argument("action", choices=("add",))
