@@ -153,6 +153,8 @@ class CameraReader(threading.Thread):
             self.picture = item.picture or self.picture
         elif isinstance(item, Opened):
             self.state, self.last_error, self._opened = "online", "", True
+            # the picture of before an outage says nothing about this one (it would look frozen)
+            self.picture = None
             log.info("camera %s: online (%.1f fps source)", self.cam.id, item.source_fps)
             self._publish_status(force=True)
         elif isinstance(item, Offline):
@@ -163,6 +165,7 @@ class CameraReader(threading.Thread):
 
     def _offline(self, error: str, retry_in_s: float, bug: bool = False) -> None:
         self.state = "offline"
+        self.picture = None
         self.last_error = redact_text(error)
         (log.error if bug else log.warning)("camera %s: %s", self.cam.id, self.last_error)
         self.delays.append(retry_in_s)

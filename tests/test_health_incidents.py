@@ -92,6 +92,8 @@ def test_offline_frozen_and_black_cameras_each_open_and_close_one_incident(bus, 
         for cam, kind, closed in seen:
             firsts.setdefault(cam, (kind, closed))
         assert firsts == {"gate": ("offline", True), "hall": ("frozen", True), "yard": ("dark", True)}
+        # a camera back from an outage is not frozen: the picture from before it is forgotten
+        assert {kind for cam, kind, _ in seen if cam == "gate"} == {"offline"}
         by_camera: dict[str, list[tuple[str, str]]] = {}
         for m in hook.got:
             by_camera.setdefault(m["camera"]["id"], []).append((m["kind"], m["state"]))

@@ -161,3 +161,22 @@ def test_a_file_camera_without_looping_ends(redis_bus, tmp_path):
     assert not reader.is_alive() and reader.state == "ended"
     assert reader.read_total == 6 and reader.reconnects == 0
     assert redis_bus.get_hash(redis_bus.keys.camera_status("file"))["state"] == "ended"
+
+
+def test_the_picture_is_reported_and_forgotten_across_an_outage(redis_bus):
+    """Brightness, contrast and the last change reach the status record; after an outage the old
+    picture is dropped, or a camera back online would look frozen since before it went away."""
+    from ingest.capture import Offline, Opened, Picture, Progress
+    from maskwatch.status import CameraStatusRecord
+
+    cfg = cfg_for([{"id": "gate", "url": "rtsp://127.0.0.1:9/x"}])
+    reader = CameraReader(cfg.cameras[0], cfg.ingest, cfg.redis, redis_bus, threading.Event())
+    status = lambda: CameraStatusRecord.from_hash(redis_bus.get_hash(redis_bus.keys.camera_status("gate")))  # noqa: E731
+    reader._handle(Opened(10.0))
+    reader._handle(Progress(50, 0, Picture(3.0, 1.5, 1000.0)))
+    reader._publish_status(force=True)
+    assert (status().brightness, status().contrast, status().picture_changed_at) == (3.0, 1.5, 1000.0)
+    for item in (Offline("refused", 1.0), Opened(10.0)):
+        reader._handle(item)
+        reader._publish_status(force=True)
+        assert (status().brightness, status().picture_changed_at) == (-1.0, 0.0), item
