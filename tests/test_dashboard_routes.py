@@ -58,7 +58,8 @@ ROUTES = [
     ("GET", "/api/stats", V, True, None),
     ("GET", "/api/cameras", V, True, None),
 ]
-PUBLIC = ["/healthz", "/metrics", "/login", "/static/style.css", "/static/app.js"]
+PUBLIC = ["/healthz", "/metrics", "/login", "/static/style.css", "/static/app.js", "/static/live.js",
+          "/static/watch.js"]
 RANK = [V, O, A]
 
 
