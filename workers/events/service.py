@@ -11,7 +11,10 @@ reported a second time; their row's last_seen and sightings go on advancing.
 This class runs the loop and delegates: CameraFeed reorders, Tracker decides, changes_of turns a
 step into typed values, Store writes them, AckLedger acks, IdentityMemory persists violators.
 Each process owns one shard of the cameras (maskwatch.shards); tracking needs all of a camera's
-entries in one place, and a shard's stream carries only its own cameras.
+entries in one place, and a shard's stream carries only its own cameras. A violation's alerts are
+outbox rows written with it (Store); shard 0 also runs the site's alerts loop in a thread of its
+own (workers.alerts: camera health, delivery). A face outside its camera's mask policy (zones,
+schedule) is tracked but cannot vote no-mask.
 """
 from __future__ import annotations
 
