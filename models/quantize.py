@@ -1,0 +1,117 @@
+"""The int8 question, measured: can the classifier be quantized without moving its decisions?
+
+`python -m models.quantize [--scenes ../shared/data/scenes-dev] [--out out/quantize]` converts the
+shipped Keras model three ways with the TFLite converter (full int8 with per-channel weights,
+calibrated on real face crops from the scenes' train split; int8 weights with float activations;
+float16 weights), and compares each with the shipped float32 TFLite file on the faces of the
+held-out split, at the annotated boxes: labels flipped at the model's threshold, the largest move
+of p(no_mask), and crops per second on one thread. The rule to ship one (issue #11): labels flip on
+at most 0.5% of faces (and violation F1 / AP within 0.005, measured by `maskwatch evaluate`).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.classifier import ModelInfo, _TFLiteRunner
+from models.crops import crop_faces
+from models.voc import load_scenes, split_of
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_FLIP_RATE = 0.005
+
+
+def scene_crops(scenes_dir: Path, split: str, size: int, margin: float, limit: int | None = None) -> np.ndarray:
+    out = []
+    for scene in load_scenes(scenes_dir):
+        if split_of(scene.stem) != split:
+            continue
+        img = cv2.imread(str(scene.image))
+        if img is not None and len(scene.boxes):
+            out.append(crop_faces(img, scene.boxes, size, margin))
+    crops = np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)
+    return crops[:limit] if limit else crops
+
+
+def convert(model, variant: str, calibration: np.ndarray) -> bytes:
+    import tensorflow as tf
+
+    from models.embedding import with_embedding
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(with_embedding(model))
+    if variant in ("int8", "dynamic"):
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "int8":
+        def representative():
+            for x in calibration:
+                yield [x[None].astype(np.float32)]
+        conv.representative_dataset = representative  # activations too: full integer, float in and out
+    if variant == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    with contextlib.redirect_stdout(io.StringIO()):
+        return conv.convert()
+
+
+def _p(path: Path, x: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    runner = _TFLiteRunner(path, size, threads=1)
+    runner(x[:16])  # warm
+    t0 = time.perf_counter()
+    p = np.concatenate([runner(x[i:i + 16])[0] for i in range(0, len(x), 16)])
+    return p, len(x) / (time.perf_counter() - t0)
+
+
+def decision_diff(ref: np.ndarray, got: np.ndarray, threshold: float) -> dict:
+    """How far a candidate's p(no_mask) moves from the reference's, and how many labels flip."""
+    flips = int(np.sum((ref >= threshold) != (got >= threshold)))
+    return {"faces": int(len(ref)), "labels_flipped": flips, "flip_rate": round(flips / max(len(ref), 1), 4),
+            "max_abs_dp": round(float(np.max(np.abs(ref - got))), 4) if len(ref) else 0.0,
+            "mean_abs_dp": round(float(np.mean(np.abs(ref - got))), 5) if len(ref) else 0.0,
+            "passes": flips / max(len(ref), 1) <= MAX_FLIP_RATE}
+
+
+def compare(reference: Path, candidate: Path, x: np.ndarray, size: int, threshold: float) -> dict:
+    ref, ref_speed = _p(reference, x, size)
+    got, speed = _p(candidate, x, size)
+    return {**decision_diff(ref, got, threshold), "crops_per_s_1_thread": round(speed),
+            "float32_crops_per_s_1_thread": round(ref_speed), "bytes": candidate.stat().st_size}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import keras
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenes", default=str(ROOT.parent / "shared" / "data" / "scenes-dev"))
+    ap.add_argument("--model", default=str(ROOT / "models" / "weights" / "classifier"))
+    ap.add_argument("--out", default="out/quantize")
+    ap.add_argument("--calibration", type=int, default=400, help="train-split face crops for int8 calibration")
+    args = ap.parse_args(argv)
+    info = ModelInfo.load(Path(args.model))
+    model = keras.models.load_model(info.dir / info.keras_file, compile=False)
+    size, margin = info.input_size, info.crop_margin
+    rng = np.random.default_rng(0)
+    train = scene_crops(Path(args.scenes), "train", size, margin)
+    calibration = train[rng.permutation(len(train))[:args.calibration]]
+    held = scene_crops(Path(args.scenes), "test", size, margin).astype(np.float32)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"model": info.version, "threshold": info.threshold, "calibration_crops": int(len(calibration)),
+              "variants": {}}
+    for variant in ("int8", "dynamic", "float16"):
+        path = out / f"mask_classifier.{variant}.tflite"
+        path.write_bytes(convert(model, variant, calibration))
+        report["variants"][variant] = compare(info.dir / info.tflite_file, path, held, size, info.threshold)
+        print(variant, json.dumps(report["variants"][variant]), flush=True)
+    (out / "quantize.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
