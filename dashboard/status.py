@@ -59,6 +59,8 @@ class CameraStatus:
     updated_at: float | None = None
     stream_length: int = 0
     pending: int = 0
+    frames_still: int = 0        # frames no detection was needed for (nothing changed: ingest.motion)
+    frames_regions: int = 0      # frames detected only where they changed
     lag_s: float | None = None   # now minus the capture time of its newest processed frame
     problem: str = ""            # what is wrong, in an operator's words; "" when nothing is
 
@@ -78,6 +80,7 @@ class WorkerStatus:
     updated_at: float | None
     per_camera: dict[str, tuple[int, int]] = field(default_factory=dict)  # cam -> (processed, dropped)
     frame_ts: dict[str, float] = field(default_factory=dict)  # cam -> capture time of its newest frame done
+    gated: dict[str, tuple[int, int]] = field(default_factory=dict)  # cam -> (still frames, region frames)
 
 
 @dataclass
@@ -118,6 +121,7 @@ def _camera(cfg_cam, h: dict[str, str], now: float, stale_s: float) -> CameraSta
 def _worker(name: str, h: dict[str, str]) -> WorkerStatus:
     per_cam: dict[str, tuple[int, int]] = {}
     frame_ts: dict[str, float] = {}
+    gated: dict[str, tuple[int, int]] = {}
     for key in h:
         kind, _, cam = key.partition(":")
         if cam and kind in ("processed", "dropped"):
@@ -125,13 +129,16 @@ def _worker(name: str, h: dict[str, str]) -> WorkerStatus:
             per_cam[cam] = (_i(h, key), d) if kind == "processed" else (p, _i(h, key))
         elif cam and kind == "frame_ts":
             frame_ts[cam] = _f(h, key)
+        elif cam and kind in ("still", "regions"):
+            still, regions = gated.get(cam, (0, 0))
+            gated[cam] = (_i(h, key), regions) if kind == "still" else (still, _i(h, key))
     return WorkerStatus(
         name=name, state=h.get("state", "unknown"), processed=_i(h, "processed"),
         dropped_stale=_i(h, "dropped_stale"), bad_frames=_i(h, "bad_frames"), faces=_i(h, "faces"),
         batches=_i(h, "batches"), stage_ms={s: _f(h, f"{s}_ms") for s in STAGES if f"{s}_ms" in h},
         model_version=h.get("model_version", ""),
         backend=" + ".join(b for b in (h.get("detector_backend"), h.get("backend")) if b),
-        updated_at=_f(h, "updated_at") or None, per_camera=per_cam, frame_ts=frame_ts)
+        updated_at=_f(h, "updated_at") or None, per_camera=per_cam, frame_ts=frame_ts, gated=gated)
 
 
 def _workers(bus) -> list[WorkerStatus]:
@@ -196,6 +203,8 @@ def _collect(config: Config, bus, now: float) -> PipelineStatus:
         cs = _camera(cam, bus.get_hash(bus.keys.camera_status(cam.id)), now, stale_s)
         cs.frames_processed = sum(w.per_camera.get(cam.id, (0, 0))[0] for w in st.workers)
         cs.frames_dropped = sum(w.per_camera.get(cam.id, (0, 0))[1] for w in st.workers)
+        cs.frames_still = sum(w.gated.get(cam.id, (0, 0))[0] for w in st.workers)
+        cs.frames_regions = sum(w.gated.get(cam.id, (0, 0))[1] for w in st.workers)
         cs.stream_length = bus.length(bus.keys.frames(cam.id))
         cs.pending = bus.pending_count(bus.keys.frames(cam.id), WORKER_GROUP)
         if cs.online and cs.frames_sent:

@@ -28,6 +28,7 @@ from typing import Any
 
 import cv2
 
+from ingest.motion import MotionGate
 from ingest.native import NativeLog
 from ingest.source import configure_ffmpeg, kind_of, open_capture
 from maskwatch.config import CameraConfig, IngestConfig
@@ -94,6 +95,8 @@ class Capture:
         self._progress_due = 0.0
         self._thumb = None
         self.picture: Picture | None = None
+        # where each frame changed (ingest.motion), so that workers detect only there
+        self.gate = MotionGate(cfg.motion) if cfg.motion.enabled else None
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -101,6 +104,8 @@ class Capture:
             try:
                 cap = open_capture(self.cam, self.cfg)
                 fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+                if self.gate:
+                    self.gate = MotionGate(self.cfg.motion)  # a reopened camera starts with a full frame
                 self._emit(Opened(fps))
                 if self._read_loop(cap, fps):
                     self._emit(Ended())
@@ -164,19 +169,22 @@ class Capture:
             s = self.cfg.max_width / w
             frame = cv2.resize(frame, (self.cfg.max_width, round(h * s)), interpolation=cv2.INTER_AREA)
             h, w = frame.shape[:2]
-        self._look(frame, captured)
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        self._look(gray, captured)
+        regions = self.gate.regions(gray, time.monotonic()) if self.gate else None
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.cam.jpeg_quality])
         if not ok:
             return
         self.seq += 1
         try:
-            self.out.put_nowait(FrameMsg(self.cam.id, self.seq, captured, w, h, buf.tobytes()))
+            self.out.put_nowait(FrameMsg(self.cam.id, self.seq, captured, w, h, buf.tobytes(),
+                                         tuple(regions) if regions is not None else None))
         except queue.Full:
             self.dropped_queue += 1
 
-    def _look(self, frame, captured: float) -> None:
+    def _look(self, gray, captured: float) -> None:
         """Brightness, contrast, and whether the picture changed since the last sent frame."""
-        thumb = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), PICTURE_SIZE, interpolation=cv2.INTER_AREA)
+        thumb = cv2.resize(gray, PICTURE_SIZE, interpolation=cv2.INTER_AREA)
         thumb = thumb.astype("float32")
         changed = self._thumb is None or float(cv2.absdiff(thumb, self._thumb).mean()) > FROZEN_CHANGE
         self._thumb = thumb

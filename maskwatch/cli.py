@@ -116,6 +116,8 @@ def _service_commands(sub) -> None:
     s.add_argument("--profile", choices=("synthetic", "clip"), default="synthetic",
                    help="synthetic: the busy clip built from the CC0 photos; clip: a real clip (--clip)")
     s.add_argument("--clip", help="the video every camera plays with --profile clip (e.g. a fixed street camera)")
+    s.add_argument("--gating", choices=("config", "on", "off", "both"), default="config",
+                   help="motion gating (ingest.motion): as configured, on, off, or both in one run (off, then on)")
     _cmd(sub, "dashboard", "maskwatch.commands.services:cmd_dashboard", "serve the dashboard with gunicorn")
     s = _cmd(sub, "users", "maskwatch.commands.services:cmd_users", "manage dashboard users")
     s.add_argument("action", choices=("add",))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from maskwatch.alerts_config import AlertsConfig
 from maskwatch.errors import MaskwatchError
+from maskwatch.motion_config import MotionConfig
 from maskwatch.policy import CameraPolicy, Window
 from maskwatch.redact import redact_url
 
@@ -126,6 +127,7 @@ class IngestConfig(Strict):
     max_width: int = Field(1920, ge=160, le=7680, description="frames wider than this are downscaled")
     status_interval_s: float = Field(1.0, gt=0, le=60)
     loop_files: bool = Field(True, description="restart file sources at their end (demo clips)")
+    motion: MotionConfig = Field(default_factory=MotionConfig)
 
 
 class RedisConfig(Strict):

@@ -37,13 +37,18 @@ class MaskPipeline:
         self.min_face_px = min_face_px
         self.times = StageTimes()
 
-    def run(self, images: list[np.ndarray], skip_doubtful: bool = False) -> list[Detections]:
+    def run(self, images: list[np.ndarray], skip_doubtful: bool = False,
+            regions: list | None = None) -> list[Detections]:
         """Classified faces for each BGR image, in order. With skip_doubtful, faces below the
-        rule's minimum face score (never violations) are not classified: p_no_mask 0."""
+        rule's minimum face score (never violations) are not classified: p_no_mask 0. regions[i]
+        (motion gating): None, look at the whole image; [], nothing changed, look nowhere; else
+        look only inside those boxes."""
         t0 = time.perf_counter()
         found = []
-        for img in images:
-            d = self.detector.detect(img)
+        for i, img in enumerate(images):
+            where = regions[i] if regions is not None else None
+            d = self.detector.detect(img) if where is None else \
+                self.detector.detect_regions(img, where) if where else Detections()
             if self.min_face_px:
                 d = d.subset(d.widths >= self.min_face_px)
             found.append(d)

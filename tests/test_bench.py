@@ -45,10 +45,13 @@ def test_bench_plays_a_given_clip(tmp_path):
 
     clip = build_clip(sorted((ROOT / "demo" / "scenes" / "images").iterdir())[:2], tmp_path / "street.avi", fps=5,
                       seconds_per_scene=1.0, size=(320, 180))
-    r = _bench(tmp_path, "--profile", "clip", "--clip", str(clip), "--seed-frames", "0")
+    r = _bench(tmp_path, "--profile", "clip", "--clip", str(clip), "--seed-frames", "0", "--gating", "both")
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
     assert (out["profile"], out["clip"]) == ("clip", "street.avi") and out["frames_processed"] > 0
+    # gating off, then on, in one run: both results and what gating bought
+    assert out["motion_gating"] is True and out["gating_off"]["frames_per_s"] > 0
+    assert out["gating_fps_ratio"] > 0 and sum(out["frames_full_regions_still"]) == out["frames_processed"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

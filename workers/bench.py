@@ -72,8 +72,10 @@ def _tree_pss_mb(pid: int) -> float:
 
 
 def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str, redis_url: str,
-                  workers: int) -> dict:
+                  workers: int, gating: bool | None = None) -> dict:
     data = cfg.model_dump(mode="json")
+    if gating is not None:
+        data["ingest"]["motion"]["enabled"] = gating
     if not data["worker"]["threads"]:  # one process per core beats every process on every core
         data["worker"]["threads"] = max(1, (os.cpu_count() or 1) // workers)
     data["cameras"] = [{"id": f"bench{i}", "url": str(clip), "fps": fps} for i in range(cameras)]
@@ -83,14 +85,16 @@ def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str
 
 
 def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: float, warmup: float,
-              size: tuple[int, int], out: Path, redis_url: str, seed_frames: int, clip: Path | None = None) -> dict:
+              size: tuple[int, int], out: Path, redis_url: str, seed_frames: int, clip: Path | None = None,
+              gating: bool | None = None) -> dict:
     """clip None: the busy synthetic clip built from the CC0 photos (profile "synthetic"); a path:
-    that real clip on every camera (profile "clip")."""
+    that real clip on every camera (profile "clip"). gating: ingest.motion on or off (None: as
+    configured)."""
     out.mkdir(parents=True, exist_ok=True)
     profile = "clip" if clip is not None else "synthetic"
     clip = clip if clip is not None else bench_clip(out, size, fps=int(round(fps)))
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    data = _bench_config(cfg, clip, cameras, fps, prefix, redis_url, workers)
+    data = _bench_config(cfg, clip, cameras, fps, prefix, redis_url, workers, gating)
     bus = RedisBus(redis_url, prefix)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(data, f)
@@ -119,7 +123,7 @@ def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: 
     host = machine()
     result.update(cameras=cameras, fps_per_camera=fps, workers=workers, offered_fps=cameras * fps,
                   resolution=f"{size[0]}x{size[1]}" if profile == "synthetic" else "the clip's own",
-                  profile=profile, clip=clip.name, machine=host,
+                  profile=profile, clip=clip.name, machine=host, motion_gating=data["ingest"]["motion"]["enabled"],
                   # the headline: how many cameras at 5 frames/s each core of this machine keeps up with
                   cameras_at_5fps_per_core=round(result["frames_per_s"] / 5.0 / host["cores"], 2))
     if seed_frames:
@@ -154,6 +158,7 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
     cams = [bus.get_hash(k.decode()) for k in bus.r.scan_iter(f"{bus.keys.prefix}:status:camera:*")]
     sent = sum(int(c.get("frames_sent", 0)) for c in cams)
     processed = sum(int(w.get("processed", 0)) for w in workers)
+    looked = {k: sum(int(w.get(f"{k}_frames", 0)) for w in workers) for k in ("full", "regions", "still")}
     stale = sum(int(w.get("dropped_stale", 0)) + int(w.get("dropped_trimmed", 0)) for w in workers)
     lat = np.asarray(latencies or [np.nan])
 
@@ -170,6 +175,8 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
                                "transport_queue": round(float(np.mean(stages["queue"] or [0])), 1)},
         "frames_sent": sent, "frames_processed": processed,
         "frames_dropped": max(0, sent - processed), "dropped_stale_or_trimmed": stale,
+        # motion gating: frames looked at whole, only where they changed, or not at all
+        "frames_full_regions_still": [looked["full"], looked["regions"], looked["still"]],
         "rss_mb": {"workers": [round(v) for v in list(rss.values())[:-1]], "ingest": round(list(rss.values())[-1])},
     }
 

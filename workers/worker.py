@@ -210,8 +210,14 @@ class Worker:
     def _process(self, batch: list[Frame]) -> None:
         times = self.pipeline.times
         d0, c0 = times.detect_s, times.classify_s
-        # faces below the minimum face score can never be violations: not worth a classifier call
-        results = self.pipeline.run([f.image for f in batch], skip_doubtful=True)
+        # faces below the minimum face score can never be violations: not worth a classifier call;
+        # and where ingest saw no change since the camera's last frame, no detection is needed
+        results = self.pipeline.run([f.image for f in batch], skip_doubtful=True,
+                                    regions=[f.msg.regions for f in batch])
+        for f in batch:
+            kind = "full" if f.msg.regions is None else "regions" if f.msg.regions else "still"
+            self.counts[f"{kind}_frames"] += 1
+            self.counts[f"{kind}:{f.msg.camera}"] += 1
         self.stage_ms["detect"] += (times.detect_s - d0) * 1000
         self.stage_ms["classify"] += (times.classify_s - c0) * 1000
         done = time.time()
@@ -220,7 +226,8 @@ class Worker:
             stream = self.bus.keys.detections(shard_of(f.msg.camera, self.cfg.events.shards))
             self.bus.add(stream, wire_det.encode(self._message(f, det, done)),
                          maxlen=self.cfg.redis.detections_maxlen)
-            self._maybe_live(f, det, done)
+            if f.msg.regions is None:  # a full look: what the live view shows stays complete
+                self._maybe_live(f, det, done)
             self.counts["processed"] += 1
             self.counts[f"processed:{f.msg.camera}"] += 1
             # the capture time of the newest frame done per camera: the dashboard's lag in seconds

@@ -25,9 +25,23 @@ def cmd_bench(args, cfg: Config) -> int:
             raise ConfigError(f"--clip: no such file: {clip}")
     elif args.clip:
         raise ConfigError("--clip is for --profile clip")
-    result = run_bench(cfg, cameras=args.cameras, fps=args.fps, workers=args.workers, duration=args.duration,
-                       warmup=args.warmup, size=(w, h), out=Path(args.out),
-                       redis_url=cfg.redis.url or args.redis, seed_frames=args.seed_frames, clip=clip)
+    common = dict(cameras=args.cameras, fps=args.fps, workers=args.workers, duration=args.duration,
+                  warmup=args.warmup, size=(w, h), out=Path(args.out), redis_url=cfg.redis.url or args.redis,
+                  clip=clip)
+    if args.gating == "both":  # the same run, gating off then on: the ratio is what gating buys here
+        off = run_bench(cfg, **common, seed_frames=0, gating=False)
+        result = run_bench(cfg, **common, seed_frames=args.seed_frames, gating=True)
+        result["gating_off"] = {k: off[k] for k in ("frames_per_s", "latency_ms_p50", "latency_ms_p95",
+                                                    "stage_ms_per_frame", "cameras_at_5fps_per_core")}
+        detect_on = result["stage_ms_per_frame"]["detect"] or 0.0
+        detect_off = off["stage_ms_per_frame"]["detect"] or 0.0
+        result["gating_detect_ms_ratio"] = round(detect_off / detect_on, 2) if detect_on else None
+        result["gating_fps_ratio"] = round(result["frames_per_s"] / off["frames_per_s"], 2) if off["frames_per_s"] \
+            else None
+        (Path(args.out) / "bench.json").write_text(json.dumps(result, indent=2))
+    else:
+        gating = {"on": True, "off": False}.get(args.gating)
+        result = run_bench(cfg, **common, seed_frames=args.seed_frames, gating=gating)
     print(json.dumps(result, indent=2))
     print(f"{result['cameras_at_5fps_per_core']} cameras at 5 frames/s per core ({describe(result['machine'])}); "
           f"written to {args.out}/", file=sys.stderr)  # stdout stays the JSON alone, for scripts

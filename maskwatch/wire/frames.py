@@ -1,10 +1,16 @@
 """frames:{camera} entries: one JPEG frame as captured by ingest. Schema version 1.
 
+`rg` (optional, added compatibly: an entry without it is a full frame) is where the picture changed
+since the camera's previous frame (ingest.motion): a JSON list of [x1, y1, x2, y2] in frame pixels,
+an empty list when nothing changed; absent when the whole frame is to be looked at.
+
 The image is checked at the door, from its header, before anything decodes it: a JPEG, at most
 MAX_SIDE a side and MAX_PIXELS in all, of the size the entry declares.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 
 from maskwatch.wire import WireError, check_version, field
@@ -25,12 +31,35 @@ class FrameMsg:
     width: int
     height: int
     jpeg: bytes
+    regions: tuple[tuple[int, int, int, int], ...] | None = None   # None: the whole frame
+
+
+MAX_REGIONS = 32
 
 
 def encode(m: FrameMsg) -> dict[bytes, bytes]:
-    return {b"v": str(VERSION).encode(), b"cam": m.camera.encode(), b"seq": str(m.seq).encode(),
-            b"ts": repr(m.captured_at).encode(), b"w": str(m.width).encode(), b"h": str(m.height).encode(),
-            b"jpg": m.jpeg}
+    out = {b"v": str(VERSION).encode(), b"cam": m.camera.encode(), b"seq": str(m.seq).encode(),
+           b"ts": repr(m.captured_at).encode(), b"w": str(m.width).encode(), b"h": str(m.height).encode(),
+           b"jpg": m.jpeg}
+    if m.regions is not None:
+        out[b"rg"] = json.dumps([list(r) for r in m.regions], separators=(",", ":")).encode()
+    return out
+
+
+def _regions(raw: bytes | None, width: int, height: int) -> tuple | None:
+    if raw is None:
+        return None
+    try:
+        items = json.loads(raw)
+        if not isinstance(items, list) or len(items) > MAX_REGIONS:
+            raise ValueError
+        out = tuple(tuple(int(v) for v in r) for r in items)
+    except (ValueError, TypeError):
+        raise WireError(f"{KIND}: rg is not a list of at most {MAX_REGIONS} [x1, y1, x2, y2]") from None
+    for r in out:
+        if len(r) != 4 or not (0 <= r[0] < r[2] <= width and 0 <= r[1] < r[3] <= height):
+            raise WireError(f"{KIND}: region {list(r)} is not [x1, y1, x2, y2] inside the {width}x{height} frame")
+    return out
 
 
 def decode(fields: dict[bytes, bytes]) -> FrameMsg:
@@ -43,6 +72,7 @@ def decode(fields: dict[bytes, bytes]) -> FrameMsg:
         if isinstance(e, WireError):
             raise
         raise WireError(f"{KIND}: bad field value: {e}") from None
+    m = dataclasses.replace(m, regions=_regions(fields.get(b"rg"), m.width, m.height))
     if not m.jpeg:
         raise WireError(f"{KIND}: empty image")
     if len(m.jpeg) > MAX_BYTES:
