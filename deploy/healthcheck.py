@@ -86,6 +86,7 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
         return None
 
     from maskwatch.bus import RedisBus
+    from maskwatch.status import CameraStatusRecord
 
     proc = service_process(service)
     if proc is None:
@@ -105,7 +106,8 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
         problems, states = [], {}
         for what, key in keys.items():
             status = bus.get_hash(key)
-            states[what] = status.get("state")
+            # a camera's record is read through the class ingest writes it with
+            states[what] = CameraStatusRecord.from_hash(status).state if service == "ingest" else status.get("state")
             age = fresh(status, max_age)
             if verbose:
                 print(json.dumps({"key": key, **status}))
