@@ -49,6 +49,9 @@ class DetectorConfig(Strict):
     backend: Literal["auto", "onnxruntime", "opencv"] = Field(
         "auto", description="YuNet runtime: ONNX Runtime (3x faster on CPU) or OpenCV's FaceDetectorYN; "
                             "auto: ONNX Runtime when installed")
+    device: Literal["cpu", "cuda", "tensorrt"] = Field(
+        "cpu", description="ONNX Runtime's execution provider for detection (cuda, tensorrt: onnxruntime-gpu on "
+                           "a GPU host; an error names what this one offers when the asked one is missing)")
     score_threshold: float = Field(0.3, ge=0.05, le=0.99, description="minimum face confidence")
     nms_threshold: float = Field(0.3, ge=0.05, le=0.95, description="IoU above which boxes merge")
     upscale: float = Field(2.0, ge=0.25, le=4.0, description="resize factor before detection (small faces)")

@@ -17,7 +17,7 @@ def build_detector(cfg: DetectorConfig, threads: int | None = None) -> FaceDetec
     return FaceDetector(cfg.model or DEFAULT_DETECTOR, score_threshold=cfg.score_threshold,
                         nms_threshold=cfg.nms_threshold, upscale=cfg.upscale, max_side=cfg.max_side,
                         tiles=cfg.tiles, tile_overlap=cfg.tile_overlap, threads=threads,
-                        backend=cfg.backend)
+                        backend=cfg.backend, device=cfg.device)
 
 
 def build_classifier(cfg: ClassifierConfig) -> MaskClassifier:

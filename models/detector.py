@@ -59,11 +59,11 @@ class FaceDetector:
     def __init__(self, model_path: Path, *, score_threshold: float = 0.5, nms_threshold: float = 0.3,
                  upscale: float = 1.0, max_side: int = 1280, tiles: tuple[int, int] = (1, 1),
                  tile_overlap: float = 0.15, top_k: int = 5000, threads: int | None = None,
-                 backend: str = "auto"):
+                 backend: str = "auto", device: str = "cpu"):
         model_path = Path(model_path)
         if not model_path.is_file():
             raise FileNotFoundError(f"face detector weights not found: {model_path}")
-        self._net = load_yunet(model_path, backend, score_threshold, nms_threshold, top_k, threads)
+        self._net = load_yunet(model_path, backend, score_threshold, nms_threshold, top_k, threads, device)
         if threads:
             cv2.setNumThreads(threads)  # resizing and JPEG work in this process
         self.backend = self._net.name

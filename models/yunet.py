@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.errors import MaskwatchError
+
 STRIDES = (8, 16, 32)
 BACKENDS = ("auto", "onnxruntime", "opencv")
 
@@ -41,14 +43,37 @@ class OpenCVYuNet:
         return np.column_stack([x, y, x + w, y + h]).astype(np.float32), faces[:, 14].astype(np.float32)
 
 
+PROVIDERS = {"cpu": ["CPUExecutionProvider"],
+             "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+             "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]}
+
+
+class DeviceError(MaskwatchError, ValueError):
+    """The asked execution provider is not in this ONNX Runtime; the message says what is."""
+
+
+def providers_for(device: str, available: list[str]) -> list[str]:
+    """The providers for a device, in order; DeviceError when its first one is missing here."""
+    if device not in PROVIDERS:
+        raise DeviceError(f"detector.device {device!r}: expected one of {', '.join(PROVIDERS)}")
+    wanted = PROVIDERS[device]
+    if wanted[0] not in available:
+        raise DeviceError(f"detector.device {device}: ONNX Runtime here has no {wanted[0]} (it has "
+                          f"{', '.join(available) or 'none'}); install onnxruntime-gpu on a GPU host, or set "
+                          f"detector.device: cpu")
+    return [p for p in wanted if p in available]
+
+
 class OrtYuNet:
     name = "onnxruntime"
 
     def __init__(self, path: Path, score_threshold: float, nms_threshold: float, top_k: int,
-                 threads: int | None):
+                 threads: int | None, device: str = "cpu"):
         import onnx
         import onnxruntime as ort
 
+        providers = providers_for(device, ort.get_available_providers())  # before the file: the clearer error
+        self.name = "onnxruntime" if device == "cpu" else f"onnxruntime/{device}"
         try:
             model = onnx.load(str(path))
             _free_spatial_dims(model)
@@ -58,7 +83,7 @@ class OrtYuNet:
             opts.inter_op_num_threads = 1
             # several worker processes share the cores: idle threads must sleep, not spin
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            self._sess = ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
         except Exception as e:  # onnx and onnxruntime raise their own, unrelated exception types
             raise ValueError(f"face detector weights unreadable: {path}: {e}") from e
         self._input = self._sess.get_inputs()[0].name
@@ -114,10 +139,13 @@ def ort_available() -> bool:
 
 
 def load_yunet(path: Path, backend: str, score_threshold: float, nms_threshold: float, top_k: int,
-               threads: int | None):
+               threads: int | None, device: str = "cpu"):
     if backend not in BACKENDS:
         raise ValueError(f"face detector backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if backend == "auto":
         backend = "onnxruntime" if ort_available() else "opencv"
-    cls = OrtYuNet if backend == "onnxruntime" else OpenCVYuNet
-    return cls(path, score_threshold, nms_threshold, top_k, threads)
+    if backend == "onnxruntime":
+        return OrtYuNet(path, score_threshold, nms_threshold, top_k, threads, device)
+    if device != "cpu":
+        raise DeviceError(f"detector.device {device} needs detector.backend onnxruntime (OpenCV's runs on the CPU)")
+    return OpenCVYuNet(path, score_threshold, nms_threshold, top_k, threads)

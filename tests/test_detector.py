@@ -105,3 +105,47 @@ def test_onnxruntime_backend_finds_what_opencv_finds(scenes_dir):
 def test_unknown_detector_backend_is_named():
     with pytest.raises(ValueError, match="'tensorrt'"):
         FaceDetector(DEFAULT_DETECTOR, backend="tensorrt")
+
+
+@pytest.mark.parametrize(("device", "available", "expected"), [
+    ("cpu", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
+    ("cuda", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+    ("tensorrt", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+     ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]),
+    ("tensorrt", ["TensorrtExecutionProvider", "CPUExecutionProvider"], ["TensorrtExecutionProvider",
+                                                                         "CPUExecutionProvider"]),
+])
+def test_the_device_picks_onnx_runtimes_providers(device, available, expected):
+    from models.yunet import providers_for
+
+    assert providers_for(device, available) == expected
+
+
+@pytest.mark.parametrize(("device", "backend", "message"), [
+    ("cuda", "onnxruntime", "detector.device cuda: ONNX Runtime here has no CUDAExecutionProvider (it has "),
+    ("tensorrt", "onnxruntime", "has no TensorrtExecutionProvider"),
+    ("cuda", "opencv", "detector.device cuda needs detector.backend onnxruntime"),
+])
+def test_a_missing_gpu_provider_is_a_clear_error(device, backend, message):
+    import onnxruntime as ort
+
+    from models.yunet import DeviceError
+
+    if device == "cuda" and backend == "onnxruntime" and "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has a CUDA provider")
+    with pytest.raises(DeviceError, match=message.replace("(", r"\(")):
+        FaceDetector(DEFAULT_DETECTOR, backend=backend, device=device)
+
+
+def test_the_cli_says_it_in_one_line(tmp_path, scene_images):
+    import subprocess
+    import sys
+
+    from support.settings import ROOT
+
+    cfg = tmp_path / "gpu.yaml"
+    cfg.write_text("detector:\n  device: tensorrt\n")
+    r = subprocess.run([sys.executable, "-m", "maskwatch.cli", "detect", "-c", str(cfg), str(scene_images[0])],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "detector.device tensorrt: ONNX Runtime here has no" in r.stderr
+    assert "Traceback" not in r.stderr
