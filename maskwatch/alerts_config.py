@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from maskwatch.strict import Strict
 
 SINK_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 INCIDENT_KINDS = ("offline", "frozen", "dark", "saturated", "slow")
 MESSAGE_KINDS = ("violation", "incident")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
-
-
-class SinkBase(_Strict):
+class SinkBase(Strict):
     name: str = Field(pattern=SINK_NAME, description="the sink's name: its row in the dashboard and /metrics")
     cameras: list[str] = Field(default_factory=list, description="only these cameras (empty: every camera)")
     kinds: list[Literal["violation", "incident"]] = Field(
@@ -71,7 +69,7 @@ class MqttSink(SinkBase):
 Sink = Annotated[WebhookSink | MqttSink, Field(discriminator="type")]
 
 
-class HealthConfig(_Strict):
+class HealthConfig(Strict):
     """When a camera's picture counts as a problem; each opens an incident when it starts and closes
     it when it ends (one alert each way)."""
     enabled: bool = True
@@ -87,7 +85,7 @@ class HealthConfig(_Strict):
     slow_s: float = Field(60.0, ge=1, le=86_400)
 
 
-class AlertsConfig(_Strict):
+class AlertsConfig(Strict):
     sinks: list[Sink] = Field(default_factory=list)
     dashboard_url: str | None = Field(None, description="the dashboard's address, for links in the messages")
     retry_max_s: float = Field(300.0, ge=1, le=3600, description="the longest wait between two tries of a message")

@@ -14,13 +14,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from maskwatch.alerts_config import AlertsConfig
 from maskwatch.errors import MaskwatchError
 from maskwatch.motion_config import MotionConfig
 from maskwatch.policy import CameraPolicy, Window
 from maskwatch.redact import redact_url
+from maskwatch.strict import Strict
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # the placeholders of deploy/.env.example and deploy/k8s/secret.yaml: never a site's real secret
@@ -38,10 +39,6 @@ CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 class ConfigError(MaskwatchError, ValueError):
     """A config file that cannot be used; the message names the file and every bad field."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 
 
 class DetectorConfig(Strict):

@@ -1,12 +1,12 @@
 """`ingest.motion`: skip the detection a still scene does not need (Frigate-style motion gating)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from maskwatch.strict import Strict
 
 
-class MotionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
-
+class MotionConfig(Strict):
     enabled: bool = Field(True, description="detect only where the picture changed (and all of it every "
                                             "full_every_s); off: every frame in full")
     full_every_s: float = Field(2.0, gt=0, le=60, description="a full-frame detection at least this often: it "

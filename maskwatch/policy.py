@@ -6,18 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from maskwatch.strict import Strict
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
-
-
-class Window(_Strict):
+class Window(Strict):
     """Days and a time of day: `to` before `from` runs past midnight (22:00-06:00)."""
     model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True, populate_by_name=True)
     days: list[str] = Field(default_factory=lambda: list(DAYS[:5]), description="mon ... sun")
@@ -54,7 +52,7 @@ class Window(_Strict):
         return (day in self.days and now >= start) or (yesterday in self.days and now < end)
 
 
-class Zone(_Strict):
+class Zone(Strict):
     name: str = Field(pattern=NAME)
     polygon: list[tuple[float, float]] = Field(description="(x, y) in 0..1 of the frame, at least 3 points")
 
@@ -74,7 +72,7 @@ class Zone(_Strict):
         return inside
 
 
-class CameraPolicy(_Strict):
+class CameraPolicy(Strict):
     """Where and when this camera requires a mask. No zones: the whole picture; no schedule: always."""
     zones: list[Zone] = Field(default_factory=list)
     schedule: str | None = Field(None, description="a name from the top-level `schedules`")
