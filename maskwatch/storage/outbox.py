@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from maskwatch.storage.models import Incident, OutboxMessage
+from maskwatch.storage.queries import as_utc
 from maskwatch.storage.repo import dialect_insert
 
 
@@ -72,7 +73,7 @@ def sink_states(session: Session) -> dict[str, SinkState]:
         err = session.scalar(select(o.last_error).where(o.sink == sink, o.delivered_at.is_(None),
                                                         o.last_error.is_not(None)).order_by(o.id.desc()).limit(1))
         out[sink] = SinkState(sink, int(pending), int(failing), int(done), err,
-                              last.replace(tzinfo=dt.UTC) if last is not None and last.tzinfo is None else last)
+                              as_utc(last) if last is not None else None)
     return out
 
 

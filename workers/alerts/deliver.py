@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.storage import outbox
 from maskwatch.storage.models import OutboxMessage
+from maskwatch.storage.queries import as_utc
 from maskwatch.wire import alert
 from workers.alerts.sinks import SinkError
 
@@ -87,7 +88,7 @@ class Deliverer:
             else:
                 cameras[m.camera_id].append(m)
         for cam, group in cameras.items():
-            oldest = min(_utc(m.created_at) for m in group)
+            oldest = min(as_utc(m.created_at) for m in group)
             if dt.datetime.fromtimestamp(now, dt.UTC) - oldest >= held:
                 first = group[0].payload
                 yield [m.id for m in group], alert.digest(site=self.site, camera_id=cam,
@@ -97,7 +98,3 @@ class Deliverer:
     def close(self) -> None:
         for sender in self.senders.values():
             sender.close()
-
-
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t

@@ -20,6 +20,7 @@ from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
 from maskwatch.storage import outbox
+from maskwatch.storage.queries import as_utc
 from workers.alerts.deliver import Deliverer
 from workers.alerts.health import CameraHealth, Change
 from workers.alerts.sinks import sender_for
@@ -94,8 +95,7 @@ class AlertsService:
         with self.sessions() as s:
             for inc in outbox.open_incidents(s):
                 if inc.camera_id in self.health:
-                    started = inc.started_at if inc.started_at.tzinfo else inc.started_at.replace(tzinfo=dt.UTC)
-                    self.health[inc.camera_id].resume(inc.kind, inc.id, started.timestamp())
+                    self.health[inc.camera_id].resume(inc.kind, inc.id, as_utc(inc.started_at).timestamp())
         self._resumed = True
 
     def _check_health(self, now: float) -> None:
