@@ -208,8 +208,9 @@ class EventsService:
             return
         self.ledger.hold(entry_id, len(msg.faces))
         pol = self._policies.get(cam_id)
-        under = [required(pol, self.cfg.schedules, self.cfg.zone, clamp(f.box, msg.width, msg.height), msg.width,
-                          msg.height, msg.captured_at) for f in msg.faces]
+        # a camera without a policy requires a mask everywhere, always: nothing to evaluate per face
+        under = None if pol is None else \
+            (lambda box: required(pol, self.cfg.schedules, self.cfg.zone, box, msg.width, msg.height, msg.captured_at))
         self._apply(cam_id, cam.tracker.update(msg.captured_at, sightings(entry_id, msg, under)))
 
     def _expire_idle(self) -> None:
@@ -288,12 +289,13 @@ class EventsService:
             log.debug("events: status not published (%s)", type(e).__name__)
 
 
-def sightings(entry_id: str, msg: DetectionMsg, under_policy: list[bool] | None = None) -> list[Sighting]:
-    """The faces of one entry; under_policy[i] False: a face where or when no mask is required."""
+def sightings(entry_id: str, msg: DetectionMsg, under_policy=None) -> list[Sighting]:
+    """The faces of one entry; under_policy(box) False: a face where or when no mask is required
+    (None: required for every face)."""
     boxes = [clamp(f.box, msg.width, msg.height) for f in msg.faces]
     info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(boxes))
     embs = msg.embeddings or [None] * len(msg.faces)  # decode() made them float32 unit vectors
-    under = under_policy or [True] * len(msg.faces)
+    under = [under_policy(b) for b in boxes] if under_policy else [True] * len(boxes)
     return [Sighting(msg.captured_at, boxes[i], f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
                      msg.frame_jpeg, info, msg.min_face_score, embs[i], under[i])
             for i, f in enumerate(msg.faces)]
