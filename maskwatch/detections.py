@@ -14,6 +14,15 @@ import numpy as np
 LABELS = ("mask", "no_mask")
 
 
+def box_width(box) -> int:
+    """A face's width in frame pixels (what face-size buckets measure), from [x1, y1, x2, y2]; 0 for
+    a malformed box."""
+    try:
+        return max(0, round(float(box[2]) - float(box[0])))
+    except (TypeError, ValueError, IndexError):
+        return 0
+
+
 @dataclass(frozen=True)
 class Detections:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))

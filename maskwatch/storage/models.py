@@ -11,6 +11,8 @@ import enum
 from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from maskwatch.detections import box_width
+
 
 class Base(DeclarativeBase):
     pass
@@ -18,14 +20,6 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def box_width(box) -> int:
-    """A face's width in frame pixels (what face-size buckets measure), from [x1, y1, x2, y2]."""
-    try:
-        return max(0, round(float(box[2]) - float(box[0])))
-    except (TypeError, ValueError, IndexError):
-        return 0
 
 
 def _width_of_box(context) -> int:

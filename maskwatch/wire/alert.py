@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from maskwatch.detections import box_width
+
 SCHEMA = "maskwatch.alert/1"
 
 
@@ -29,7 +31,7 @@ def violation(*, site: str, violation_id: str, camera_id: str, camera_name: str,
     return {"schema": SCHEMA, "type": "violation", "message_id": violation_message_id(violation_id),
             "site": site, "camera": _camera(camera_id, camera_name), "id": violation_id, "verdict": "no_mask",
             "first_seen": first_seen.astimezone(dt.UTC).isoformat(), "p_no_mask": round(float(p_no_mask), 4),
-            "face_score": round(float(face_score), 4), "face_width": round(box[2] - box[0]),
+            "face_score": round(float(face_score), 4), "face_width": box_width(box),
             "box": [round(float(v), 1) for v in box], "frame_size": list(frame_size), "model_version": model_version,
             "url": url}
 

@@ -29,19 +29,16 @@ class AlertWriter:
                                   camera_name=self.names.get(camera, camera), first_seen=first_seen,
                                   p_no_mask=p_no_mask, face_score=face_score, box=list(box), frame_size=frame_size,
                                   model_version=model_version, url=self.link(violation_id))
-        n = 0
-        for sink in self.sinks:
-            if sink.wants("violation", camera, p_no_mask):
-                n += outbox.enqueue(session, sink.name, payload["message_id"], "violation", camera, payload)
-        return n
+        return self._enqueue(session, "violation", camera, payload, p_no_mask)
 
     def incident(self, session: Session, *, incident_id: str, camera: str, kind: str, state: str,
                  started_at: dt.datetime, ended_at: dt.datetime | None, detail: str) -> int:
         payload = alert.incident(site=self.site, incident_id=incident_id, camera_id=camera,
                                  camera_name=self.names.get(camera, camera), kind=kind, state=state,
                                  started_at=started_at, ended_at=ended_at, detail=detail)
-        n = 0
-        for sink in self.sinks:
-            if sink.wants("incident", camera):
-                n += outbox.enqueue(session, sink.name, payload["message_id"], "incident", camera, payload)
-        return n
+        return self._enqueue(session, "incident", camera, payload)
+
+    def _enqueue(self, session: Session, kind: str, camera: str, payload: dict, confidence: float | None = None) -> int:
+        """One outbox row per sink that wants this message; how many were added."""
+        return sum(outbox.enqueue(session, s.name, payload["message_id"], kind, camera, payload)
+                   for s in self.sinks if s.wants(kind, camera, confidence))
