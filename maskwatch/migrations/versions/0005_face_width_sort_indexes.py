@@ -23,7 +23,7 @@ SORT_INDEXES = {
 
 def _backfill() -> None:
     """face_width = x2 - x1 of the stored box, for the rows written before this column (the rule
-    of models.box_width, written out here: a migration must not change when the models do)."""
+    of maskwatch.detections.box_width, written out here: a migration must not change when the code does)."""
     conn = op.get_bind()
     table = sa.table('violations', sa.column('id', sa.String), sa.column('box', sa.JSON),
                      sa.column('face_width', sa.Integer))
