@@ -14,7 +14,7 @@ from dashboard.state import scan_keys
 from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
-from maskwatch.status import CameraStatusRecord
+from maskwatch.status import CameraStatusRecord, hash_number
 
 log = logging.getLogger(__name__)
 WORKER_GROUP = "workers"   # consumer group on frames:<cam> (workers/worker.py GROUP)
@@ -25,14 +25,11 @@ STALLED_S = 30.0   # ... and older than this as not processed at all
 
 
 def _f(h: dict[str, str], key: str, default: float = 0.0) -> float:
-    try:
-        return float(h.get(key, default))
-    except (TypeError, ValueError):
-        return default
+    return hash_number(h, key, float, default)
 
 
 def _i(h: dict[str, str], key: str) -> int:
-    return int(_f(h, key))
+    return hash_number(h, key, int, 0)
 
 
 @dataclass

@@ -15,7 +15,8 @@ class CameraState(str, enum.Enum):
     stopped = "stopped"
 
 
-def _num(h: dict, key: str, kind=float, default=0):
+def hash_number(h: dict, key: str, kind=float, default=0):
+    """A number from a status hash (Redis gives strings); `default` when missing or malformed."""
     try:
         return kind(float(h.get(key, default)))
     except (TypeError, ValueError):
@@ -61,7 +62,8 @@ class CameraStatusRecord:
                 continue
             default = getattr(out, f.name)
             value = (str(h[f.name]) if isinstance(default, str) else
-                     _num(h, f.name, int, default) if isinstance(default, int) else _num(h, f.name, float, default))
+                     hash_number(h, f.name, int, default) if isinstance(default, int) else
+                     hash_number(h, f.name, float, default))
             setattr(out, f.name, value)
         return out
 
