@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from sqlalchemy import select
-from support.events import CAM, REDIS_URL, Feed, database, push, rows, running, start_child, stop_child, wait_for
+from support.events import CAM, Feed, database, push, raw_config, rows, running, start_child, stop_child, wait_for
 from support.fixtures import bus  # noqa: F401
 from support.receivers import MOSQUITTO, Mosquitto, Webhook
 
@@ -76,12 +76,10 @@ def test_an_incident_is_dated_from_when_its_condition_began():
     assert opened.started_at == T and "offline" in opened.detail
 
 
-def _config(bus, url, tmp_path, sinks, cameras=None, **alerts):
-    return {"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
-            "site": "Test Station", "snapshots": {"dir": str(tmp_path / "snaps")},
-            "cameras": cameras or [{"id": CAM, "name": "Gate one", "url": "rtsp://127.0.0.1/x"}],
-            "events": {"reorder_s": 0.05, "track_max_gap_s": 0.5, "vote_n": 5, "vote_k": 3},
-            "alerts": {"sinks": sinks, "retry_max_s": 1, "health": {"enabled": False}, **alerts}}
+def _config(bus, url, tmp_path, sinks) -> dict:
+    return raw_config(bus, url, tmp_path / "snaps", top={
+        "site": "Test Station", "cameras": [{"id": CAM, "name": "Gate one", "url": "rtsp://127.0.0.1/x"}],
+        "alerts": {"sinks": sinks, "retry_max_s": 1, "health": {"enabled": False}}})
 
 
 def _db(tmp_path) -> str:

@@ -2,16 +2,13 @@
 are in PostgreSQL, so five failures are five whichever worker answered each."""
 from __future__ import annotations
 
-import http.cookiejar
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 import yaml
 from support.fixtures import pg_database, pg_url
 from support.gunicorn import serving
+from support.http import Browser
 from support.rtsp import free_port
 from test_dashboard_support import make_config
 
@@ -36,14 +33,7 @@ def dashboard(tmp_path):
 
 def attempt(base: str, password: str) -> int:
     """One browser-like login on a fresh connection (so the kernel may pick either worker)."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    page = opener.open(f"{base}/login", timeout=10).read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"csrf_token": token, "username": "admin", "password": password}).encode()
-    try:
-        return opener.open(f"{base}/login", data=form, timeout=10).status
-    except urllib.error.HTTPError as e:
-        return e.code
+    return Browser(base).login("admin", password)
 
 
 def test_five_failures_block_the_sixth_attempt_on_every_worker(dashboard):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from support.events import CAM, REDIS_URL, Feed, database, push, rows, running, wait_for
+from support.events import CAM, Feed, database, make_config, push, rows, running, wait_for
 from support.fixtures import bus  # noqa: F401
 
 from maskwatch.config import ConfigError, parse_config
@@ -75,11 +75,8 @@ def test_check_config_names_bad_policies(raw, message):
 
 
 def _config(bus, url, tmp_path, policy, schedules=None):
-    return parse_config({
-        "redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
-        "snapshots": {"dir": str(tmp_path / "snaps")}, "schedules": schedules or {},
-        "cameras": [{"id": CAM, "url": "rtsp://127.0.0.1/x", "policy": policy}],
-        "events": {"reorder_s": 0.05, "track_max_gap_s": 0.5, "vote_n": 5, "vote_k": 3}}, env={})
+    return make_config(bus, url, tmp_path / "snaps", top={
+        "schedules": schedules or {}, "cameras": [{"id": CAM, "url": "rtsp://127.0.0.1/x", "policy": policy}]})
 
 
 def _run(bus, tmp_path, policy, schedules=None):

@@ -29,10 +29,16 @@ FPS = 5.0
 BAD_P, GOOD_P = 0.92, 0.08
 
 
-def make_config(bus, url: str, snap_dir: Path, **events):
+def raw_config(bus, url: str, snap_dir: Path, top: dict | None = None, **events) -> dict:
+    """An events test's config as a dict (for a child process's file): fast vote and reorder
+    settings, its bus prefix and database; `top` adds top-level sections (cameras, alerts...)."""
     ev = {"reorder_s": 0.05, "track_max_gap_s": 0.5, "vote_n": 5, "vote_k": 3, **events}
-    return parse_config({"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
-                         "snapshots": {"dir": str(snap_dir)}, "events": ev}, env={})
+    return {"redis": {"url": REDIS_URL, "prefix": bus.keys.prefix}, "database": {"url": url},
+            "snapshots": {"dir": str(snap_dir)}, "events": ev, **(top or {})}
+
+
+def make_config(bus, url: str, snap_dir: Path, top: dict | None = None, **events):
+    return parse_config(raw_config(bus, url, snap_dir, top, **events), env={})
 
 
 class Feed:
