@@ -2,8 +2,6 @@
 are in PostgreSQL, so five failures are five whichever worker answered each."""
 from __future__ import annotations
 
-import re
-
 import pytest
 import yaml
 from support.fixtures import pg_database, pg_url

@@ -12,7 +12,6 @@ from test_dashboard_support import (
     T0,
     add_violations,
     csrf_token,
-    jpeg,
     live_blob,
     login,
     make_config,
