@@ -3,6 +3,13 @@
 Half the faces in real scenes are under 24 px wide, below what YuNet finds at native scale, so
 the frame is resized by `upscale` (capped by `max_side`) and optionally cut into overlapping
 tiles; boxes are mapped back to input pixels and merged by NMS across tiles.
+
+Whole frames, tiles and motion regions are all views; with `batch_size` > 1 the views of many
+frames (a worker's batch spans cameras) run as one network call per input shape: the GPU path.
+A frame's shape is its own padded to 32 px (as a single call pads it), so a site's cameras give a
+few fixed shapes and the batched path finds exactly what the per-frame one does (a test checks it
+on the bundled scenes). A motion region is grown over real pixels of its frame to sides in
+multiples of 128 px, so regions of different sizes still share a few shapes.
 """
 from __future__ import annotations
 
@@ -55,11 +62,26 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.asarray(keep, np.int64).reshape(-1)
 
 
+@dataclass(frozen=True)
+class View:
+    """What the network looks at: pixels already at the working scale, where their top left sits
+    in the frame, and work pixels per frame pixel (to map boxes back)."""
+    image: np.ndarray
+    x: float
+    y: float
+    sx: float
+    sy: float
+
+
+REGION_STEP = 128  # batched, a region's view grows (over its frame's pixels) to sides in multiples of this
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # on a GPU, batches are padded to these: a fixed set of shapes
+
+
 class FaceDetector:
     def __init__(self, model_path: Path, *, score_threshold: float = 0.5, nms_threshold: float = 0.3,
                  upscale: float = 1.0, max_side: int = 1280, tiles: tuple[int, int] = (1, 1),
                  tile_overlap: float = 0.15, top_k: int = 5000, threads: int | None = None,
-                 backend: str = "auto", device: str = "cpu"):
+                 backend: str = "auto", device: str = "cpu", batch_size: int = 1):
         model_path = Path(model_path)
         if not model_path.is_file():
             raise FileNotFoundError(f"face detector weights not found: {model_path}")
@@ -74,54 +96,121 @@ class FaceDetector:
         self.max_side = max_side
         self.tiles = tiles
         self.tile_overlap = tile_overlap
+        # one network call for many views needs the ONNX Runtime backend (OpenCV's takes one image)
+        self.batch_size = batch_size if hasattr(self._net, "run_batch") else 1
+        self._pad_batches = device != "cpu"
 
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image, boxes in its own pixel coordinates."""
-        if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
-            raise ValueError(f"face detector needs an HxWx3 BGR image, got shape "
-                             f"{getattr(image, 'shape', None)}")
-        h, w = image.shape[:2]
-        s = working_scale(w, h, self.upscale, self.max_side)
-        work = image if s == 1.0 else cv2.resize(
-            image, (max(1, round(w * s)), max(1, round(h * s))),
-            interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
-        sx, sy = work.shape[1] / w, work.shape[0] / h
-        cols, rows = self.tiles
-        parts = []
-        for t in plan_tiles(work.shape[1], work.shape[0], cols, rows, self.tile_overlap):
-            boxes, scores = self._run(work[t.y:t.y + t.h, t.x:t.x + t.w])
-            boxes += np.array([t.x, t.y, t.x, t.y], np.float32)
-            parts.append(Detections(boxes, scores))
-        found = Detections.concat(parts)
-        if len(parts) > 1:
-            found = found.subset(nms(found.boxes, found.scores, self.nms_threshold))
-        boxes = found.boxes / np.array([sx, sy, sx, sy], np.float32)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
-        return Detections(boxes[keep], found.scores[keep])
+        return self.detect_many([image])[0]
 
     def detect_regions(self, image: np.ndarray, regions) -> Detections:
         """Faces inside these regions (x1, y1, x2, y2) of a frame only, found at the scale the whole
         frame would be (so a small face is as findable as in a full pass); merged by NMS where
         regions overlap. The motion-gated path of a worker."""
+        return self.detect_many([image], [regions])[0]
+
+    def detect_many(self, images: list[np.ndarray], regions: list | None = None) -> list[Detections]:
+        """Faces in each image, in order. regions[i] (motion gating): None, look at the whole image;
+        [], look nowhere; else only inside those boxes. With batch_size > 1 every view of every
+        image (frames, tiles, regions: often from many cameras) goes through the network in as few
+        calls as their canvas shapes allow."""
+        views = []
+        for i, image in enumerate(images):
+            _check(image)
+            where = regions[i] if regions is not None else None
+            views.append(self._frame_views(image) if where is None else self._region_views(image, where))
+        found = self._look([v for vs in views for v in vs])
+        out, start = [], 0
+        for image, vs in zip(images, views):
+            out.append(self._merge(found[start:start + len(vs)], image.shape[1], image.shape[0]))
+            start += len(vs)
+        return out
+
+    def _frame_views(self, image: np.ndarray) -> list[View]:
+        h, w = image.shape[:2]
+        work = self._resize(image, working_scale(w, h, self.upscale, self.max_side))
+        sx, sy = work.shape[1] / w, work.shape[0] / h
+        cols, rows = self.tiles
+        return [View(work[t.y:t.y + t.h, t.x:t.x + t.w], t.x / sx, t.y / sy, sx, sy)
+                for t in plan_tiles(work.shape[1], work.shape[0], cols, rows, self.tile_overlap)]
+
+    def _region_views(self, image: np.ndarray, regions) -> list[View]:
         h, w = image.shape[:2]
         s = working_scale(w, h, self.upscale, self.max_side)
-        parts = []
+        views = []
         for x1, y1, x2, y2 in regions:
+            if self.batch_size > 1:
+                x1, x2 = _grow(x1, x2, w, s)
+                y1, y2 = _grow(y1, y2, h, s)
             crop = image[y1:y2, x1:x2]
-            if crop.size == 0:
-                continue
-            work = crop if s == 1.0 else cv2.resize(
-                crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
-                interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
-            boxes, scores = self._run(work)
-            boxes = boxes / np.array([work.shape[1] / crop.shape[1], work.shape[0] / crop.shape[0]] * 2, np.float32)
-            parts.append(Detections(boxes + np.array([x1, y1, x1, y1], np.float32), scores))
+            if crop.size:
+                work = self._resize(crop, s)
+                views.append(View(work, x1, y1, work.shape[1] / crop.shape[1], work.shape[0] / crop.shape[0]))
+        return views
+
+    @staticmethod
+    def _resize(image: np.ndarray, s: float) -> np.ndarray:
+        if s == 1.0:
+            return image
+        h, w = image.shape[:2]
+        return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
+                          interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
+
+    def _look(self, views: list[View]) -> list[Detections]:
+        """Each view's faces in frame pixels: one call per view, or batched by canvas."""
+        if self.batch_size <= 1:
+            return [self._in_frame(v, *self._run(v.image)) for v in views]
+        found: list[Detections | None] = [None] * len(views)
+        by_canvas: dict[tuple[int, int], list[int]] = {}
+        for i, v in enumerate(views):
+            h, w = v.image.shape[:2]
+            by_canvas.setdefault((_up(h, 32), _up(w, 32)), []).append(i)
+        for (ch, cw), idx in by_canvas.items():
+            for k in range(0, len(idx), self.batch_size):
+                part = idx[k:k + self.batch_size]
+                n = next((b for b in BATCH_BUCKETS if b >= len(part)), len(part)) if self._pad_batches else len(part)
+                blob = np.zeros((n, 3, ch, cw), np.float32)
+                for j, i in enumerate(part):
+                    img = views[i].image
+                    blob[j, :, :img.shape[0], :img.shape[1]] = img.transpose(2, 0, 1)
+                sizes = [views[i].image.shape[:2] for i in part]
+                for i, (boxes, scores) in zip(part, self._net.run_batch(blob, sizes)):
+                    found[i] = self._in_frame(views[i], boxes, scores)
+        return found
+
+    def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._net(np.ascontiguousarray(image))
+
+    @staticmethod
+    def _in_frame(v: View, boxes: np.ndarray, scores: np.ndarray) -> Detections:
+        return Detections(boxes / np.array([v.sx, v.sy, v.sx, v.sy], np.float32)
+                          + np.array([v.x, v.y, v.x, v.y], np.float32), scores)
+
+    def _merge(self, parts: list[Detections], w: int, h: int) -> Detections:
+        """One image's faces from its views: NMS where views overlap, clipped to the frame."""
         found = Detections.concat(parts)
         if len(parts) > 1 and len(found):
             found = found.subset(nms(found.boxes, found.scores, self.nms_threshold))
-        return found
+        boxes = found.boxes.copy()
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+        return Detections(boxes[keep], found.scores[keep])
 
-    def _run(self, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._net(np.ascontiguousarray(tile))
+
+def _check(image) -> None:
+    if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        raise ValueError(f"face detector needs an HxWx3 BGR image, got shape {getattr(image, 'shape', None)}")
+
+
+def _up(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
+def _grow(a: int, b: int, limit: int, s: float) -> tuple[int, int]:
+    """A span of frame pixels widened around its centre so that at scale s it is a multiple of
+    REGION_STEP (at most the whole frame), shifted inside 0..limit."""
+    want = min(limit, int(_up(max(1, round((b - a) * s)), REGION_STEP) / s))
+    a = max(0, min(limit - want, (a + b - want) // 2))
+    return a, a + want

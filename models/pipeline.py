@@ -44,14 +44,9 @@ class MaskPipeline:
         (motion gating): None, look at the whole image; [], nothing changed, look nowhere; else
         look only inside those boxes."""
         t0 = time.perf_counter()
-        found = []
-        for i, img in enumerate(images):
-            where = regions[i] if regions is not None else None
-            d = self.detector.detect(img) if where is None else \
-                self.detector.detect_regions(img, where) if where else Detections()
-            if self.min_face_px:
-                d = d.subset(d.widths >= self.min_face_px)
-            found.append(d)
+        found = self.detector.detect_many(images, regions)
+        if self.min_face_px:
+            found = [d.subset(d.widths >= self.min_face_px) for d in found]
         t1 = time.perf_counter()
         size, margin = self.classifier.input_size, self.classifier.info.crop_margin
         wanted = [d.scores >= (self.min_face_score if skip_doubtful else -1.0) for d in found]

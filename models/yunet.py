@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskwatch.errors import MaskwatchError
+from models.providers import DeviceError, providers_for, session
 
 STRIDES = (8, 16, 32)
 BACKENDS = ("auto", "onnxruntime", "opencv")
@@ -43,27 +43,6 @@ class OpenCVYuNet:
         return np.column_stack([x, y, x + w, y + h]).astype(np.float32), faces[:, 14].astype(np.float32)
 
 
-PROVIDERS = {"cpu": ["CPUExecutionProvider"],
-             "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-             "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]}
-
-
-class DeviceError(MaskwatchError, ValueError):
-    """The asked execution provider is not in this ONNX Runtime; the message says what is."""
-
-
-def providers_for(device: str, available: list[str]) -> list[str]:
-    """The providers for a device, in order; DeviceError when its first one is missing here."""
-    if device not in PROVIDERS:
-        raise DeviceError(f"detector.device {device!r}: expected one of {', '.join(PROVIDERS)}")
-    wanted = PROVIDERS[device]
-    if wanted[0] not in available:
-        raise DeviceError(f"detector.device {device}: ONNX Runtime here has no {wanted[0]} (it has "
-                          f"{', '.join(available) or 'none'}); install onnxruntime-gpu on a GPU host, or set "
-                          f"detector.device: cpu")
-    return [p for p in wanted if p in available]
-
-
 class OrtYuNet:
     name = "onnxruntime"
 
@@ -72,18 +51,14 @@ class OrtYuNet:
         import onnx
         import onnxruntime as ort
 
-        providers = providers_for(device, ort.get_available_providers())  # before the file: the clearer error
+        providers_for(device, ort.get_available_providers())  # before the file: the clearer error
         self.name = "onnxruntime" if device == "cpu" else f"onnxruntime/{device}"
         try:
             model = onnx.load(str(path))
-            _free_spatial_dims(model)
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            opts.intra_op_num_threads = threads or 0
-            opts.inter_op_num_threads = 1
-            # several worker processes share the cores: idle threads must sleep, not spin
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sess = ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
+            _free_dims(model)
+            self._sess = session(model.SerializeToString(), device, threads, "detector")
+        except DeviceError:
+            raise
         except Exception as e:  # onnx and onnxruntime raise their own, unrelated exception types
             raise ValueError(f"face detector weights unreadable: {path}: {e}") from e
         self._input = self._sess.get_inputs()[0].name
@@ -93,19 +68,30 @@ class OrtYuNet:
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
         # as FaceDetectorYN: pad right and bottom to a multiple of the largest stride
-        ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
-        blob = np.zeros((1, 3, ph, pw), np.float32)
+        blob = np.zeros((1, 3, _up32(h), _up32(w)), np.float32)
         blob[0, :, :h, :w] = image.transpose(2, 0, 1)
+        return self.run_batch(blob, [(h, w)])[0]
+
+    def run_batch(self, blob: np.ndarray, sizes: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Faces in each image of an (N, 3, H, W) float blob, each image at its top left and
+        (h, w) = sizes[i] of it real (the rest zero padding, where no face is decoded)."""
+        ph, pw = blob.shape[2:]
         out = self._sess.run(self._outputs, {self._input: blob})
+        return [self._decode([o[n] for o in out], pw, h, w) for n, (h, w) in enumerate(sizes)]
+
+    def _decode(self, out: list[np.ndarray], pw: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         boxes, scores = [], []
         for i, stride in enumerate(STRIDES):
-            cls, obj, bbox = (o.reshape(o.shape[1], -1) for o in out[3 * i:3 * i + 3])
+            cls, obj, bbox = (o.reshape(-1, o.shape[-1]) for o in out[3 * i:3 * i + 3])
             score = np.sqrt(np.clip(cls[:, 0], 0, 1) * np.clip(obj[:, 0], 0, 1))
-            keep = np.flatnonzero(score >= self.score_threshold)
+            cols = pw // stride
+            col, row = np.arange(len(score)) % cols, np.arange(len(score)) // cols
+            # anchors over letterbox padding beyond what a single image's own padding would be
+            inside = (col * stride < _up32(w)) & (row * stride < _up32(h))
+            keep = np.flatnonzero((score >= self.score_threshold) & inside)
             if not len(keep):
                 continue
-            cols = pw // stride
-            col, row = keep % cols, keep // cols
+            col, row = col[keep], row[keep]
             cx, cy = (col + bbox[keep, 0]) * stride, (row + bbox[keep, 1]) * stride
             bw, bh = np.exp(bbox[keep, 2]) * stride, np.exp(bbox[keep, 3]) * stride
             boxes.append(np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]))
@@ -120,15 +106,27 @@ class OrtYuNet:
         return boxes_a[keep], scores_a[keep]
 
 
-def _free_spatial_dims(model) -> None:
-    """Let the input's height and width (and so every output's length) vary."""
+def _up32(n: int) -> int:
+    return -(-n // 32) * 32
+
+
+def _free_dims(model) -> None:
+    """Let the input's batch, height and width (and so every output's length) vary. The graph
+    flattens each head with Reshape(shape=[1, -1, C]): a leading 0 there keeps the batch instead."""
+    from onnx import numpy_helper
+
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    dims[0].dim_param, dims[2].dim_param, dims[3].dim_param = "batch", "height", "width"
     for out in model.graph.output:
         for i, d in enumerate(out.type.tensor_type.shape.dim):
             d.dim_param = f"{out.name}_{i}"
-
-
+    shapes = {n.input[1] for n in model.graph.node if n.op_type == "Reshape"}
+    for init in model.graph.initializer:
+        if init.name in shapes:
+            v = numpy_helper.to_array(init).copy()
+            if v.ndim == 1 and len(v) == 3 and v[0] == 1:
+                v[0] = 0
+                init.CopyFrom(numpy_helper.from_array(v, init.name))
 def ort_available() -> bool:
     try:
         import onnx  # noqa: F401

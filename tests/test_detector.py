@@ -116,7 +116,7 @@ def test_unknown_detector_backend_is_named():
                                                                          "CPUExecutionProvider"]),
 ])
 def test_the_device_picks_onnx_runtimes_providers(device, available, expected):
-    from models.yunet import providers_for
+    from models.providers import providers_for
 
     assert providers_for(device, available) == expected
 
@@ -129,7 +129,7 @@ def test_the_device_picks_onnx_runtimes_providers(device, available, expected):
 def test_a_missing_gpu_provider_is_a_clear_error(device, backend, message):
     import onnxruntime as ort
 
-    from models.yunet import DeviceError
+    from models.providers import DeviceError
 
     if device == "cuda" and backend == "onnxruntime" and "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this machine has a CUDA provider")
