@@ -21,7 +21,7 @@ def test_defaults_load_without_a_file():
     ({"events": {"identity_threshold": 1.5}}, "events.identity_threshold: Input should be less than or equal to 1"),
     ({"events": {"shards": 0}}, "events.shards: Input should be greater than or equal to 1"),
     ({"detector": {"tiles": [0, 2]}}, "detector.tiles: Value error, each of (columns, rows) must be 1..8"),
-    ({"classifier": {"backend": "onnx"}}, "classifier.backend: Input should be 'auto', 'tflite' or 'keras'"),
+    ({"classifier": {"backend": "onnx"}}, "classifier.backend: Input should be 'auto', 'tflite', 'keras' or 'onnxruntime'"),
     ({"classifier": {"threshold": 1.5}}, "classifier.threshold"),
     (["a list"], "the top level must be a mapping"),
     ({"cameras": [{"id": "gate-1", "url": "ftp://u:pw@10.0.0.9/x"}]},
