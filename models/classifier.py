@@ -1,9 +1,11 @@
 """MaskClassifier: p(no_mask) and an appearance embedding for batches of face crops, over TFLite
-(CPU) or Keras (GPU).
+(CPU), Keras (GPU, with TensorFlow) or ONNX Runtime (CPU, CUDA, TensorRT: a GPU host without
+TensorFlow).
 
 The Keras model is the source of truth; the TFLite export, run by LiteRT with XNNPACK, serves on
 CPU about 4x faster than TensorFlow and needs no TensorFlow at all. A model directory holds
-`metadata.json` naming both files, the input size, the crop margin and the decision threshold,
+`metadata.json` naming the files (the ONNX one is optional: `python -m models.export_onnx` makes
+it), the input size, the crop margin and the decision threshold,
 and, for models that have one, the embedding (models.embedding): its layers and dimension. A model
 without an embedding still classifies; the tracker then matches faces by motion alone.
 """
@@ -42,6 +44,7 @@ class ModelInfo:
     tflite_file: str
     raw: dict
     embedding_dim: int = 0  # 0: the model has no appearance output
+    onnx_file: str = ""  # "": no ONNX export in this folder
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelInfo:
@@ -62,7 +65,7 @@ class ModelInfo:
             info = cls(Path(model_dir), str(meta["version"]), int(meta["input_size"]),
                        float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
                        str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
-                       int((meta.get("embedding") or {}).get("dim", 0)))
+                       int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
         if not 16 <= info.input_size <= 512:
@@ -83,27 +86,36 @@ class MaskClassifier:
     RGB from `crops.crop_faces`; `predict_batch(crops)` -> p_no_mask alone."""
 
     def __init__(self, info: ModelInfo, backend: str = "auto", threads: int | None = None,
-                 max_batch: int = 32, keras_model=None):
+                 max_batch: int = 32, keras_model=None, device: str = "cpu"):
         self.info = info
         self.max_batch = max_batch
         if keras_model is not None:  # a model still in memory: training scores its folds with it
             backend = "keras"
         elif backend == "auto":
             backend = "keras" if _tf_sees_gpu() else "tflite"
-        self._runner = self._make_runner(backend, threads, keras_model)
-        self.backend = backend
+        self._runner = self._make_runner(backend, threads, keras_model, device)
+        self.backend = backend if device == "cpu" else f"{backend}/{device}"
 
-    def _make_runner(self, backend: str, threads: int | None, keras_model):
+    def _make_runner(self, backend: str, threads: int | None, keras_model, device: str):
+        if backend == "onnxruntime":
+            if not self.info.onnx_file:
+                raise ModelError(f"classifier in {self.info.dir} has no ONNX file in {METADATA}: make one with "
+                                 f"`python -m models.export_onnx {self.info.dir}`")
+            from models.onnxclassifier import OrtRunner
+            return OrtRunner(self.info.dir / self.info.onnx_file, device, threads)
+        if device != "cpu":
+            from models.providers import DeviceError
+            raise DeviceError(f"classifier.device {device} needs classifier.backend onnxruntime")
         if backend == "tflite":
             return _TFLiteRunner(self.info.dir / self.info.tflite_file, self.info.input_size, threads)
         if backend == "keras":
             return _KerasRunner(self.info.dir / self.info.keras_file, keras_model, self.info.embedding_layers)
-        raise ModelError(f"classifier backend {backend!r}: expected auto, tflite or keras")
+        raise ModelError(f"classifier backend {backend!r}: expected auto, tflite, keras or onnxruntime")
 
     @classmethod
     def load(cls, model_dir: Path, backend: str = "auto", threads: int | None = None,
-             max_batch: int = 32) -> MaskClassifier:
-        return cls(ModelInfo.load(model_dir), backend, threads, max_batch)
+             max_batch: int = 32, device: str = "cpu") -> MaskClassifier:
+        return cls(ModelInfo.load(model_dir), backend, threads, max_batch, device=device)
 
     @property
     def input_size(self) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import CLASSES, METADATA, SCHEMA, ModelInfo
+from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo
 from models.crossval import cross_validate
 from models.dataset import (
     Samples,
@@ -184,7 +184,17 @@ def train(s: TrainSettings) -> dict:
     plots.training_curves({**history, **fold_curves}, out / "training_curves.png")
     (out / METADATA).write_text(json.dumps(meta, indent=2))
     ModelInfo.load(out)  # what we wrote must load
-    return meta
+    _export_onnx(out, _views(scene_faces, s, 64) if len(scene_faces) else _views(pool, s, 64))
+    return json.loads((out / METADATA).read_text())
+
+
+def _export_onnx(out: Path, crops: np.ndarray) -> None:
+    """The ONNX file for GPU hosts without TensorFlow, where tf2onnx is installed (maskwatch[ml])."""
+    from models.onnxclassifier import export_onnx
+    try:
+        export_onnx(out, crops)
+    except ModelError as e:
+        log.warning("classifier %s: no ONNX file: %s", out, e)
 
 
 def _save_without_optimizer(model, s: TrainSettings, path: Path) -> None:
