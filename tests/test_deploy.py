@@ -52,7 +52,8 @@ CODE_VARS = {
     "MASKWATCH_ADMIN_PASSWORD": ROOT / "maskwatch" / "storage" / "users.py",
 }
 # read by TensorFlow / Keras / CUDA in the GPU image
-GPU_VARS = {"TF_FORCE_GPU_ALLOW_GROWTH", "KERAS_HOME", "CUDA_CACHE_PATH"}
+GPU_VARS = {"TF_FORCE_GPU_ALLOW_GROWTH", "KERAS_HOME", "CUDA_CACHE_PATH", "MASKWATCH_DETECTOR_DEVICE",
+            "MASKWATCH_CLASSIFIER_BACKEND", "MASKWATCH_CLASSIFIER_DEVICE"}
 # read by the Redis and PostgreSQL images (official ones and the smoke stand-ins)
 STORE_VARS = {
     "redis": {"REDIS_PASSWORD", "REDISCLI_AUTH"},
@@ -647,3 +648,18 @@ def test_k8s_gpu_patch_matches_the_compose_gpu_override(resolved):
     gpu_env = set(resolved["central-gpu"]["services"]["worker"]["environment"]) - set(
         resolved["central"]["services"]["worker"]["environment"])
     assert {e["name"] for e in ctr["env"]} == gpu_env <= GPU_VARS
+
+
+@pytest.mark.parametrize(("extras", "has", "lacks"), [
+    ("", "onnxruntime>=", "onnxruntime-gpu"),
+    ("gpu", "onnxruntime-gpu>=", "onnxruntime>="),
+])
+def test_the_gpu_image_swaps_onnx_runtime_for_its_gpu_build(extras, has, lacks):
+    # the Dockerfile's own requirements step, run here: the two ONNX Runtime builds cannot share a venv
+    text = (DEPLOY / "Dockerfile").read_text()
+    code = re.search(r'RUN python3 -c "(.*?)" > /tmp/requirements.txt', text, re.S).group(1)
+    code = code.replace("\\\n", "\n").replace("${EXTRAS}", extras)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    reqs = r.stdout.split()
+    assert any(d.startswith(has) for d in reqs) and not any(d.startswith(lacks) for d in reqs)

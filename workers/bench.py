@@ -22,8 +22,8 @@ import yaml
 
 from maskwatch.bus import RedisBus
 from maskwatch.config import Config
+from maskwatch.host import machine
 from maskwatch.wire import detections as wire_det
-from workers.benchhost import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jpg", "maksssksksss459.jpg",
