@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LABELS = ("mask", "no_mask")
+LABELS = ("mask", "no_mask")  # `label` in detect --json: a violation or not (its contract)
+VERDICTS = ("mask", "no_mask", "mask_incorrect")  # what a violation is: no mask, or worn under the nose
+INCORRECT_SHARE = 0.5  # a violation is mask_incorrect when at least this share of its probability says so
 
 
 def box_width(box) -> int:
@@ -29,6 +31,7 @@ class Detections:
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
     p_no_mask: np.ndarray | None = None
     embeddings: np.ndarray | None = None
+    p_incorrect: np.ndarray | None = None  # a three-verdict model's share of p_no_mask that is mask_incorrect
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -42,6 +45,11 @@ class Detections:
             if len(p) != len(boxes):
                 raise ValueError(f"Detections: {len(boxes)} boxes but {len(p)} p_no_mask values")
             object.__setattr__(self, "p_no_mask", p)
+        if self.p_incorrect is not None:
+            q = np.asarray(self.p_incorrect, np.float32).reshape(-1)
+            if len(q) != len(boxes):
+                raise ValueError(f"Detections: {len(boxes)} boxes but {len(q)} p_incorrect values")
+            object.__setattr__(self, "p_incorrect", q)
         if self.embeddings is not None:
             e = np.asarray(self.embeddings, np.float32)
             if e.ndim != 2 or len(e) != len(boxes):
@@ -55,8 +63,9 @@ class Detections:
     def widths(self) -> np.ndarray:
         return self.boxes[:, 2] - self.boxes[:, 0]
 
-    def with_p_no_mask(self, p_no_mask: np.ndarray, embeddings: np.ndarray | None = None) -> Detections:
-        return Detections(self.boxes, self.scores, p_no_mask, embeddings)
+    def with_p_no_mask(self, p_no_mask: np.ndarray, embeddings: np.ndarray | None = None,
+                       p_incorrect: np.ndarray | None = None) -> Detections:
+        return Detections(self.boxes, self.scores, p_no_mask, embeddings, p_incorrect)
 
     def violations(self, threshold: float, min_score: float = 0.0) -> np.ndarray:
         """The decision rule: no_mask when p_no_mask >= threshold on a confident face."""
@@ -67,10 +76,18 @@ class Detections:
     def labels(self, threshold: float, min_score: float = 0.0) -> list[str]:
         return [LABELS[int(v)] for v in self.violations(threshold, min_score)]
 
+    def verdicts(self, threshold: float, min_score: float = 0.0) -> list[str]:
+        """The three-verdict rule: "mask" for anything not a violation; a violation is
+        "mask_incorrect" when p_incorrect >= INCORRECT_SHARE, else "no_mask" (always, for a
+        two-class model)."""
+        share = self.p_incorrect if self.p_incorrect is not None else np.zeros(len(self), np.float32)
+        return [verdict(bool(v), float(q)) for v, q in zip(self.violations(threshold, min_score), share)]
+
     def subset(self, keep: np.ndarray) -> Detections:
         p = None if self.p_no_mask is None else self.p_no_mask[keep]
         e = None if self.embeddings is None else self.embeddings[keep]
-        return Detections(self.boxes[keep], self.scores[keep], p, e)
+        q = None if self.p_incorrect is None else self.p_incorrect[keep]
+        return Detections(self.boxes[keep], self.scores[keep], p, e, q)
 
     @staticmethod
     def concat(parts: list[Detections]) -> Detections:
@@ -82,14 +99,25 @@ class Detections:
         e = None
         if all(d.embeddings is not None for d in parts):
             e = np.concatenate([d.embeddings for d in parts])
+        q = None
+        if all(d.p_incorrect is not None for d in parts):
+            q = np.concatenate([d.p_incorrect for d in parts])
         return Detections(np.concatenate([d.boxes for d in parts]),
-                          np.concatenate([d.scores for d in parts]), p, e)
+                          np.concatenate([d.scores for d in parts]), p, e, q)
 
     def to_json_faces(self, threshold: float, min_score: float = 0.0) -> list[dict]:
-        """Faces in the public `maskwatch detect --json` shape."""
-        labels = self.labels(threshold, min_score)
+        """Faces in the public `maskwatch detect --json` shape: `label` (mask / no_mask: a violation
+        or not) and `p_no_mask` keep their meaning; `verdict` says which violation it is."""
+        labels, kinds = self.labels(threshold, min_score), self.verdicts(threshold, min_score)
         return [
             {"box": [round(float(v), 1) for v in b], "score": round(float(s), 4),
-             "label": lab, "p_no_mask": round(float(p), 4)}
-            for b, s, lab, p in zip(self.boxes, self.scores, labels, self.p_no_mask)
+             "label": lab, "p_no_mask": round(float(p), 4), "verdict": kind}
+            for b, s, lab, p, kind in zip(self.boxes, self.scores, labels, self.p_no_mask, kinds)
         ]
+
+
+def verdict(is_violation: bool, p_incorrect: float) -> str:
+    """One face's verdict: the rule every stage shares (worker, tracker, stored row, metrics)."""
+    if not is_violation:
+        return "mask"
+    return "mask_incorrect" if p_incorrect >= INCORRECT_SHARE else "no_mask"

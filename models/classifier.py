@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.errors import MaskwatchError
+from models.calibration import apply_temperature
 
 log = logging.getLogger(__name__)
 
 METADATA = "metadata.json"
-SCHEMA = 1
-CLASSES = ["mask", "no_mask"]
+SCHEMA = 2
+CLASSES = ["mask", "no_mask", "mask_incorrect"]  # schema 2: softmax over three verdicts
+CLASSES_BY_SCHEMA = {1: ["mask", "no_mask"], 2: CLASSES}  # schema 1: one sigmoid p(no_mask)
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # padded batch sizes: one interpreter each, at most
 
 
@@ -45,6 +47,8 @@ class ModelInfo:
     raw: dict
     embedding_dim: int = 0  # 0: the model has no appearance output
     onnx_file: str = ""  # "": no ONNX export in this folder
+    classes: tuple[str, ...] = ("mask", "no_mask")
+    temperature: float = 1.0  # models.calibration: p(violation) = sigmoid(logit(raw) / T)
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelInfo:
@@ -57,21 +61,27 @@ class ModelInfo:
             raise ModelError(f"classifier metadata unreadable: {path}: {e}") from e
         if not isinstance(meta, dict):
             raise ModelError(f"classifier metadata {path}: expected a JSON object")
-        if meta.get("schema") != SCHEMA:
-            raise ModelError(f"classifier metadata {path}: schema {meta.get('schema')!r}, expected {SCHEMA}")
-        if meta.get("classes") != CLASSES:
-            raise ModelError(f"classifier metadata {path}: classes {meta.get('classes')!r}, expected {CLASSES}")
+        schema = meta.get("schema")
+        if schema not in CLASSES_BY_SCHEMA:
+            raise ModelError(f"classifier metadata {path}: schema {schema!r}, expected one of "
+                             f"{', '.join(map(str, CLASSES_BY_SCHEMA))}")
+        if meta.get("classes") != CLASSES_BY_SCHEMA[schema]:
+            raise ModelError(f"classifier metadata {path}: classes {meta.get('classes')!r}, expected "
+                             f"{CLASSES_BY_SCHEMA[schema]} (schema {schema})")
         try:
             info = cls(Path(model_dir), str(meta["version"]), int(meta["input_size"]),
                        float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
                        str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
-                       int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""))
+                       int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""),
+                       tuple(meta["classes"]), float((meta.get("calibration") or {}).get("temperature", 1.0)))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
         if not 16 <= info.input_size <= 512:
             raise ModelError(f"classifier metadata {path}: input_size {info.input_size} out of 16..512")
         if not 0.0 < info.threshold < 1.0:
             raise ModelError(f"classifier metadata {path}: threshold {info.threshold} not in (0, 1)")
+        if not 0.05 <= info.temperature <= 20:
+            raise ModelError(f"classifier metadata {path}: calibration temperature {info.temperature} out of 0.05..20")
         if not 0 <= info.embedding_dim <= 4096:
             raise ModelError(f"classifier metadata {path}: embedding dim {info.embedding_dim} out of 0..4096")
         return info
@@ -129,22 +139,43 @@ class MaskClassifier:
         return self.predict(crops)[0]
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        p, _, emb = self.predict_verdicts(crops)
+        return p, emb
+
+    def predict_verdicts(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(p_no_mask, p_incorrect, embeddings) for crops. p_no_mask is the calibrated probability of
+        a violation (no mask, or worn incorrectly); p_incorrect, for a three-verdict model, the share
+        of it that is a mask worn incorrectly (None for a two-class model)."""
         crops = np.asarray(crops)
         s, dim = self.info.input_size, self.info.embedding_dim
         if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
             raise ValueError(f"classifier expects crops of shape (N, {s}, {s}, 3), got {crops.shape}")
+        three = len(self.info.classes) == 3
         if not len(crops):
-            return np.zeros((0,), np.float32), (np.zeros((0, dim), np.float32) if dim else None)
+            return (np.zeros((0,), np.float32), np.zeros((0,), np.float32) if three else None,
+                    np.zeros((0, dim), np.float32) if dim else None)
         out = [self._runner(crops[i:i + self.max_batch].astype(np.float32))
                for i in range(0, len(crops), self.max_batch)]
-        p = np.concatenate([o[0] for o in out]).reshape(-1).astype(np.float32)
+        probs = np.concatenate([np.asarray(o[0]).reshape(len(o[0]), -1) for o in out]).astype(np.float32)
+        p, incorrect = violation_scores(probs, self.info.classes, self.info.dir)
+        p = apply_temperature(p, self.info.temperature)
         if not dim or any(o[1] is None for o in out):
-            return p, None
+            return p, incorrect, None
         emb = np.concatenate([o[1] for o in out]).astype(np.float32)
         if emb.shape[1] != dim:
             raise ModelError(f"classifier in {self.info.dir}: embedding has {emb.shape[1]} values, "
                              f"metadata says {dim}")
-        return p, emb
+        return p, incorrect, emb
+
+
+def violation_scores(probs: np.ndarray, classes, where="") -> tuple[np.ndarray, np.ndarray | None]:
+    """A model's raw outputs (N, 1) sigmoid or (N, 3) softmax as (p(violation), share incorrect)."""
+    if probs.shape[1] != len(classes) - (len(classes) == 2):
+        raise ModelError(f"classifier in {where}: {probs.shape[1]} outputs for classes {list(classes)}")
+    if len(classes) == 2:
+        return probs[:, 0], None
+    viol = np.clip(probs[:, 1] + probs[:, 2], 0.0, 1.0)
+    return viol, (probs[:, 2] / np.maximum(viol, 1e-6)).astype(np.float32)
 
 
 def _tf_sees_gpu() -> bool:
@@ -196,7 +227,7 @@ class _TFLiteRunner:
         it.set_tensor(i_in, x)
         it.invoke()
         emb = it.get_tensor(i_emb)[:n].copy() if i_emb is not None else None
-        return it.get_tensor(i_p)[:n].reshape(-1), emb
+        return it.get_tensor(i_p)[:n].reshape(n, -1), emb
 
 
 class _KerasRunner:
@@ -222,5 +253,5 @@ class _KerasRunner:
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         out = self.model(x, training=False)
         if self.two_outputs:
-            return np.asarray(out[0]).reshape(-1), np.asarray(out[1])
-        return np.asarray(out).reshape(-1), None
+            return np.asarray(out[0]).reshape(len(x), -1), np.asarray(out[1])
+        return np.asarray(out).reshape(len(x), -1), None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import MaskClassifier, ModelInfo
+from models.classifier import CLASSES, MaskClassifier, ModelInfo
 from models.dataset import Samples, plain_view
 from models.metrics import Tally, best_rule
 from models.pipeline import MaskPipeline
@@ -31,8 +31,8 @@ RULE_BUCKETS = {"all": (0.0, float("inf")), ">=24px": (24.0, float("inf"))}
 class CrossVal:
     folds: int
     tallies: dict[str, Tally] = field(default_factory=lambda: {k: Tally(*v) for k, v in RULE_BUCKETS.items()})
-    labels: list[np.ndarray] = field(default_factory=list)      # annotated faces of held-out scenes
-    p_annotated: list[np.ndarray] = field(default_factory=list)  # their out-of-fold p(no_mask)
+    labels: list[np.ndarray] = field(default_factory=list)      # annotated faces of held-out scenes: verdicts
+    probs: list[np.ndarray] = field(default_factory=list)  # their out-of-fold softmax (N, 3)
     curves: dict[str, list[list[float]]] = field(default_factory=dict)  # val_* per epoch, per fold
 
     def rule(self) -> tuple[float, float]:
@@ -46,15 +46,21 @@ class CrossVal:
         return {k: [round(float(v), 4) for v in np.mean(np.asarray(runs), axis=0)] for k, runs in self.curves.items()}
 
     def annotated(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self.labels), np.concatenate(self.p_annotated)
+        """Out of fold at annotated boxes: verdicts (N,) 0/1/2 and softmax (N, 3)."""
+        return np.concatenate(self.labels), np.concatenate(self.probs)
+
+    def detections(self) -> tuple[np.ndarray, np.ndarray]:
+        """Out of fold, every face the pipeline found: raw p(violation) and whether it is one."""
+        t = self.tallies["all"]
+        return np.asarray(t.p_no_mask, np.float64), np.asarray(t.on_violation, bool)
 
 
 def annotated_views(samples: Samples, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Plain (un-augmented) inputs for the faces at annotators' boxes, and their labels."""
+    """Plain (un-augmented) inputs for the faces at annotators' boxes, and their verdicts."""
     keep = samples.source == "scene"
     x = [plain_view(p, size, margin) for p in samples.patches[keep]]
     x = np.stack(x).astype(np.float32) if x else np.zeros((0, size, size, 3), np.float32)
-    return x, samples.labels[keep].astype(np.float32)
+    return x, samples.subset(keep).verdicts()
 
 
 def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, size: int, margin: float,
@@ -74,8 +80,9 @@ def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, siz
             if key.startswith("val_"):
                 cv.curves.setdefault(key, []).append(values)
         cv.labels.append(val_y)
-        cv.p_annotated.append(np.asarray(model(val_x, training=False)).reshape(-1) if len(val_x) else val_y)
-        info = ModelInfo(Path("."), f"fold{k}", size, margin, 0.5, 0.0, "", "", {})
+        cv.probs.append(np.asarray(model(val_x, training=False)).reshape(len(val_x), -1) if len(val_x)
+                        else np.zeros((0, len(CLASSES)), np.float32))
+        info = ModelInfo(Path("."), f"fold{k}", size, margin, 0.5, 0.0, "", "", {}, classes=tuple(CLASSES))
         pipe = MaskPipeline(detector, MaskClassifier(info, keras_model=model), threshold=0.5, min_face_score=0.0)
         for name, t in tally_scenes(pipe, held, RULE_BUCKETS).items():
             cv.tallies[name].extend(t)

@@ -44,6 +44,10 @@ class Samples:
         return Samples(*(np.concatenate([getattr(p, f) for p in parts])
                          for f in ("patches", "face_px", "labels", "source", "hard", "scene")))
 
+    def verdicts(self) -> np.ndarray:
+        """0 mask, 1 no_mask, 2 mask_incorrect (under the nose, on the chin): the classifier's classes."""
+        return np.where(self.labels == 0, 0, np.where(self.hard, 2, 1)).astype(np.int64)
+
     def subset(self, keep: np.ndarray) -> Samples:
         return Samples(self.patches[keep], self.face_px[keep], self.labels[keep], self.source[keep],
                        self.hard[keep], self.scene[keep])

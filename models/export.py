@@ -24,7 +24,7 @@ def export_tflite(model, path: Path) -> Path:
 
 
 def tflite_p_no_mask(path: Path, x: np.ndarray) -> np.ndarray:
-    """p(no_mask) of a TFLite file on float crops (N, S, S, 3), in batches of 32."""
+    """The raw outputs (N, 1 or 3) of a TFLite file on float crops (N, S, S, 3), in batches of 32."""
     from models.classifier import _TFLiteRunner
 
     runner = _TFLiteRunner(path, x.shape[1], threads=None)
@@ -34,10 +34,12 @@ def tflite_p_no_mask(path: Path, x: np.ndarray) -> np.ndarray:
 def agreement(keras_model, tflite_path: Path, crops: np.ndarray, threshold: float = 0.5) -> dict:
     """How closely the TFLite export reproduces Keras on the same crops."""
     x = np.asarray(crops, np.float32)
-    ref = np.asarray(keras_model(x, training=False)).reshape(-1)
+    ref = np.asarray(keras_model(x, training=False)).reshape(len(x), -1)
     got = tflite_p_no_mask(Path(tflite_path), x)
+    # the violation probability: the sigmoid itself, or 1 - p(mask) of a softmax
+    vr, vg = (ref[:, 0], got[:, 0]) if ref.shape[1] == 1 else (1 - ref[:, 0], 1 - got[:, 0])
     return {"crops": int(len(x)), "max_abs_diff": float(np.max(np.abs(ref - got))) if len(x) else 0.0,
-            "label_agreement": float(np.mean((ref >= threshold) == (got >= threshold))) if len(x) else 1.0}
+            "label_agreement": float(np.mean((vr >= threshold) == (vg >= threshold))) if len(x) else 1.0}
 
 
 def add_embedding(model_dir: Path, check_crops: np.ndarray) -> dict:

@@ -46,7 +46,7 @@ class OrtRunner:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         got = self._sess.run(self._outputs, {self._input: np.ascontiguousarray(x, np.float32)})
-        return got[0].reshape(-1), (got[1] if len(got) > 1 else None)
+        return got[0].reshape(len(x), -1), (got[1] if len(got) > 1 else None)
 
 
 def export_onnx(model_dir: Path, check_crops: np.ndarray | None = None) -> dict:
@@ -63,7 +63,7 @@ def export_onnx(model_dir: Path, check_crops: np.ndarray | None = None) -> dict:
     x = np.asarray(x, np.float32)
     ref = _TFLiteRunner(info.dir / info.tflite_file, info.input_size, None)
     got = OrtRunner(path)
-    diffs = [np.abs(ref(x[i:i + 32])[0] - got(x[i:i + 32])[0]).max() for i in range(0, len(x), 32)]
+    diffs = [np.abs(ref(x[i:i + 32])[0] - got(x[i:i + 32])[0]).max() for i in range(0, len(x), 32)]  # raw outputs
     check = {"crops": int(len(x)), "max_abs_diff_vs_tflite": float(max(diffs)), "opset": OPSET}
     if check["max_abs_diff_vs_tflite"] > 1e-3:
         path.unlink()

@@ -52,18 +52,21 @@ class MaskPipeline:
         wanted = [d.scores >= (self.min_face_score if skip_doubtful else -1.0) for d in found]
         crops = [crop_faces(img, d.boxes[w], size, margin) for img, d, w in zip(images, found, wanted)]
         # one call: p(no_mask) and the appearance embedding come out of the same pass
-        p, emb = self.classifier.predict(np.concatenate(crops)) if crops else (np.zeros(0), None)
+        p, inc, emb = self.classifier.predict_verdicts(np.concatenate(crops)) if crops else (np.zeros(0), None, None)
         t2 = time.perf_counter()
         out, start = [], 0
         for d, w in zip(found, wanted):
             n = int(w.sum())
             pd = np.zeros(len(d), np.float32)
             pd[w] = p[start:start + n]
-            ed = None
+            ed = qd = None
             if emb is not None:
                 ed = np.zeros((len(d), emb.shape[1]), np.float32)  # zero rows: not classified, no identity
                 ed[w] = emb[start:start + n]
-            out.append(d.with_p_no_mask(pd, ed))
+            if inc is not None:
+                qd = np.zeros(len(d), np.float32)
+                qd[w] = inc[start:start + n]
+            out.append(d.with_p_no_mask(pd, ed, qd))
             start += n
         self.times.images += len(images)
         self.times.faces += sum(len(d) for d in found)

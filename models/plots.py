@@ -29,18 +29,19 @@ def training_curves(history: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def confusion_matrix(labels: np.ndarray, p: np.ndarray, threshold: float, path: Path, title: str) -> list:
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names, path: Path, title: str) -> list:
+    """Counts of true class (rows) against predicted (columns), drawn and returned."""
     plt = _plt()
-    pred = (np.asarray(p) >= threshold).astype(int)
-    cm = np.zeros((2, 2), int)
-    for t, q in zip(np.asarray(labels, int), pred):
+    k = len(names)
+    cm = np.zeros((k, k), int)
+    for t, q in zip(np.asarray(labels, int), np.asarray(predicted, int)):
         cm[t, q] += 1
-    fig, ax = plt.subplots(figsize=(4, 3.6))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * k, 1.4 + 1.1 * k))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
         ax.text(j, i, str(v), ha="center", va="center", color="black")
-    ax.set_xticks([0, 1], ["mask", "no_mask"])
-    ax.set_yticks([0, 1], ["mask", "no_mask"])
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)

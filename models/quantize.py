@@ -20,7 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.classifier import ModelInfo, _TFLiteRunner
+from models.calibration import apply_temperature
+from models.classifier import ModelInfo, _TFLiteRunner, violation_scores
 from models.crops import crop_faces
 from models.voc import load_scenes, split_of
 
@@ -60,12 +61,14 @@ def convert(model, variant: str, calibration: np.ndarray) -> bytes:
         return conv.convert()
 
 
-def _p(path: Path, x: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    runner = _TFLiteRunner(path, size, threads=1)
+def _p(path: Path, x: np.ndarray, info: ModelInfo) -> tuple[np.ndarray, float]:
+    """Calibrated p(violation) of a TFLite file, as the model folder serves it, and crops/s."""
+    runner = _TFLiteRunner(path, info.input_size, threads=1)
     runner(x[:16])  # warm
     t0 = time.perf_counter()
-    p = np.concatenate([runner(x[i:i + 16])[0] for i in range(0, len(x), 16)])
-    return p, len(x) / (time.perf_counter() - t0)
+    raw = np.concatenate([runner(x[i:i + 16])[0] for i in range(0, len(x), 16)])
+    speed = len(x) / (time.perf_counter() - t0)
+    return apply_temperature(violation_scores(raw, info.classes, path)[0], info.temperature), speed
 
 
 def decision_diff(ref: np.ndarray, got: np.ndarray, threshold: float) -> dict:
@@ -77,10 +80,10 @@ def decision_diff(ref: np.ndarray, got: np.ndarray, threshold: float) -> dict:
             "passes": flips / max(len(ref), 1) <= MAX_FLIP_RATE}
 
 
-def compare(reference: Path, candidate: Path, x: np.ndarray, size: int, threshold: float) -> dict:
-    ref, ref_speed = _p(reference, x, size)
-    got, speed = _p(candidate, x, size)
-    return {**decision_diff(ref, got, threshold), "crops_per_s_1_thread": round(speed),
+def compare(info: ModelInfo, candidate: Path, x: np.ndarray) -> dict:
+    ref, ref_speed = _p(info.dir / info.tflite_file, x, info)
+    got, speed = _p(candidate, x, info)
+    return {**decision_diff(ref, got, info.threshold), "crops_per_s_1_thread": round(speed),
             "float32_crops_per_s_1_thread": round(ref_speed), "bytes": candidate.stat().st_size}
 
 
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in ("int8", "dynamic", "float16"):
         path = out / f"mask_classifier.{variant}.tflite"
         path.write_bytes(convert(model, variant, calibration))
-        report["variants"][variant] = compare(info.dir / info.tflite_file, path, held, size, info.threshold)
+        report["variants"][variant] = compare(info, path, held)
         print(variant, json.dumps(report["variants"][variant]), flush=True)
     (out / "quantize.json").write_text(json.dumps(report, indent=2))
     return 0

@@ -1,4 +1,5 @@
-"""Fine-tune MobileNetV2 into the mask classifier: p(no_mask) from a face crop.
+"""Fine-tune MobileNetV2 into the mask classifier: three verdicts (mask, no_mask, mask_incorrect)
+from a face crop, softmax.
 
 Data: face-crop folders (with_mask/, without_mask/) plus faces cut from VOC-annotated scenes, both
 at the annotators' boxes and at the detector's own boxes. Scenes are split by image (voc.split_of):
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo
+from models.calibration import apply_temperature
+from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo, violation_scores
 from models.crossval import cross_validate
 from models.dataset import (
     Samples,
@@ -68,12 +70,26 @@ def build_model(size: int, imagenet_weights: Path | None):
     x = base(x, training=False)  # BatchNorm stays in inference mode while fine-tuning
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(0.3)(x)
-    out = keras.layers.Dense(1, activation="sigmoid", name="p_no_mask")(x)
+    out = keras.layers.Dense(len(CLASSES), activation="softmax", name="verdict")(x)
     return keras.Model(inp, out, name="mask_classifier"), base
+
+
+def violation_pr_auc():
+    """PR-AUC of p(violation) = 1 - p(mask): the number the decision rule is about."""
+    import keras
+
+    class ViolationPRAUC(keras.metrics.AUC):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            hit = keras.ops.cast(keras.ops.reshape(y_true, (-1,)) > 0, "float32")
+            return super().update_state(hit, 1.0 - y_pred[:, 0], sample_weight)
+
+    return ViolationPRAUC(curve="PR", name="pr_auc")
 
 
 def _batches(samples: Samples, settings: TrainSettings, seed: int):
     import keras
+
+    verdicts = samples.verdicts()
 
     class Views(keras.utils.PyDataset):
         def __init__(self):
@@ -88,7 +104,7 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
             idx = self.order[i * settings.batch_size:(i + 1) * settings.batch_size]
             x = np.stack([cctv_view(samples.patches[j], samples.face_px[j], settings.input_size,
                                     settings.crop_margin, self.rng) for j in idx]).astype(np.float32)
-            return x, samples.labels[idx].astype(np.float32)
+            return x, verdicts[idx]
 
         def on_epoch_end(self):
             self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng)
@@ -122,8 +138,8 @@ def _fit(train: Samples, val: tuple[np.ndarray, np.ndarray] | None, s: TrainSett
             return
         steps = epochs * max(1, s.samples_per_epoch // s.batch_size)
         schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy",
-                      metrics=["accuracy", keras.metrics.AUC(curve="PR", name="pr_auc")])
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy", violation_pr_auc()])
         h = model.fit(_batches(train, s, phase_seed), epochs=epochs, verbose=1 if s.progress else 0,
                       validation_data=val_data)
         for k, v in h.history.items():
@@ -171,13 +187,18 @@ def train(s: TrainSettings) -> dict:
     check = agreement(model, out / "mask_classifier.tflite",
                       _views(scene_faces, s, 256) if len(scene_faces) else _views(pool, s, 64))
     threshold, min_score = cv.rule() if cv else (0.5, 0.0)
-    meta = _metadata(s, pool, history, check, round(threshold, 3), round(min_score, 3))
+    calibration = _calibrate(cv, out) if cv else {"method": "none", "temperature": 1.0}
+    # the rule was chosen on raw out-of-fold p; the model serves calibrated p: the same cut, re-expressed
+    served = float(apply_temperature(np.array([threshold]), calibration["temperature"])[0])
+    meta = _metadata(s, pool, history, check, round(served, 4), round(min_score, 3))
+    meta["calibration"] = calibration
     if cv:
         meta["metrics"]["out_of_fold"] = cv.summary(threshold, min_score)
-        labels, p = cv.annotated()
+        labels, probs = cv.annotated()
         meta["metrics"]["out_of_fold_confusion"] = plots.confusion_matrix(
-            labels, p, threshold, out / "confusion_matrix.png",
+            labels, predicted_verdicts(probs, threshold), CLASSES, out / "confusion_matrix.png",
             f"out-of-fold faces at annotated boxes, threshold {meta['threshold']}")
+        meta["metrics"]["out_of_fold_class_ap"] = class_ap(labels, probs)
     fold_curves = cv.mean_curves() if cv else {}
     if fold_curves:
         meta["training"]["held_out_fold_curves"] = fold_curves
@@ -195,6 +216,38 @@ def _export_onnx(out: Path, crops: np.ndarray) -> None:
         export_onnx(out, crops)
     except ModelError as e:
         log.warning("classifier %s: no ONNX file: %s", out, e)
+
+
+def predicted_verdicts(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """The three-verdict rule on raw softmax rows: a violation at p(violation) >= threshold, and
+    mask_incorrect when that is the larger part of it (maskwatch.detections.Detections.verdicts)."""
+    from maskwatch.detections import INCORRECT_SHARE
+
+    p, share = violation_scores(probs, CLASSES)
+    return np.where(p < threshold, 0, np.where(share >= INCORRECT_SHARE, 2, 1))
+
+
+def class_ap(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Average precision of each class against the rest, at annotated boxes."""
+    from models.metrics import average_precision
+
+    return {c: round(average_precision(probs[:, i], labels == i, int((labels == i).sum())), 3)
+            for i, c in enumerate(CLASSES)}
+
+
+def _calibrate(cv, out: Path) -> dict:
+    """One temperature for p(violation), fitted on every out-of-fold detection (models.calibration)."""
+    from models import calibration as cal
+
+    p, hit = cv.detections()
+    t = cal.fit_temperature(p, hit)
+    before, after = cal.reliability(p, hit), cal.reliability(cal.apply_temperature(p, t), hit)
+    cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)")
+    return {"method": "temperature", "temperature": round(t, 4),
+            "fitted_on": "every out-of-fold detection of the cross-validation, labelled by whether it is a "
+                         "ground-truth violation (IoU >= 0.3)",
+            "ece_before": before["ece"], "ece_after": after["ece"], "faces": before["n"],
+            "bins_before": before["bins"], "bins_after": after["bins"]}
 
 
 def _save_without_optimizer(model, s: TrainSettings, path: Path) -> None:
@@ -226,15 +279,16 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
         "version": dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M"),
         "trained": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "classes": CLASSES,
-        "output": "sigmoid p(no_mask); mask worn under the nose or on the chin counts as no_mask",
+        "output": "softmax over classes; p(violation) = 1 - p(mask), calibrated by the temperature in "
+                  "'calibration'; a violation is mask_incorrect when p(mask_incorrect) is at least half of it",
         "input_size": s.input_size,
         "input": "RGB float32 in 0..255 (the model rescales to -1..1 itself)",
         "crop_margin": s.crop_margin,
         "crop": "square around the face box, side = longest side * (1 + crop_margin), border replicated",
         "threshold": threshold,
         "min_face_score": min_score,
-        "decision": "no_mask when p_no_mask >= threshold and the face score >= min_face_score "
-                    "(tiny, doubtful detections are never called violations)",
+        "decision": "a violation when calibrated p(violation) >= threshold and the face score >= "
+                    "min_face_score (tiny, doubtful detections are never called violations)",
         "files": {"keras": "mask_classifier.keras", "tflite": "mask_classifier.tflite"},
         "embedding": embedding_meta(),
         "data": {"train_samples": counts,

@@ -36,7 +36,9 @@ def test_json_contract_one_line_per_image(scene_images, tmp_path):
         h, w = cv2.imread(str(src)).shape[:2]
         assert (rec["width"], rec["height"]) == (w, h)
         for f in rec["faces"]:
-            assert set(f) == {"box", "score", "label", "p_no_mask"}
+            # the contract: these four keep their names and meaning; fields are only ever added
+            assert set(f) == {"box", "score", "label", "p_no_mask", "verdict"}
+            assert (f["label"] == "no_mask") == (f["verdict"] in ("no_mask", "mask_incorrect"))
             x1, y1, x2, y2 = f["box"]
             assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
             assert 0 <= f["score"] <= 1 and 0 <= f["p_no_mask"] <= 1

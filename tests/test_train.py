@@ -17,11 +17,12 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     meta = train(TrainSettings(out=out, scenes=scenes_dir, detector_weights=DEFAULT_DETECTOR, input_size=32,
                                batch_size=16, samples_per_epoch=64, epochs_head=1, epochs_finetune=1,
                                folds=2, seed=3, progress=False))
-    for name in ("metadata.json", "mask_classifier.keras", "mask_classifier.tflite",
-                 "training_curves.png", "confusion_matrix.png"):
+    for name in ("metadata.json", "mask_classifier.keras", "mask_classifier.tflite", "mask_classifier.onnx",
+                 "training_curves.png", "confusion_matrix.png", "reliability.png"):
         assert (out / name).stat().st_size > 0, name
     saved = json.loads((out / "metadata.json").read_text())
-    assert saved["classes"] == ["mask", "no_mask"] and saved["input_size"] == 32
+    assert saved["classes"] == ["mask", "no_mask", "mask_incorrect"] and saved["input_size"] == 32
+    assert saved["schema"] == 2
     assert saved["data"]["train_samples"]["scene/no_mask"] > 0
     assert saved["export_check"]["max_abs_diff"] < 1e-3
     # the rule comes from out-of-fold detections over every non-test scene, test scenes unread
@@ -29,12 +30,20 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     n_scenes = sum(1 for p in (scenes_dir / "images").iterdir() if split_of(p.stem) != "test")
     assert oof["all"]["violations_gt"] > 0 and oof["all"]["faces_gt"] > n_scenes
     assert 0 < saved["threshold"] < 1 and 0 <= saved["min_face_score"] < 1
-    assert sum(sum(row) for row in saved["metrics"]["out_of_fold_confusion"]) > 0
+    confusion = saved["metrics"]["out_of_fold_confusion"]
+    assert len(confusion) == 3 and all(len(row) == 3 for row in confusion) and sum(map(sum, confusion)) > 0
+    assert set(saved["metrics"]["out_of_fold_class_ap"]) == {"mask", "no_mask", "mask_incorrect"}
+    # one temperature fitted on the out-of-fold detections; the served threshold is on that scale
+    cal = saved["calibration"]
+    assert cal["method"] == "temperature" and 0.2 <= cal["temperature"] <= 8 and cal["faces"] > n_scenes
+    assert 0 <= cal["ece_after"] <= cal["ece_before"] + 1e-9
     assert len(saved["training"]["held_out_fold_curves"]["val_loss"]) == 2
     assert len(saved["training"]["history"]["loss"]) == 2
     clf = MaskClassifier.load(out, backend="tflite")
-    p = clf.predict_batch(np.zeros((3, 32, 32, 3), np.uint8))
-    assert p.shape == (3,) and np.isfinite(p).all()
+    p, share, _ = clf.predict_verdicts(np.zeros((3, 32, 32, 3), np.uint8))
+    assert p.shape == share.shape == (3,) and np.isfinite(p).all() and ((share >= 0) & (share <= 1)).all()
+    ort = MaskClassifier.load(out, backend="onnxruntime").predict_verdicts(np.zeros((3, 32, 32, 3), np.uint8))
+    np.testing.assert_allclose(ort[0], p, atol=1e-4)
     assert meta["version"] == saved["version"]
 
 

@@ -5,7 +5,8 @@ appearance embedding in `emb:<i>` (little-endian float16, a unit vector from the
 pass; empty when the face was not classified or the model has none); the full frame travels in
 `frame` only when some face looks like a violation (events needs it for the snapshot).
 
-Version 2 added the embeddings. A version 1 entry is refused with a WireError naming both versions:
+Version 2 added the embeddings; a face's `p_incorrect` (three-verdict models) was added within
+version 2, read as 0 where absent. A version 1 entry is refused with a WireError naming both versions:
 entries left in a stream across an upgrade are counted and skipped, never half-read.
 Embeddings are for tracking only: the events service keeps them in memory and in Redis for the
 revisit window, never in SQL, snapshots or the API.
@@ -18,6 +19,7 @@ from dataclasses import field as dc_field
 
 import numpy as np
 
+from maskwatch.detections import verdict
 from maskwatch.wire import WireError, check_version, field
 
 VERSION = 2
@@ -30,6 +32,7 @@ class Face:
     box: tuple[float, float, float, float]
     score: float
     p_no_mask: float
+    p_incorrect: float = 0.0  # a three-verdict model's share of p_no_mask that is a mask worn incorrectly
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class DetectionMsg:
 
     def is_violation(self, f: Face) -> bool:
         return f.p_no_mask >= self.threshold and f.score >= self.min_face_score
+
+    def verdict(self, f: Face) -> str:
+        return verdict(self.is_violation(f), f.p_incorrect)
 
     @property
     def has_candidate(self) -> bool:
@@ -85,14 +91,21 @@ def _embedding(raw: bytes, i: int) -> np.ndarray | None:
     return emb / norm
 
 
+def _share(value) -> float:
+    q = float(value)
+    if not 0.0 <= q <= 1.0:  # also refuses nan
+        raise WireError(f"{KIND}: p_incorrect {value!r} is not a share in 0..1")
+    return q
+
+
 def decode(fields: dict[bytes, bytes]) -> DetectionMsg:
     check_version(fields, KIND, VERSION)
     try:
         meta = json.loads(field(fields, b"meta", KIND))
         if not isinstance(meta, dict) or not isinstance(meta.get("faces"), list):
             raise WireError(f"{KIND}: meta is not an object with a list of faces")
-        faces = [Face(tuple(float(v) for v in f["box"]), float(f["score"]), float(f["p_no_mask"]))
-                 for f in meta.pop("faces")]
+        faces = [Face(tuple(float(v) for v in f["box"]), float(f["score"]), float(f["p_no_mask"]),
+                      _share(f.get("p_incorrect", 0.0))) for f in meta.pop("faces")]
         crops = [field(fields, f"crop:{i}".encode(), KIND) for i in range(len(faces))]
         embs = [_embedding(field(fields, f"emb:{i}".encode(), KIND), i) for i in range(len(faces))]
         return DetectionMsg(faces=faces, crops=crops, embeddings=embs, frame_jpeg=fields.get(b"frame") or None,

@@ -1,0 +1,104 @@
+"""Three verdicts (mask, no_mask, mask_incorrect): the one rule, the model outputs it comes from,
+calibrated confidence, and the wire field that carries it to the events service."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from maskwatch.detections import INCORRECT_SHARE, Detections, verdict
+from maskwatch.wire import WireError
+from maskwatch.wire import detections as wire
+from models.calibration import apply_temperature, fit_temperature, reliability
+from models.classifier import ModelError, violation_scores
+
+RULE = [
+    # p_no_mask (calibrated p(violation)), p_incorrect (its share), face score -> verdict, label
+    (0.95, 0.00, 0.90, "no_mask", "no_mask"),
+    (0.95, 0.49, 0.90, "no_mask", "no_mask"),
+    (0.95, INCORRECT_SHARE, 0.90, "mask_incorrect", "no_mask"),
+    (0.95, 0.90, 0.90, "mask_incorrect", "no_mask"),
+    (0.80, 0.90, 0.90, "mask", "mask"),      # under the threshold: not a violation of either kind
+    (0.95, 0.90, 0.50, "mask", "mask"),      # a doubtful face is never a violation
+]
+
+
+@pytest.mark.parametrize(("p", "share", "score", "expected", "label"), RULE)
+def test_the_three_verdict_rule(p, share, score, expected, label):
+    det = Detections(np.array([[0, 0, 10, 10]]), np.array([score]), np.array([p]), p_incorrect=np.array([share]))
+    assert det.verdicts(0.9, 0.75) == [expected]
+    assert det.labels(0.9, 0.75) == [label]  # detect --json's `label` keeps meaning "a violation or not"
+    face = det.to_json_faces(0.9, 0.75)[0]
+    assert face["verdict"] == expected and face["label"] == label
+
+
+def test_a_two_class_model_only_ever_says_no_mask():
+    det = Detections(np.array([[0, 0, 10, 10]] * 2), np.array([0.9, 0.9]), np.array([0.99, 0.1]))
+    assert det.verdicts(0.5) == ["no_mask", "mask"]
+    assert det.subset(np.array([True, False])).p_incorrect is None
+
+
+def test_detections_keep_the_share_through_subset_and_concat():
+    a = Detections(np.zeros((2, 4)), np.ones(2), np.ones(2), p_incorrect=np.array([0.1, 0.7]))
+    b = Detections(np.zeros((1, 4)), np.ones(1), np.ones(1), p_incorrect=np.array([0.9]))
+    both = Detections.concat([a, b])
+    np.testing.assert_allclose(both.p_incorrect, [0.1, 0.7, 0.9])
+    np.testing.assert_allclose(both.subset(np.array([False, True, True])).p_incorrect, [0.7, 0.9])
+    with pytest.raises(ValueError, match="2 boxes but 1 p_incorrect"):
+        Detections(np.zeros((2, 4)), np.ones(2), np.ones(2), p_incorrect=np.array([0.1]))
+
+
+@pytest.mark.parametrize(("probs", "classes", "p", "share"), [
+    ([[0.97]], ("mask", "no_mask"), [0.97], None),
+    ([[0.1, 0.3, 0.6]], ("mask", "no_mask", "mask_incorrect"), [0.9], [2 / 3]),
+    ([[0.9, 0.1, 0.0]], ("mask", "no_mask", "mask_incorrect"), [0.1], [0.0]),
+])
+def test_model_outputs_become_a_violation_probability_and_a_share(probs, classes, p, share):
+    got_p, got_share = violation_scores(np.array(probs, np.float32), classes)
+    np.testing.assert_allclose(got_p, p, atol=1e-6)
+    assert (got_share is None) == (share is None)
+    if share is not None:
+        np.testing.assert_allclose(got_share, share, atol=1e-5)
+
+
+def test_outputs_that_do_not_fit_the_classes_are_a_model_error():
+    with pytest.raises(ModelError, match=r"3 outputs for classes \['mask', 'no_mask'\]"):
+        violation_scores(np.zeros((2, 3), np.float32), ("mask", "no_mask"), "m/")
+
+
+def test_temperature_calibration_recovers_a_known_overconfidence():
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 2, 20000)
+    y = rng.random(len(z)) < 1 / (1 + np.exp(-z))          # labels drawn from the true probability
+    overconfident = 1 / (1 + np.exp(-3 * z))               # a model 3x too sure
+    t = fit_temperature(overconfident, y)
+    assert 2.6 < t < 3.4
+    before, after = reliability(overconfident, y), reliability(apply_temperature(overconfident, t), y)
+    assert after["ece"] < 0.02 < before["ece"]
+    # monotone: rankings (and so AP, and every decision at a re-expressed threshold) do not change
+    order = np.argsort(overconfident, kind="stable")
+    assert (np.diff(apply_temperature(overconfident, t)[order]) >= 0).all()
+    assert fit_temperature(np.array([0.9, 0.8]), np.array([1, 1])) == 1.0  # one class only: leave it
+
+
+def test_the_share_travels_in_detections_and_old_entries_read_as_zero():
+    msg = wire.DetectionMsg("gate", 1, 10.0, 10.5, "w1", "m1", 640, 360, 0.8,
+                            [wire.Face((1.0, 2.0, 30.0, 40.0), 0.9, 0.95, 0.75)], crops=[b"\xff\xd8c"])
+    back = wire.decode(wire.encode(msg))
+    assert back.faces[0].p_incorrect == 0.75 and back.verdict(back.faces[0]) == "mask_incorrect"
+    old = wire.encode(dataclasses.replace(msg, faces=[wire.Face((1.0, 2.0, 30.0, 40.0), 0.9, 0.95)]))
+    old[b"meta"] = old[b"meta"].replace(b',"p_incorrect":0.0', b"")
+    assert b"p_incorrect" not in old[b"meta"]
+    face = wire.decode(old).faces[0]
+    assert face.p_incorrect == 0.0 and verdict(True, face.p_incorrect) == "no_mask"
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, "nan"])
+def test_a_share_outside_0_1_is_a_wire_error(bad):
+    msg = wire.DetectionMsg("gate", 1, 10.0, 10.5, "w1", "m1", 640, 360, 0.8,
+                            [wire.Face((1.0, 2.0, 30.0, 40.0), 0.9, 0.95, 0.5)], crops=[b"\xff\xd8c"])
+    fields = wire.encode(msg)
+    fields[b"meta"] = fields[b"meta"].replace(b'"p_incorrect":0.5', f'"p_incorrect":"{bad}"'.encode())
+    with pytest.raises(WireError, match="p_incorrect"):
+        wire.decode(fields)
