@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 
 from maskwatch.config import CAMERA_ID
-from maskwatch.storage.models import ReviewStatus
+from maskwatch.storage.models import ReviewStatus, Verdict
 from maskwatch.storage.queries import BadQuery, Cursor, Sort, ViolationFilter
 
-FILTER_KEYS = ("camera", "from", "to", "status", "min_conf", "sort")
+FILTER_KEYS = ("camera", "from", "to", "status", "verdict", "min_conf", "sort")
 _CAMERA = re.compile(CAMERA_ID)
 MAX_RANGE_DAYS = 366
 # the dates a violation can have: wide enough for any site, narrow enough that a range's end plus
@@ -57,6 +57,15 @@ def parse_status(value: str | None, name: str = "status") -> ReviewStatus | None
         raise BadQuery(f"{name}: expected one of {', '.join(s.value for s in ReviewStatus)}") from None
 
 
+def parse_verdict(value: str | None) -> Verdict | None:
+    if value is None:
+        return None
+    try:
+        return Verdict(value)
+    except ValueError:
+        raise BadQuery(f"verdict: expected one of {', '.join(v.value for v in Verdict)}") from None
+
+
 def parse_float(value: str | None, name: str, lo: float, hi: float) -> float | None:
     if value is None:
         return None
@@ -90,6 +99,7 @@ def parse_filter(args: Mapping[str, str], zone: dt.tzinfo = dt.UTC) -> Violation
         start=parse_time(_get(args, "from"), "from", zone=zone),
         end=parse_time(_get(args, "to"), "to", end=True, zone=zone),
         status=parse_status(_get(args, "status")),
+        verdict=parse_verdict(_get(args, "verdict")),
         min_conf=parse_float(_get(args, "min_conf"), "min_conf", 0.0, 1.0))
     if flt.start and flt.end and flt.start >= flt.end:
         raise BadQuery("from: must be before to")

@@ -27,7 +27,7 @@ from flask_login import current_user
 from dashboard.auth import require, safe_next
 from dashboard.params import filter_args, parse_cursors, parse_filter, parse_sort, parse_status
 from dashboard.state import state
-from maskwatch.storage.models import ReviewStatus, Role, Violation
+from maskwatch.storage.models import ReviewLabel, ReviewStatus, Role, Verdict, Violation
 from maskwatch.storage.queries import (
     NEWEST,
     BadQuery,
@@ -41,10 +41,12 @@ from maskwatch.storage.queries import (
 
 bp = Blueprint("violations", __name__)
 MAX_BULK = 1000
-CSV_FIELDS = ("id", "camera_id", "first_seen", "last_seen", "p_no_mask", "face_score", "face_width", "sightings",
-              "review_status", "review_note", "reviewed_by", "reviewed_at", "model_version")
+CSV_FIELDS = ("id", "camera_id", "first_seen", "last_seen", "verdict", "p_no_mask", "face_score",
+              "face_width", "sightings", "review_status", "review_label", "review_note", "reviewed_by", "reviewed_at",
+              "model_version")
 STATUS_LABEL = {ReviewStatus.pending: "pending", ReviewStatus.confirmed: "confirmed",
                 ReviewStatus.false_positive: "false positive"}
+VERDICT_LABEL = {Verdict.no_mask: "no mask", Verdict.mask_incorrect: "mask worn incorrectly"}
 
 
 def violation_or_404(vid: str) -> Violation:
@@ -80,30 +82,37 @@ def index():
     return render_template("violations.html", page=page, args=args, sort=sort, sort_links=sort_links(sort),
                            default_sort=sort == NEWEST, since=since.isoformat(),
                            list_args={k: v for k, v in args.items() if k != "sort"},
-                           statuses=list(ReviewStatus), status_label=STATUS_LABEL)
+                           statuses=list(ReviewStatus), status_label=STATUS_LABEL,
+                           verdicts=list(Verdict), verdict_label=VERDICT_LABEL)
 
 
 @bp.get("/violations/<vid>")
 def detail(vid: str):
     v = violation_or_404(vid)
     back = safe_next(request.args.get("back"), url_for("violations.index"))
-    return render_template("violation.html", v=v, back=back, status_label=STATUS_LABEL)
+    return render_template("violation.html", v=v, back=back, status_label=STATUS_LABEL,
+                           verdict_label=VERDICT_LABEL)
 
 
-def _required_status() -> ReviewStatus:
-    status = parse_status((request.form.get("status") or "").strip() or None)
+def _required_review() -> tuple[ReviewStatus, ReviewLabel | None]:
+    """The form's `status`: a status, or status/label ("false_positive/not_a_face")."""
+    value, _, label = (request.form.get("status") or "").strip().partition("/")
+    status = parse_status(value or None)
     if status is None:
         raise BadQuery("status: required")
-    return status
+    try:
+        return status, ReviewLabel(label) if label else None
+    except ValueError:
+        raise BadQuery(f"status: label expected one of {', '.join(x.value for x in ReviewLabel)}") from None
 
 
 @bp.post("/violations/<vid>/review")
 @require(Role.operator)
 def review_one(vid: str):
     violation_or_404(vid)
-    status = _required_status()
+    status, label = _required_review()
     with state().sessions() as s:
-        review(s, [vid], status, request.form.get("note"), current_user.username)
+        review(s, [vid], status, request.form.get("note"), current_user.username, label=label)
     flash(f"Marked {STATUS_LABEL[status]}.", "ok")
     return redirect(safe_next(request.form.get("next"), url_for("violations.detail", vid=vid)))
 
@@ -118,9 +127,9 @@ def review_bulk():
         return redirect(back)
     if len(ids) > MAX_BULK:
         raise BadQuery(f"at most {MAX_BULK} violations at once")
-    status = _required_status()
+    status, label = _required_review()
     with state().sessions() as s:
-        n = review(s, ids, status, request.form.get("note"), current_user.username)
+        n = review(s, ids, status, request.form.get("note"), current_user.username, label=label)
     flash(f"{n} violation(s) marked {STATUS_LABEL[status]}.", "ok")
     return redirect(back)
 
@@ -130,7 +139,7 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, dt.datetime):
         return as_utc(value).isoformat()
-    if isinstance(value, ReviewStatus):
+    if isinstance(value, (ReviewStatus, ReviewLabel, Verdict)):
         return value.value
     text = str(value)
     # a note starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet

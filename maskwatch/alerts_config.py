@@ -24,8 +24,14 @@ class SinkBase(Strict):
     digest_minutes: float = Field(0.0, ge=0.0, le=1440, description="0: one message per violation; N: one "
                                   "digest per camera every N minutes (incidents are always sent at once)")
 
-    def wants(self, kind: str, camera: str, confidence: float | None = None) -> bool:
+    verdicts: list[Literal["no_mask", "mask_incorrect"]] = Field(
+        ["no_mask", "mask_incorrect"], min_length=1, description="which violations: a site may send masks worn "
+                                                                 "incorrectly (a reminder) to another sink, or none")
+
+    def wants(self, kind: str, camera: str, confidence: float | None = None, verdict: str | None = None) -> bool:
         if kind not in self.kinds or (self.cameras and camera not in self.cameras):
+            return False
+        if verdict is not None and verdict not in self.verdicts:
             return False
         return confidence is None or confidence >= self.min_confidence
 

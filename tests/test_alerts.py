@@ -2,6 +2,7 @@
 receiver and a real mosquitto broker, across a receiver outage and a killed events process."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import signal
@@ -112,6 +113,37 @@ def test_signed_webhook_filters_and_digest(bus, tmp_path):
         assert digest["type"] == "digest" and digest["count"] == 3 and digest["camera"] == {"id": CAM,
                                                                                          "name": "Gate one"}
         assert sorted(v["message_id"] for v in digest["violations"]) == ids
+    finally:
+        for h in hooks.values():
+            h.stop()
+
+
+def _worn_incorrectly(msgs):
+    """The same walkers, but the violator's mask sits under the nose (a three-verdict model's share)."""
+    return [dataclasses.replace(m, faces=[dataclasses.replace(f, p_incorrect=0.8) if m.is_violation(f) else f
+                                          for f in m.faces]) for m in msgs]
+
+
+def test_a_mask_worn_incorrectly_is_stored_as_such_and_goes_to_the_sinks_that_want_it(bus, tmp_path):
+    hooks = {name: Webhook().start() for name in ("all", "no-mask-only")}
+    sinks = [{"type": "webhook", "name": "all", "url": hooks["all"].url},
+             {"type": "webhook", "name": "no-mask-only", "url": hooks["no-mask-only"].url, "verdicts": ["no_mask"]}]
+    url = _db(tmp_path)
+    cfg = parse_config(_config(bus, url, tmp_path, sinks), env={})
+    feed = Feed().episode()
+    n = len(feed.msgs)
+    feed.episode()
+    msgs = feed.msgs[:n] + _worn_incorrectly(feed.msgs[n:])  # the second person: worn incorrectly
+    try:
+        with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps"):
+            push(bus, msgs)
+            wait_for(lambda: len(hooks["all"].got) == 2, what="both violations at the sink that wants all")
+            wait_for(lambda: len(hooks["no-mask-only"].got) == 1, what="one at the no_mask sink")
+            by_time = sorted(rows(sessions), key=lambda v: v.first_seen)
+        assert [v.verdict.value for v in by_time] == ["no_mask", "mask_incorrect"]
+        verdicts = {m["id"]: m["verdict"] for m in hooks["all"].got}
+        assert verdicts == {by_time[0].id: "no_mask", by_time[1].id: "mask_incorrect"}
+        assert [m["id"] for m in hooks["no-mask-only"].got] == [by_time[0].id]
     finally:
         for h in hooks.values():
             h.stop()

@@ -19,7 +19,7 @@ from support import fixtures
 
 from maskwatch.config import Config, parse_config
 from maskwatch.storage.db import upgrade
-from maskwatch.storage.models import ReviewStatus, Role, User, Violation
+from maskwatch.storage.models import ReviewStatus, Role, User, Verdict, Violation
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.users import add_user
 from maskwatch.wire import live as wire_live
@@ -95,7 +95,8 @@ def violation_id(n: int) -> str:
 
 
 def make_violation(n: int, camera: str, first_seen: dt.datetime, *, p: float = 0.9,
-                   status: ReviewStatus = ReviewStatus.pending, store: SnapshotStore | None = None) -> Violation:
+                   status: ReviewStatus = ReviewStatus.pending, store: SnapshotStore | None = None,
+                   verdict: Verdict = Verdict.no_mask) -> Violation:
     vid = violation_id(n)
     crop, frame = (store.relpaths(vid, first_seen) if store else (f"x/{vid}_crop.jpg", f"x/{vid}_frame.jpg"))
     if store is not None:
@@ -105,7 +106,7 @@ def make_violation(n: int, camera: str, first_seen: dt.datetime, *, p: float = 0
         id=vid, camera_id=camera, track_id=n, first_seen=first_seen,
         last_seen=first_seen + dt.timedelta(seconds=12), p_no_mask=p, face_score=0.8, box=[10, 10, 40, 40],
         frame_width=320, frame_height=180, sightings=5, crop_path=crop, frame_path=frame,
-        model_version="test-model-1", review_status=status)
+        model_version="test-model-1", review_status=status, verdict=verdict)
 
 
 def add_violations(sessions, rows: list[Violation]) -> list[Violation]:

@@ -27,7 +27,7 @@ from test_dashboard_support import (
 
 from dashboard.app import create_app
 from maskwatch.membus import MemoryBus
-from maskwatch.storage.models import CameraHour, ReviewStatus, Violation
+from maskwatch.storage.models import CameraHour, ReviewLabel, ReviewStatus, Verdict, Violation
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.snapshots import SnapshotStore
 
@@ -45,6 +45,7 @@ def _seed(sessions, store: SnapshotStore) -> None:
     rows.append(make_violation(21, "old-cam", T0 - dt.timedelta(days=1)))  # camera no longer configured
     rows.append(make_violation(22, "cam-b", T0 + 61 * MIN, status=ReviewStatus.false_positive))
     rows.append(make_violation(23, "cam-b", T0 + 62 * MIN, status=ReviewStatus.confirmed))
+    rows += [make_violation(i, "cam-a", T0 + (i - 20) * 7 * MIN, verdict=Verdict.mask_incorrect) for i in (24, 25)]
     add_violations(sessions, rows)
     with sessions() as s:
         s.add_all([CameraHour(camera_id="cam-a", hour=T0, people=100, violations=5, sightings=400),
@@ -132,6 +133,8 @@ FILTERS = [
     ("camera=cam-a", lambda v: v.camera_id == "cam-a"),
     ("camera=old-cam", lambda v: v.camera_id == "old-cam"),
     ("status=false_positive", lambda v: v.review_status == ReviewStatus.false_positive),
+    ("verdict=mask_incorrect", lambda v: v.verdict == Verdict.mask_incorrect),
+    ("verdict=no_mask&camera=cam-a", lambda v: v.verdict == Verdict.no_mask and v.camera_id == "cam-a"),
     ("min_conf=0.8", lambda v: v.p_no_mask >= 0.8),
     ("from=2025-03-10T08:30&to=2025-03-10T09:30", lambda v: T0 + 30 * MIN <= as_utc(v.first_seen) < T0 + 90 * MIN),
     ("from=2025-03-10T10:30%2B02:00", lambda v: as_utc(v.first_seen) >= T0 + 30 * MIN),
@@ -154,6 +157,8 @@ def test_api_item_fields(env, client):
     assert body["id"] == vid and body["camera_name"] == "Camera A"
     assert body["first_seen"] == (T0 + 10 * MIN).isoformat()
     assert body["crop_url"] == f"/violations/{vid}/crop.jpg"
+    assert body["verdict"] == "no_mask" and body["review_label"] is None
+    assert client.get(f"/api/violations/{violation_id(24)}").get_json()["verdict"] == "mask_incorrect"
     assert client.get(body["crop_url"]).data[:2] == b"\xff\xd8"
     assert client.get("/api/violations/0123456789abcdef").get_json()["status"] == 404
 
@@ -170,7 +175,7 @@ def test_detail_page_and_review(env, client):
     vid = violation_id(0)
     html = client.get(f"/violations/{vid}").get_data(as_text=True)
     for text in ("Camera A", "test-model-1", "0.500", "2025-03-10 08:00:00", "2025-03-10 08:00:12",
-                 f"/violations/{vid}/frame.jpg", "False positive"):
+                 f"/violations/{vid}/frame.jpg", "False positive: not a face", "Confirm: worn incorrectly"):
         assert text in html
     resp = client.post(f"/violations/{vid}/review", data={"status": "false_positive", "note": "a poster"})
     assert resp.status_code == 302 and resp.headers["Location"] == f"/violations/{vid}"
@@ -180,7 +185,35 @@ def test_detail_page_and_review(env, client):
     assert v.reviewed_by == "operator" and v.reviewed_at is not None
     viewer = app.test_client()
     login(viewer, users["viewer"])
-    assert "False positive</button>" not in viewer.get(f"/violations/{vid}").get_data(as_text=True)
+    assert "False positive: masked</button>" not in viewer.get(f"/violations/{vid}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ("false_positive/not_a_face", (ReviewStatus.false_positive, ReviewLabel.not_a_face)),
+    ("false_positive/mask", (ReviewStatus.false_positive, ReviewLabel.mask)),
+    ("confirmed/mask_incorrect", (ReviewStatus.confirmed, ReviewLabel.mask_incorrect)),
+    ("confirmed", (ReviewStatus.confirmed, None)),
+    ("pending", (ReviewStatus.pending, None)),
+])
+def test_the_review_says_what_the_face_is(env, client, status, expected):
+    vid = violation_id(3)
+    assert client.post(f"/violations/{vid}/review", data={"status": status}).status_code == 302
+    with env[2]() as s:
+        v = s.get(Violation, vid)
+    assert (v.review_status, v.review_label) == expected
+    if expected[1] is not None:
+        assert expected[1].value.replace("_", " ") in client.get(f"/violations/{vid}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    ("confirmed/mask", "label mask does not go with status confirmed"),
+    ("false_positive/no_mask", "label no_mask does not go with status false_positive"),
+    ("pending/mask", "label mask does not go with status pending"),
+    ("confirmed/hat", "status: label expected one of"),
+])
+def test_a_label_that_does_not_fit_the_status_is_400(env, client, status, message):
+    resp = client.post(f"/violations/{violation_id(4)}/review", data={"status": status})
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
 
 
 def test_bulk_review(env, client):
@@ -208,6 +241,7 @@ def test_csv_export_streams_filtered_rows(env, client):
     assert [r["id"] for r in rows] == [v.id for v in _rows(sessions) if v.camera_id == "cam-b"]
     noted = next(r for r in rows if r["id"] == violation_id(16))
     assert noted["review_note"] == "'=HYPERLINK(1)" and noted["review_status"] == "confirmed"
+    assert noted["verdict"] == "no_mask" and noted["review_label"] == ""
 
 
 def test_stats_api_counts_hours_days_and_compliance(env, client):

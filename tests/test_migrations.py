@@ -70,3 +70,22 @@ def test_violations_from_before_0005_get_their_face_width_from_the_box(kind, tmp
             widths = dict(conn.execute(text("SELECT id, face_width FROM violations")).all())
         engine.dispose()
     assert widths == {"aa" * 8: 38, "bb" * 8: 0}  # a malformed box gets 0, not a failed migration
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_violations_from_before_0007_keep_no_mask_as_their_verdict(kind, tmp_path):
+    with fresh(kind, tmp_path) as url:
+        upgrade(url, "0006")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO violations (id, camera_id, track_id, first_seen, last_seen, p_no_mask,"
+                              " face_score, box, face_width, frame_width, frame_height, sightings, crop_path,"
+                              " frame_path, model_version, review_status, created_at) VALUES ('cc', 'cam', 1,"
+                              " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0.9, 0.8, '[1, 2, 30, 40]', 29, 640, 480, 3,"
+                              " 'c', 'f', 'm', 'confirmed', CURRENT_TIMESTAMP)"))
+        upgrade(url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT verdict, review_label, review_status FROM violations")).one()
+        engine.dispose()
+    # a two-class model's violation was "no mask"; what the operator said about the face was not asked
+    assert tuple(row) == ("no_mask", None, "confirmed")

@@ -80,6 +80,7 @@ class Sighting:
     min_score: float = 0.0
     embedding: np.ndarray | None = None  # unit vector, or None when the face was not classified
     required: bool = True  # under the camera's mask policy (zone and schedule): only then can it vote no_mask
+    p_incorrect: float = 0.0  # share of p_no_mask that says "mask worn incorrectly" (three-verdict models)
 
     @property
     def no_mask(self) -> bool:

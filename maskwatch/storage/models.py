@@ -32,6 +32,26 @@ class ReviewStatus(str, enum.Enum):
     false_positive = "false_positive"
 
 
+class Verdict(str, enum.Enum):
+    """Which violation (maskwatch.detections.VERDICTS less "mask")."""
+    no_mask = "no_mask"
+    mask_incorrect = "mask_incorrect"  # under the nose or on the chin: a reminder at most sites
+
+
+class ReviewLabel(str, enum.Enum):
+    """What the operator says the face is: a label for retraining (`maskwatch export-reviews`)."""
+    no_mask = "no_mask"                # confirmed
+    mask_incorrect = "mask_incorrect"  # confirmed, worn under the nose or on the chin
+    mask = "mask"                      # false positive: the person wears a mask
+    not_a_face = "not_a_face"          # false positive: a poster, a painting, a bag
+
+
+# which labels go with which review status
+LABELS_OF_STATUS = {ReviewStatus.confirmed: (ReviewLabel.no_mask, ReviewLabel.mask_incorrect),
+                    ReviewStatus.false_positive: (ReviewLabel.mask, ReviewLabel.not_a_face),
+                    ReviewStatus.pending: ()}
+
+
 class Role(str, enum.Enum):
     viewer = "viewer"
     operator = "operator"
@@ -49,6 +69,8 @@ class Violation(Base):
     # capture time of the snapshot's frame (the evidence); NULL on rows from before 0002
     evidence_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     p_no_mask: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[Verdict] = mapped_column(Enum(Verdict, name="verdict", native_enum=False, length=20),
+                                             default=Verdict.no_mask, server_default=Verdict.no_mask.value)
     face_score: Mapped[float] = mapped_column(Float)
     box: Mapped[list] = mapped_column(JSON)  # [x1, y1, x2, y2] in frame pixels
     # the box's width, a column so that the list can sort by it; filled from box on every insert
@@ -62,6 +84,8 @@ class Violation(Base):
     review_status: Mapped[ReviewStatus] = mapped_column(
         Enum(ReviewStatus, name="review_status", native_enum=False, length=20), default=ReviewStatus.pending)
     review_note: Mapped[str | None] = mapped_column(Text, default=None)
+    review_label: Mapped[ReviewLabel | None] = mapped_column(
+        Enum(ReviewLabel, name="review_label", native_enum=False, length=20), default=None)
     reviewed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -76,6 +100,7 @@ class Violation(Base):
         Index("ix_violations_width_id", "face_width", "id"),
         Index("ix_violations_score_id", "face_score", "id"),
         Index("ix_violations_created", "created_at"),
+        Index("ix_violations_verdict_seen", "verdict", "first_seen", "id"),
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, literal_column, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.errors import MaskwatchError
-from maskwatch.storage.models import CameraHour, ReviewStatus, Violation
+from maskwatch.storage.models import LABELS_OF_STATUS, CameraHour, ReviewLabel, ReviewStatus, Verdict, Violation
 
 HEX_ID = re.compile(r"^[0-9a-f]{8,40}$")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -50,6 +50,7 @@ class ViolationFilter:
     end: dt.datetime | None = None     # exclusive
     status: ReviewStatus | None = None
     min_conf: float | None = None
+    verdict: Verdict | None = None
 
     def clauses(self) -> list:
         out = []
@@ -57,6 +58,8 @@ class ViolationFilter:
             out.append(Violation.camera_id == self.camera)
         if self.status is not None:
             out.append(Violation.review_status == self.status)
+        if self.verdict is not None:
+            out.append(Violation.verdict == self.verdict)
         if self.start is not None:
             out.append(Violation.first_seen >= _bind(self.start))
         if self.end is not None:
@@ -229,16 +232,19 @@ def get_violation(session: Session, vid: str) -> Violation | None:
 
 
 def review(session: Session, ids: Iterable[str], status: ReviewStatus, note: str | None, user: str,
-           now: dt.datetime | None = None) -> int:
-    """Set the review of these violations; returns how many rows exist and were updated."""
+           now: dt.datetime | None = None, label: ReviewLabel | None = None) -> int:
+    """Set the review of these violations; returns how many rows exist and were updated. `label`,
+    what the face is, must fit the status (LABELS_OF_STATUS); none: as the model said."""
     ids = sorted(set(ids))
     if not ids or any(not HEX_ID.match(i) for i in ids):
         raise BadQuery("no valid violation ids given")
+    if label is not None and label not in LABELS_OF_STATUS[status]:
+        raise BadQuery(f"label {label.value} does not go with status {status.value}")
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
         raise BadQuery(f"the note is longer than {MAX_NOTE} characters")
     stmt = (update(Violation).where(Violation.id.in_(ids))
-            .values(review_status=status, review_note=note, reviewed_by=user,
+            .values(review_status=status, review_note=note, reviewed_by=user, review_label=label,
                     reviewed_at=_bind(now or dt.datetime.now(dt.UTC))))
     count = session.execute(stmt).rowcount
     session.commit()

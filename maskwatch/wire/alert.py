@@ -27,9 +27,10 @@ def incident_message_id(incident_id: str, state: str) -> str:
 
 def violation(*, site: str, violation_id: str, camera_id: str, camera_name: str, first_seen: dt.datetime,
               p_no_mask: float, face_score: float, box: list[float], frame_size: tuple[int, int],
-              model_version: str, url: str | None = None) -> dict:
+              model_version: str, url: str | None = None, verdict: str = "no_mask") -> dict:
+    """verdict: no_mask, or mask_incorrect (worn under the nose or on the chin)."""
     return {"schema": SCHEMA, "type": "violation", "message_id": violation_message_id(violation_id),
-            "site": site, "camera": _camera(camera_id, camera_name), "id": violation_id, "verdict": "no_mask",
+            "site": site, "camera": _camera(camera_id, camera_name), "id": violation_id, "verdict": verdict,
             "first_seen": first_seen.astimezone(dt.UTC).isoformat(), "p_no_mask": round(float(p_no_mask), 4),
             "face_score": round(float(face_score), 4), "face_width": box_width(box),
             "box": [round(float(v), 1) for v in box], "frame_size": list(frame_size), "model_version": model_version,

@@ -23,13 +23,14 @@ class AlertWriter:
         return bool(self.sinks)
 
     def violation(self, session: Session, *, violation_id: str, camera: str, first_seen: dt.datetime,
-                  p_no_mask: float, face_score: float, box, frame_size, model_version: str) -> int:
+                  p_no_mask: float, face_score: float, box, frame_size, model_version: str,
+                  verdict: str = "no_mask") -> int:
         """Outbox rows for a violation just inserted; how many sinks want it."""
         payload = alert.violation(site=self.site, violation_id=violation_id, camera_id=camera,
                                   camera_name=self.names.get(camera, camera), first_seen=first_seen,
                                   p_no_mask=p_no_mask, face_score=face_score, box=list(box), frame_size=frame_size,
-                                  model_version=model_version, url=self.link(violation_id))
-        return self._enqueue(session, "violation", camera, payload, p_no_mask)
+                                  model_version=model_version, url=self.link(violation_id), verdict=verdict)
+        return self._enqueue(session, "violation", camera, payload, p_no_mask, verdict)
 
     def incident(self, session: Session, *, incident_id: str, camera: str, kind: str, state: str,
                  started_at: dt.datetime, ended_at: dt.datetime | None, detail: str) -> int:
@@ -38,7 +39,8 @@ class AlertWriter:
                                  started_at=started_at, ended_at=ended_at, detail=detail)
         return self._enqueue(session, "incident", camera, payload)
 
-    def _enqueue(self, session: Session, kind: str, camera: str, payload: dict, confidence: float | None = None) -> int:
+    def _enqueue(self, session: Session, kind: str, camera: str, payload: dict, confidence: float | None = None,
+                 verdict: str | None = None) -> int:
         """One outbox row per sink that wants this message; how many were added."""
         return sum(outbox.enqueue(session, s.name, payload["message_id"], kind, camera, payload)
-                   for s in self.sinks if s.wants(kind, camera, confidence))
+                   for s in self.sinks if s.wants(kind, camera, confidence, verdict))

@@ -10,6 +10,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
+from maskwatch.detections import verdict
 from workers.identity import Identity, Registry
 from workers.tracker import Sighting, State, Step
 
@@ -36,6 +37,11 @@ class NewViolation:
     sightings: int
     best: Sighting    # the evidence: crop, frame and the numbers shown
     model_version: str
+
+    @property
+    def verdict(self) -> str:
+        """Which violation: the verdict of the sighting kept as its evidence (what the snapshot shows)."""
+        return verdict(True, self.best.p_incorrect)
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,7 @@ def sightings(entry_id: str, msg: DetectionMsg, under_policy=None) -> list[Sight
     embs = msg.embeddings or [None] * len(msg.faces)  # decode() made them float32 unit vectors
     under = [under_policy(b) for b in boxes] if under_policy else [True] * len(boxes)
     return [Sighting(msg.captured_at, boxes[i], f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
-                     msg.frame_jpeg, info, msg.min_face_score, embs[i], under[i])
+                     msg.frame_jpeg, info, msg.min_face_score, embs[i], under[i], f.p_incorrect)
             for i, f in enumerate(msg.faces)]
 
 

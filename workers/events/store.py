@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.config import SnapshotConfig
 from maskwatch.storage import repo
-from maskwatch.storage.models import ReviewStatus, Violation
+from maskwatch.storage.models import ReviewStatus, Verdict, Violation
 from maskwatch.storage.snapshots import SnapshotStore
 from workers.events.changes import Changes, NewViolation, Stored, hour_of, utc
 from workers.events.render import render_frame
@@ -63,7 +63,7 @@ class Store:
                     self.alerts.violation(session, violation_id=v.id, camera=v.camera, first_seen=row["first_seen"],
                                           p_no_mask=row["p_no_mask"], face_score=row["face_score"], box=row["box"],
                                           frame_size=(row["frame_width"], row["frame_height"]),
-                                          model_version=row["model_version"])
+                                          model_version=row["model_version"], verdict=v.verdict)
         for e in changes.extend:
             repo.extend_violation(session, e.violation_id, utc(e.last_seen), e.sightings)
         by_hour: dict = {}
@@ -89,7 +89,7 @@ class Store:
                     p_no_mask=best.p_no_mask, face_score=best.score, box=[round(x, 1) for x in best.box],
                     frame_width=info.width, frame_height=info.height, sightings=v.sightings,
                     crop_path=crop_rel, frame_path=frame_rel, model_version=v.model_version[:64],
-                    review_status=ReviewStatus.pending)
+                    review_status=ReviewStatus.pending, verdict=Verdict(v.verdict))
 
     def _with_db(self, work: Callable[[Session], T], written: list[str]) -> T | None:
         """Run `work` in a transaction until it commits (transient failures back off and retry);
