@@ -17,7 +17,7 @@ from dashboard import buckets
 from dashboard.charts import Series, color, compliance_bars, legend, rate_class, rate_legend, stacked_bars
 from dashboard.params import parse_range
 from dashboard.state import State, state
-from maskwatch.storage.queries import Compliance, compliance, hourly_counts
+from maskwatch.storage.queries import Compliance, compliance, hourly_counts, verdict_counts
 
 bp = Blueprint("stats", __name__)
 
@@ -38,6 +38,10 @@ class StatsData:
     hourly: dict[str, list[int]]
     totals: dict[str, int]
     compliance: list[Compliance]
+    by_verdict: dict[str, dict[str, int]]  # per camera: no_mask / mask_incorrect
+
+    def verdicts_of(self, cam: str) -> dict[str, int]:
+        return self.by_verdict.get(cam) or {"no_mask": 0, "mask_incorrect": 0}
 
     def as_json(self) -> dict:
         comp = {c.camera_id: c for c in self.compliance}
@@ -48,6 +52,7 @@ class StatsData:
                 "camera_id": cam, "name": self.labels.get(cam, cam), "violations": self.totals.get(cam, 0),
                 "people": c.people if c else 0, "counted_violations": c.violations if c else 0,
                 "compliance": c.rate if c else None, "counts": self.counts.get(cam, []),
+                "by_verdict": self.verdicts_of(cam),
                 "daily": self.daily.get(cam, []), "hourly": self.hourly.get(cam, []) if self.hours else None})
         return {"from": self.start.isoformat(), "to": self.end.isoformat(), "timezone": str(self.zone),
                 "bucket": self.unit, "buckets": [b.isoformat() for b in self.starts],
@@ -75,7 +80,8 @@ def build_stats(session: Session, st: State, start: dt.datetime, end: dt.datetim
         unit=unit, starts=starts, counts=_series(hourly_raw, cameras, starts, unit, zone),
         days=days, daily=_series(hourly_raw, cameras, days, "day", zone),
         hours=hours, hourly=_series(hourly_raw, cameras, hours, "hour", zone),
-        totals={c: sum(hourly_raw.get(c, {}).values()) for c in cameras}, compliance=comp)
+        totals={c: sum(hourly_raw.get(c, {}).values()) for c in cameras}, compliance=comp,
+        by_verdict=verdict_counts(session, start, end))
 
 
 def _charts(data: StatsData, target: float) -> dict:

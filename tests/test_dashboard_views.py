@@ -256,6 +256,8 @@ def test_stats_api_counts_hours_days_and_compliance(env, client):
         per_hour = [sum(1 for v in mine if as_utc(v.first_seen).hour == h) for h in range(24)]
         assert cams[cam]["hourly"] == per_hour
         assert cams[cam]["daily"] == [len(mine)] and cams[cam]["violations"] == len(mine)
+        assert cams[cam]["by_verdict"] == {k.value: sum(1 for v in mine if v.verdict == k) for k in Verdict}
+    assert cams["cam-a"]["by_verdict"]["mask_incorrect"] >= 1
     assert cams["cam-a"]["compliance"] == pytest.approx(0.95)
     assert cams["cam-b"]["compliance"] == pytest.approx(0.5) and cams["cam-b"]["people"] == 10
 

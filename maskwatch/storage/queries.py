@@ -278,6 +278,18 @@ def hourly_counts(session: Session, start: dt.datetime, end: dt.datetime,
     return dict(out)
 
 
+def verdict_counts(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str, dict[str, int]]:
+    """Violations per camera and verdict in [start, end), false positives left out (as in hourly_counts)."""
+    flt = ViolationFilter(start=start, end=end)
+    stmt = (select(Violation.camera_id, Violation.verdict, func.count()).where(*flt.clauses())
+            .where(Violation.review_status != ReviewStatus.false_positive)
+            .group_by(Violation.camera_id, Violation.verdict))
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {v.value: 0 for v in Verdict})
+    for cam, verdict, n in session.execute(stmt):
+        out[cam][Verdict(verdict).value] = int(n)
+    return dict(out)
+
+
 @dataclass(frozen=True)
 class Compliance:
     camera_id: str
