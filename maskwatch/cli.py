@@ -65,6 +65,8 @@ def _model_commands(sub) -> None:
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
     s.add_argument("--folds", type=int, default=4,
                    help="cross-validation folds over the non-test scenes that choose the decision rule")
+    s.add_argument("--extra", type=Path, metavar="DIR",
+                   help="also train on operators' reviews exported by `maskwatch export-reviews`")
     s.add_argument("--limit-crops", type=int, help="at most N crops per class (smoke runs)")
     s.add_argument("--seed", type=int, default=1)
 
@@ -83,6 +85,15 @@ def _model_commands(sub) -> None:
     s.add_argument("--baseline", type=Path, metavar="MODELS_DIR",
                    help="also run the seed pipeline (res10/ and seed_classifier/ under this folder)")
     s.add_argument("--out", type=Path, help="write report.json, report.md and pr_curve.png here")
+    s.add_argument("--compare", type=Path, nargs=2, metavar=("OLD", "NEW"),
+                   help="two model folders side by side on --scenes (and --reviews); NEW is promotable only "
+                        "when it is worse on neither")
+    s.add_argument("--reviews", type=Path, metavar="DIR", help="with --compare: an export of reviewed faces")
+    s.add_argument("--promote", type=Path, metavar="DIR",
+                   help="with --compare: copy NEW here if promotable (the workers' classifier.model_dir)")
+    s = _cmd(sub, "export-reviews", "maskwatch.commands.models:cmd_export_reviews",
+             "write the operators' reviewed faces as labelled crops with a manifest (for train --extra)")
+    s.add_argument("--out", type=Path, required=True, help="folder to write")
 
 
 def _service_commands(sub) -> None:

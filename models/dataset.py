@@ -90,6 +90,16 @@ def samples_from_crop_folders(root: Path, limit: int | None = None) -> Samples:
     return _pack(patches, px, labels, "crops")
 
 
+def samples_from_reviews(root: Path) -> Samples:
+    """Faces operators reviewed (maskwatch export-reviews): confirmed ones are violations (under the
+    nose: the hard kind), false positives are not (a mask, or not a face at all)."""
+    from models.reviewset import load_reviews
+
+    faces = load_reviews(root)
+    return _pack([_patch(f.image, f.box) for f in faces], [f.box[2] - f.box[0] for f in faces],
+                 [int(f.violation) for f in faces], "review", [f.label == "mask_incorrect" for f in faces])
+
+
 def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4) -> Samples:
     """Annotated faces of scenes, plus the detector's own boxes matched to them (its margins)."""
     parts = []

@@ -27,6 +27,7 @@ from models.dataset import (
     cctv_view,
     plain_view,
     samples_from_crop_folders,
+    samples_from_reviews,
     samples_from_scenes,
 )
 from models.detector import FaceDetector
@@ -40,6 +41,7 @@ class TrainSettings:
     out: Path
     scenes: Path | None = None
     crops: Path | None = None
+    extra: Path | None = None  # an export of operators' reviews (maskwatch export-reviews): always trained on
     imagenet_weights: Path | None = None
     detector_weights: Path | None = None
     input_size: int = 128
@@ -116,6 +118,10 @@ def _load_pool(s: TrainSettings, scenes, detector: FaceDetector | None) -> Sampl
     parts = [samples_from_scenes(scenes, detector)]
     if s.crops:
         parts.append(samples_from_crop_folders(s.crops, s.limit_crops))
+    if s.extra:
+        reviews = samples_from_reviews(s.extra)
+        log.info("%d reviewed faces from %s (%d violations)", len(reviews), s.extra, int(reviews.labels.sum()))
+        parts.append(reviews)
     pool = Samples.concat(parts)
     if not len(pool) or len(set(pool.labels.tolist())) < 2:
         raise ValueError("training data needs faces of both classes; check --scenes and --crops")
@@ -270,7 +276,7 @@ def embedding_meta() -> dict:
 
 def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
     counts = {f"{src}/{CLASSES[lab]}": int(((train_set.source == src) & (train_set.labels == lab)).sum())
-              for src in ("crops", "scene", "detector") for lab in (0, 1)}
+              for src in ("crops", "scene", "detector", "review") for lab in (0, 1)}
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()
                 if k not in ("out", "progress")}
     return {

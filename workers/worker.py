@@ -243,7 +243,7 @@ class Worker:
         shares = det.p_incorrect if det.p_incorrect is not None else np.zeros(len(det), np.float32)
         faces = [wire_det.Face(tuple(float(v) for v in b), float(s), float(p), round(float(q), 4))
                  for b, s, p, q in zip(det.boxes, det.scores, det.p_no_mask, shares)]
-        crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, 0.3)), (CROP_PX, CROP_PX)),
+        crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, wire_det.CROP_MARGIN)), (CROP_PX, CROP_PX)),
                        self.cfg.worker.crop_jpeg_quality) for b in det.boxes]
         embs = [] if det.embeddings is None else [e if e.any() else None for e in det.embeddings]
         return wire_det.DetectionMsg(

@@ -52,8 +52,8 @@ def cmd_train(args, _cfg: Config | None) -> int:
         detector_weights=None if args.no_detector else (args.detector_weights or DEFAULT_DETECTOR),
         input_size=args.input_size, seed=args.seed, epochs_head=args.epochs_head,
         epochs_finetune=args.epochs_finetune, samples_per_epoch=args.samples_per_epoch,
-        finetune_from=args.finetune_from, folds=args.folds, limit_crops=args.limit_crops)
-    for label, path in (("--scenes", settings.scenes), ("--crops", settings.crops),
+        finetune_from=args.finetune_from, folds=args.folds, limit_crops=args.limit_crops, extra=args.extra)
+    for label, path in (("--scenes", settings.scenes), ("--crops", settings.crops), ("--extra", settings.extra),
                         ("--imagenet-weights", settings.imagenet_weights)):
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"{label}: {path} does not exist")
@@ -69,6 +69,8 @@ def cmd_evaluate(args, cfg: Config) -> int:
     if args.clips:
         from maskwatch.commands.clips import cmd_evaluate_clips
         return cmd_evaluate_clips(args, cfg)
+    if args.compare:
+        return _compare(args, cfg)
     if not args.scenes:
         raise ConfigError("evaluate: give --scenes DIR (frame-level) or --clips DIR (per person)")
     scenes = select_scenes(args.scenes, args.split)
@@ -82,4 +84,43 @@ def cmd_evaluate(args, cfg: Config) -> int:
         seed = SeedPipeline(args.baseline)
         results["seed (res10 + MobileNetV2-224)"] = evaluate(seed, scenes)
     print(report(results, args.out))
+    return 0
+
+
+def _compare(args, cfg: Config) -> int:
+    """0: NEW is promotable (and promoted with --promote); 1: it is worse somewhere."""
+    from models.build import build_detector
+    from models.compare import compare, promote, table
+    from models.evaluate import select_scenes
+    from models.reviewset import load_reviews
+
+    if not args.scenes and not args.reviews:
+        raise ConfigError("evaluate --compare: give --scenes DIR (held-out scenes) and/or --reviews DIR")
+    scenes = select_scenes(args.scenes, args.split) if args.scenes else []
+    if args.scenes and not scenes:
+        raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
+    reviews = load_reviews(args.reviews) if args.reviews else None
+    result = compare(args.compare[0], args.compare[1], build_detector(cfg.detector), scenes, reviews)
+    print(table(result))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
+    if not result["promotable"]:
+        return 1
+    if args.promote:
+        print(f"promoted: {promote(args.compare[1], args.promote)} (workers load it on restart)")
+    return 0
+
+
+def cmd_export_reviews(args, cfg: Config) -> int:
+    from maskwatch.reviews import export_reviews
+    from maskwatch.storage.db import make_engine, session_factory
+    from maskwatch.storage.snapshots import SnapshotStore
+
+    engine = make_engine(cfg.database.url)
+    try:
+        summary = export_reviews(session_factory(engine), SnapshotStore(cfg.snapshots.dir), args.out)
+    finally:
+        engine.dispose()
+    print(json.dumps(summary))
     return 0

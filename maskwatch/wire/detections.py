@@ -25,6 +25,7 @@ from maskwatch.wire import WireError, check_version, field
 VERSION = 2
 KIND = "detections"
 MAX_EMBEDDING = 4096
+CROP_MARGIN = 0.3  # a face's crop: the square of its longest side x (1 + this), what snapshots keep
 
 
 @dataclass(frozen=True)
