@@ -4,18 +4,28 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskwatch.detections import Detections
+from maskwatch.detections import Detections, verdict
 
 RED, GREEN, GREY = (40, 40, 230), (60, 180, 60), (140, 140, 140)
 COLORS = {"violation": RED, "mask": GREEN, "unsure": GREY, "face": GREEN}
 
 
-def label(p_no_mask: float, threshold: float) -> str:
-    """The verdict with its own probability: "mask 0.97" or "no mask 0.99", never the word of one
-    verdict beside the other's probability ("mask 0.03" read as 3% masked)."""
+def label(p_no_mask: float, threshold: float, incorrect: bool = False) -> str:
+    """The verdict with its own probability: "mask 0.97", "no mask 0.99" or "mask worn wrong 0.99"
+    (a three-verdict model's mask_incorrect), never the word of one verdict beside the other's
+    probability ("mask 0.03" read as 3% masked)."""
     if not np.isfinite(p_no_mask):
         return "face"
-    return f"no mask {p_no_mask:.2f}" if p_no_mask >= threshold else f"mask {1.0 - p_no_mask:.2f}"
+    if p_no_mask < threshold:
+        return f"mask {1.0 - p_no_mask:.2f}"
+    return f"{'mask worn wrong' if incorrect else 'no mask'} {p_no_mask:.2f}"
+
+
+def incorrect_flags(det: Detections) -> list[bool]:
+    """Per face: is its violation probability mostly "worn incorrectly" (maskwatch.detections.verdict)?"""
+    if det.p_no_mask is None or det.p_incorrect is None:
+        return [False] * len(det)
+    return [verdict(True, float(q)) == "mask_incorrect" for q in det.p_incorrect]
 
 
 def verdicts(det: Detections, threshold: float, min_score: float = 0.0) -> list[str]:
@@ -36,11 +46,12 @@ def draw(image: np.ndarray, det: Detections, threshold: float, min_score: float 
     t = thickness or max(1, round(max(image.shape[:2]) / 500))
     scale = max(0.35, max(image.shape[:2]) / 1600)
     probs = det.p_no_mask if det.p_no_mask is not None else [np.nan] * len(det)
-    for box, p, kind in zip(det.boxes, probs, verdicts(det, threshold, min_score)):
+    flags = incorrect_flags(det)
+    for box, p, kind, wrong in zip(det.boxes, probs, verdicts(det, threshold, min_score), flags):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         color = COLORS[kind]
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t, cv2.LINE_AA)
-        text = label(p, threshold)
+        text = label(p, threshold, wrong)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         ty = y1 - 3 if y1 - th - base - 3 >= 0 else y2 + th + 3
         cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 1), color, cv2.FILLED)

@@ -20,3 +20,16 @@ def test_box_colour_follows_the_decision_rule(p, score, color):
                      p_no_mask=np.array([p], np.float32))
     out = draw(img, det, threshold=0.5, min_score=0.5, thickness=2)
     assert tuple(int(v) for v in out[110, 40]) == color  # the box's left edge
+
+
+@pytest.mark.parametrize(("p", "share", "text"), [
+    (0.97, 0.8, "mask worn wrong 0.97"),
+    (0.97, 0.2, "no mask 0.97"),
+    (0.30, 0.9, "mask 0.70"),  # not a violation: the share does not matter
+])
+def test_a_three_verdict_face_is_labelled_by_its_verdict(p, share, text):
+    from maskwatch.annotate import incorrect_flags, label
+
+    det = Detections(np.array([[10, 10, 60, 60]]), np.array([0.9]), np.array([p]), p_incorrect=np.array([share]))
+    (wrong,) = incorrect_flags(det)
+    assert label(p, 0.5, wrong) == text

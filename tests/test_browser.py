@@ -11,7 +11,7 @@ from sqlalchemy import select
 from support.browser import TARGET, artifacts
 from test_dashboard_support import PASSWORD
 
-from maskwatch.storage.models import ReviewStatus, Violation
+from maskwatch.storage.models import ReviewLabel, ReviewStatus, Violation
 
 
 def _loaded(page, selector: str) -> bool:
@@ -25,6 +25,7 @@ def test_operator_reviews_a_violation_in_chromium(tab, browser_site):
         v = s.scalar(select(Violation).where(Violation.id == TARGET))
     s.get_bind().dispose()
     assert (v.review_status, v.review_note, v.reviewed_by) == (ReviewStatus.false_positive, "poster", "operator")
+    assert v.review_label is ReviewLabel.not_a_face  # the operator said what it was: a label to retrain on
 
 
 def _walk(page, base: str, shots: Path) -> None:
@@ -52,7 +53,7 @@ def _walk(page, base: str, shots: Path) -> None:
     page.wait_for_selector("img.crop")
     assert "Loading bay" in page.inner_text(".detail") and _loaded(page, "img.crop")
     page.fill("textarea[name=note]", "poster")
-    page.click("button[value=false_positive]")
+    page.click("button[value='false_positive/not_a_face']")
     page.wait_for_selector(".flash.ok")
     assert "Marked false positive." in page.inner_text(".flash.ok")
     assert page.inner_text(".detail .badge") == "false positive"

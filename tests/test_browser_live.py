@@ -73,14 +73,14 @@ def test_the_list_announces_new_violations_without_moving_a_row(tab, new_rows):
 def test_the_list_sorts_by_confidence_and_face_size(tab):
     page = tab.page
     tab.login()
-    page.click("th.sortable >> text=p(no mask)")
+    page.click("th.sortable >> text=p(violation)")
     page.wait_for_url("**sort=-p_no_mask**")
-    values = [float(t) for t in page.locator("tbody tr[data-id] td:nth-child(5)").all_inner_texts()]
+    values = [float(t) for t in page.locator("tbody tr[data-id] td.pv").all_inner_texts()]
     assert values == sorted(values, reverse=True) and values[0] >= 0.97
     assert page.get_attribute("th.sortable.on", "aria-sort") == "descending"
-    page.click("th.sortable >> text=p(no mask)")
+    page.click("th.sortable >> text=p(violation)")
     page.wait_for_url("**sort=p_no_mask**")
-    values = [float(t) for t in page.locator("tbody tr[data-id] td:nth-child(5)").all_inner_texts()]
+    values = [float(t) for t in page.locator("tbody tr[data-id] td.pv").all_inner_texts()]
     assert values == sorted(values)
 
 

@@ -16,7 +16,7 @@ def test_the_shipped_file_against_itself_flips_nothing():
     split = split_of(load_scenes(DEMO_SCENES)[0].stem)
     x = scene_crops(DEMO_SCENES, split, info.input_size, info.crop_margin).astype(np.float32)
     assert len(x) > 0
-    same = compare(info.dir / info.tflite_file, info.dir / info.tflite_file, x, info.input_size, info.threshold)
+    same = compare(info, info.dir / info.tflite_file, x)
     assert (same["labels_flipped"], same["max_abs_dp"], same["passes"]) == (0, 0.0, True)
     assert same["crops_per_s_1_thread"] > 0
 

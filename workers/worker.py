@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from maskwatch.annotate import label, verdicts
+from maskwatch.annotate import incorrect_flags, label, verdicts
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
@@ -261,8 +261,9 @@ class Worker:
         self._live_due[cam] = time.monotonic() + self.cfg.worker.live_interval_s
         thr = self.pipeline.threshold
         probs = det.p_no_mask if det.p_no_mask is not None else [float("nan")] * len(det)
-        faces = [wire_live.LiveFace(tuple(float(v) for v in b), kind, label(float(p), thr))
-                 for b, p, kind in zip(det.boxes, probs, verdicts(det, thr, self.pipeline.min_face_score))]
+        kinds, wrong = verdicts(det, thr, self.pipeline.min_face_score), incorrect_flags(det)
+        faces = [wire_live.LiveFace(tuple(float(v) for v in b), kind, label(float(p), thr, w))
+                 for b, p, kind, w in zip(det.boxes, probs, kinds, wrong)]
         frame = wire_live.LiveFrame(cam, f.msg.captured_at, done, f.msg.width, f.msg.height, faces, f.msg.jpeg)
         self.bus.put_blob(self.bus.keys.live(cam), wire_live.encode(frame), ttl_s=60)
 
