@@ -113,8 +113,8 @@ class FaceDetector:
     def detect_many(self, images: list[np.ndarray], regions: list | None = None) -> list[Detections]:
         """Faces in each image, in order. regions[i] (motion gating): None, look at the whole image;
         [], look nowhere; else only inside those boxes. With batch_size > 1 every view of every
-        image (frames, tiles, regions: often from many cameras) goes through the network in as few
-        calls as their canvas shapes allow."""
+        image (frames, tiles, regions: often from many cameras) goes through the network in one call
+        per input shape (and batch_size)."""
         views = []
         for i, image in enumerate(images):
             _check(image)
@@ -158,26 +158,31 @@ class FaceDetector:
                           interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
 
     def _look(self, views: list[View]) -> list[Detections]:
-        """Each view's faces in frame pixels: one call per view, or batched by canvas."""
+        """Each view's faces in frame pixels: one call per view, or batched by input shape."""
         if self.batch_size <= 1:
             return [self._in_frame(v, *self._run(v.image)) for v in views]
         found: list[Detections | None] = [None] * len(views)
-        by_canvas: dict[tuple[int, int], list[int]] = {}
+        by_shape: dict[tuple[int, int], list[int]] = {}
         for i, v in enumerate(views):
             h, w = v.image.shape[:2]
-            by_canvas.setdefault((_up(h, 32), _up(w, 32)), []).append(i)
-        for (ch, cw), idx in by_canvas.items():
+            by_shape.setdefault((_up(h, 32), _up(w, 32)), []).append(i)  # padded as a single call pads
+        for shape, idx in by_shape.items():
             for k in range(0, len(idx), self.batch_size):
                 part = idx[k:k + self.batch_size]
-                n = next((b for b in BATCH_BUCKETS if b >= len(part)), len(part)) if self._pad_batches else len(part)
-                blob = np.zeros((n, 3, ch, cw), np.float32)
-                for j, i in enumerate(part):
-                    img = views[i].image
-                    blob[j, :, :img.shape[0], :img.shape[1]] = img.transpose(2, 0, 1)
-                sizes = [views[i].image.shape[:2] for i in part]
-                for i, (boxes, scores) in zip(part, self._net.run_batch(blob, sizes)):
+                for i, (boxes, scores) in zip(part, self._run_batch([views[i].image for i in part], shape)):
                     found[i] = self._in_frame(views[i], boxes, scores)
         return found
+
+    def _run_batch(self, images: list[np.ndarray], shape: tuple[int, int]) -> list:
+        """One network call: the images at the top left of zero canvases of `shape`; on a GPU the
+        batch is padded to a bucket size, so the shapes a session sees stay few and fixed."""
+        n = len(images)
+        if self._pad_batches:
+            n = next((b for b in BATCH_BUCKETS if b >= n), n)
+        blob = np.zeros((n, 3, *shape), np.float32)
+        for j, img in enumerate(images):
+            blob[j, :, :img.shape[0], :img.shape[1]] = img.transpose(2, 0, 1)
+        return self._net.run_batch(blob, [img.shape[:2] for img in images])
 
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._net(np.ascontiguousarray(image))
