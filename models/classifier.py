@@ -213,7 +213,7 @@ class _TFLiteRunner:
                 it.allocate_tensors()
             except (ValueError, RuntimeError) as e:
                 raise ModelError(f"classifier TFLite file unusable: {self.path}: {e}") from e
-            # the converter does not keep Keras's output order: p(no_mask) is the one-wide output
+            # the converter does not keep Keras's output order: the verdict output is the narrow one (1 or 3)
             outs = sorted(it.get_output_details(), key=lambda d: int(d["shape"][-1]))
             self._by_batch[n] = (it, inp["index"], outs[0]["index"], outs[1]["index"] if len(outs) > 1 else None)
         return self._by_batch[n]

@@ -40,7 +40,7 @@ class OrtRunner:
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"classifier ONNX file unusable: {path}: {e}") from e
         self._input = self._sess.get_inputs()[0].name
-        # as with TFLite, the converted outputs' order is not Keras's: p(no_mask) is the one-wide output
+        # as with TFLite, the converted outputs' order is not Keras's: the verdict output is the narrow one
         outs = sorted(self._sess.get_outputs(), key=lambda o: o.shape[-1] if isinstance(o.shape[-1], int) else 0)
         self._outputs = [o.name for o in outs]
 
