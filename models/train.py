@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from models.calibration import apply_temperature
-from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo, violation_scores
+from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo
 from models.crossval import cross_validate
 from models.dataset import (
     Samples,
@@ -31,6 +31,7 @@ from models.dataset import (
     samples_from_scenes,
 )
 from models.detector import FaceDetector
+from models.oofreport import calibrate, class_ap, predicted_verdicts
 from models.voc import load_scenes, split_of
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ def train(s: TrainSettings) -> dict:
     check = agreement(model, out / "mask_classifier.tflite",
                       _views(scene_faces, s, 256) if len(scene_faces) else _views(pool, s, 64))
     threshold, min_score = cv.rule() if cv else (0.5, 0.0)
-    calibration = _calibrate(cv, out) if cv else {"method": "none", "temperature": 1.0}
+    calibration = calibrate(cv, out) if cv else {"method": "none", "temperature": 1.0}
     # the rule was chosen on raw out-of-fold p; the model serves calibrated p: the same cut, re-expressed
     served = float(apply_temperature(np.array([threshold]), calibration["temperature"])[0])
     meta = _metadata(s, pool, history, check, round(served, 4), round(min_score, 3))
@@ -222,38 +223,6 @@ def _export_onnx(out: Path, crops: np.ndarray) -> None:
         export_onnx(out, crops)
     except ModelError as e:
         log.warning("classifier %s: no ONNX file: %s", out, e)
-
-
-def predicted_verdicts(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """The three-verdict rule on raw softmax rows: a violation at p(violation) >= threshold, and
-    mask_incorrect when that is the larger part of it (maskwatch.detections.Detections.verdicts)."""
-    from maskwatch.detections import INCORRECT_SHARE
-
-    p, share = violation_scores(probs, CLASSES)
-    return np.where(p < threshold, 0, np.where(share >= INCORRECT_SHARE, 2, 1))
-
-
-def class_ap(labels: np.ndarray, probs: np.ndarray) -> dict:
-    """Average precision of each class against the rest, at annotated boxes."""
-    from models.metrics import average_precision
-
-    return {c: round(average_precision(probs[:, i], labels == i, int((labels == i).sum())), 3)
-            for i, c in enumerate(CLASSES)}
-
-
-def _calibrate(cv, out: Path) -> dict:
-    """One temperature for p(violation), fitted on every out-of-fold detection (models.calibration)."""
-    from models import calibration as cal
-
-    p, hit = cv.detections()
-    t = cal.fit_temperature(p, hit)
-    before, after = cal.reliability(p, hit), cal.reliability(cal.apply_temperature(p, t), hit)
-    cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)")
-    return {"method": "temperature", "temperature": round(t, 4),
-            "fitted_on": "every out-of-fold detection of the cross-validation, labelled by whether it is a "
-                         "ground-truth violation (IoU >= 0.3)",
-            "ece_before": before["ece"], "ece_after": after["ece"], "faces": before["n"],
-            "bins_before": before["bins"], "bins_after": after["bins"]}
 
 
 def _save_without_optimizer(model, s: TrainSettings, path: Path) -> None:

@@ -102,3 +102,18 @@ def test_a_share_outside_0_1_is_a_wire_error(bad):
     fields[b"meta"] = fields[b"meta"].replace(b'"p_incorrect":0.5', f'"p_incorrect":"{bad}"'.encode())
     with pytest.raises(WireError, match="p_incorrect"):
         wire.decode(fields)
+
+
+def test_training_scores_out_of_fold_faces_with_the_same_rule():
+    from models.oofreport import class_ap, predicted_verdicts
+
+    probs = np.array([[0.90, 0.05, 0.05],   # mask
+                      [0.10, 0.60, 0.30],   # no mask: most of the violation
+                      [0.10, 0.30, 0.60],   # worn incorrectly: most of it
+                      [0.60, 0.10, 0.30]])  # p(violation) 0.4: under the threshold, so a mask
+    assert predicted_verdicts(probs, 0.5).tolist() == [0, 1, 2, 0]
+    rule = [Detections(np.zeros((1, 4)), np.ones(1), np.array([1 - r[0]]), p_incorrect=np.array([r[2] / (1 - r[0])]))
+            .verdicts(0.5)[0] for r in probs]
+    assert rule == ["mask", "no_mask", "mask_incorrect", "mask"]  # the serving rule agrees
+    ap = class_ap(np.array([0, 1, 2, 0]), probs)
+    assert ap["mask_incorrect"] == 1.0 and set(ap) == {"mask", "no_mask", "mask_incorrect"}
