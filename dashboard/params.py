@@ -5,6 +5,7 @@ Empty values mean "no filter", because HTML forms submit empty fields.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 import re
 from collections.abc import Mapping
@@ -48,22 +49,18 @@ def parse_time(value: str | None, name: str, *, end: bool = False, zone: dt.tzin
     return when
 
 
+def parse_choice(value: str | None, name: str, choices: type[enum.Enum]):
+    """One of an enum's values, or None; BadQuery names the parameter and what it may be."""
+    if value is None:
+        return None
+    try:
+        return choices(value)
+    except ValueError:
+        raise BadQuery(f"{name}: expected one of {', '.join(c.value for c in choices)}") from None
+
+
 def parse_status(value: str | None, name: str = "status") -> ReviewStatus | None:
-    if value is None:
-        return None
-    try:
-        return ReviewStatus(value)
-    except ValueError:
-        raise BadQuery(f"{name}: expected one of {', '.join(s.value for s in ReviewStatus)}") from None
-
-
-def parse_verdict(value: str | None) -> Verdict | None:
-    if value is None:
-        return None
-    try:
-        return Verdict(value)
-    except ValueError:
-        raise BadQuery(f"verdict: expected one of {', '.join(v.value for v in Verdict)}") from None
+    return parse_choice(value, name, ReviewStatus)
 
 
 def parse_float(value: str | None, name: str, lo: float, hi: float) -> float | None:
@@ -99,7 +96,7 @@ def parse_filter(args: Mapping[str, str], zone: dt.tzinfo = dt.UTC) -> Violation
         start=parse_time(_get(args, "from"), "from", zone=zone),
         end=parse_time(_get(args, "to"), "to", end=True, zone=zone),
         status=parse_status(_get(args, "status")),
-        verdict=parse_verdict(_get(args, "verdict")),
+        verdict=parse_choice(_get(args, "verdict"), "verdict", Verdict),
         min_conf=parse_float(_get(args, "min_conf"), "min_conf", 0.0, 1.0))
     if flt.start and flt.end and flt.start >= flt.end:
         raise BadQuery("from: must be before to")

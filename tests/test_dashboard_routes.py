@@ -179,7 +179,8 @@ def test_public_routes_need_no_login(app, path):
 
 BAD_FILTERS = [
     "camera=../../etc", "camera=UPPER", "from=yesterday", "to=2025-13-01", "from=2025-03-02&to=2025-03-01",
-    "status=bogus", "min_conf=1.5", "min_conf=nan", "min_conf=-0.1", "from=" + "9" * 50,
+    "status=bogus", "verdict=mask", "verdict=NO_MASK", "min_conf=1.5", "min_conf=nan", "min_conf=-0.1",
+    "from=" + "9" * 50,
 ]
 BAD_CURSORS = ["before=!!!", "before=Zm9vOmJhcg", "after=" + "A" * 200, "before=x&after=y"]  # the page's
 BAD = ([(base, q) for base in ("/", "/api/violations", "/violations.csv") for q in BAD_FILTERS]
