@@ -51,8 +51,10 @@ def load_reviews(root: Path) -> list[Reviewed]:
             raise ReviewSetError(f"{manifest}:{n}: bad line: {e}") from None
         if label not in LABELS:
             raise ReviewSetError(f"{manifest}:{n}: label {label!r}, expected one of {', '.join(LABELS)}")
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:  # only files inside the export
+            raise ReviewSetError(f"{manifest}:{n}: file {rel!r} is outside the export folder")
         img = cv2.imread(str(root / rel))
-        if img is None or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        if img is None:
             log.warning("%s:%d: %s unreadable, skipped", manifest, n, rel)
             continue
         h, w = img.shape[:2]

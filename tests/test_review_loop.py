@@ -112,6 +112,8 @@ def test_export_reviews_writes_each_reviewed_face_under_its_label(site, exported
     (lambda d: (d / "manifest.json").unlink(), "not a review export"),
     (lambda d: (d / "manifest.jsonl").write_text('{"label": "hat", "file": "x.jpg"}\n'), "label 'hat'"),
     (lambda d: (d / "manifest.jsonl").write_text("{not json\n"), r"manifest.jsonl:1: bad line"),
+    (lambda d: (d / "manifest.jsonl").write_text('{"label": "mask", "file": "../../etc/passwd"}\n'),
+     "outside the export folder"),
 ])
 def test_a_broken_export_is_a_clear_error(exported, tmp_path, break_it, message):
     import shutil
