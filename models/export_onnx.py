@@ -8,19 +8,9 @@ import json
 import logging
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from models.classifier import ModelInfo
-from models.crops import crop_faces
+from models.crops import scene_crops
 from models.onnxclassifier import export_onnx
-from models.voc import load_scenes
-
-
-def scene_crops(model_dir: Path, scenes: Path) -> np.ndarray:
-    info = ModelInfo.load(model_dir)
-    return np.concatenate([crop_faces(cv2.imread(str(sc.image)), sc.boxes, info.input_size, info.crop_margin)
-                           for sc in load_scenes(scenes)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scenes", type=Path, help="annotated scenes whose faces check the export")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    crops = scene_crops(args.model_dir, args.scenes) if args.scenes else None
+    info = ModelInfo.load(args.model_dir)
+    crops = scene_crops(args.scenes, None, info.input_size, info.crop_margin) if args.scenes else None
     print(json.dumps(export_onnx(args.model_dir, crops), indent=2))
 
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from models import WEIGHTS_DIR
+from models.classifier import ModelInfo
 from models.detector import FaceDetector
 from models.onnxclassifier import OrtRunner
 
@@ -46,9 +47,8 @@ def gpu_memory() -> dict | None:
 def frames_720p(n: int) -> list[np.ndarray]:
     """n different 1280x720 frames from the bundled scenes (a grid of two scenes each)."""
     images = [cv2.imread(str(p)) for p in sorted(SCENES.glob("*.jpg"))] or [np.full((360, 640, 3), 90, np.uint8)]
-    return [cv2.resize(np.hstack([cv2.resize(images[i % len(images)], (640, 720)),
-                                  cv2.resize(images[(i + 1) % len(images)], (640, 720))]), (1280, 720))
-            for i in range(n)]
+    return [np.hstack([cv2.resize(images[i % len(images)], (640, 720)),
+                       cv2.resize(images[(i + 1) % len(images)], (640, 720))]) for i in range(n)]
 
 
 def _rate(work, items: int, seconds: float) -> tuple[float, float]:
@@ -73,10 +73,9 @@ def measure(device: str, detect_batches, classify_batches, seconds: float, threa
         faces = sum(len(d) for d in det.detect_many(frames[:b]))
         report["detect"].append({"batch": b, "frames_per_s": round(fps, 1), "ms_per_call": round(ms, 2),
                                  "faces_per_frame": round(faces / b, 1), "gpu": gpu_memory()})
-    info_dir = WEIGHTS_DIR / "classifier"
-    meta = json.loads((info_dir / "metadata.json").read_text())
-    runner = OrtRunner(info_dir / meta["files"]["onnx"], device, threads)
-    size = int(meta["input_size"])
+    info = ModelInfo.load(WEIGHTS_DIR / "classifier")
+    runner = OrtRunner(info.dir / info.onnx_file, device, threads)
+    size = info.input_size
     crops = np.random.default_rng(0).integers(0, 256, (max(classify_batches), size, size, 3)).astype(np.float32)
     for b in classify_batches:
         fps, ms = _rate(lambda b=b: runner(crops[:b]), b, seconds)

@@ -17,28 +17,14 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from models.calibration import apply_temperature
 from models.classifier import ModelInfo, _TFLiteRunner, violation_scores
-from models.crops import crop_faces
-from models.voc import load_scenes, split_of
+from models.crops import scene_crops
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FLIP_RATE = 0.005
-
-
-def scene_crops(scenes_dir: Path, split: str, size: int, margin: float, limit: int | None = None) -> np.ndarray:
-    out = []
-    for scene in load_scenes(scenes_dir):
-        if split_of(scene.stem) != split:
-            continue
-        img = cv2.imread(str(scene.image))
-        if img is not None and len(scene.boxes):
-            out.append(crop_faces(img, scene.boxes, size, margin))
-    crops = np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)
-    return crops[:limit] if limit else crops
 
 
 def convert(model, variant: str, calibration: np.ndarray) -> bytes:

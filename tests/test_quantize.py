@@ -7,7 +7,8 @@ import pytest
 from support.settings import DEMO_SCENES, ROOT
 
 from models.classifier import ModelInfo
-from models.quantize import compare, decision_diff, scene_crops
+from models.crops import scene_crops
+from models.quantize import compare, decision_diff
 from models.voc import load_scenes, split_of
 
 
