@@ -16,7 +16,7 @@ import pytest
 from maskwatch.config import ConfigError, parse_config
 from models.build import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, build_pipeline
 from models.classifier import MaskClassifier, ModelError, ModelInfo
-from models.crops import crop_faces
+from models.crops import scene_crops
 from models.detector import FaceDetector
 from models.providers import DeviceError
 from models.voc import load_scenes
@@ -80,8 +80,7 @@ def test_the_pipeline_labels_the_same_faces_batched(scenes, pipeline):
 
 def test_the_onnx_classifier_equals_tflite_on_real_faces(scenes_dir):
     info = ModelInfo.load(DEFAULT_CLASSIFIER)
-    crops = np.concatenate([crop_faces(cv2.imread(str(sc.image)), sc.boxes, info.input_size, info.crop_margin)
-                            for sc in load_scenes(scenes_dir)])
+    crops = scene_crops(scenes_dir, None, info.input_size, info.crop_margin)
     p_ref, e_ref = MaskClassifier(info, backend="tflite").predict(crops)
     ort = MaskClassifier(info, backend="onnxruntime", max_batch=16)
     p, e = ort.predict(crops)
