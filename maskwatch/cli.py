@@ -65,6 +65,8 @@ def _model_commands(sub) -> None:
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
     s.add_argument("--folds", type=int, default=4,
                    help="cross-validation folds over the non-test scenes that choose the decision rule")
+    s.add_argument("--keep-folds", action="store_true",
+                   help="also write each fold's model to OUT/folds/ (to measure ensembles and other levers)")
     s.add_argument("--extra", type=Path, metavar="DIR",
                    help="also train on operators' reviews exported by `maskwatch export-reviews`")
     s.add_argument("--limit-crops", type=int, help="at most N crops per class (smoke runs)")

@@ -1,18 +1,66 @@
 """Calibrated confidence: p(violation) that means what it says.
 
 The classifier's raw probabilities are over-confident (fine-tuned on balanced epochs, where half
-the draws are violations; real scenes have one in six). One temperature T on the violation logit,
-fitted on the out-of-fold detections of cross-validation (the pipeline's own faces, detector boxes
-and all, each labelled by whether it is a ground-truth violation), rescales them:
-p_cal = sigmoid(logit(p) / T). It is monotone, so rankings, AP and every decision made at a
-threshold are unchanged; the threshold is stored on the calibrated scale.
+the draws are violations; real scenes have one in six). Two maps are fitted on the out-of-fold
+detections of cross-validation (the pipeline's own faces, detector boxes and all, each labelled by
+whether it is a ground-truth violation):
+- one temperature T on the violation logit, p_cal = sigmoid(logit(p) / T);
+- isotonic regression (pool-adjacent-violators), interpolated between its blocks, which can bend
+  where one temperature cannot (confident detections that are no annotated violation).
+Each is scored on the half of the detections it was not fitted on (two random halves, both ways),
+and the one with the lower held-out ECE is kept. Both are strictly increasing, so rankings, AP and
+every decision made at a threshold are unchanged; the threshold is stored on the calibrated scale.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 EPS = 1e-6
 T_GRID = np.exp(np.linspace(np.log(0.2), np.log(8.0), 241))
+IDENTITY_SHARE = 1e-3  # blended into the isotonic map so that it is strictly increasing
+METHODS = ("none", "temperature", "isotonic")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The map from a model's raw p(violation) to the served one, as stored in metadata.json."""
+    method: str = "none"
+    temperature: float = 1.0
+    knots: tuple[tuple[float, float], ...] = ()  # isotonic: (raw p, calibrated p), both increasing
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        if self.method == "isotonic":
+            xs, ys = zip(*self.knots, strict=True)
+            q = np.interp(np.asarray(p, np.float64), xs, ys)
+            return ((1 - IDENTITY_SHARE) * q + IDENTITY_SHARE * np.asarray(p, np.float64)).astype(np.float32)
+        return apply_temperature(p, self.temperature)
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> Calibration:
+        """ValueError naming the field when the stored calibration is not one we can serve."""
+        meta = meta or {}
+        method = meta.get("method", "temperature" if "temperature" in meta else "none")
+        if method not in METHODS:
+            raise ValueError(f"calibration method {method!r}, expected one of {', '.join(METHODS)}")
+        t = float(meta.get("temperature", 1.0))
+        if not 0.05 <= t <= 20:
+            raise ValueError(f"calibration temperature {t} out of 0.05..20")
+        knots = tuple((float(x), float(y)) for x, y in meta.get("knots", ())) if method == "isotonic" else ()
+        if method == "isotonic":
+            xs, ys = np.array([k[0] for k in knots]), np.array([k[1] for k in knots])
+            if len(knots) < 2 or (np.diff(xs) <= 0).any() or (np.diff(ys) < 0).any() \
+                    or xs.min() < 0 or xs.max() > 1 or ys.min() < 0 or ys.max() > 1:
+                raise ValueError("calibration knots: need 2 or more (p, q) pairs in 0..1, p strictly and q "
+                                 "never decreasing")
+        return cls(method, t, knots)
+
+    def to_meta(self) -> dict:
+        out: dict = {"method": self.method, "temperature": round(self.temperature, 4)}
+        if self.knots:
+            out["knots"] = [[x, y] for x, y in self.knots]  # unrounded: rounding could tie two p
+        return out
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -39,6 +87,43 @@ def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
     return float(min(T_GRID, key=nll))
 
 
+def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """Pool-adjacent-violators on (p, y) sorted by p; knots at each block's mean p, from (0, first
+    block's rate) to (1, last block's rate), so the map covers 0..1."""
+    order = np.argsort(np.asarray(p, np.float64), kind="stable")
+    ps, ys = np.asarray(p, np.float64)[order], np.asarray(y, np.float64)[order]
+    blocks: list[list[float]] = []  # [sum of y, sum of p, count]
+    for pi, yi in zip(ps, ys, strict=True):
+        blocks.append([yi, pi, 1.0])
+        # merge while the rates do not rise, or the two blocks sit at one p (ties in p)
+        while len(blocks) > 1 and (blocks[-2][0] / blocks[-2][2] >= blocks[-1][0] / blocks[-1][2]
+                                   or blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]):
+            last = blocks.pop()
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    knots = [(b[1] / b[2], b[0] / b[2]) for b in blocks]
+    xs = [0.0] + [x for x, _ in knots if 0.0 < x < 1.0] + [1.0]
+    qs = [knots[0][1]] + [q for x, q in knots if 0.0 < x < 1.0] + [knots[-1][1]]
+    return tuple(zip(xs, qs, strict=True))
+
+
+def fit(p: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[Calibration, dict]:
+    """The calibration with the lower ECE on held-out halves, refitted on all of (p, y); and the
+    held-out ECE of each candidate."""
+    p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
+    if not len(p) or y.min() == y.max():
+        return Calibration(), {}
+    fitters = {"temperature": lambda pp, yy: Calibration("temperature", fit_temperature(pp, yy)),
+               "isotonic": lambda pp, yy: Calibration("isotonic", knots=fit_isotonic(pp, yy))}
+    half = np.random.default_rng(seed).permutation(len(p)) < len(p) // 2
+    held_out = {"none": reliability(p, y)["ece"]}
+    for name, fitter in fitters.items():
+        eces = [reliability(fitter(p[a], y[a]).apply(p[~a]), y[~a])["ece"] for a in (half, ~half)
+                if y[a].min() != y[a].max()]
+        held_out[name] = round(float(np.mean(eces)), 4) if eces else float("inf")
+    best = min(held_out, key=held_out.get)
+    return (fitters[best](p, y) if best in fitters else Calibration()), held_out
+
+
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
     """Expected calibration error over equal-width bins, and the per-bin (mean p, observed rate, count)."""
     p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
@@ -54,14 +139,14 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
     return {"ece": round(float(ece), 4), "bins": rows, "n": int(len(p))}
 
 
-def plot(before: dict, after: dict, path, title: str) -> None:
+def plot(before: dict, after: dict, path, title: str, method: str = "calibrated") -> None:
     """The reliability diagram: observed violation rate against stated p, before and after."""
     from models.plots import _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
-    for rel, name, style in ((before, "raw", "o--"), (after, "calibrated", "s-")):
+    for rel, name, style in ((before, "raw", "o--"), (after, method, "s-")):
         xs, ys = [b[0] for b in rel["bins"]], [b[1] for b in rel["bins"]]
         ax.plot(xs, ys, style, label=f"{name} (ECE {rel['ece']:.3f})")
     ax.set_xlabel("stated p(violation)")

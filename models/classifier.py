@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.errors import MaskwatchError
-from models.calibration import apply_temperature
+from models.calibration import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ModelInfo:
     embedding_dim: int = 0  # 0: the model has no appearance output
     onnx_file: str = ""  # "": no ONNX export in this folder
     classes: tuple[str, ...] = ("mask", "no_mask")
-    temperature: float = 1.0  # models.calibration: p(violation) = sigmoid(logit(raw) / T)
+    calibration: Calibration = Calibration()  # models.calibration: raw p(violation) -> the served one
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelInfo:
@@ -73,15 +73,13 @@ class ModelInfo:
                        float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
                        str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
                        int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""),
-                       tuple(meta["classes"]), float((meta.get("calibration") or {}).get("temperature", 1.0)))
+                       tuple(meta["classes"]), Calibration.from_meta(meta.get("calibration")))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
         if not 16 <= info.input_size <= 512:
             raise ModelError(f"classifier metadata {path}: input_size {info.input_size} out of 16..512")
         if not 0.0 < info.threshold < 1.0:
             raise ModelError(f"classifier metadata {path}: threshold {info.threshold} not in (0, 1)")
-        if not 0.05 <= info.temperature <= 20:
-            raise ModelError(f"classifier metadata {path}: calibration temperature {info.temperature} out of 0.05..20")
         if not 0 <= info.embedding_dim <= 4096:
             raise ModelError(f"classifier metadata {path}: embedding dim {info.embedding_dim} out of 0..4096")
         return info
@@ -158,7 +156,7 @@ class MaskClassifier:
                for i in range(0, len(crops), self.max_batch)]
         probs = np.concatenate([np.asarray(o[0]).reshape(len(o[0]), -1) for o in out]).astype(np.float32)
         p, incorrect = violation_scores(probs, self.info.classes, self.info.dir)
-        p = apply_temperature(p, self.info.temperature)
+        p = self.info.calibration.apply(p)
         if not dim or any(o[1] is None for o in out):
             return p, incorrect, None
         emb = np.concatenate([o[1] for o in out]).astype(np.float32)

@@ -49,6 +49,15 @@ class CrossVal:
         """Out of fold at annotated boxes: verdicts (N,) 0/1/2 and softmax (N, 3)."""
         return np.concatenate(self.labels), np.concatenate(self.probs)
 
+    def save(self, path: Path) -> None:
+        """Every out-of-fold number, so calibrations and rules can be studied without retraining."""
+        arrays = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
+                  for f in ("conf", "p_no_mask", "on_violation", "on_mask")}
+        counts = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
+                  for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt")}
+        labels, probs = self.annotated()
+        np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, **arrays, **counts)
+
     def detections(self) -> tuple[np.ndarray, np.ndarray]:
         """Out of fold, every face the pipeline found: raw p(violation) and whether it is one."""
         t = self.tallies["all"]
@@ -64,8 +73,9 @@ def annotated_views(samples: Samples, size: int, margin: float) -> tuple[np.ndar
 
 
 def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, size: int, margin: float,
-                   fit: Callable) -> CrossVal:
-    """`fit(train_samples, (val_x, val_y))` -> (keras model, history) is called once per fold."""
+                   fit: Callable, keep: Callable | None = None) -> CrossVal:
+    """`fit(train_samples, (val_x, val_y))` -> (keras model, history) is called once per fold;
+    `keep(k, model)`, where given, is handed each fold's model (to save it for the levers' study)."""
     from models.evaluate import tally_scenes
 
     cv = CrossVal(folds)
@@ -76,6 +86,8 @@ def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, siz
             continue
         val_x, val_y = annotated_views(pool.subset(fold == k), size, margin)
         model, history = fit(pool.subset(fold != k), (val_x, val_y))
+        if keep is not None:
+            keep(k, model)
         for key, values in history.items():
             if key.startswith("val_"):
                 cv.curves.setdefault(key, []).append(values)

@@ -1,5 +1,5 @@
 """What cross-validation's out-of-fold predictions say about a model: its three-verdict
-confusion, per-class AP at annotated boxes, and the temperature that calibrates p(violation)."""
+confusion, per-class AP at annotated boxes, and the calibration of p(violation)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,16 +25,20 @@ def class_ap(labels: np.ndarray, probs: np.ndarray) -> dict:
             for i, c in enumerate(CLASSES)}
 
 
-def calibrate(cv, out: Path) -> dict:
-    """One temperature for p(violation), fitted on every out-of-fold detection (models.calibration)."""
+def calibrate(cv, out: Path):
+    """The calibration of p(violation), fitted on every out-of-fold detection (models.calibration),
+    and what it did: (Calibration, report for metadata.json)."""
     from models import calibration as cal
 
     p, hit = cv.detections()
-    t = cal.fit_temperature(p, hit)
-    before, after = cal.reliability(p, hit), cal.reliability(cal.apply_temperature(p, t), hit)
-    cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)")
-    return {"method": "temperature", "temperature": round(t, 4),
-            "fitted_on": "every out-of-fold detection of the cross-validation, labelled by whether it is a "
-                         "ground-truth violation (IoU >= 0.3)",
-            "ece_before": before["ece"], "ece_after": after["ece"], "faces": before["n"],
-            "bins_before": before["bins"], "bins_after": after["bins"]}
+    chosen, held_out = cal.fit(p, hit)
+    before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
+    cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)", chosen.method)
+    return chosen, {**chosen.to_meta(),
+                    "fitted_on": "every out-of-fold detection of the cross-validation, labelled by whether it "
+                                 "is a ground-truth violation (IoU >= 0.3)",
+                    "chosen_by": "the lower ECE on held-out halves (fitted on one random half, scored on the "
+                                 "other, both ways)",
+                    "held_out_ece": held_out,
+                    "ece_before": before["ece"], "ece_after": after["ece"], "faces": before["n"],
+                    "bins_before": before["bins"], "bins_after": after["bins"]}

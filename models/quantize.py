@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibration import apply_temperature
 from models.classifier import ModelInfo, _TFLiteRunner, violation_scores
 from models.crops import scene_crops
 
@@ -54,7 +53,7 @@ def _p(path: Path, x: np.ndarray, info: ModelInfo) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     raw = np.concatenate([runner(x[i:i + 16])[0] for i in range(0, len(x), 16)])
     speed = len(x) / (time.perf_counter() - t0)
-    return apply_temperature(violation_scores(raw, info.classes, path)[0], info.temperature), speed
+    return info.calibration.apply(violation_scores(raw, info.classes, path)[0]), speed
 
 
 def decision_diff(ref: np.ndarray, got: np.ndarray, threshold: float) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibration import apply_temperature
+from models.calibration import Calibration
 from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo
 from models.crossval import cross_validate
 from models.dataset import (
@@ -35,6 +35,8 @@ from models.oofreport import calibrate, class_ap, predicted_verdicts
 from models.voc import load_scenes, split_of
 
 log = logging.getLogger(__name__)
+
+OOF_FILE = "out_of_fold.npz"  # every out-of-fold detection and annotated face (CrossVal.save)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class TrainSettings:
     seed: int = 1
     limit_crops: int | None = None
     folds: int = 4   # cross-validation folds for the decision rule; < 2: none (rule p >= 0.5)
+    keep_folds: bool = False  # write each fold's model to out/folds/ (to measure ensembles and other levers)
     progress: bool = True
 
 
@@ -184,8 +187,10 @@ def train(s: TrainSettings) -> dict:
              int(pool.labels.sum()), len(scenes))
     cv = None
     if s.folds >= 2 and scenes and detector is not None:
+        keep = (lambda k, m: _save_without_optimizer(m, s, _fold_path(out, k))) if s.keep_folds else None
         cv = cross_validate(pool, scenes, detector, s.folds, s.input_size, s.crop_margin,
-                            lambda part, val: _fit(part, val, s, s.seed))
+                            lambda part, val: _fit(part, val, s, s.seed), keep)
+        cv.save(out / OOF_FILE)
     model, history = _fit(pool, None, s, s.seed)
     _save_without_optimizer(model, s, out / "mask_classifier.keras")
     export_tflite(model, out / "mask_classifier.tflite")
@@ -194,9 +199,9 @@ def train(s: TrainSettings) -> dict:
     check = agreement(model, out / "mask_classifier.tflite",
                       _views(scene_faces, s, 256) if len(scene_faces) else _views(pool, s, 64))
     threshold, min_score = cv.rule() if cv else (0.5, 0.0)
-    calibration = calibrate(cv, out) if cv else {"method": "none", "temperature": 1.0}
+    chosen, calibration = calibrate(cv, out) if cv else (Calibration(), Calibration().to_meta())
     # the rule was chosen on raw out-of-fold p; the model serves calibrated p: the same cut, re-expressed
-    served = float(apply_temperature(np.array([threshold]), calibration["temperature"])[0])
+    served = float(chosen.apply(np.array([threshold]))[0])
     meta = _metadata(s, pool, history, check, round(served, 4), round(min_score, 3))
     meta["calibration"] = calibration
     if cv:
@@ -223,6 +228,11 @@ def _export_onnx(out: Path, crops: np.ndarray) -> None:
         export_onnx(out, crops)
     except ModelError as e:
         log.warning("classifier %s: no ONNX file: %s", out, e)
+
+
+def _fold_path(out: Path, k: int) -> Path:
+    (out / "folds").mkdir(exist_ok=True)
+    return out / "folds" / f"fold{k}.keras"
 
 
 def _save_without_optimizer(model, s: TrainSettings, path: Path) -> None:
@@ -254,7 +264,7 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
         "version": dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M"),
         "trained": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "classes": CLASSES,
-        "output": "softmax over classes; p(violation) = 1 - p(mask), calibrated by the temperature in "
+        "output": "softmax over classes; p(violation) = 1 - p(mask), calibrated by the map in "
                   "'calibration'; a violation is mask_incorrect when p(mask_incorrect) is at least half of it",
         "input_size": s.input_size,
         "input": "RGB float32 in 0..255 (the model rescales to -1..1 itself)",

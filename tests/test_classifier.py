@@ -32,6 +32,11 @@ def _copy_model(tmp_path):
     (lambda m: m.pop("input_size"), "missing or bad field 'input_size'"),
     (lambda m: m.update(threshold=1.5), "threshold 1.5"),
     (lambda m: m.update(input_size=4), "input_size 4"),
+    (lambda m: m.update(calibration={"method": "temperature", "temperature": 30}), "temperature 30.0 out of"),
+    (lambda m: m.update(calibration={"method": "platt"}), "calibration method 'platt'"),
+    (lambda m: m.update(calibration={"method": "isotonic", "knots": [[0, 0.5], [0, 0.2]]}), "calibration knots"),
+    (lambda m: m.update(calibration={"method": "isotonic", "knots": [[0, 0.5], [1, 0.2]]}), "calibration knots"),
+    (lambda m: m.update(calibration={"method": "isotonic", "knots": [[0, 0.1]]}), "calibration knots"),
 ])
 def test_wrong_metadata_names_the_file(tmp_path, edit, message):
     model = _copy_model(tmp_path)

@@ -16,7 +16,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     out = tmp_path / "model"
     meta = train(TrainSettings(out=out, scenes=scenes_dir, detector_weights=DEFAULT_DETECTOR, input_size=32,
                                batch_size=16, samples_per_epoch=64, epochs_head=1, epochs_finetune=1,
-                               folds=2, seed=3, progress=False))
+                               folds=2, seed=3, progress=False, keep_folds=True))
     for name in ("metadata.json", "mask_classifier.keras", "mask_classifier.tflite", "mask_classifier.onnx",
                  "training_curves.png", "confusion_matrix.png", "reliability.png"):
         assert (out / name).stat().st_size > 0, name
@@ -33,9 +33,11 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     confusion = saved["metrics"]["out_of_fold_confusion"]
     assert len(confusion) == 3 and all(len(row) == 3 for row in confusion) and sum(map(sum, confusion)) > 0
     assert set(saved["metrics"]["out_of_fold_class_ap"]) == {"mask", "no_mask", "mask_incorrect"}
-    # one temperature fitted on the out-of-fold detections; the served threshold is on that scale
+    # fitted on the out-of-fold detections, chosen on held-out halves; the served threshold is on that scale
     cal = saved["calibration"]
-    assert cal["method"] == "temperature" and 0.2 <= cal["temperature"] <= 8 and cal["faces"] > n_scenes
+    assert cal["method"] in ("temperature", "isotonic", "none") and cal["faces"] > n_scenes
+    assert set(cal["held_out_ece"]) == {"none", "temperature", "isotonic"}
+    assert cal["held_out_ece"][cal["method"]] == min(cal["held_out_ece"].values())
     assert 0 <= cal["ece_after"] <= cal["ece_before"] + 1e-9
     assert len(saved["training"]["held_out_fold_curves"]["val_loss"]) == 2
     assert len(saved["training"]["history"]["loss"]) == 2
@@ -45,6 +47,24 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     ort = MaskClassifier.load(out, backend="onnxruntime").predict_verdicts(np.zeros((3, 32, 32, 3), np.uint8))
     np.testing.assert_allclose(ort[0], p, atol=1e-4)
     assert meta["version"] == saved["version"]
+    # every out-of-fold number is kept, and the fold models, for the levers' study
+    oof = np.load(out / "out_of_fold.npz")
+    assert len(oof["all/p_no_mask"]) == len(oof["all/conf"]) == cal["faces"]
+    assert oof["annotated_probs"].shape == (len(oof["annotated_labels"]), 3)
+    assert int(oof["all/violations_gt"]) == saved["metrics"]["out_of_fold"]["all"]["violations_gt"]
+    from models.classifier import ModelInfo
+    from models.detector import FaceDetector
+    from models.levers import CachedDetector, out_of_fold
+    from models.voc import load_scenes
+
+    detector = CachedDetector(FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0))
+    levers = out_of_fold(detector, out, ModelInfo.load(out),
+                         [sc for sc in load_scenes(scenes_dir) if split_of(sc.stem) != "test"])
+    assert {"as trained", "test-time flip", "margin 0.30", "face score off"} <= set(levers)
+    # "as trained" out of fold is the cross-validation training did: the same rule, the same F1
+    for bucket in ("all", ">=24px"):
+        assert levers["as trained"][bucket]["f1"] == saved["metrics"]["out_of_fold"][bucket]["violation_f1"]
+    assert levers["face score off"]["rule"][1] == 0.0
 
 
 def test_training_without_both_classes_is_refused(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from maskwatch.detections import INCORRECT_SHARE, Detections, verdict
 from maskwatch.wire import WireError
 from maskwatch.wire import detections as wire
-from models.calibration import apply_temperature, fit_temperature, reliability
+from models.calibration import Calibration, apply_temperature, fit, fit_isotonic, fit_temperature, reliability
 from models.classifier import ModelError, violation_scores
 
 RULE = [
@@ -80,6 +80,33 @@ def test_temperature_calibration_recovers_a_known_overconfidence():
     order = np.argsort(overconfident, kind="stable")
     assert (np.diff(apply_temperature(overconfident, t)[order]) >= 0).all()
     assert fit_temperature(np.array([0.9, 0.8]), np.array([1, 1])) == 1.0  # one class only: leave it
+
+
+def test_isotonic_calibration_fixes_what_one_temperature_cannot():
+    rng = np.random.default_rng(1)
+    p = rng.random(20000)
+    # confident detections that are often no violation: the observed rate tops out at 0.6
+    truth = np.where(p < 0.5, p * 0.4, 0.2 + (p - 0.5) * 0.8)
+    y = rng.random(len(p)) < truth
+    chosen, held_out = fit(p, y)
+    assert chosen.method == "isotonic" and held_out["isotonic"] < min(held_out["temperature"], held_out["none"]) / 5
+    assert reliability(chosen.apply(p), y)["ece"] < 0.02 < reliability(p, y)["ece"]
+    # strictly increasing over 0..1: every decision at a re-expressed threshold is the one made before
+    grid = np.linspace(0, 1, 5001)
+    assert (np.diff(chosen.apply(grid)) > 0).all()
+    raw_t = 0.83
+    served_t = chosen.apply(np.array([raw_t]))[0]
+    np.testing.assert_array_equal(chosen.apply(p) >= served_t, p >= raw_t)
+    # what metadata.json stores reads back as the same map
+    back = Calibration.from_meta(chosen.to_meta())
+    np.testing.assert_allclose(back.apply(grid), chosen.apply(grid), atol=1e-4)
+
+
+def test_isotonic_merges_ties_and_violators():
+    knots = fit_isotonic(np.array([0.2, 0.5, 0.5, 0.9, 0.95]), np.array([1, 0, 1, 0, 1]))
+    xs, qs = zip(*knots, strict=True)
+    assert xs[0] == 0.0 and xs[-1] == 1.0 and all(np.diff(xs) > 0) and all(np.diff(qs) >= 0)
+    assert fit(np.array([0.9, 0.8]), np.array([1, 1]))[0] == Calibration()  # one class only: leave it
 
 
 def test_the_share_travels_in_detections_and_old_entries_read_as_zero():
