@@ -1,0 +1,226 @@
+"""`python -m models.levers MODEL_DIR`: what each inference-time lever does to a trained model.
+
+Measured two ways, both with the real pipeline (detector included):
+- out of fold, where the model folder keeps its fold models (`maskwatch train --keep-folds`):
+  each fold's model on its own held-out scenes, pooled; the rule (threshold, minimum face score)
+  is chosen on the pooled detections for each lever as training chooses it, so a lever may be
+  shipped on this number;
+- on the held-out test split with the model itself, at its stored rule (AP needs no rule). This
+  one only describes: choosing a lever by it would spend the test split.
+
+Levers: test-time flip (the mean p of the crop and its mirror), the crop margin (trained at the
+model's own; the detector's boxes are tighter than the annotators'), several margins averaged,
+the face-score part of the rule (off), and the ensemble of the fold models with the final one
+(test split only: each fold's scenes were trained on by the others).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.classifier import MaskClassifier, ModelInfo
+from models.evaluate import tally_scenes
+from models.metrics import SCORE_GRID, best_rule
+from models.pipeline import MaskPipeline
+from models.voc import fold_of, load_scenes, split_of
+
+log = logging.getLogger(__name__)
+
+SIZE_BUCKETS = {"all": (0.0, float("inf")), ">=24px": (24.0, float("inf"))}
+
+
+class Flipped:
+    """A classifier that answers the mean of the crop and its mirror image."""
+
+    def __init__(self, inner):
+        self.inner, self.info, self.input_size = inner, inner.info, inner.input_size
+
+    def predict_verdicts(self, crops):
+        p, inc, emb = self.inner.predict_verdicts(crops)
+        p2, inc2, _ = self.inner.predict_verdicts(np.ascontiguousarray(crops[:, :, ::-1]))
+        return (p + p2) / 2, None if inc is None else (inc + inc2) / 2, emb
+
+
+class Margins:
+    """Crops cut at the largest margin, re-cut at each smaller one from their centre; the mean p."""
+
+    def __init__(self, inner, margins: tuple[float, ...]):
+        self.inner, self.margins, self.input_size = inner, sorted(margins), inner.input_size
+        self.info = dataclasses.replace(inner.info, crop_margin=self.margins[-1])
+
+    def predict_verdicts(self, crops):
+        s, widest = self.input_size, self.margins[-1]
+        runs = []
+        for m in self.margins:
+            side = int(round(s * (1 + m) / (1 + widest)))
+            lo = (s - side) // 2
+            views = np.stack([cv2.resize(c[lo:lo + side, lo:lo + side], (s, s), interpolation=cv2.INTER_LINEAR)
+                              for c in crops]) if side != s and len(crops) else crops
+            runs.append(self.inner.predict_verdicts(views))
+        p = np.mean([r[0] for r in runs], axis=0)
+        inc = None if runs[0][1] is None else np.mean([r[1] for r in runs], axis=0)
+        return p, inc, runs[0][2]
+
+
+class Margin:
+    """The same classifier fed crops at another margin."""
+
+    def __init__(self, inner, margin: float):
+        self.inner, self.input_size = inner, inner.input_size
+        self.info = dataclasses.replace(inner.info, crop_margin=margin)
+
+    def predict_verdicts(self, crops):
+        return self.inner.predict_verdicts(crops)
+
+
+class Ensemble:
+    """The mean p of several classifiers of one input size and margin (the first one's info)."""
+
+    def __init__(self, members: list):
+        self.members, self.info, self.input_size = members, members[0].info, members[0].input_size
+
+    def predict_verdicts(self, crops):
+        runs = [m.predict_verdicts(crops) for m in self.members]
+        inc = None if runs[0][1] is None else np.mean([r[1] for r in runs], axis=0)
+        return np.mean([r[0] for r in runs], axis=0), inc, runs[0][2]
+
+
+def levers(base, margin: float) -> dict:
+    return {"as trained": base, "test-time flip": Flipped(base),
+            "margin 0.05": Margin(base, 0.05), "margin 0.30": Margin(base, 0.30),
+            "margin 0.30 + flip": Flipped(Margin(base, 0.30)),
+            f"margins 0.05/{margin:.2f}/0.30 averaged": Margins(base, (0.05, margin, 0.30))}
+
+
+class Calibrated:
+    """A raw-p classifier (fold models, ensembles) served through a model's calibration."""
+
+    def __init__(self, inner, info: ModelInfo):
+        self.inner, self.info, self.input_size = inner, info, inner.input_size
+
+    def predict_verdicts(self, crops):
+        p, inc, emb = self.inner.predict_verdicts(crops)
+        return self.info.calibration.apply(p), inc, emb
+
+
+class CachedDetector:
+    """The detector's faces per image, computed once for every lever (keyed by the pixels)."""
+
+    def __init__(self, detector):
+        self.detector, self.seen = detector, {}
+
+    def detect_many(self, images, regions=None):  # whole images only: regions are not used here
+        keys = [hashlib.sha1(img.tobytes()).hexdigest() for img in images]
+        todo = [i for i, k in enumerate(keys) if k not in self.seen]
+        for i, d in zip(todo, self.detector.detect_many([images[i] for i in todo]) if todo else [], strict=True):
+            self.seen[keys[i]] = d
+        return [self.seen[k] for k in keys]
+
+
+def _tallies(detector, clf, scenes) -> dict:
+    return tally_scenes(MaskPipeline(detector, clf, threshold=0.5, min_face_score=0.0), scenes, SIZE_BUCKETS)
+
+
+def summarize(tallies: dict, rule: tuple[float, float] | None, min_score_off: bool = False) -> dict:
+    """Violation F1 (at `rule`, or at the best rule for these detections) and AP, all faces and >= 24 px."""
+    if rule is None:
+        rule = best_rule(list(tallies.values()), score_grid=[0.0] if min_score_off else SCORE_GRID)
+    elif min_score_off:
+        rule = (rule[0], 0.0)
+    return {"rule": [round(rule[0], 3), round(rule[1], 3)],
+            **{b: {"f1": t.summary(*rule)["violation_f1"], "ap": t.summary(*rule)["violation_ap"]}
+               for b, t in tallies.items()}}
+
+
+def fold_models(model_dir: Path, info: ModelInfo) -> list:
+    import keras
+
+    folds = int(info.raw["training"]["settings"]["folds"])
+    raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=type(info.calibration)())
+    paths = [model_dir / "folds" / f"fold{k}.keras" for k in range(folds)]
+    return [MaskClassifier(raw, keras_model=keras.models.load_model(p, compile=False)) if p.is_file() else None
+            for p in paths]
+
+
+def out_of_fold(detector, model_dir: Path, info: ModelInfo, scenes) -> dict:
+    """Each lever out of fold: fold k's model on fold k's scenes, pooled, the rule chosen on them."""
+    models = fold_models(model_dir, info)
+    if not models or any(m is None for m in models):
+        return {}
+    results = {}
+    for name in [*levers(models[0], info.crop_margin), "face score off"]:
+        pooled: dict = {}
+        for k, m in enumerate(models):
+            clf = levers(m, info.crop_margin)["as trained" if name == "face score off" else name]
+            held = [s for s in scenes if fold_of(s.stem, len(models)) == k]
+            for b, t in _tallies(detector, clf, held).items():
+                if b in pooled:
+                    pooled[b].extend(t)
+                else:
+                    pooled[b] = t
+        results[name] = summarize(pooled, None, min_score_off=name == "face score off")
+        log.info("levers: out of fold, %s: %s", name, results[name])
+    return results
+
+
+def held_out(detector, model_dir: Path, info: ModelInfo, scenes) -> dict:
+    """Each lever with the model itself on the test split, at the model's stored rule."""
+    base = MaskClassifier.load(model_dir, backend="tflite")
+    rule = (info.threshold, info.min_face_score)
+    results = {name: summarize(_tallies(detector, clf, scenes), rule)
+               for name, clf in levers(base, info.crop_margin).items()}
+    results["face score off"] = summarize(_tallies(detector, base, scenes), rule, min_score_off=True)
+    members = [m for m in fold_models(model_dir, info) if m is not None] if (model_dir / "folds").is_dir() else []
+    if members:
+        raw_final = MaskClassifier(dataclasses.replace(info, calibration=type(info.calibration)()), backend="tflite")
+        ensemble = Calibrated(Ensemble([raw_final, *members]), info)
+        name = f"ensemble of {len(members)} fold models + final"
+        results[name] = summarize(_tallies(detector, ensemble, scenes), rule)
+    return results
+
+
+def table(results: dict, where: str) -> str:
+    lines = [f"| lever ({where}) | rule | F1 all | F1 >= 24 px | AP all | AP >= 24 px |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | p >= {r['rule'][0]}, face >= {r['rule'][1]} | {r['all']['f1']:.3f} | "
+                     f"{r['>=24px']['f1']:.3f} | {r['all']['ap']:.3f} | {r['>=24px']['ap']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from maskwatch.models_config import DetectorConfig
+    from models.build import build_detector
+
+    ap = argparse.ArgumentParser(prog="python -m models.levers", description=__doc__.split("\n\n")[0])
+    ap.add_argument("model_dir", type=Path)
+    ap.add_argument("--scenes", type=Path, required=True, help="scenes-dev (VOC)")
+    ap.add_argument("--out", type=Path, help="write levers.json here")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    info = ModelInfo.load(args.model_dir)
+    detector = CachedDetector(build_detector(DetectorConfig()))  # the shipped detector settings
+    scenes = load_scenes(args.scenes)
+    train_part = [s for s in scenes if split_of(s.stem) != "test"]
+    test_part = [s for s in scenes if split_of(s.stem) == "test"]
+    report = {"model": str(args.model_dir), "version": info.version,
+              "out_of_fold": out_of_fold(detector, args.model_dir, info, train_part),
+              "held_out": held_out(detector, args.model_dir, info, test_part)}
+    if report["out_of_fold"]:
+        print(table(report["out_of_fold"], "out of fold, rule chosen there"))
+        print()
+    print(table(report["held_out"], "held-out test split, the model's rule"))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "levers.json").write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""Inference-time levers (models.levers): each wrapper does what it says, on real scene faces, and
+the lever table's "as trained" row is exactly what `maskwatch evaluate` says."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from maskwatch.models_config import DetectorConfig
+from models.build import DEFAULT_CLASSIFIER, build_detector
+from models.classifier import MaskClassifier, ModelInfo
+from models.crops import crop_faces
+from models.evaluate import evaluate
+from models.levers import CachedDetector, Ensemble, Flipped, Margins, held_out
+from models.pipeline import MaskPipeline
+from models.voc import load_scenes
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite")
+
+
+def _faces(scenes_dir, size, margin):
+    return np.concatenate([crop_faces(cv2.imread(str(sc.image)), sc.boxes, size, margin)
+                           for sc in load_scenes(scenes_dir)])
+
+
+def test_flip_is_the_mean_over_a_crop_and_its_mirror(shipped, scenes_dir):
+    faces = _faces(scenes_dir, shipped.input_size, shipped.info.crop_margin)
+    mirrored = np.ascontiguousarray(faces[:, :, ::-1])
+    p, pm = shipped.predict_verdicts(faces)[0], shipped.predict_verdicts(mirrored)[0]
+    got = Flipped(shipped).predict_verdicts(faces)[0]
+    np.testing.assert_allclose(got, (p + pm) / 2, atol=1e-6)
+    np.testing.assert_allclose(Flipped(shipped).predict_verdicts(mirrored)[0], got, atol=1e-6)
+    assert np.abs(p - pm).max() > 1e-3  # the mirror is a different view: the lever can change something
+
+
+def test_margins_recut_each_margin_from_the_widest_crop(shipped, scenes_dir):
+    size = shipped.input_size
+    narrow, wide = _faces(scenes_dir, size, 0.15), _faces(scenes_dir, size, 0.30)
+    lever = Margins(shipped, (0.15, 0.30))
+    assert lever.info.crop_margin == 0.30  # the pipeline cuts at the widest
+    expected = (shipped.predict_verdicts(narrow)[0] + shipped.predict_verdicts(wide)[0]) / 2
+    got = lever.predict_verdicts(wide)[0]
+    # re-cut from the centre of the wide crop (resampled) is nearly the narrow crop itself
+    assert np.abs(got - expected).mean() < 0.02
+    np.testing.assert_allclose(Margins(shipped, (0.15,)).predict_verdicts(narrow)[0],
+                               shipped.predict_verdicts(narrow)[0], atol=1e-6)
+
+
+def test_an_ensemble_is_the_mean_of_its_members(shipped, scenes_dir):
+    faces = _faces(scenes_dir, shipped.input_size, shipped.info.crop_margin)
+    p = shipped.predict_verdicts(faces)[0]
+    flipped = Flipped(shipped).predict_verdicts(faces)[0]
+    np.testing.assert_allclose(Ensemble([shipped, Flipped(shipped)]).predict_verdicts(faces)[0], (p + flipped) / 2,
+                               atol=1e-6)
+
+
+def test_the_cached_detector_runs_once_per_image(scene_images):
+    calls = []
+
+    class Counting:
+        def detect_many(self, images, regions=None):
+            calls.append(len(images))
+            return [f"faces of {img.shape}" for img in images]
+
+    cached = CachedDetector(Counting())
+    images = [cv2.imread(str(p)) for p in scene_images[:3]]
+    first = cached.detect_many(images)
+    assert cached.detect_many(images[::-1]) == first[::-1] and calls == [3]
+    cached.detect_many([images[0], cv2.flip(images[0], 1)])
+    assert calls == [3, 1]
+
+
+def test_as_trained_is_what_evaluate_says(scenes_dir):
+    detector = CachedDetector(build_detector(DetectorConfig()))
+    scenes = load_scenes(scenes_dir)
+    info = ModelInfo.load(DEFAULT_CLASSIFIER)
+    results = held_out(detector, DEFAULT_CLASSIFIER, info, scenes)
+    assert {"as trained", "test-time flip", "margin 0.05", "margin 0.30", "face score off"} <= set(results)
+    assert not any(k.startswith("ensemble") for k in results)  # the shipped folder keeps no fold models
+    direct = evaluate(MaskPipeline(detector, MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite")), scenes)
+    for bucket in ("all", ">=24px"):
+        assert results["as trained"][bucket] == {"f1": direct["buckets"][bucket]["violation_f1"],
+                                                 "ap": direct["buckets"][bucket]["violation_ap"]}
+    assert results["as trained"]["rule"] == [info.threshold, info.min_face_score]
+    assert results["face score off"]["rule"] == [info.threshold, 0.0]
