@@ -14,7 +14,7 @@ import numpy as np
 
 from models.classifier import MaskClassifier, ModelInfo
 from models.crops import crop_faces
-from models.evaluate import evaluate
+from models.evaluate import BUCKETS, evaluate
 from models.pipeline import MaskPipeline
 from models.reviewset import Reviewed
 
@@ -44,7 +44,7 @@ def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | No
         if scenes:
             r = evaluate(MaskPipeline(detector, clf), scenes)
             r.pop("_pr", None)
-            result["scenes"] = {k: r["buckets"][k] for k in ("all", ">=24px")}
+            result["scenes"] = {k: r["buckets"][k] for k in BUCKETS}  # F1 by face size too
         if reviews is not None:
             result["reviews"] = score_reviews(clf, reviews)
         out[name] = result
@@ -72,6 +72,11 @@ def table(result: dict) -> str:
             label = f"held-out scenes, {key} faces" if key else f"reviewed faces ({o['faces']})"
             for col in ("violation_precision", "violation_recall", "violation_f1"):
                 lines.append(f"| {label}: {col.replace('violation_', 'violation ')} | {o[col]:.3f} | {n[col]:.3f} |")
+    if "scenes" in result["old"]:
+        for key in (k for k in result["old"]["scenes"] if k not in ("all", ">=24px")):
+            o, n = result["old"]["scenes"][key], result["new"]["scenes"][key]
+            lines.append(f"| held-out scenes, {key} faces ({o['violations_gt']} violations): violation F1 | "
+                         f"{o['violation_f1']:.3f} | {n['violation_f1']:.3f} |")
     lines.append("")
     lines.append("promotable: NEW is worse on neither" if result["promotable"]
                  else "not promotable: NEW is worse on " + "; ".join(result["worse_on"]))

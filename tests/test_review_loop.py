@@ -172,3 +172,35 @@ def test_compare_promotes_only_a_model_worse_on_neither(tiny_model, exported, sc
 def test_compare_needs_something_to_compare_on(tmp_path):
     r = _maskwatch("evaluate", "--compare", DEFAULT_CLASSIFIER, DEFAULT_CLASSIFIER)
     assert r.returncode == 2 and "give --scenes DIR" in r.stderr
+
+
+@pytest.mark.slow
+def test_the_review_loop_demo_runs_end_to_end(scenes_dir, tmp_path):
+    """`python -m maskwatch.commands.reviewloop` on the bundled scenes with a tiny recipe: the site
+    databases hold OLD's violations, every one reviewed by the annotations; NEW trains on part A's
+    export; the comparison scores both on the test scenes and on part B's reviews."""
+    import argparse
+
+    from maskwatch.commands.reviewloop import run
+
+    args = argparse.Namespace(out=tmp_path / "loop", scenes=scenes_dir, crops=None, imagenet_weights=None,
+                              input_size=32, samples_per_epoch=64, epochs_head=1, epochs_finetune=0,
+                              threshold=0.0)  # a tiny model's p says little: flag every face
+    report = run(args)
+    for name, part in report["site"].items():
+        assert part["flagged"] == sum(part["reviews"].values()) == part["exported"] > 0, name
+        engine = make_engine(f"sqlite:///{tmp_path / 'loop' / f'site-{name}' / 'site.db'}")
+        with session_factory(engine)() as s:
+            rows = s.query(Violation).all()
+            assert len(rows) == part["flagged"] and all(r.review_status is not ReviewStatus.pending for r in rows)
+            assert {r.review_label.value for r in rows} == set(part["reviews"])
+        engine.dispose()
+    new = json.loads((tmp_path / "loop" / "new" / "metadata.json").read_text())
+    counts = new["data"]["train_samples"]
+    assert counts["review/no_mask"] + counts["review/mask"] == report["site"]["A"]["exported"]
+    assert new["training"]["settings"]["extra"].endswith("reviews")
+    cmp = report["compare"]
+    assert cmp["old"]["reviews"]["faces"] == report["site"]["B"]["exported"]
+    assert {"all", ">=24px", "<16px", "16-24px", "24-48px", ">=48px"} <= set(cmp["new"]["scenes"])
+    assert isinstance(cmp["promotable"], bool)
+    assert json.loads((tmp_path / "loop" / "reviewloop.json").read_text())["site"] == report["site"]
