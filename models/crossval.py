@@ -58,6 +58,18 @@ class CrossVal:
         labels, probs = self.annotated()
         np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, **arrays, **counts)
 
+    @classmethod
+    def load(cls, path: Path, folds: int) -> CrossVal:
+        """What `save` wrote, back as a CrossVal (its fold curves are not kept)."""
+        data = np.load(path)
+        cv = cls(folds, labels=[data["annotated_labels"]], probs=[data["annotated_probs"]])
+        for name, t in cv.tallies.items():
+            for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
+                setattr(t, f, int(data[f"{name}/{f}"]))
+            for f in ("conf", "p_no_mask", "on_violation", "on_mask"):
+                setattr(t, f, data[f"{name}/{f}"].tolist())
+        return cv
+
     def detections(self) -> tuple[np.ndarray, np.ndarray]:
         """Out of fold, every face the pipeline found: raw p(violation) and whether it is one."""
         t = self.tallies["all"]

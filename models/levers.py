@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.calibration import Calibration
 from models.classifier import MaskClassifier, ModelInfo
 from models.evaluate import tally_scenes
 from models.metrics import SCORE_GRID, best_rule
@@ -143,7 +144,7 @@ def fold_models(model_dir: Path, info: ModelInfo) -> list:
     import keras
 
     folds = int(info.raw["training"]["settings"]["folds"])
-    raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=type(info.calibration)())
+    raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=Calibration())
     paths = [model_dir / "folds" / f"fold{k}.keras" for k in range(folds)]
     return [MaskClassifier(raw, keras_model=keras.models.load_model(p, compile=False)) if p.is_file() else None
             for p in paths]
@@ -179,7 +180,7 @@ def held_out(detector, model_dir: Path, info: ModelInfo, scenes) -> dict:
     results["face score off"] = summarize(_tallies(detector, base, scenes), rule, min_score_off=True)
     members = [m for m in fold_models(model_dir, info) if m is not None] if (model_dir / "folds").is_dir() else []
     if members:
-        raw_final = MaskClassifier(dataclasses.replace(info, calibration=type(info.calibration)()), backend="tflite")
+        raw_final = MaskClassifier(dataclasses.replace(info, calibration=Calibration()), backend="tflite")
         ensemble = Calibrated(Ensemble([raw_final, *members]), info)
         name = f"ensemble of {len(members)} fold models + final"
         results[name] = summarize(_tallies(detector, ensemble, scenes), rule)

@@ -65,6 +65,16 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     for bucket in ("all", ">=24px"):
         assert levers["as trained"][bucket]["f1"] == saved["metrics"]["out_of_fold"][bucket]["violation_f1"]
     assert levers["face score off"]["rule"][1] == 0.0
+    # a model calibrated by an older method is calibrated again from its kept numbers: today's map, the same rule
+    from models.recalibrate import recalibrate
+
+    older = json.loads((out / "metadata.json").read_text())
+    older.update(calibration={"method": "temperature", "temperature": 2.0}, threshold=0.61)
+    (out / "metadata.json").write_text(json.dumps(older))
+    again = recalibrate(out)
+    redone = json.loads((out / "metadata.json").read_text())
+    assert redone["calibration"] == saved["calibration"] and redone["threshold"] == saved["threshold"]
+    assert again["method"] == saved["calibration"]["method"] and ModelInfo.load(out).threshold == saved["threshold"]
 
 
 def test_training_without_both_classes_is_refused(tmp_path):
