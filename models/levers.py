@@ -20,13 +20,15 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from models.calibration import Calibration
-from models.classifier import MaskClassifier, ModelInfo
+from models.classifier import CLASSES, CLASSES_BY_SCHEMA, MaskClassifier, ModelInfo
+from models.crops import crop_faces
 from models.evaluate import tally_scenes
 from models.metrics import SCORE_GRID, best_rule
 from models.pipeline import MaskPipeline
@@ -140,45 +142,79 @@ def summarize(tallies: dict, rule: tuple[float, float] | None, min_score_off: bo
                for b, t in tallies.items()}}
 
 
-def fold_models(model_dir: Path, info: ModelInfo) -> list:
+def fold_models(folds_dir: Path, folds: int, info: ModelInfo) -> dict[int, MaskClassifier]:
+    """The fold models present in folds_dir (fold{k}.keras), as raw-p classifiers of info's input."""
     import keras
 
-    folds = int(info.raw["training"]["settings"]["folds"])
-    raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=Calibration())
-    paths = [model_dir / "folds" / f"fold{k}.keras" for k in range(folds)]
-    return [MaskClassifier(raw, keras_model=keras.models.load_model(p, compile=False)) if p.is_file() else None
-            for p in paths]
+    out = {}
+    for k in range(folds):
+        path = folds_dir / f"fold{k}.keras"
+        if path.is_file():
+            model = keras.models.load_model(path, compile=False)
+            classes = tuple(CLASSES_BY_SCHEMA[2 if model.output_shape[-1] == 3 else 1])
+            raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=Calibration(),
+                                      classes=classes, raw={})
+            out[k] = MaskClassifier(raw, keras_model=model)
+    return out
 
 
-def out_of_fold(detector, model_dir: Path, info: ModelInfo, scenes) -> dict:
-    """Each lever out of fold: fold k's model on fold k's scenes, pooled, the rule chosen on them."""
-    models = fold_models(model_dir, info)
-    if not models or any(m is None for m in models):
+def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin: float, scenes) -> dict:
+    """Each lever out of fold: fold k's model on fold k's scenes, pooled over the folds present,
+    the rule chosen on them; and the calibration fitted on the pooled "as trained" detections."""
+    if not models:
         return {}
-    results = {}
-    for name in [*levers(models[0], info.crop_margin), "face score off"]:
+    results: dict = {"folds_measured": sorted(models), "folds": folds}
+    for name in [*levers(next(iter(models.values())), margin), "face score off"]:
         pooled: dict = {}
-        for k, m in enumerate(models):
-            clf = levers(m, info.crop_margin)["as trained" if name == "face score off" else name]
-            held = [s for s in scenes if fold_of(s.stem, len(models)) == k]
+        for k, m in models.items():
+            clf = levers(m, margin)["as trained" if name == "face score off" else name]
+            held = [s for s in scenes if fold_of(s.stem, folds) == k]
             for b, t in _tallies(detector, clf, held).items():
                 if b in pooled:
                     pooled[b].extend(t)
                 else:
                     pooled[b] = t
         results[name] = summarize(pooled, None, min_score_off=name == "face score off")
+        if name == "as trained":
+            results["_detections"] = (np.asarray(pooled["all"].p_no_mask), np.asarray(pooled["all"].on_violation))
         log.info("levers: out of fold, %s: %s", name, results[name])
     return results
 
 
-def held_out(detector, model_dir: Path, info: ModelInfo, scenes) -> dict:
+def annotated(models: dict[int, MaskClassifier], folds: int, scenes) -> tuple[np.ndarray, np.ndarray]:
+    """Out of fold at the annotators' boxes: verdicts 0/1/2 and the softmax rows (three-class models)."""
+    labels, probs = [], []
+    for k, m in models.items():
+        for sc in (s for s in scenes if fold_of(s.stem, folds) == k):
+            crops = crop_faces(cv2.imread(str(sc.image)), sc.boxes, m.input_size, m.info.crop_margin)
+            p, share, _ = m.predict_verdicts(crops)
+            probs.append(np.stack([1 - p, p * (1 - share), p * share], axis=1))
+            labels.append(np.where(sc.incorrect, 2, np.where(sc.violation, 1, 0)))
+    return np.concatenate(labels), np.concatenate(probs)
+
+
+def oof_calibration(results: dict, out: Path | None) -> dict:
+    """Temperature against isotonic on the pooled out-of-fold detections (models.calibration)."""
+    from models import calibration as cal
+
+    p, hit = results.pop("_detections")
+    chosen, held = cal.fit(p, hit)
+    before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
+    if out is not None:
+        cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)",
+                 chosen.method)
+    return {"method": chosen.method, "held_out_ece": held, "ece_before": before["ece"],
+            "ece_after_refit_on_all": after["ece"], "faces": before["n"]}
+
+
+def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0) -> dict:
     """Each lever with the model itself on the test split, at the model's stored rule."""
     base = MaskClassifier.load(model_dir, backend="tflite")
     rule = (info.threshold, info.min_face_score)
     results = {name: summarize(_tallies(detector, clf, scenes), rule)
                for name, clf in levers(base, info.crop_margin).items()}
     results["face score off"] = summarize(_tallies(detector, base, scenes), rule, min_score_off=True)
-    members = [m for m in fold_models(model_dir, info) if m is not None] if (model_dir / "folds").is_dir() else []
+    members = list(fold_models(model_dir / "folds", folds, info).values()) if folds else []
     if members:
         raw_final = MaskClassifier(dataclasses.replace(info, calibration=Calibration()), backend="tflite")
         ensemble = Calibrated(Ensemble([raw_final, *members]), info)
@@ -190,6 +226,8 @@ def held_out(detector, model_dir: Path, info: ModelInfo, scenes) -> dict:
 def table(results: dict, where: str) -> str:
     lines = [f"| lever ({where}) | rule | F1 all | F1 >= 24 px | AP all | AP >= 24 px |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
+        if not isinstance(r, dict) or "rule" not in r:
+            continue
         lines.append(f"| {name} | p >= {r['rule'][0]}, face >= {r['rule'][1]} | {r['all']['f1']:.3f} | "
                      f"{r['>=24px']['f1']:.3f} | {r['all']['ap']:.3f} | {r['>=24px']['ap']:.3f} |")
     return "\n".join(lines)
@@ -202,25 +240,51 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.levers", description=__doc__.split("\n\n")[0])
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--scenes", type=Path, required=True, help="scenes-dev (VOC)")
-    ap.add_argument("--out", type=Path, help="write levers.json here")
+    ap.add_argument("--folds-from", type=Path, help="fold models folder (default MODEL_DIR/folds)")
+    ap.add_argument("--folds", type=int, help="how many folds they were cut in (default: the model's training)")
+    ap.add_argument("--no-held-out", action="store_true", help="out of fold only")
+    ap.add_argument("--out", type=Path, help="write levers.json (and the out-of-fold reliability.png) here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     info = ModelInfo.load(args.model_dir)
+    folds = args.folds or int(info.raw.get("training", {}).get("settings", {}).get("folds", 0))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
     detector = CachedDetector(build_detector(DetectorConfig()))  # the shipped detector settings
     scenes = load_scenes(args.scenes)
     train_part = [s for s in scenes if split_of(s.stem) != "test"]
     test_part = [s for s in scenes if split_of(s.stem) == "test"]
+    models = fold_models(args.folds_from or args.model_dir / "folds", folds, info) if folds else {}
     report = {"model": str(args.model_dir), "version": info.version,
-              "out_of_fold": out_of_fold(detector, args.model_dir, info, train_part),
-              "held_out": held_out(detector, args.model_dir, info, test_part)}
+              "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part)}
     if report["out_of_fold"]:
-        print(table(report["out_of_fold"], "out of fold, rule chosen there"))
-        print()
-    print(table(report["held_out"], "held-out test split, the model's rule"))
+        report["out_of_fold"]["calibration"] = oof_calibration(report["out_of_fold"], args.out)
+        if all(len(m.info.classes) == 3 for m in models.values()):
+            report["out_of_fold"]["annotated"] = three_class_report(models, folds, train_part,
+                                                                    report["out_of_fold"]["as trained"], args.out)
+        print(table(report["out_of_fold"], f"out of fold, folds {report['out_of_fold']['folds_measured']} "
+                                           f"of {folds}, rule chosen there"))
+        print(json.dumps({k: report["out_of_fold"][k] for k in ("calibration", "annotated")
+                          if k in report["out_of_fold"]}))
+    if not args.no_held_out:
+        report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds)
+        print(table(report["held_out"], "held-out test split, the model's rule"))
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "levers.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def three_class_report(models, folds: int, scenes, as_trained: dict, out: Path | None) -> dict:
+    """Confusion matrix and per-class AP at the annotators' boxes, at the out-of-fold rule."""
+    from models import plots
+    from models.oofreport import class_ap, predicted_verdicts
+
+    labels, probs = annotated(models, folds, scenes)
+    rule = as_trained["rule"][0]
+    path = (out / "confusion_matrix.png") if out else Path(os.devnull)
+    confusion = plots.confusion_matrix(labels, predicted_verdicts(probs, rule), CLASSES, path,
+                                       f"out-of-fold faces at annotated boxes, p >= {rule}")
+    return {"faces": int(len(labels)), "confusion": confusion, "class_ap": class_ap(labels, probs)}
 
 
 if __name__ == "__main__":

@@ -54,12 +54,16 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert int(oof["all/violations_gt"]) == saved["metrics"]["out_of_fold"]["all"]["violations_gt"]
     from models.classifier import ModelInfo
     from models.detector import FaceDetector
-    from models.levers import CachedDetector, out_of_fold
+    from models.levers import CachedDetector, fold_models, oof_calibration, out_of_fold
     from models.voc import load_scenes
 
     detector = CachedDetector(FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0))
-    levers = out_of_fold(detector, out, ModelInfo.load(out),
+    info = ModelInfo.load(out)
+    levers = out_of_fold(detector, fold_models(out / "folds", 2, info), 2, info.crop_margin,
                          [sc for sc in load_scenes(scenes_dir) if split_of(sc.stem) != "test"])
+    assert levers["folds_measured"] == [0, 1]
+    # the same detections training calibrated on: the same choice
+    assert oof_calibration(levers, None)["held_out_ece"] == cal["held_out_ece"]
     assert {"as trained", "test-time flip", "margin 0.30", "face score off"} <= set(levers)
     # "as trained" out of fold is the cross-validation training did: the same rule, the same F1
     for bucket in ("all", ">=24px"):
