@@ -29,6 +29,7 @@ import numpy as np
 from models.calibration import Calibration
 from models.classifier import CLASSES, CLASSES_BY_SCHEMA, MaskClassifier, ModelInfo
 from models.crops import crop_faces
+from models.crossval import CrossVal
 from models.evaluate import tally_scenes
 from models.metrics import SCORE_GRID, best_rule
 from models.pipeline import MaskPipeline
@@ -176,7 +177,7 @@ def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin:
                     pooled[b] = t
         results[name] = summarize(pooled, None, min_score_off=name == "face score off")
         if name == "as trained":
-            results["_detections"] = (np.asarray(pooled["all"].p_no_mask), np.asarray(pooled["all"].on_violation))
+            results["_tallies"] = pooled  # for the calibration and --save-oof
         log.info("levers: out of fold, %s: %s", name, results[name])
     return results
 
@@ -197,7 +198,8 @@ def oof_calibration(results: dict, out: Path | None) -> dict:
     """Temperature against isotonic on the pooled out-of-fold detections (models.calibration)."""
     from models import calibration as cal
 
-    p, hit = results.pop("_detections")
+    t = results["_tallies"]["all"]
+    p, hit = np.asarray(t.p_no_mask), np.asarray(t.on_violation)
     chosen, held = cal.fit(p, hit)
     before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
     if out is not None:
@@ -243,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds-from", type=Path, help="fold models folder (default MODEL_DIR/folds)")
     ap.add_argument("--folds", type=int, help="how many folds they were cut in (default: the model's training)")
     ap.add_argument("--no-held-out", action="store_true", help="out of fold only")
+    ap.add_argument("--save-oof", type=Path, metavar="NPZ",
+                    help="write the out-of-fold detections (as trained) for models.recalibrate --oof")
     ap.add_argument("--out", type=Path, help="write levers.json (and the out-of-fold reliability.png) here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -258,10 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     report = {"model": str(args.model_dir), "version": info.version,
               "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part)}
     if report["out_of_fold"]:
-        report["out_of_fold"]["calibration"] = oof_calibration(report["out_of_fold"], args.out)
+        oof = report["out_of_fold"]
+        oof["calibration"] = oof_calibration(oof, args.out)
         if all(len(m.info.classes) == 3 for m in models.values()):
-            report["out_of_fold"]["annotated"] = three_class_report(models, folds, train_part,
-                                                                    report["out_of_fold"]["as trained"], args.out)
+            labels, probs = annotated(models, folds, train_part)
+            oof["annotated"] = three_class_report(labels, probs, oof["as trained"], args.out)
+            if args.save_oof:  # in CrossVal's format: models.recalibrate --oof reads it
+                CrossVal(folds, tallies=oof["_tallies"], labels=[labels], probs=[probs]).save(args.save_oof)
+        del oof["_tallies"]
         print(table(report["out_of_fold"], f"out of fold, folds {report['out_of_fold']['folds_measured']} "
                                            f"of {folds}, rule chosen there"))
         print(json.dumps({k: report["out_of_fold"][k] for k in ("calibration", "annotated")
@@ -274,12 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def three_class_report(models, folds: int, scenes, as_trained: dict, out: Path | None) -> dict:
+def three_class_report(labels: np.ndarray, probs: np.ndarray, as_trained: dict, out: Path | None) -> dict:
     """Confusion matrix and per-class AP at the annotators' boxes, at the out-of-fold rule."""
     from models import plots
     from models.oofreport import class_ap, predicted_verdicts
 
-    labels, probs = annotated(models, folds, scenes)
     rule = as_trained["rule"][0]
     path = (out / "confusion_matrix.png") if out else Path(os.devnull)
     confusion = plots.confusion_matrix(labels, predicted_verdicts(probs, rule), CLASSES, path,

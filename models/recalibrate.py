@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,12 @@ from models.oofreport import calibrate
 from models.train import OOF_FILE
 
 
-def recalibrate(model_dir: Path) -> dict:
+def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> dict:
+    """`oof`: out-of-fold numbers from elsewhere (models.levers --save-oof: fold models of the
+    same recipe), copied into the model folder; `source` says where they came from."""
     info = ModelInfo.load(model_dir)
+    if oof is not None:
+        shutil.copyfile(oof, model_dir / OOF_FILE)
     if not (model_dir / OOF_FILE).is_file():
         raise ModelError(f"{model_dir / OOF_FILE}: not found (models trained before it was kept cannot be "
                          "recalibrated)")
@@ -30,6 +35,8 @@ def recalibrate(model_dir: Path) -> dict:
     chosen, report = calibrate(cv, model_dir)
     meta = json.loads((model_dir / METADATA).read_text())
     meta["calibration"] = report
+    if source:
+        meta["calibration"]["rule_and_calibration_from"] = source
     meta["threshold"] = round(float(chosen.apply(np.array([threshold]))[0]), 4)
     meta["min_face_score"] = round(min_score, 3)
     (model_dir / METADATA).write_text(json.dumps(meta, indent=2))
@@ -42,7 +49,10 @@ def recalibrate(model_dir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.recalibrate", description=__doc__.split("\n\n")[0])
     ap.add_argument("model_dir", type=Path)
-    print(json.dumps(recalibrate(ap.parse_args(argv).model_dir)))
+    ap.add_argument("--oof", type=Path, help="out-of-fold numbers from models.levers --save-oof")
+    ap.add_argument("--source", default="", help="where --oof came from, kept in metadata.json")
+    args = ap.parse_args(argv)
+    print(json.dumps(recalibrate(args.model_dir, args.oof, args.source)))
     return 0
 
 

@@ -23,7 +23,7 @@ class Recording:
         return np.full((len(x), 3), 1 / 3, np.float32)
 
 
-def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch):
+def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch, tmp_path):
     monkeypatch.setattr(crossval, "PREDICT_BATCH", 4)
     scenes = [s for s in load_scenes(scenes_dir) if split_of(s.stem) != "test"]
     detector = FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0)
@@ -43,6 +43,13 @@ def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch):
         assert max(m.calls[:first]) <= 4 and max(m.calls) <= 32
     assert max(len(x) for x in cv.probs) > 4  # a fold held more faces than one batch
     assert cv.tallies["all"].violations_gt > 0
+    # what training keeps (out_of_fold.npz) reads back as the same numbers
+    cv.save(tmp_path / "oof.npz")
+    back = crossval.CrossVal.load(tmp_path / "oof.npz", 2)
+    assert back.rule() == cv.rule() and back.summary(*cv.rule()) == cv.summary(*cv.rule())
+    for got, want in zip(back.detections(), cv.detections(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(back.annotated()[1], probs)
 
 
 def test_softmax_rows_of_nothing_is_an_empty_table():

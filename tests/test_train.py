@@ -79,6 +79,11 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     redone = json.loads((out / "metadata.json").read_text())
     assert redone["calibration"] == saved["calibration"] and redone["threshold"] == saved["threshold"]
     assert again["method"] == saved["calibration"]["method"] and ModelInfo.load(out).threshold == saved["threshold"]
+    # numbers from elsewhere (levers --save-oof) are copied in, and the metadata says where they came from
+    (tmp_path / "elsewhere.npz").write_bytes((out / "out_of_fold.npz").read_bytes())
+    recalibrate(out, tmp_path / "elsewhere.npz", "fold models of the same recipe")
+    assert json.loads((out / "metadata.json").read_text())["calibration"]["rule_and_calibration_from"] == \
+        "fold models of the same recipe"
 
 
 def test_training_without_both_classes_is_refused(tmp_path):
