@@ -71,10 +71,12 @@ class CrossVal:
                 setattr(t, f, data[f"{name}/{f}"].tolist())
         return cv
 
-    def detections(self) -> tuple[np.ndarray, np.ndarray]:
-        """Out of fold, every face the pipeline found: raw p(violation) and whether it is one."""
+    def detections(self, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Out of fold, every face the pipeline found with a face score >= min_score (the faces
+        the rule can call violations): raw p(violation) and whether it is one."""
         t = self.tallies["all"]
-        return np.asarray(t.p_no_mask, np.float64), np.asarray(t.on_violation, bool)
+        keep = np.asarray(t.conf, np.float64) >= min_score
+        return np.asarray(t.p_no_mask, np.float64)[keep], np.asarray(t.on_violation, bool)[keep]
 
 
 def annotated_views(samples: Samples, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:

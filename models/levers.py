@@ -199,7 +199,8 @@ def oof_calibration(results: dict, out: Path | None) -> dict:
     from models import calibration as cal
 
     t = results["_tallies"]["all"]
-    p, hit = np.asarray(t.p_no_mask), np.asarray(t.on_violation)
+    keep = np.asarray(t.conf) >= results["as trained"]["rule"][1]  # the faces the rule can call violations
+    p, hit = np.asarray(t.p_no_mask)[keep], np.asarray(t.on_violation)[keep]
     chosen, held = cal.fit(p, hit)
     before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
     if out is not None:

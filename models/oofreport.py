@@ -25,18 +25,20 @@ def class_ap(labels: np.ndarray, probs: np.ndarray) -> dict:
             for i, c in enumerate(CLASSES)}
 
 
-def calibrate(cv, out: Path):
-    """The calibration of p(violation), fitted on every out-of-fold detection (models.calibration),
+def calibrate(cv, out: Path, min_score: float):
+    """The calibration of p(violation), fitted on the out-of-fold detections that pass the rule's
+    face score (the faces that can become violations: what an operator sees) (models.calibration),
     and what it did: (Calibration, report for metadata.json)."""
     from models import calibration as cal
 
-    p, hit = cv.detections()
+    p, hit = cv.detections(min_score)
     chosen, held_out = cal.fit(p, hit)
     before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
     cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)", chosen.method)
     return chosen, {**chosen.to_meta(),
-                    "fitted_on": "every out-of-fold detection of the cross-validation, labelled by whether it "
-                                 "is a ground-truth violation (IoU >= 0.3)",
+                    "fitted_on": f"the out-of-fold detections of the cross-validation with a face score >= "
+                                 f"{min_score:.3f} (the rule's), labelled by whether each is a ground-truth "
+                                 "violation (IoU >= 0.3)",
                     "chosen_by": "the lower ECE on held-out halves (fitted on one random half, scored on the "
                                  "other, both ways)",
                     "held_out_ece": held_out,

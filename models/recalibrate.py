@@ -15,10 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import METADATA, ModelError, ModelInfo
+from models.classifier import CLASSES, METADATA, ModelError, ModelInfo
 from models.crossval import CrossVal
-from models.oofreport import calibrate
+from models.oofreport import calibrate, class_ap, predicted_verdicts
 from models.train import OOF_FILE
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray) -> list[list[int]]:
+    cm = np.zeros((len(CLASSES), len(CLASSES)), int)
+    np.add.at(cm, (labels.astype(int), predicted.astype(int)), 1)
+    return cm.tolist()
 
 
 def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> dict:
@@ -32,13 +38,18 @@ def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> d
                          "recalibrated)")
     cv = CrossVal.load(model_dir / OOF_FILE, int(info.raw["training"]["settings"]["folds"]))
     threshold, min_score = cv.rule()
-    chosen, report = calibrate(cv, model_dir)
+    chosen, report = calibrate(cv, model_dir, min_score)
     meta = json.loads((model_dir / METADATA).read_text())
     meta["calibration"] = report
     if source:
         meta["calibration"]["rule_and_calibration_from"] = source
     meta["threshold"] = round(float(chosen.apply(np.array([threshold]))[0]), 4)
     meta["min_face_score"] = round(min_score, 3)
+    labels, probs = cv.annotated()
+    meta.setdefault("metrics", {}).update(
+        out_of_fold=cv.summary(threshold, min_score),
+        out_of_fold_confusion=confusion(labels, predicted_verdicts(probs, threshold)),
+        out_of_fold_class_ap=class_ap(labels, probs))
     (model_dir / METADATA).write_text(json.dumps(meta, indent=2))
     ModelInfo.load(model_dir)  # what we wrote must load
     return {"model": str(model_dir), "raw_rule": [threshold, min_score], "threshold": meta["threshold"],

@@ -199,7 +199,7 @@ def train(s: TrainSettings) -> dict:
     check = agreement(model, out / "mask_classifier.tflite",
                       _views(scene_faces, s, 256) if len(scene_faces) else _views(pool, s, 64))
     threshold, min_score = cv.rule() if cv else (0.5, 0.0)
-    chosen, calibration = calibrate(cv, out) if cv else (Calibration(), Calibration().to_meta())
+    chosen, calibration = calibrate(cv, out, min_score) if cv else (Calibration(), Calibration().to_meta())
     # the rule was chosen on raw out-of-fold p; the model serves calibrated p: the same cut, re-expressed
     served = float(chosen.apply(np.array([threshold]))[0])
     meta = _metadata(s, pool, history, check, round(served, 4), round(min_score, 3))

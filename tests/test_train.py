@@ -35,7 +35,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert set(saved["metrics"]["out_of_fold_class_ap"]) == {"mask", "no_mask", "mask_incorrect"}
     # fitted on the out-of-fold detections, chosen on held-out halves; the served threshold is on that scale
     cal = saved["calibration"]
-    assert cal["method"] in ("temperature", "isotonic", "none") and cal["faces"] > n_scenes
+    assert cal["method"] in ("temperature", "isotonic", "none") and cal["faces"] > 0
     assert set(cal["held_out_ece"]) == {"none", "temperature", "isotonic"}
     assert cal["held_out_ece"][cal["method"]] == min(cal["held_out_ece"].values())
     assert 0 <= cal["ece_after"] <= cal["ece_before"] + 1e-9
@@ -49,7 +49,9 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert meta["version"] == saved["version"]
     # every out-of-fold number is kept, and the fold models, for the levers' study
     oof = np.load(out / "out_of_fold.npz")
-    assert len(oof["all/p_no_mask"]) == len(oof["all/conf"]) == cal["faces"]
+    # calibrated on the detections the rule's face score lets through
+    assert len(oof["all/p_no_mask"]) == len(oof["all/conf"]) >= cal["faces"]
+    assert (oof["all/conf"] >= saved["min_face_score"] - 1e-3).sum() >= cal["faces"]
     assert oof["annotated_probs"].shape == (len(oof["annotated_labels"]), 3)
     assert int(oof["all/violations_gt"]) == saved["metrics"]["out_of_fold"]["all"]["violations_gt"]
     from models.classifier import ModelInfo
