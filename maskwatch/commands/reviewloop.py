@@ -44,11 +44,11 @@ from models.reviewset import load_reviews
 from models.train import TrainSettings, train
 from models.voc import Scene, fold_of, load_scenes, split_of
 from workers.events.changes import violation_id
+from workers.worker import CROP_PX  # the snapshot crop's side, as the worker cuts it
 
 log = logging.getLogger("maskwatch.reviewloop")
 
 T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
-CROP_PX = 112  # the worker's snapshot crop (workers.worker.CROP_PX)
 
 
 def operator(scene: Scene, box: np.ndarray, score: float) -> tuple[ReviewStatus, ReviewLabel]:
