@@ -138,9 +138,9 @@ def summarize(tallies: dict, rule: tuple[float, float] | None, min_score_off: bo
         rule = best_rule(list(tallies.values()), score_grid=[0.0] if min_score_off else SCORE_GRID)
     elif min_score_off:
         rule = (rule[0], 0.0)
+    summaries = {b: t.summary(*rule) for b, t in tallies.items()}
     return {"rule": [round(rule[0], 3), round(rule[1], 3)],
-            **{b: {"f1": t.summary(*rule)["violation_f1"], "ap": t.summary(*rule)["violation_ap"]}
-               for b, t in tallies.items()}}
+            **{b: {"f1": x["violation_f1"], "ap": x["violation_ap"]} for b, x in summaries.items()}}
 
 
 def fold_models(folds_dir: Path, folds: int, info: ModelInfo) -> dict[int, MaskClassifier]:
