@@ -20,18 +20,18 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from models.calibration import Calibration
-from models.classifier import CLASSES, CLASSES_BY_SCHEMA, MaskClassifier, ModelInfo
+from models.classifier import CLASSES_BY_SCHEMA, MaskClassifier, ModelInfo
 from models.crops import crop_faces
 from models.crossval import CrossVal
 from models.evaluate import tally_scenes
 from models.metrics import SCORE_GRID, best_rule
+from models.oofreport import calibrate, three_class
 from models.pipeline import MaskPipeline
 from models.voc import fold_of, load_scenes, split_of
 
@@ -194,22 +194,6 @@ def annotated(models: dict[int, MaskClassifier], folds: int, scenes) -> tuple[np
     return np.concatenate(labels), np.concatenate(probs)
 
 
-def oof_calibration(results: dict, out: Path | None) -> dict:
-    """Temperature against isotonic on the pooled out-of-fold detections (models.calibration)."""
-    from models import calibration as cal
-
-    t = results["_tallies"]["all"]
-    keep = np.asarray(t.conf) >= results["as trained"]["rule"][1]  # the faces the rule can call violations
-    p, hit = np.asarray(t.p_no_mask)[keep], np.asarray(t.on_violation)[keep]
-    chosen, held = cal.fit(p, hit)
-    before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
-    if out is not None:
-        cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)",
-                 chosen.method)
-    return {"method": chosen.method, "held_out_ece": held, "ece_before": before["ece"],
-            "ece_after_refit_on_all": after["ece"], "faces": before["n"]}
-
-
 def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0) -> dict:
     """Each lever with the model itself on the test split, at the model's stored rule."""
     base = MaskClassifier.load(model_dir, backend="tflite")
@@ -264,13 +248,15 @@ def main(argv: list[str] | None = None) -> int:
               "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part)}
     if report["out_of_fold"]:
         oof = report["out_of_fold"]
-        oof["calibration"] = oof_calibration(oof, args.out)
+        cv = CrossVal(folds, tallies=oof.pop("_tallies"))  # what training's cross-validation would hold
+        threshold, min_score = oof["as trained"]["rule"]
+        oof["calibration"] = calibrate(cv, args.out, min_score)[1]
         if all(len(m.info.classes) == 3 for m in models.values()):
             labels, probs = annotated(models, folds, train_part)
-            oof["annotated"] = three_class_report(labels, probs, oof["as trained"], args.out)
+            cv.labels, cv.probs = [labels], [probs]
+            oof["annotated"] = three_class(cv, threshold, args.out)
             if args.save_oof:  # in CrossVal's format: models.recalibrate --oof reads it
-                CrossVal(folds, tallies=oof["_tallies"], labels=[labels], probs=[probs]).save(args.save_oof)
-        del oof["_tallies"]
+                cv.save(args.save_oof)
         print(table(report["out_of_fold"], f"out of fold, folds {report['out_of_fold']['folds_measured']} "
                                            f"of {folds}, rule chosen there"))
         print(json.dumps({k: report["out_of_fold"][k] for k in ("calibration", "annotated")
@@ -281,18 +267,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         (args.out / "levers.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
-
-
-def three_class_report(labels: np.ndarray, probs: np.ndarray, as_trained: dict, out: Path | None) -> dict:
-    """Confusion matrix and per-class AP at the annotators' boxes, at the out-of-fold rule."""
-    from models import plots
-    from models.oofreport import class_ap, predicted_verdicts
-
-    rule = as_trained["rule"][0]
-    path = (out / "confusion_matrix.png") if out else Path(os.devnull)
-    confusion = plots.confusion_matrix(labels, predicted_verdicts(probs, rule), CLASSES, path,
-                                       f"out-of-fold faces at annotated boxes, p >= {rule}")
-    return {"faces": int(len(labels)), "confusion": confusion, "class_ap": class_ap(labels, probs)}
 
 
 if __name__ == "__main__":

@@ -25,16 +25,31 @@ def class_ap(labels: np.ndarray, probs: np.ndarray) -> dict:
             for i, c in enumerate(CLASSES)}
 
 
-def calibrate(cv, out: Path, min_score: float):
+def three_class(cv, threshold: float, out: Path | None) -> dict:
+    """The out-of-fold confusion (drawn to out/confusion_matrix.png where out is given) and per-class
+    AP at the annotators' boxes, at the raw threshold: the `metrics` training writes."""
+    from models import plots
+
+    labels, probs = cv.annotated()
+    confusion = plots.confusion_matrix(labels, predicted_verdicts(probs, threshold), CLASSES,
+                                       out / "confusion_matrix.png" if out else None,
+                                       f"out-of-fold faces at annotated boxes, p >= {threshold}")
+    return {"out_of_fold_confusion": confusion, "out_of_fold_class_ap": class_ap(labels, probs)}
+
+
+def calibrate(cv, out: Path | None, min_score: float):
     """The calibration of p(violation), fitted on the out-of-fold detections that pass the rule's
     face score (the faces that can become violations: what an operator sees) (models.calibration),
-    and what it did: (Calibration, report for metadata.json)."""
+    and what it did: (Calibration, report for metadata.json); the reliability diagram is drawn to
+    out/reliability.png where out is given."""
     from models import calibration as cal
 
     p, hit = cv.detections(min_score)
     chosen, held_out = cal.fit(p, hit)
     before, after = cal.reliability(p, hit), cal.reliability(chosen.apply(p), hit)
-    cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)", chosen.method)
+    if out is not None:
+        cal.plot(before, after, out / "reliability.png", f"out-of-fold detections ({before['n']} faces)",
+                 chosen.method)
     return chosen, {**chosen.to_meta(),
                     "fitted_on": f"the out-of-fold detections of the cross-validation with a face score >= "
                                  f"{min_score:.3f} (the rule's), labelled by whether each is a ground-truth "

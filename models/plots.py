@@ -29,13 +29,20 @@ def training_curves(history: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names, path: Path, title: str) -> list:
-    """Counts of true class (rows) against predicted (columns), drawn and returned."""
-    plt = _plt()
-    k = len(names)
+def confusion_counts(labels: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    """Counts of true class (rows) against predicted (columns)."""
     cm = np.zeros((k, k), int)
-    for t, q in zip(np.asarray(labels, int), np.asarray(predicted, int)):
-        cm[t, q] += 1
+    np.add.at(cm, (np.asarray(labels, int), np.asarray(predicted, int)), 1)
+    return cm
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names, path: Path | None, title: str) -> list:
+    """Counts of true class (rows) against predicted (columns), returned, and drawn to path if given."""
+    k = len(names)
+    cm = confusion_counts(labels, predicted, k)
+    if path is None:
+        return cm.tolist()
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * k, 1.4 + 1.1 * k))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):

@@ -4,7 +4,7 @@ out-of-fold numbers its training kept (`out_of_fold.npz`), with today's calibrat
 The rule (threshold, minimum face score) is chosen again from the same detections, exactly as
 training chose it, and the threshold is re-expressed on the new calibrated scale; the weights are
 not touched. `metadata.json` gets the new `calibration` and `threshold`; `reliability.png` is
-redrawn.
+redrawn, and so is the confusion matrix.
 """
 from __future__ import annotations
 
@@ -15,16 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import CLASSES, METADATA, ModelError, ModelInfo
+from models.classifier import METADATA, ModelError, ModelInfo
 from models.crossval import CrossVal
-from models.oofreport import calibrate, class_ap, predicted_verdicts
+from models.oofreport import calibrate, three_class
 from models.train import OOF_FILE
-
-
-def confusion(labels: np.ndarray, predicted: np.ndarray) -> list[list[int]]:
-    cm = np.zeros((len(CLASSES), len(CLASSES)), int)
-    np.add.at(cm, (labels.astype(int), predicted.astype(int)), 1)
-    return cm.tolist()
 
 
 def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> dict:
@@ -45,11 +39,8 @@ def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> d
         meta["calibration"]["rule_and_calibration_from"] = source
     meta["threshold"] = round(float(chosen.apply(np.array([threshold]))[0]), 4)
     meta["min_face_score"] = round(min_score, 3)
-    labels, probs = cv.annotated()
-    meta.setdefault("metrics", {}).update(
-        out_of_fold=cv.summary(threshold, min_score),
-        out_of_fold_confusion=confusion(labels, predicted_verdicts(probs, threshold)),
-        out_of_fold_class_ap=class_ap(labels, probs))
+    meta.setdefault("metrics", {}).update(out_of_fold=cv.summary(threshold, min_score),
+                                          **three_class(cv, threshold, model_dir))
     (model_dir / METADATA).write_text(json.dumps(meta, indent=2))
     ModelInfo.load(model_dir)  # what we wrote must load
     return {"model": str(model_dir), "raw_rule": [threshold, min_score], "threshold": meta["threshold"],

@@ -31,7 +31,7 @@ from models.dataset import (
     samples_from_scenes,
 )
 from models.detector import FaceDetector
-from models.oofreport import calibrate, class_ap, predicted_verdicts
+from models.oofreport import calibrate, three_class
 from models.voc import load_scenes, split_of
 
 log = logging.getLogger(__name__)
@@ -205,12 +205,7 @@ def train(s: TrainSettings) -> dict:
     meta = _metadata(s, pool, history, check, round(served, 4), round(min_score, 3))
     meta["calibration"] = calibration
     if cv:
-        meta["metrics"]["out_of_fold"] = cv.summary(threshold, min_score)
-        labels, probs = cv.annotated()
-        meta["metrics"]["out_of_fold_confusion"] = plots.confusion_matrix(
-            labels, predicted_verdicts(probs, threshold), CLASSES, out / "confusion_matrix.png",
-            f"out-of-fold faces at annotated boxes, threshold {meta['threshold']}")
-        meta["metrics"]["out_of_fold_class_ap"] = class_ap(labels, probs)
+        meta["metrics"].update(out_of_fold=cv.summary(threshold, min_score), **three_class(cv, threshold, out))
     fold_curves = cv.mean_curves() if cv else {}
     if fold_curves:
         meta["training"]["held_out_fold_curves"] = fold_curves

@@ -54,23 +54,26 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert (oof["all/conf"] >= saved["min_face_score"] - 1e-3).sum() >= cal["faces"]
     assert oof["annotated_probs"].shape == (len(oof["annotated_labels"]), 3)
     assert int(oof["all/violations_gt"]) == saved["metrics"]["out_of_fold"]["all"]["violations_gt"]
+    from models import levers as levers_cli
     from models.classifier import ModelInfo
-    from models.detector import FaceDetector
-    from models.levers import CachedDetector, fold_models, oof_calibration, out_of_fold
-    from models.voc import load_scenes
+    from models.crossval import CrossVal
 
-    detector = CachedDetector(FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0))
-    info = ModelInfo.load(out)
-    levers = out_of_fold(detector, fold_models(out / "folds", 2, info), 2, info.crop_margin,
-                         [sc for sc in load_scenes(scenes_dir) if split_of(sc.stem) != "test"])
+    # the levers, out of fold on the kept fold models, through their command line
+    assert levers_cli.main([str(out), "--scenes", str(scenes_dir), "--no-held-out", "--out", str(tmp_path / "lv"),
+                            "--save-oof", str(tmp_path / "lv.npz")]) == 0
+    levers = json.loads((tmp_path / "lv" / "levers.json").read_text())["out_of_fold"]
     assert levers["folds_measured"] == [0, 1]
-    # the same detections training calibrated on: the same choice
-    assert oof_calibration(levers, None)["held_out_ece"] == cal["held_out_ece"]
+    # the same detections training calibrated on: the same choice, the same three-class numbers
+    assert levers["calibration"]["held_out_ece"] == cal["held_out_ece"]
+    assert levers["annotated"]["out_of_fold_confusion"] == saved["metrics"]["out_of_fold_confusion"]
+    assert (tmp_path / "lv" / "reliability.png").is_file() and (tmp_path / "lv" / "confusion_matrix.png").is_file()
     assert {"as trained", "test-time flip", "margin 0.30", "face score off"} <= set(levers)
     # "as trained" out of fold is the cross-validation training did: the same rule, the same F1
     for bucket in ("all", ">=24px"):
         assert levers["as trained"][bucket]["f1"] == saved["metrics"]["out_of_fold"][bucket]["violation_f1"]
     assert levers["face score off"]["rule"][1] == 0.0
+    # --save-oof writes what training's cross-validation kept: the same rule from it
+    assert CrossVal.load(tmp_path / "lv.npz", 2).rule() == CrossVal.load(out / "out_of_fold.npz", 2).rule()
     # a model calibrated by an older method is calibrated again from its kept numbers: today's map, the same rule
     from models.recalibrate import recalibrate
 
