@@ -88,8 +88,8 @@ def _model_commands(sub) -> None:
                    help="also run the seed pipeline (res10/ and seed_classifier/ under this folder)")
     s.add_argument("--out", type=Path, help="write report.json, report.md and pr_curve.png here")
     s.add_argument("--compare", type=Path, nargs=2, metavar=("OLD", "NEW"),
-                   help="two model folders side by side on --scenes (and --reviews); NEW is promotable only "
-                        "when it is worse on neither")
+                   help="two model folders side by side on --scenes, --reviews and --clips; NEW is promotable "
+                        "only when it is worse on none of them")
     s.add_argument("--reviews", type=Path, metavar="DIR", help="with --compare: an export of reviewed faces")
     s.add_argument("--promote", type=Path, metavar="DIR",
                    help="with --compare: copy NEW here if promotable (the workers' classifier.model_dir)")

@@ -1,5 +1,10 @@
-"""`maskwatch evaluate --compare OLD NEW`: two model folders side by side on the held-out scenes
-and on the operators' reviewed faces; NEW is promotable only when it is worse on neither.
+"""`maskwatch evaluate --compare OLD NEW`: two model folders side by side on the held-out scenes,
+on the operators' reviewed faces and on the person clips; NEW is promotable only when it is worse
+on none of them.
+
+The clips are there because frame-level scores cannot see identity: a model's appearance
+embedding is new with its weights, and one that splits a person into two tracks gives a
+duplicate violation while scoring as well as ever on single frames (a three-verdict candidate did).
 
 Promotion (`--promote DIR`) copies NEW into the folder the workers load (classifier.model_dir):
 they pick it up on restart, and its version goes on every violation row from then on. The folder
@@ -8,6 +13,7 @@ it replaces is kept beside it as DIR.previous.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +41,11 @@ def score_reviews(classifier: MaskClassifier, faces: list[Reviewed]) -> dict:
             "accuracy": round(float((flagged == truth).mean()), 3)}
 
 
-def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | None) -> dict:
-    """Both models through the same detector; `verdict` says whether NEW may replace OLD."""
+def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | None,
+            play_clips: Callable[[str, Path], dict] | None = None) -> dict:
+    """Both models through the same detector; `verdict` says whether NEW may replace OLD.
+    `play_clips(name, model_dir)`: the person-level score (models.clipscore.Score.row) of the clips
+    played with that model (the composition root runs them through the real pipeline)."""
     out = {}
     for name, folder in (("old", old), ("new", new)):
         clf = MaskClassifier.load(folder, backend="tflite")
@@ -47,16 +56,34 @@ def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | No
             result["scenes"] = {k: r["buckets"][k] for k in BUCKETS}  # F1 by face size too
         if reviews is not None:
             result["reviews"] = score_reviews(clf, reviews)
+        if play_clips is not None:
+            result["clips"] = play_clips(name, folder)
         out[name] = result
-    worse = [f"{where}: violation F1 {_f1(out['new'], part, key)} < {_f1(out['old'], part, key)}"
-             for where, part, key in (("held-out scenes", "scenes", "all"), ("reviewed faces", "reviews", None))
-             if part in out["old"] and _f1(out["new"], part, key) < _f1(out["old"], part, key)]
-    out["promotable"], out["worse_on"] = not worse, worse
+    out["worse_on"] = worse_on(out["old"], out["new"])
+    out["promotable"] = not out["worse_on"]
     return out
 
 
-def _f1(result: dict, part: str, key: str | None) -> float:
-    return result[part][key]["violation_f1"] if key else result[part]["violation_f1"]
+# (where, part, bucket, number, its name, higher is better): NEW may lose on none of these
+CRITERIA = (
+    ("held-out scenes", "scenes", "all", "violation_f1", "violation F1", True),
+    ("reviewed faces", "reviews", None, "violation_f1", "violation F1", True),
+    ("person clips", "clips", None, "recall", "violators found", True),
+    ("person clips", "clips", None, "precision", "precision", True),
+    ("person clips", "clips", None, "duplicates", "duplicate violations", False),
+)
+
+
+def worse_on(old: dict, new: dict) -> list[str]:
+    """What NEW is worse on, where both were measured: one line each."""
+    out = []
+    for where, part, bucket, number, name, higher in CRITERIA:
+        if part not in old or part not in new:
+            continue
+        o, n = ((r[part][bucket] if bucket else r[part])[number] for r in (old, new))
+        if (n < o) if higher else (n > o):
+            out.append(f"{where}: {name} {n} {'<' if higher else '>'} {o}")
+    return out
 
 
 def table(result: dict) -> str:
@@ -77,8 +104,11 @@ def table(result: dict) -> str:
             o, n = result["old"]["scenes"][key], result["new"]["scenes"][key]
             lines.append(f"| held-out scenes, {key} faces ({o['violations_gt']} violations): violation F1 | "
                          f"{o['violation_f1']:.3f} | {n['violation_f1']:.3f} |")
+    if "clips" in result["old"]:
+        for col in ("violators", "found", "false", "duplicates", "recall", "precision"):
+            lines.append(f"| person clips: {col} | {result['old']['clips'][col]} | {result['new']['clips'][col]} |")
     lines.append("")
-    lines.append("promotable: NEW is worse on neither" if result["promotable"]
+    lines.append("promotable: NEW is worse on none" if result["promotable"]
                  else "not promotable: NEW is worse on " + "; ".join(result["worse_on"]))
     return "\n".join(lines)
 

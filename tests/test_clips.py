@@ -1,8 +1,11 @@
 """Person-annotated clips: the generator is deterministic, the person-level score is right, and a
-clip played through the real `run` path gives one violation per violator."""
+clip played through the real `run` path (as `evaluate --compare --clips` plays it) gives one
+violation per violator."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,14 +66,21 @@ def test_person_level_score(reported, found, false, duplicates):
 
 @pytest.mark.slow
 def test_a_clip_through_the_run_path_gives_one_violation_per_violator(tmp_path):
-    from maskwatch.commands.clips import evaluate_clips
-    from models.build import build_pipeline
+    """Through `evaluate --compare OLD NEW --clips`: each model plays the clip through the run path
+    (the shipped one as both, so both must give one violation per violator, and it is promotable)."""
+    from models.build import DEFAULT_CLASSIFIER, build_pipeline
     from models.clips import reads_correctly
 
     cfg = parse_config({}, env={})
     vet = reads_correctly(build_pipeline(cfg.detector, cfg.classifier))
     build_clips(SCENES, tmp_path / "clips", fps_list=(5.0,), seed=1, only=("crossing",), vet=vet)
-    result = evaluate_clips(cfg, tmp_path / "clips", tmp_path / "out")
-    (row,) = result["clips"]
-    assert (row["violators"], row["found"], row["false"], row["duplicates"]) == (2, 2, 0, 0), row
-    assert (tmp_path / "out" / "clips.md").read_text().count("crossing @ 5 fps") == 1
+    r = subprocess.run([sys.executable, "-m", "maskwatch.cli", "evaluate", "--compare", str(DEFAULT_CLASSIFIER),
+                        str(DEFAULT_CLASSIFIER), "--clips", str(tmp_path / "clips"), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "compare.json").read_text())
+    for name in ("old", "new"):
+        row = report[name]["clips"]
+        assert (row["violators"], row["found"], row["false"], row["duplicates"]) == (2, 2, 0, 0), (name, row)
+        assert (tmp_path / "out" / f"clips-{name}" / "clips.md").read_text().count("crossing @ 5 fps") == 1
+    assert report["promotable"] and "| person clips: duplicates | 0 | 0 |" in r.stdout

@@ -1,6 +1,6 @@
 """The review loop end to end on a tiny database: operators' reviews exported as labelled crops,
 a model trained with them (`train --extra`), and two models compared side by side, the new one
-promoted only when it is worse on neither the held-out scenes nor the reviewed faces."""
+promoted only when it is worse on none of the held-out scenes, the reviewed faces (and the person clips)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -160,7 +160,7 @@ def test_compare_promotes_only_a_model_worse_on_neither(tiny_model, exported, sc
     assert report["old"]["scenes"]["all"]["violation_f1"] > report["new"]["scenes"]["all"]["violation_f1"]
     better = _maskwatch("evaluate", "--compare", tiny, DEFAULT_CLASSIFIER, *args)
     assert better.returncode == 0, better.stderr[-2000:]
-    assert "promotable: NEW is worse on neither" in better.stdout
+    assert "promotable: NEW is worse on none" in better.stdout
     assert json.loads((target / "metadata.json").read_text()) == json.loads(
         (DEFAULT_CLASSIFIER / "metadata.json").read_text())
     again = _maskwatch("evaluate", "--compare", tiny, DEFAULT_CLASSIFIER, *args)
@@ -169,9 +169,14 @@ def test_compare_promotes_only_a_model_worse_on_neither(tiny_model, exported, sc
     assert report["old"]["reviews"]["accuracy"] >= 0.7
 
 
-def test_compare_needs_something_to_compare_on(tmp_path):
-    r = _maskwatch("evaluate", "--compare", DEFAULT_CLASSIFIER, DEFAULT_CLASSIFIER)
-    assert r.returncode == 2 and "give --scenes DIR" in r.stderr
+@pytest.mark.parametrize("args, error", [
+    ((), "give --scenes DIR"),
+    (("--clips", "{tmp}"), "no clips (folders with clip.avi and truth.json)"),
+])
+def test_compare_needs_something_to_compare_on(tmp_path, args, error):
+    r = _maskwatch("evaluate", "--compare", DEFAULT_CLASSIFIER, DEFAULT_CLASSIFIER,
+                   *(a.format(tmp=tmp_path) for a in args))
+    assert r.returncode == 2 and error in r.stderr, r.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -32,6 +32,14 @@ def load_clips(root: Path) -> list[tuple[Path, dict]]:
     return out
 
 
+def _clips_in(root: Path) -> list[tuple[Path, dict]]:
+    clips = load_clips(root)
+    if not clips:
+        raise ConfigError(f"{root}: no clips (folders with clip.avi and truth.json); "
+                          "`maskwatch evaluate --clips DIR --build` makes them")
+    return clips
+
+
 def _groups(clips: list[tuple[Path, dict]]) -> list[list[tuple[Path, dict]]]:
     groups, load = [[]], 0.0
     for clip in sorted(clips, key=lambda c: -c[1]["fps"]):
@@ -129,10 +137,7 @@ def _ts(d) -> float:
 def evaluate_clips(cfg: Config, root: Path, out: Path | None) -> dict:
     from models.clipscore import Score, score
 
-    clips = load_clips(root)
-    if not clips:
-        raise ConfigError(f"{root}: no clips (folders with clip.avi and truth.json); "
-                          "`maskwatch evaluate --clips DIR --build` makes them")
+    clips = _clips_in(root)
     work = (out or root) / "runs"
     rows, totals = [], {}
     for gi, group in enumerate(_groups(clips)):
@@ -153,6 +158,16 @@ def evaluate_clips(cfg: Config, root: Path, out: Path | None) -> dict:
     return result
 
 
+def clip_player(cfg: Config, root: Path, out: Path | None):
+    """For `evaluate --compare --clips`: (name, model folder) -> the clips' overall person-level
+    score, played with that model at its own rule (and the rest of cfg) through the run path."""
+    _clips_in(root)  # checked before any model plays
+
+    def play(name: str, model_dir: Path) -> dict:
+        return evaluate_clips(with_model(cfg, model_dir), root, (out or root) / f"clips-{name}")["overall"]["all"]
+    return play
+
+
 def table(result: dict) -> str:
     lines = ["| clip | violators | violations | recall | precision | duplicates |", "|---|---|---|---|---|---|"]
     for r in result["clips"]:
@@ -164,14 +179,30 @@ def table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_model(cfg: Config, model_dir: Path | None) -> Config:
+    """cfg with another classifier folder, at that model's own rule."""
+    if model_dir is None:
+        return cfg
+    data = cfg.model_dump(mode="json")
+    data["classifier"].update(model_dir=str(model_dir), threshold=None, min_face_score=None)
+    return Config.model_validate(data)
+
+
+def build(args, cfg: Config, model_dirs: tuple[Path | None, ...] = (None,)) -> None:
+    """`--build`: the clips into args.clips, cast only with faces every one of these models reads
+    right (so that the clips measure tracking and identity, not the frame-level model)."""
+    from models.build import build_pipeline
+    from models.clips import build_clips, reads_correctly
+
+    fps = tuple(float(v) for v in args.clip_fps.split(","))
+    vets = [reads_correctly(build_pipeline(c.detector, c.classifier)) for c in (with_model(cfg, d) for d in model_dirs)]
+    build_clips(args.scenes_for_clips, args.clips, fps_list=fps, seed=args.seed,
+                vet=lambda img, violator: all(v(img, violator) for v in vets))
+
+
 def cmd_evaluate_clips(args, cfg: Config) -> int:
     if args.build:
-        from models.build import build_pipeline
-        from models.clips import build_clips, reads_correctly
-
-        fps = tuple(float(v) for v in args.clip_fps.split(","))
-        vet = reads_correctly(build_pipeline(cfg.detector, cfg.classifier))
-        build_clips(args.scenes_for_clips, args.clips, fps_list=fps, seed=args.seed, vet=vet)
+        build(args, cfg)
     result = evaluate_clips(cfg, args.clips, args.out)
     print(table(result))
     return 0

@@ -67,11 +67,11 @@ def cmd_evaluate(args, cfg: Config) -> int:
     from models.build import build_pipeline
     from models.evaluate import evaluate, report, select_scenes
 
+    if args.compare:
+        return _compare(args, cfg)
     if args.clips:
         from maskwatch.commands.clips import cmd_evaluate_clips
         return cmd_evaluate_clips(args, cfg)
-    if args.compare:
-        return _compare(args, cfg)
     if not args.scenes:
         raise ConfigError("evaluate: give --scenes DIR (frame-level) or --clips DIR (per person)")
     scenes = select_scenes(args.scenes, args.split)
@@ -95,13 +95,20 @@ def _compare(args, cfg: Config) -> int:
     from models.evaluate import select_scenes
     from models.reviewset import load_reviews
 
-    if not args.scenes and not args.reviews:
-        raise ConfigError("evaluate --compare: give --scenes DIR (held-out scenes) and/or --reviews DIR")
+    if not (args.scenes or args.reviews or args.clips):
+        raise ConfigError("evaluate --compare: give --scenes DIR (held-out scenes), --reviews DIR and/or "
+                          "--clips DIR (person clips)")
     scenes = select_scenes(args.scenes, args.split) if args.scenes else []
     if args.scenes and not scenes:
         raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
     reviews = load_reviews(args.reviews) if args.reviews else None
-    result = compare(args.compare[0], args.compare[1], build_detector(cfg.detector), scenes, reviews)
+    play = None
+    if args.clips:
+        from maskwatch.commands.clips import build, clip_player
+        if args.build:
+            build(args, cfg, tuple(args.compare))
+        play = clip_player(cfg, args.clips, args.out)
+    result = compare(args.compare[0], args.compare[1], build_detector(cfg.detector), scenes, reviews, play)
     print(table(result))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

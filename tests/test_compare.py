@@ -1,0 +1,44 @@
+"""Promotion's rule (models.compare.worse_on): NEW may lose on nothing both models were measured on."""
+from __future__ import annotations
+
+import pytest
+
+from models.compare import table, worse_on
+
+
+def _model(f1=0.8, reviews=None, clips=None):
+    r = {"version": "v", "classes": ["mask", "no_mask", "mask_incorrect"],
+         "scenes": {k: {"violation_precision": f1, "violation_recall": f1, "violation_f1": f1, "violations_gt": 10}
+                    for k in ("all", ">=24px")}}
+    if reviews is not None:
+        r["reviews"] = {"faces": 9, "violation_precision": reviews, "violation_recall": reviews,
+                        "violation_f1": reviews}
+    if clips is not None:
+        recall, precision, duplicates = clips
+        r["clips"] = {"violators": 4, "found": round(4 * recall), "false": 0, "duplicates": duplicates,
+                      "recall": recall, "precision": precision}
+    return r
+
+
+@pytest.mark.parametrize("old, new, worse", [
+    (_model(), _model(), []),
+    (_model(0.8), _model(0.9), []),
+    (_model(0.8), _model(0.7), ["held-out scenes: violation F1 0.7 < 0.8"]),
+    (_model(reviews=0.6), _model(reviews=0.5), ["reviewed faces: violation F1 0.5 < 0.6"]),
+    (_model(reviews=0.6), _model(), []),  # measured on one side only: nothing to compare
+    (_model(clips=(1.0, 1.0, 0)), _model(clips=(1.0, 1.0, 1)), ["person clips: duplicate violations 1 > 0"]),
+    (_model(clips=(1.0, 1.0, 2)), _model(clips=(1.0, 1.0, 1)), []),
+    (_model(clips=(1.0, 1.0, 0)), _model(clips=(0.75, 1.0, 0)), ["person clips: violators found 0.75 < 1.0"]),
+    (_model(clips=(1.0, 1.0, 0)), _model(clips=(1.0, 0.8, 0)), ["person clips: precision 0.8 < 1.0"]),
+    (_model(0.8, 0.6, (1.0, 1.0, 0)), _model(0.9, 0.5, (1.0, 1.0, 1)),
+     ["reviewed faces: violation F1 0.5 < 0.6", "person clips: duplicate violations 1 > 0"]),
+])
+def test_new_is_worse_where_it_loses_on_anything_both_were_measured_on(old, new, worse):
+    assert worse_on(old, new) == worse
+
+
+def test_the_table_shows_the_clips_and_why_a_model_is_refused():
+    old, new = _model(clips=(1.0, 1.0, 0)), _model(clips=(1.0, 1.0, 1))
+    text = table({"old": old, "new": new, "worse_on": worse_on(old, new), "promotable": False})
+    assert "| person clips: duplicates | 0 | 1 |" in text
+    assert text.endswith("not promotable: NEW is worse on person clips: duplicate violations 1 > 0")
