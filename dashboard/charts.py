@@ -99,10 +99,15 @@ def stacked_bars(labels: list[str], series: list[Series], *, title: str, ticks: 
     return Markup("".join(parts))
 
 
-def legend(series: list[Series]) -> Markup:
-    items = "".join(f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
-                    f'fill="{s.color}"/></svg>{escape(s.name)}</li>' for s in series)
+def _legend(swatches: list[tuple[str, str]]) -> Markup:
+    """(the swatch's rect attributes, its text) as the charts' legend list."""
+    items = "".join(f'<li><svg width="10" height="10" aria-hidden="true"><rect {attrs} width="10" height="10"/>'
+                    f'</svg>{escape(text)}</li>' for attrs, text in swatches)
     return Markup(f'<ul class="legend">{items}</ul>')
+
+
+def legend(series: list[Series]) -> Markup:
+    return _legend([(f'fill="{s.color}"', s.name) for s in series])
 
 
 WARN_BAND = 0.15  # below the target by up to this much is amber, further is red
@@ -158,6 +163,4 @@ def compliance_bars(rows: list[tuple[str, float | None, str]], target: float) ->
 def rate_legend(target: float) -> Markup:
     rows = (("good", f"at or above the target ({target * 100:g} %)"),
             ("warn", f"up to {WARN_BAND * 100:g} points below"), ("bad", "further below"))
-    items = "".join(f'<li><svg width="10" height="10" aria-hidden="true"><rect class="rate-{c}" width="10" '
-                    f'height="10"/></svg>{escape(t)}</li>' for c, t in rows)
-    return Markup(f'<ul class="legend">{items}</ul>')
+    return _legend([(f'class="rate-{c}"', t) for c, t in rows])

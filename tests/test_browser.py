@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from support.browser import TARGET, artifacts
-from test_dashboard_support import PASSWORD
+from support.dashboard import PASSWORD
 
 from maskwatch.storage.models import ReviewLabel, ReviewStatus, Violation
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from support.browser import LONG_NAME, artifacts
-from test_dashboard_support import add_violations, make_violation
+from support.dashboard import add_violations, make_violation
 
 from maskwatch.storage.models import Violation
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_dashboard_support import login, make_config, make_users, sqlite_database
+from support.dashboard import login, make_config, make_users, sqlite_database
 
 from dashboard.app import create_app
 from maskwatch.membus import MemoryBus

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 from sqlalchemy import delete
-from test_dashboard_support import (
+from support.dashboard import (
     PASSWORD,
     drop_prefix,
     login,

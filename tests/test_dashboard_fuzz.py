@@ -9,7 +9,7 @@ import datetime as dt
 import re
 
 import pytest
-from test_dashboard_support import add_violations, login, make_config, make_users, make_violation, sqlite_database
+from support.dashboard import add_violations, login, make_config, make_users, make_violation, sqlite_database
 
 from dashboard.app import create_app
 from maskwatch.membus import MemoryBus

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from support.dashboard import make_config
 from support.fixtures import pg_database, pg_url
 from support.gunicorn import serving
 from support.http import Browser
 from support.rtsp import free_port
-from test_dashboard_support import make_config
 
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.users import add_user

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_dashboard_support import (
+from support.dashboard import (
     T0,
     add_violations,
     drop_prefix,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from test_dashboard_support import (
+from support.dashboard import (
     T0,
     add_violations,
     csrf_token,

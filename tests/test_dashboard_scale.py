@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql
-from test_dashboard_support import pg_database
+from support.dashboard import pg_database
 
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.models import ReviewStatus, Violation

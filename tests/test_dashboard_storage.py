@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
-from test_dashboard_support import FAST_HASH, add_violations, make_violation, pg_database, sqlite_database
+from support.dashboard import FAST_HASH, add_violations, make_violation, pg_database, sqlite_database
 
 from maskwatch.storage import prune as prune_mod
 from maskwatch.storage.db import make_engine, session_factory

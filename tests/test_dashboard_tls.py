@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.dashboard import make_config, sqlite_database
 from support.gunicorn import serving, unverified
 from support.rtsp import free_port
-from test_dashboard_support import make_config, sqlite_database
 
 from dashboard.app import create_app
 from dashboard.errors import INSECURE_MESSAGE

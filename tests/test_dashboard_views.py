@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
-from test_dashboard_support import (
+from support.dashboard import (
     T0,
     add_violations,
     login,

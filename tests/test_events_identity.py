@@ -68,8 +68,8 @@ def test_a_shard_never_touches_another_shards_cameras(bus, tmp_path):
 
 def test_no_descriptor_reaches_sql_files_or_the_api(bus, tmp_path):
     """Appearance descriptors stay in memory and in Redis (with a TTL of revisit_s), nowhere else."""
-    from test_dashboard_support import login, make_users
-    from test_dashboard_support import make_config as dashboard_config
+    from support.dashboard import login, make_users
+    from support.dashboard import make_config as dashboard_config
 
     from dashboard.app import create_app
 

@@ -22,6 +22,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def utc(ts: float) -> dt.datetime:
+    """A Unix time (capture times on the wire) as the aware UTC datetime the rows hold."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
 def _width_of_box(context) -> int:
     return box_width(context.get_current_parameters().get("box"))
 

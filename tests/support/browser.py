@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_dashboard_support import (
+
+from maskwatch.storage.db import make_engine, session_factory
+from maskwatch.storage.models import CameraHour
+from maskwatch.storage.snapshots import SnapshotStore
+from support.dashboard import (
     PASSWORD,
     add_violations,
     drop_prefix,
@@ -29,10 +33,6 @@ from test_dashboard_support import (
     redis_bus,
     violation_id,
 )
-
-from maskwatch.storage.db import make_engine, session_factory
-from maskwatch.storage.models import CameraHour
-from maskwatch.storage.snapshots import SnapshotStore
 from support.gunicorn import serving
 from support.rtsp import free_port
 from support.settings import REDIS_URL, ROOT

@@ -7,7 +7,6 @@ database outage delays alerts and loses none.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
 from maskwatch.storage import outbox
+from maskwatch.storage.models import utc
 from maskwatch.storage.queries import as_utc
 from workers.alerts.deliver import Deliverer
 from workers.alerts.health import CameraHealth, Change
@@ -29,10 +29,6 @@ from workers.alerts.writer import AlertWriter
 log = logging.getLogger(__name__)
 TICK_S = 1.0
 PRUNE_EVERY_S = 3600.0
-
-
-def _utc(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
 class AlertsService:
@@ -116,18 +112,18 @@ class AlertsService:
             ch = self.waiting[0]
             with self.sessions.begin() as s:
                 if ch.opened:
-                    outbox.open_incident(s, ch.incident_id, ch.camera, ch.kind, _utc(ch.started_at), ch.detail)
+                    outbox.open_incident(s, ch.incident_id, ch.camera, ch.kind, utc(ch.started_at), ch.detail)
                 else:
-                    outbox.close_incident(s, ch.incident_id, _utc(ch.at))
+                    outbox.close_incident(s, ch.incident_id, utc(ch.at))
                 self.writer.incident(s, incident_id=ch.incident_id, camera=ch.camera, kind=ch.kind,
-                                     state="opened" if ch.opened else "closed", started_at=_utc(ch.started_at),
-                                     ended_at=None if ch.opened else _utc(ch.at), detail=ch.detail)
+                                     state="opened" if ch.opened else "closed", started_at=utc(ch.started_at),
+                                     ended_at=None if ch.opened else utc(ch.at), detail=ch.detail)
             self.waiting.pop(0)
 
     def _prune(self, now: float) -> None:
         a = self.cfg.alerts
         with self.sessions.begin() as s:
-            done, dropped = outbox.prune(s, _utc(now - a.keep_days * 86_400), _utc(now - a.give_up_days * 86_400))
+            done, dropped = outbox.prune(s, utc(now - a.keep_days * 86_400), utc(now - a.give_up_days * 86_400))
         if dropped:
             log.error("alerts: %d messages undelivered for %g days were dropped", dropped, a.give_up_days)
         self._next_prune = now + PRUNE_EVERY_S

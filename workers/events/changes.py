@@ -11,16 +11,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from maskwatch.detections import verdict
+from maskwatch.storage.models import utc
 from workers.identity import Identity, Registry
 from workers.tracker import Sighting, State, Step
 
 
 def violation_id(camera: str, entry_id: str, face: int) -> str:
     return hashlib.sha1(f"{camera}|{entry_id}|{face}".encode()).hexdigest()[:32]
-
-
-def utc(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
 def hour_of(ts: float) -> dt.datetime:

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.config import SnapshotConfig
 from maskwatch.storage import repo
-from maskwatch.storage.models import ReviewStatus, Verdict, Violation
+from maskwatch.storage.models import ReviewStatus, Verdict, Violation, utc
 from maskwatch.storage.snapshots import SnapshotStore
-from workers.events.changes import Changes, NewViolation, Stored, hour_of, utc
+from workers.events.changes import Changes, NewViolation, Stored, hour_of
 from workers.events.render import render_frame
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from support import fixtures
 
 from maskwatch.config import Config, parse_config
 from maskwatch.storage.db import upgrade
@@ -23,8 +22,9 @@ from maskwatch.storage.models import ReviewStatus, Role, User, Verdict, Violatio
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.users import add_user
 from maskwatch.wire import live as wire_live
+from support import fixtures
+from support.settings import REDIS_URL
 
-REDIS_URL = os.environ.get("MASKWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct-horse-42"
 FAST_HASH = "pbkdf2:sha256:1000"  # test users only: werkzeug's default scrypt costs ~0.1 s a hash
 T0 = dt.datetime(2025, 3, 10, 8, 0, tzinfo=dt.UTC)
