@@ -5,11 +5,15 @@ the draws are violations; real scenes have one in six). Two maps are fitted on t
 detections of cross-validation (the pipeline's own faces, detector boxes and all, each labelled by
 whether it is a ground-truth violation):
 - one temperature T on the violation logit, p_cal = sigmoid(logit(p) / T);
+- Platt scaling, p_cal = sigmoid(a logit(p) + b): a temperature that may also shift, still smooth;
 - isotonic regression (pool-adjacent-violators), interpolated between its blocks, which can bend
-  where one temperature cannot (confident detections that are no annotated violation).
+  where a logistic map cannot (confident detections that are no annotated violation), but is
+  nearly flat between its knots.
 Each is scored on the half of the detections it was not fitted on (two random halves, both ways),
-and the one with the lower held-out ECE is kept. Both are strictly increasing, so rankings, AP and
+and the one with the lower held-out ECE is kept. All are strictly increasing, so rankings by p and
 every decision made at a threshold are unchanged; the threshold is stored on the calibrated scale.
+What a map can change is a ranking by face score x p (violation AP): a flat stretch of the map
+hands the order of the faces in it to the face score, which a smooth map does not.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ import numpy as np
 EPS = 1e-6
 T_GRID = np.exp(np.linspace(np.log(0.2), np.log(8.0), 241))
 IDENTITY_SHARE = 1e-3  # blended into the isotonic map so that it is strictly increasing
-METHODS = ("none", "temperature", "isotonic")
+METHODS = ("none", "temperature", "platt", "isotonic")
+SLOPES = (0.05, 20.0)  # Platt's slope a: positive (increasing), within what a logit could need
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,16 @@ class Calibration:
     method: str = "none"
     temperature: float = 1.0
     knots: tuple[tuple[float, float], ...] = ()  # isotonic: (raw p, calibrated p), both increasing
+    slope: float = 1.0      # platt: sigmoid(slope * logit(p) + intercept)
+    intercept: float = 0.0
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
             xs, ys = zip(*self.knots, strict=True)
             q = np.interp(np.asarray(p, np.float64), xs, ys)
             return ((1 - IDENTITY_SHARE) * q + IDENTITY_SHARE * np.asarray(p, np.float64)).astype(np.float32)
+        if self.method == "platt":
+            return _sigmoid(self.slope * _logit(p) + self.intercept).astype(np.float32)
         return apply_temperature(p, self.temperature)
 
     @classmethod
@@ -47,6 +56,10 @@ class Calibration:
         t = float(meta.get("temperature", 1.0))
         if not 0.05 <= t <= 20:
             raise ValueError(f"calibration temperature {t} out of 0.05..20")
+        slope, intercept = float(meta.get("slope", 1.0)), float(meta.get("intercept", 0.0))
+        if not (SLOPES[0] <= slope <= SLOPES[1] and -20 <= intercept <= 20):
+            raise ValueError(f"calibration slope {slope} (expected {SLOPES[0]}..{SLOPES[1]}) or intercept "
+                             f"{intercept} (expected -20..20) out of range")
         knots = tuple((float(x), float(y)) for x, y in meta.get("knots", ())) if method == "isotonic" else ()
         if method == "isotonic":
             xs, ys = np.array([k[0] for k in knots]), np.array([k[1] for k in knots])
@@ -54,18 +67,24 @@ class Calibration:
                     or xs.min() < 0 or xs.max() > 1 or ys.min() < 0 or ys.max() > 1:
                 raise ValueError("calibration knots: need 2 or more (p, q) pairs in 0..1, p strictly and q "
                                  "never decreasing")
-        return cls(method, t, knots)
+        return cls(method, t, knots, slope, intercept)
 
     def to_meta(self) -> dict:
         out: dict = {"method": self.method, "temperature": round(self.temperature, 4)}
         if self.knots:
             out["knots"] = [[x, y] for x, y in self.knots]  # unrounded: rounding could tie two p
+        if self.method == "platt":
+            out.update(slope=self.slope, intercept=self.intercept)
         return out
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, np.float64), EPS, 1 - EPS)
     return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64)))
 
 
 def apply_temperature(p: np.ndarray, t: float) -> np.ndarray:
@@ -85,6 +104,25 @@ def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
         return float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q)))
 
     return float(min(T_GRID, key=nll))
+
+
+def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) of sigmoid(a logit(p) + b) by Newton's method on the log-likelihood, with a small
+    ridge so that separable labels stop at a finite slope; a kept within SLOPES."""
+    z, y = _logit(p), np.asarray(y, np.float64)
+    if not len(z) or y.min() == y.max():
+        return 1.0, 0.0
+    x = np.stack([z, np.ones_like(z)], axis=1)
+    w = np.array([1.0, 0.0])
+    for _ in range(100):
+        q = _sigmoid(x @ w)
+        grad = x.T @ (q - y) + 1e-3 * (w - [1.0, 0.0])
+        hess = (x * (q * (1 - q))[:, None]).T @ x + 1e-3 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w = w - step
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(np.clip(w[0], *SLOPES)), float(np.clip(w[1], -20, 20))
 
 
 def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...]:
@@ -113,6 +151,7 @@ def fit(p: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[Calibration, dict]
     if not len(p) or y.min() == y.max():
         return Calibration(), {}
     fitters = {"temperature": lambda pp, yy: Calibration("temperature", fit_temperature(pp, yy)),
+               "platt": lambda pp, yy: Calibration("platt", 1.0, (), *fit_platt(pp, yy)),
                "isotonic": lambda pp, yy: Calibration("isotonic", knots=fit_isotonic(pp, yy))}
     half = np.random.default_rng(seed).permutation(len(p)) < len(p) // 2
     held_out = {"none": reliability(p, y)["ece"]}

@@ -10,7 +10,15 @@ import pytest
 from maskwatch.detections import INCORRECT_SHARE, Detections, verdict
 from maskwatch.wire import WireError
 from maskwatch.wire import detections as wire
-from models.calibration import Calibration, apply_temperature, fit, fit_isotonic, fit_temperature, reliability
+from models.calibration import (
+    Calibration,
+    apply_temperature,
+    fit,
+    fit_isotonic,
+    fit_platt,
+    fit_temperature,
+    reliability,
+)
 from models.classifier import ModelError, violation_scores
 
 RULE = [
@@ -100,6 +108,25 @@ def test_isotonic_calibration_fixes_what_one_temperature_cannot():
     # what metadata.json stores reads back as the same map
     back = Calibration.from_meta(chosen.to_meta())
     np.testing.assert_allclose(back.apply(grid), chosen.apply(grid), atol=1e-4)
+
+
+def test_platt_scaling_recovers_a_shift_that_one_temperature_cannot():
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 2, 20000)
+    y = rng.random(len(z)) < 1 / (1 + np.exp(-(0.5 * z - 1.0)))   # too sure, and too ready to say "violation"
+    p = 1 / (1 + np.exp(-z))
+    a, b = fit_platt(p, y)
+    assert abs(a - 0.5) < 0.05 and abs(b + 1.0) < 0.1
+    chosen, held_out = fit(p, y)
+    assert held_out["platt"] < held_out["temperature"] / 2 and chosen.method in ("platt", "isotonic")
+    platt = Calibration("platt", slope=a, intercept=b)
+    assert reliability(platt.apply(p), y)["ece"] < 0.02 < reliability(p, y)["ece"]
+    grid = np.linspace(0, 1, 5001)
+    assert (np.diff(platt.apply(grid)) >= 0).all() and (np.diff(platt.apply(grid[1:-1])) > 0).any()
+    np.testing.assert_allclose(Calibration.from_meta(platt.to_meta()).apply(grid), platt.apply(grid))
+    assert fit_platt(np.array([0.9, 0.8]), np.array([1, 1])) == (1.0, 0.0)  # one class only: leave it
+    separable = fit_platt(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1]))
+    assert np.isfinite(separable).all() and 0 < separable[0] <= 20
 
 
 def test_isotonic_merges_ties_and_violators():
