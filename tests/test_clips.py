@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from maskwatch.config import parse_config
@@ -84,3 +85,33 @@ def test_a_clip_through_the_run_path_gives_one_violation_per_violator(tmp_path):
         assert (row["violators"], row["found"], row["false"], row["duplicates"]) == (2, 2, 0, 0), (name, row)
         assert (tmp_path / "out" / f"clips-{name}" / "clips.md").read_text().count("crossing @ 5 fps") == 1
     assert report["promotable"] and "| person clips: duplicates | 0 | 0 |" in r.stdout
+
+
+def test_identity_separation_compares_runs_within_and_across_people():
+    from models.identitystats import RUN, separation, summarize
+
+    rng = np.random.default_rng(0)
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    people = {p: [v + 0.05 * rng.normal(size=8) for _ in range(3 * RUN)] for p, v in (("a", a), ("b", b))}
+    same, other = separation(people)
+    assert len(same) == 2 * 3 and len(other) == 3 * 3  # 3 runs each: 3 pairs within each, 9 across
+    s = summarize(same, other)
+    assert s["same_min"] > 0.9 and s["different_max"] < 0.2
+    assert s["margin"] == round(s["same_min"] - s["different_max"], 4)
+    assert summarize(same, [])["margin"] is None
+
+
+@pytest.mark.slow
+def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
+    """Offline, on the crossing clip: the same violator's runs are more alike than two violators'
+    (so an identity threshold between them exists), and the shipped one lies between."""
+    from models.build import build_pipeline
+    from models.clips import reads_correctly
+    from models.identitystats import measure
+
+    cfg = parse_config({}, env={})
+    pipe = build_pipeline(cfg.detector, cfg.classifier)
+    build_clips(SCENES, tmp_path / "clips", fps_list=(5.0,), seed=1, only=("crossing",), vet=reads_correctly(pipe))
+    s = measure(pipe, tmp_path / "clips")["all"]
+    assert s["same_person_pairs"] and s["different_pairs"]
+    assert s["different_max"] < cfg.events.identity_threshold < s["same_min"], s
