@@ -84,7 +84,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64)))
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, np.float64), -50.0, 50.0)))  # no overflow
 
 
 def apply_temperature(p: np.ndarray, t: float) -> np.ndarray:

@@ -43,7 +43,8 @@ def score_reviews(classifier: MaskClassifier, faces: list[Reviewed]) -> dict:
 
 def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | None,
             play_clips: Callable[[str, Path], dict] | None = None) -> dict:
-    """Both models through the same detector; `verdict` says whether NEW may replace OLD.
+    """Both models through the same detector; `promotable` (and `worse_on`, why not) says whether NEW
+    may replace OLD.
     `play_clips(name, model_dir)`: the person-level score (models.clipscore.Score.row) of the clips
     played with that model (the composition root runs them through the real pipeline)."""
     out = {}

@@ -33,7 +33,7 @@ def three_class(cv, threshold: float, out: Path | None) -> dict:
     labels, probs = cv.annotated()
     confusion = plots.confusion_matrix(labels, predicted_verdicts(probs, threshold), CLASSES,
                                        out / "confusion_matrix.png" if out else None,
-                                       f"out-of-fold faces at annotated boxes, p >= {threshold}")
+                                       f"out-of-fold faces at annotated boxes, raw p >= {threshold:.3g}")
     return {"out_of_fold_confusion": confusion, "out_of_fold_class_ap": class_ap(labels, probs)}
 
 
