@@ -139,7 +139,7 @@ def summarize(tallies: dict, rule: tuple[float, float] | None, min_score_off: bo
     elif min_score_off:
         rule = (rule[0], 0.0)
     summaries = {b: t.summary(*rule) for b, t in tallies.items()}
-    return {"rule": [round(rule[0], 3), round(rule[1], 3)],
+    return {"rule": [round(rule[0], 4), round(rule[1], 3)],  # as metadata.json stores them
             **{b: {"f1": x["violation_f1"], "ap": x["violation_ap"]} for b, x in summaries.items()}}
 
 
@@ -194,14 +194,15 @@ def annotated(models: dict[int, MaskClassifier], folds: int, scenes) -> tuple[np
     return np.concatenate(labels), np.concatenate(probs)
 
 
-def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0) -> dict:
+def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0,
+             folds_dir: Path | None = None) -> dict:
     """Each lever with the model itself on the test split, at the model's stored rule."""
     base = MaskClassifier.load(model_dir, backend="tflite")
     rule = (info.threshold, info.min_face_score)
     results = {name: summarize(_tallies(detector, clf, scenes), rule)
                for name, clf in levers(base, info.crop_margin).items()}
     results["face score off"] = summarize(_tallies(detector, base, scenes), rule, min_score_off=True)
-    members = list(fold_models(model_dir / "folds", folds, info).values()) if folds else []
+    members = list(fold_models(folds_dir or model_dir / "folds", folds, info).values()) if folds else []
     if members:
         raw_final = MaskClassifier(dataclasses.replace(info, calibration=Calibration()), backend="tflite")
         ensemble = Calibrated(Ensemble([raw_final, *members]), info)
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: report["out_of_fold"][k] for k in ("calibration", "annotated")
                           if k in report["out_of_fold"]}))
     if not args.no_held_out:
-        report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds)
+        report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds, args.folds_from)
         print(table(report["held_out"], "held-out test split, the model's rule"))
     if args.out:
         (args.out / "levers.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -2,6 +2,7 @@
 call, and the classifier on ONNX Runtime, give what the per-frame path gives."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import pytest
 
 from maskwatch.config import ConfigError, parse_config
 from models.build import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, build_pipeline
+from models.calibration import Calibration
 from models.classifier import MaskClassifier, ModelError, ModelInfo
 from models.crops import scene_crops
 from models.detector import FaceDetector
@@ -74,12 +76,16 @@ def test_the_pipeline_labels_the_same_faces_batched(scenes, pipeline):
     a, b = pipeline.run(scenes), batched.run(scenes)
     for x, y in zip(a, b):
         np.testing.assert_allclose(x.boxes, y.boxes, atol=1e-3)
-        np.testing.assert_allclose(x.p_no_mask, y.p_no_mask, atol=1e-4)
+        # served p is calibrated: the isotonic map is steep just below p = 1 (a few sure faces per
+        # knot), where it stretches the runtimes' 1e-5 differences tenfold or more; decisions do not move
+        np.testing.assert_allclose(x.p_no_mask, y.p_no_mask, atol=1e-3)
         assert pipeline.labels(x) == batched.labels(y)
 
 
 def test_the_onnx_classifier_equals_tflite_on_real_faces(scenes_dir):
-    info = ModelInfo.load(DEFAULT_CLASSIFIER)
+    # the runtimes' own outputs: raw p (the calibration map after them is the same code for both,
+    # and steep just below p = 1, where it would stretch their 1e-5 differences)
+    info = dataclasses.replace(ModelInfo.load(DEFAULT_CLASSIFIER), calibration=Calibration())
     crops = scene_crops(scenes_dir, None, info.input_size, info.crop_margin)
     p_ref, e_ref = MaskClassifier(info, backend="tflite").predict(crops)
     ort = MaskClassifier(info, backend="onnxruntime", max_batch=16)

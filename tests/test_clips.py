@@ -103,8 +103,10 @@ def test_identity_separation_compares_runs_within_and_across_people():
 
 @pytest.mark.slow
 def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
-    """Offline, on the crossing clip: the same violator's runs are more alike than two violators'
-    (so an identity threshold between them exists), and the shipped one lies between."""
+    """Offline, on the crossing clip: the same violator's runs are more alike than two violators',
+    and two violators who cross are never alike enough to be taken for one (the identity threshold
+    is above them: a missed violator is the costlier error; a duplicate is what the run path
+    counts)."""
     from models.build import build_pipeline
     from models.clips import reads_correctly
     from models.identitystats import measure
@@ -114,4 +116,4 @@ def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
     build_clips(SCENES, tmp_path / "clips", fps_list=(5.0,), seed=1, only=("crossing",), vet=reads_correctly(pipe))
     s = measure(pipe, tmp_path / "clips")["all"]
     assert s["same_person_pairs"] and s["different_pairs"]
-    assert s["different_max"] < cfg.events.identity_threshold < s["same_min"], s
+    assert s["different_max"] < s["same_min"] and s["different_max"] < cfg.events.identity_threshold, s

@@ -35,8 +35,8 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert set(saved["metrics"]["out_of_fold_class_ap"]) == {"mask", "no_mask", "mask_incorrect"}
     # fitted on the out-of-fold detections, chosen on held-out halves; the served threshold is on that scale
     cal = saved["calibration"]
-    assert cal["method"] in ("temperature", "isotonic", "none") and cal["faces"] > 0
-    assert set(cal["held_out_ece"]) == {"none", "temperature", "isotonic"}
+    assert cal["method"] in ("temperature", "platt", "isotonic", "none") and cal["faces"] > 0
+    assert set(cal["held_out_ece"]) == {"none", "temperature", "platt", "isotonic"}
     assert cal["held_out_ece"][cal["method"]] == min(cal["held_out_ece"].values())
     assert 0 <= cal["ece_after"] <= cal["ece_before"] + 1e-9
     assert len(saved["training"]["held_out_fold_curves"]["val_loss"]) == 2
