@@ -84,13 +84,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, np.float64), -50.0, 50.0)))  # no overflow
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, np.float64), -500.0, 500.0)))  # exp overflows past 709
 
 
 def apply_temperature(p: np.ndarray, t: float) -> np.ndarray:
     if t == 1.0:
         return np.asarray(p, np.float32)
-    return (1.0 / (1.0 + np.exp(-_logit(p) / t))).astype(np.float32)
+    return _sigmoid(_logit(p) / t).astype(np.float32)
 
 
 def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
@@ -100,7 +100,7 @@ def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
         return 1.0
 
     def nll(t: float) -> float:
-        q = np.clip(1.0 / (1.0 + np.exp(-z / t)), EPS, 1 - EPS)
+        q = np.clip(_sigmoid(z / t), EPS, 1 - EPS)
         return float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q)))
 
     return float(min(T_GRID, key=nll))
