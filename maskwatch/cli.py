@@ -25,6 +25,17 @@ def _shared(rel: str) -> Path | None:
     return p if p.exists() else None
 
 
+def _hard_share(text: str) -> float:
+    """0..0.7: the violation half's scene share (0.7) is what the hard cases are drawn from."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= v <= 0.7:
+        raise argparse.ArgumentTypeError(f"{v:g} is outside 0..0.7 (the scenes' share of the violation half)")
+    return v
+
+
 def _cmd(sub, name: str, target: str, help: str, config: bool = True) -> argparse.ArgumentParser:
     """A subcommand whose body is `module:function`, called as function(args, config)."""
     s = sub.add_parser(name, help=help, description=help)
@@ -61,6 +72,8 @@ def _model_commands(sub) -> None:
     s.add_argument("--epochs-head", type=int, default=3)
     s.add_argument("--epochs-finetune", type=int, default=10)
     s.add_argument("--samples-per-epoch", type=int, default=4000)
+    s.add_argument("--hard-share", type=_hard_share, default=0.2,
+                   help="share of each epoch's violation half given to masks worn under the nose")
     s.add_argument("--finetune-from", default="block_6_expand",
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
     s.add_argument("--folds", type=int, default=4,

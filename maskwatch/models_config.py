@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,7 +19,11 @@ class DetectorConfig(Strict):
                            "a GPU host; an error names what this one offers when the asked one is missing)")
     score_threshold: float = Field(0.3, ge=0.05, le=0.99, description="minimum face confidence")
     nms_threshold: float = Field(0.3, ge=0.05, le=0.95, description="IoU above which boxes merge")
-    upscale: float = Field(2.0, ge=0.25, le=4.0, description="resize factor before detection (small faces)")
+    upscale: tuple[Annotated[float, Field(ge=0.25, le=4.0)], ...] = Field(
+        (1.0, 2.0, 3.0), max_length=4,
+        description="resize factors before detection (small faces): one number, or several, each looked at and "
+                    "each face kept at its most confident; each is capped by max_side, and factors the cap makes "
+                    "equal run once (a 720p frame under max_side 1280 runs once, at 1x)")
     max_side: int = Field(1280, ge=160, le=8192, description="cap on the resized frame's longest side")
     tiles: tuple[int, int] = Field((1, 1), description="tile grid (columns, rows) over the resized frame")
     tile_overlap: float = Field(0.15, ge=0.0, le=0.5, description="overlap between tiles, share of a tile")
@@ -28,6 +32,16 @@ class DetectorConfig(Strict):
         None, ge=1, le=64, description="frames and regions per detector call, letterboxed into canvases "
                                        "(sides in multiples of 128 px); default: 1 on cpu (batching gains "
                                        "nothing there), 16 on cuda and tensorrt")
+
+    @field_validator("upscale", mode="before")
+    @classmethod
+    def _one_factor(cls, v):
+        # `upscale: 2` (one factor) stays valid: it was the only form before several were allowed
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return (v,)
+        if isinstance(v, list | tuple) and not v:
+            raise ValueError("name at least one factor, e.g. 2 or [1, 2, 3]")
+        return v
 
     @field_validator("tiles")
     @classmethod

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.models_config import DetectorConfig
+from models.build import build_detector
 from models.calibration import Calibration
 from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo
 from models.crossval import cross_validate
@@ -51,6 +53,7 @@ class TrainSettings:
     crop_margin: float = 0.15
     batch_size: int = 32
     samples_per_epoch: int = 4000
+    hard_share: float = 0.2  # of each epoch's violation half: masks worn under the nose (3% of faces)
     epochs_head: int = 3
     epochs_finetune: int = 10
     # block_6 rather than block_11 or block_3, measured on the val split (best epoch, val-chosen rule):
@@ -101,7 +104,7 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
         def __init__(self):
             super().__init__()
             self.rng = np.random.default_rng(seed)
-            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng)
+            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share)
 
         def __len__(self):
             return len(self.order) // settings.batch_size
@@ -113,7 +116,7 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
             return x, verdicts[idx]
 
         def on_epoch_end(self):
-            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng)
+            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share)
 
     return Views()
 
@@ -180,7 +183,8 @@ def train(s: TrainSettings) -> dict:
     tf.config.experimental.enable_op_determinism()
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
-    detector = FaceDetector(s.detector_weights, score_threshold=0.3, upscale=2.0) if s.detector_weights else None
+    # the detector the workers run (its default settings): the rule is chosen on the faces it finds
+    detector = build_detector(DetectorConfig(model=s.detector_weights)) if s.detector_weights else None
     scenes = [x for x in load_scenes(s.scenes) if split_of(x.stem) != "test"] if s.scenes else []
     pool = _load_pool(s, scenes, detector)
     log.info("%d training samples (%d no_mask) from %d scenes and the crop folders", len(pool),

@@ -24,8 +24,8 @@ from models.providers import DeviceError
 from models.voc import load_scenes
 
 
-def _detector(batch_size: int, **kw) -> FaceDetector:
-    return FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0, backend="onnxruntime",
+def _detector(batch_size: int, upscale=2.0, **kw) -> FaceDetector:
+    return FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=upscale, backend="onnxruntime",
                         batch_size=batch_size, **kw)
 
 
@@ -42,11 +42,11 @@ def _same(a, b):
         np.testing.assert_allclose(x.scores, y.scores, atol=1e-5)
 
 
-@pytest.mark.parametrize("tiles", [(1, 1), (2, 2)])
-def test_the_batched_detector_finds_what_the_per_frame_one_finds(scenes, tiles):
+@pytest.mark.parametrize("tiles,upscale", [((1, 1), 2.0), ((2, 2), 2.0), ((1, 1), (1.0, 2.0, 3.0))])
+def test_the_batched_detector_finds_what_the_per_frame_one_finds(scenes, tiles, upscale):
     # the bundled scenes have several sizes: each padded shape is one call, as a site's cameras are
-    per_frame = [_detector(1, tiles=tiles).detect(img) for img in scenes]
-    batched = _detector(8, tiles=tiles).detect_many(scenes)
+    per_frame = [_detector(1, upscale, tiles=tiles).detect(img) for img in scenes]
+    batched = _detector(8, upscale, tiles=tiles).detect_many(scenes)
     assert sum(len(d) for d in per_frame) > 40
     _same(per_frame, batched)
 

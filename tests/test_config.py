@@ -6,11 +6,18 @@ from maskwatch.redact import redact_text, redact_url
 
 def test_defaults_load_without_a_file():
     cfg = load_config(None)
-    assert cfg.detector.upscale == 2.0 and cfg.classifier.backend == "auto"
+    assert cfg.detector.upscale == (1.0, 2.0, 3.0) and cfg.classifier.backend == "auto"
+
+
+@pytest.mark.parametrize("upscale,expected", [(2, (2.0,)), (1.5, (1.5,)), ([1, 2, 3], (1.0, 2.0, 3.0))])
+def test_upscale_takes_one_factor_or_several(upscale, expected):
+    assert parse_config({"detector": {"upscale": upscale}}).detector.upscale == expected
 
 
 @pytest.mark.parametrize("raw,expected", [
-    ({"detector": {"upscale": 9}}, "detector.upscale: Input should be less than or equal to 4"),
+    ({"detector": {"upscale": 9}}, "detector.upscale[0]: Input should be less than or equal to 4"),
+    ({"detector": {"upscale": [1, 2, 9]}}, "detector.upscale[2]: Input should be less than or equal to 4"),
+    ({"detector": {"upscale": []}}, "detector.upscale: Value error, name at least one factor"),
     ({"detector": {"nope": 1}}, "detector.nope: unknown key"),
     ({"detectr": {}}, "detectr: unknown key"),
     ({"timezone": "Mars/Olympus"}, "timezone: Value error, unknown time zone 'Mars/Olympus': an IANA name such as "

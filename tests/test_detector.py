@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from models.build import DEFAULT_DETECTOR
-from models.detector import FaceDetector, nms, plan_tiles, working_scale
+from models.detector import FaceDetector, nms, plan_tiles, scales_of, working_scale, working_scales
 from models.voc import iou_matrix, load_annotation
 
 
@@ -26,7 +26,8 @@ def synthetic(h=300, w=400):
     return img, np.asarray(squares, np.float32)
 
 
-@pytest.mark.parametrize("upscale,tiles", [(1.0, (1, 1)), (2.0, (1, 1)), (1.5, (2, 2)), (2.0, (3, 2)), (0.5, (1, 1))])
+@pytest.mark.parametrize("upscale,tiles", [(1.0, (1, 1)), (2.0, (1, 1)), (1.5, (2, 2)), (2.0, (3, 2)), (0.5, (1, 1)),
+                                           ((1.0, 2.0, 3.0), (1, 1)), ((1.0, 2.0), (2, 2))])
 def test_boxes_map_back_to_input_pixels(upscale, tiles):
     img, truth = synthetic()
     det = MarkerDetector(DEFAULT_DETECTOR, upscale=upscale, tiles=tiles, tile_overlap=0.25).detect(img)
@@ -50,6 +51,49 @@ def test_working_scale_respects_max_side():
     assert working_scale(400, 300, 2.0, 1280) == 2.0
     assert working_scale(1280, 720, 2.0, 1280) == 1.0
     assert working_scale(3840, 2160, 1.0, 1920) == 0.5
+
+
+@pytest.mark.parametrize("w,h,scales,max_side,expected", [
+    (400, 300, (1.0, 2.0, 3.0), 1280, [1.0, 2.0, 3.0]),
+    (1280, 720, (1.0, 2.0, 3.0), 1280, [1.0]),          # a 720p camera under the cap: one pass, at 1x
+    (500, 400, (1.0, 2.0, 3.0), 1280, [1.0, 2.0, 2.56]),  # 3x is capped, and differs from 2x
+    (640, 640, (2.0, 3.0), 1280, [2.0]),                  # both capped to the same factor: looked at once
+    (400, 300, (2.0,), 1280, [2.0]),
+])
+def test_working_scales_run_each_distinct_capped_factor_once(w, h, scales, max_side, expected):
+    assert working_scales(w, h, scales, max_side) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("upscale,expected", [(2, (2.0,)), ((3.0, 1.0, 3.0), (1.0, 3.0)), ([2.0], (2.0,))])
+def test_scales_of_sorts_and_drops_repeats(upscale, expected):
+    assert scales_of(upscale) == expected
+
+
+@pytest.mark.parametrize("upscale", [0, -1.0, (), (1.0, 0.0)])
+def test_scales_of_rejects_what_is_not_a_positive_factor(upscale):
+    with pytest.raises(ValueError, match="upscale factors must be positive"):
+        scales_of(upscale)
+
+
+def test_several_scales_keep_each_face_at_its_most_confident(scenes_dir):
+    """1x + 2x + 3x on real scenes: every face 2x alone finds is there, at least as confident (NMS
+    across the scales keeps the surest box), and some face is surer than 2x alone made it."""
+    one = FaceDetector(DEFAULT_DETECTOR, upscale=2.0, score_threshold=0.3)
+    many = FaceDetector(DEFAULT_DETECTOR, upscale=(1.0, 2.0, 3.0), score_threshold=0.3)
+    surer = 0
+    for path in sorted((scenes_dir / "images").iterdir()):
+        img = cv2.imread(str(path))
+        a, b = one.detect(img), many.detect(img)
+        if not len(a):
+            continue
+        assert len(b), path.name
+        ious = iou_matrix(a.boxes, b.boxes)
+        for i in range(len(a)):
+            near = ious[i] >= 0.3
+            assert near.any(), (path.name, a.boxes[i])
+            assert b.scores[near].max() >= a.scores[i] - 1e-6, (path.name, a.boxes[i])
+            surer += b.scores[near].max() > a.scores[i] + 0.05
+    assert surer > 0
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

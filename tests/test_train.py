@@ -108,3 +108,15 @@ def test_unknown_finetune_layer_is_named(tmp_path, scenes_dir):
     with pytest.raises(ValueError, match="'block_99_expand'"):
         train(TrainSettings(out=tmp_path / "m", scenes=scenes_dir, input_size=32, epochs_head=0, folds=0,
                             finetune_from="block_99_expand", progress=False))
+
+
+@pytest.mark.parametrize("value,message", [("0.9", "0.9 is outside 0..0.7"), ("-0.1", "-0.1 is outside 0..0.7"),
+                                           ("many", "not a number: 'many'")])
+def test_a_bad_hard_share_is_refused_before_training(tmp_path, capsys, value, message):
+    from maskwatch.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--out", str(tmp_path / "m"), "--hard-share", value])
+    assert e.value.code == 2
+    assert f"argument --hard-share: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

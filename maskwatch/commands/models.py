@@ -53,7 +53,7 @@ def cmd_train(args, _cfg: Config | None) -> int:
         input_size=args.input_size, seed=args.seed, epochs_head=args.epochs_head,
         epochs_finetune=args.epochs_finetune, samples_per_epoch=args.samples_per_epoch,
         finetune_from=args.finetune_from, folds=args.folds, limit_crops=args.limit_crops, extra=args.extra,
-        keep_folds=args.keep_folds)
+        keep_folds=args.keep_folds, hard_share=args.hard_share)
     for label, path in (("--scenes", settings.scenes), ("--crops", settings.crops), ("--extra", settings.extra),
                         ("--imagenet-weights", settings.imagenet_weights)):
         if path is not None and not Path(path).exists():
