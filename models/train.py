@@ -183,7 +183,7 @@ def train(s: TrainSettings) -> dict:
     tf.config.experimental.enable_op_determinism()
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
-    # the detector the workers run (its default settings): the rule is chosen on the faces it finds
+    # the detector the workers run by default: the rule is chosen on the faces it finds
     detector = build_detector(DetectorConfig(model=s.detector_weights)) if s.detector_weights else None
     scenes = [x for x in load_scenes(s.scenes) if split_of(x.stem) != "test"] if s.scenes else []
     pool = _load_pool(s, scenes, detector)
