@@ -16,17 +16,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.evaluate import BUCKETS
 from models.metrics import greedy_match
 from models.voc import Scene, load_scenes, split_of
 
-BINS = ((0.0, 16.0), (16.0, 24.0), (24.0, float("inf")))
+BINS = {name: BUCKETS[name] for name in ("<16px", "16-24px", ">=24px")}  # evaluate's size buckets, by name
 SETTINGS = ((2.0,), (2.5,), (3.0,), (1.0, 2.0), (2.0, 3.0), (1.0, 2.0, 3.0), (1.0, 2.0, 4.0))
 
 
 @dataclass
 class Found:
     """Violators per width bin: (in the ground truth, found, found at a confident score)."""
-    bins: dict = field(default_factory=lambda: {b: [0, 0, 0] for b in BINS})
+    bins: dict = field(default_factory=lambda: {name: [0, 0, 0] for name in BINS})
     unmatched_confident: int = 0
     seconds: float = 0.0
 
@@ -37,9 +38,9 @@ class Found:
             if j >= 0:
                 best[j] = scores[i]
         self.unmatched_confident += int(((match < 0) & (scores >= min_score)).sum())
-        for lo, hi in BINS:
+        for name, (lo, hi) in BINS.items():
             k = scene.violation & (scene.widths >= lo) & (scene.widths < hi)
-            counts = self.bins[(lo, hi)]
+            counts = self.bins[name]
             counts[0] += int(k.sum())
             counts[1] += int((k & (best >= 0)).sum())
             counts[2] += int((k & (best >= min_score)).sum())
@@ -58,8 +59,7 @@ def measure(detector, scenes: list[Scene], min_score: float) -> Found:
 
 
 def table(results: dict[tuple, Found], min_score: float) -> str:
-    head = " | ".join(f"{_bin(lo, hi)} ({n})" for (lo, hi), (_, _, n) in
-                      zip(BINS, next(iter(results.values())).shares()))
+    head = " | ".join(f"{name} ({n})" for name, (_, _, n) in zip(BINS, next(iter(results.values())).shares()))
     lines = [f"| upscale | violators found / at face score >= {min_score:g}: {head} | unmatched >= "
              f"{min_score:g} | time |", "|---|---|---|---|"]
     base = next(iter(results.values())).seconds or 1.0
@@ -67,10 +67,6 @@ def table(results: dict[tuple, Found], min_score: float) -> str:
         cells = " ; ".join(f"{a:.3f} / {c:.3f}" for a, c, _ in f.shares())
         lines.append(f"| {list(scales)} | {cells} | {f.unmatched_confident} | {f.seconds / base:.1f} |")
     return "\n".join(lines)
-
-
-def _bin(lo: float, hi: float) -> str:
-    return f"< {hi:g} px" if lo == 0 else f">= {lo:g} px" if hi == float("inf") else f"{lo:g}-{hi:g} px"
 
 
 def main(argv: list[str] | None = None) -> int:
