@@ -153,11 +153,11 @@ class FaceDetector:
 
     def _frame_views(self, image: np.ndarray) -> list[View]:
         h, w = image.shape[:2]
+        cols, rows = self.tiles
         views = []
         for s in working_scales(w, h, self.scales, self.max_side):
             work = self._resize(image, s)
             sx, sy = work.shape[1] / w, work.shape[0] / h
-            cols, rows = self.tiles
             views += [View(work[t.y:t.y + t.h, t.x:t.x + t.w], t.x / sx, t.y / sy, sx, sy)
                       for t in plan_tiles(work.shape[1], work.shape[0], cols, rows, self.tile_overlap)]
         return views
