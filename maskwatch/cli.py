@@ -16,6 +16,7 @@ from pathlib import Path
 from maskwatch import __version__
 from maskwatch.config import load_config
 from maskwatch.errors import MaskwatchError
+from maskwatch.models_config import SCENE_SHARE
 
 SHARED = Path(os.environ.get("MASKWATCH_SHARED", "../shared"))
 
@@ -25,14 +26,14 @@ def _shared(rel: str) -> Path | None:
     return p if p.exists() else None
 
 
-def _hard_share(text: str) -> float:
-    """0..0.7: the violation half's scene share (0.7) is what the hard cases are drawn from."""
+def _scene_part(text: str) -> float:
+    """0..SCENE_SHARE: a share of an epoch's half that is drawn from its real-scene part."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= v <= 0.7:
-        raise argparse.ArgumentTypeError(f"{v:g} is outside 0..0.7 (the scenes' share of the violation half)")
+    if not 0.0 <= v <= SCENE_SHARE:
+        raise argparse.ArgumentTypeError(f"{v:g} is outside 0..{SCENE_SHARE:g} (the scenes' share of the half)")
     return v
 
 
@@ -59,7 +60,8 @@ def _model_commands(sub) -> None:
     s.add_argument("--batch", type=int, default=8, help="images per classification batch")
     s.add_argument("--video-fps", type=float, default=5.0, help="frames sampled per second of video")
 
-    s = _cmd(sub, "train", "maskwatch.commands.models:cmd_train", "fine-tune the MobileNetV2 mask classifier", False)
+    s = _cmd(sub, "train", "maskwatch.commands.models:cmd_train",
+             "fine-tune the MobileNetV2 mask classifier (the rule is chosen on the faces the config's detector finds)")
     s.add_argument("--out", type=Path, required=True, help="model folder to write")
     s.add_argument("--scenes", type=Path, default=_shared("data/scenes-dev"), help="VOC scenes folder")
     s.add_argument("--crops", type=Path, default=_shared("data/facecrops"),
@@ -72,8 +74,10 @@ def _model_commands(sub) -> None:
     s.add_argument("--epochs-head", type=int, default=3)
     s.add_argument("--epochs-finetune", type=int, default=10)
     s.add_argument("--samples-per-epoch", type=int, default=4000)
-    s.add_argument("--hard-share", type=_hard_share, default=0.2,
+    s.add_argument("--hard-share", type=_scene_part, default=0.2,
                    help="share of each epoch's violation half given to masks worn under the nose")
+    s.add_argument("--nonface-share", type=_scene_part, default=0.0,
+                   help="share of each epoch's mask half given to the detector's boxes on no annotated face")
     s.add_argument("--finetune-from", default="block_6_expand",
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
     s.add_argument("--folds", type=int, default=4,

@@ -8,6 +8,10 @@ from pydantic import Field, field_validator, model_validator
 
 from maskwatch.strict import Strict
 
+# training (models.dataset.balanced_epoch): each epoch's share of real-scene faces in both its halves;
+# the hard cases and the detector's boxes on no face are drawn from it, so the CLI checks them against it
+SCENE_SHARE = 0.7
+
 
 class DetectorConfig(Strict):
     model: Path | None = Field(None, description="YuNet ONNX file; default: the shipped yunet_n")

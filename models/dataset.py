@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.models_config import SCENE_SHARE
 from models.crops import crop_face, cut_square, square_region
 from models.voc import Scene, iou_matrix
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 CONTEXT = 2.0      # context patch side / face side
 PATCH = 160        # stored patch resolution (face occupies PATCH / CONTEXT px)
+# a detector box overlapping no annotated face by this much is on something else: an annotated
+# face's detector box overlaps it by 0.4 or more (margins differ), a neighbour's seldom by 0.1
+NONFACE_IOU = 0.1
 
 
 @dataclass
@@ -100,8 +104,12 @@ def samples_from_reviews(root: Path) -> Samples:
                  [int(f.violation) for f in faces], "review", [f.label == "mask_incorrect" for f in faces])
 
 
-def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4) -> Samples:
-    """Annotated faces of scenes, plus the detector's own boxes matched to them (its margins)."""
+def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4,
+                        nonface_score: float | None = None) -> Samples:
+    """Annotated faces of scenes, plus the detector's own boxes matched to them (its margins); with
+    `nonface_score`, also its boxes of at least that face score on no annotated face (source
+    "nonface", not violations): what the pipeline would otherwise call a violation on a bag or a
+    poster."""
     parts = []
     for sc in scenes:
         img = cv2.imread(str(sc.image))
@@ -110,19 +118,30 @@ def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4
         if len(sc.boxes):
             parts.append(_pack([_patch(img, b) for b in sc.boxes], np.max(
                 sc.boxes[:, 2:] - sc.boxes[:, :2], axis=1), sc.violation, "scene", sc.incorrect, sc.stem))
-        if detector is None or not len(sc.boxes):
+        if detector is None:
             continue
         found = detector.detect(img)
         if not len(found):
             continue
-        ious = iou_matrix(found.boxes, sc.boxes)
+        ious = iou_matrix(found.boxes, sc.boxes) if len(sc.boxes) else np.zeros((len(found), 1))
         best = ious.argmax(1)
-        keep = ious[np.arange(len(found)), best] >= min_iou
+        overlap = ious[np.arange(len(found)), best]
+        keep = overlap >= min_iou
         boxes = found.boxes[keep]
-        parts.append(_pack([_patch(img, b) for b in boxes],
-                           np.max(boxes[:, 2:] - boxes[:, :2], axis=1) if len(boxes) else [],
-                           sc.violation[best[keep]], "detector", sc.incorrect[best[keep]], sc.stem))
+        if len(boxes):
+            parts.append(_pack([_patch(img, b) for b in boxes], np.max(boxes[:, 2:] - boxes[:, :2], axis=1),
+                               sc.violation[best[keep]], "detector", sc.incorrect[best[keep]], sc.stem))
+        if nonface_score is not None:
+            parts.append(_nonfaces(img, found.boxes[(overlap < NONFACE_IOU) & (found.scores >= nonface_score)],
+                                   sc.stem))
     return Samples.concat(parts)
+
+
+def _nonfaces(img: np.ndarray, boxes: np.ndarray, stem: str) -> Samples:
+    if not len(boxes):
+        return _pack([], [], [], "nonface")
+    return _pack([_patch(img, b) for b in boxes], np.max(boxes[:, 2:] - boxes[:, :2], axis=1),
+                 np.zeros(len(boxes), np.int8), "nonface", None, stem)
 
 
 def cctv_view(patch: np.ndarray, face_px: float, size: int, margin: float,
@@ -171,20 +190,23 @@ def plain_view(patch: np.ndarray, size: int, margin: float) -> np.ndarray:
     return crop_face(patch, (c - face / 2, c - face / 2, c + face / 2, c + face / 2), size, margin)
 
 
-def balanced_epoch(samples: Samples, n: int, rng: np.random.Generator,
-                   scene_share: float = 0.7, hard_share: float = 0.2) -> np.ndarray:
+def balanced_epoch(samples: Samples, n: int, rng: np.random.Generator, scene_share: float = SCENE_SHARE,
+                   hard_share: float = 0.2, nonface_share: float = 0.0) -> np.ndarray:
     """Indices for one epoch: half no_mask, half mask; within each, `scene_share` from real scenes.
     Masks worn under the nose are rare (3% of faces) and absent from the crop folders, yet they are
-    violations: they get `hard_share` of the no_mask half of their own."""
+    violations: they get `hard_share` of the no_mask half of their own. The detector's boxes on no
+    annotated face (source "nonface"), where there are any, get `nonface_share` of the mask half."""
     out = []
-    scene = samples.source != "crops"
-    pools = {0: ((scene, scene_share), (~scene, 1 - scene_share)),
+    crops, nonface = samples.source == "crops", samples.source == "nonface"
+    scene = ~crops & ~nonface
+    nonface_share = nonface_share if nonface.any() else 0.0
+    pools = {0: ((scene, scene_share - nonface_share), (nonface, nonface_share), (crops, 1 - scene_share)),
              1: ((scene & samples.hard, hard_share), (scene & ~samples.hard, scene_share - hard_share),
-                 (~scene, 1 - scene_share))}
+                 (crops, 1 - scene_share))}
     for label in (0, 1):
         for pool, share in pools[label]:
             idx = np.flatnonzero((samples.labels == label) & pool)
-            if len(idx):
+            if len(idx) and share > 0:
                 out.append(rng.choice(idx, int(n / 2 * share), replace=True))
     order = np.concatenate(out)
     rng.shuffle(order)

@@ -221,6 +221,16 @@ def table(results: dict, where: str) -> str:
     return "\n".join(lines)
 
 
+def _upscale(text: str) -> tuple[float, ...]:
+    from pydantic import ValidationError
+
+    from maskwatch.models_config import DetectorConfig
+    try:
+        return DetectorConfig(upscale=tuple(float(x) for x in text.split(","))).upscale
+    except (ValueError, ValidationError) as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: not factors in 0.25..4 ({e.__class__.__name__})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     from maskwatch.models_config import DetectorConfig
     from models.build import build_detector
@@ -234,13 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-oof", type=Path, metavar="NPZ",
                     help="write the out-of-fold detections (as trained) for models.recalibrate --oof")
     ap.add_argument("--out", type=Path, help="write levers.json (and the out-of-fold reliability.png) here")
+    ap.add_argument("--upscale", type=_upscale, default=DetectorConfig().upscale, metavar="F[,F...]",
+                    help="detector.upscale, e.g. 1,2,3 (default: the shipped detector's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     info = ModelInfo.load(args.model_dir)
     folds = args.folds or int(info.raw.get("training", {}).get("settings", {}).get("folds", 0))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    detector = CachedDetector(build_detector(DetectorConfig()))  # the shipped detector settings
+    detector = CachedDetector(build_detector(DetectorConfig(upscale=args.upscale)))  # else the shipped settings
     scenes = load_scenes(args.scenes)
     train_part = [s for s in scenes if split_of(s.stem) != "test"]
     test_part = [s for s in scenes if split_of(s.stem) == "test"]

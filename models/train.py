@@ -54,6 +54,10 @@ class TrainSettings:
     batch_size: int = 32
     samples_per_epoch: int = 4000
     hard_share: float = 0.2  # of each epoch's violation half: masks worn under the nose (3% of faces)
+    # of each epoch's mask half: the detector's boxes of face score >= nonface_score on no annotated face
+    nonface_share: float = 0.0
+    nonface_score: float = 0.5
+    detector: DetectorConfig | None = None  # the workers' detector (None: the default one), its model detector_weights
     epochs_head: int = 3
     epochs_finetune: int = 10
     # block_6 rather than block_11 or block_3, measured on the val split (best epoch, val-chosen rule):
@@ -104,7 +108,8 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
         def __init__(self):
             super().__init__()
             self.rng = np.random.default_rng(seed)
-            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share)
+            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share,
+                                        nonface_share=settings.nonface_share)
 
         def __len__(self):
             return len(self.order) // settings.batch_size
@@ -116,13 +121,14 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
             return x, verdicts[idx]
 
         def on_epoch_end(self):
-            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share)
+            self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share,
+                                        nonface_share=settings.nonface_share)
 
     return Views()
 
 
 def _load_pool(s: TrainSettings, scenes, detector: FaceDetector | None) -> Samples:
-    parts = [samples_from_scenes(scenes, detector)]
+    parts = [samples_from_scenes(scenes, detector, nonface_score=s.nonface_score if s.nonface_share else None)]
     if s.crops:
         parts.append(samples_from_crop_folders(s.crops, s.limit_crops))
     if s.extra:
@@ -183,8 +189,9 @@ def train(s: TrainSettings) -> dict:
     tf.config.experimental.enable_op_determinism()
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
-    # the detector the workers run by default: the rule is chosen on the faces it finds
-    detector = build_detector(DetectorConfig(model=s.detector_weights)) if s.detector_weights else None
+    # the detector the workers run: the rule is chosen on the faces it finds
+    detector = build_detector((s.detector or DetectorConfig()).model_copy(update={"model": s.detector_weights})
+                              ) if s.detector_weights else None
     scenes = [x for x in load_scenes(s.scenes) if split_of(x.stem) != "test"] if s.scenes else []
     pool = _load_pool(s, scenes, detector)
     log.info("%d training samples (%d no_mask) from %d scenes and the crop folders", len(pool),
@@ -254,9 +261,10 @@ def embedding_meta() -> dict:
 
 def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
     counts = {f"{src}/{CLASSES[lab]}": int(((train_set.source == src) & (train_set.labels == lab)).sum())
-              for src in ("crops", "scene", "detector", "review") for lab in (0, 1)}
+              for src in ("crops", "scene", "detector", "review", "nonface") for lab in (0, 1)}
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()
-                if k not in ("out", "progress")}
+                if k not in ("out", "progress", "detector")}
+    settings["detector"] = (s.detector or DetectorConfig()).model_dump(mode="json", exclude={"model"})
     return {
         "schema": SCHEMA,
         "name": "maskwatch-mobilenetv2",

@@ -86,3 +86,17 @@ def test_as_trained_is_what_evaluate_says(scenes_dir):
                                                  "ap": direct["buckets"][bucket]["violation_ap"]}
     assert results["as trained"]["rule"] == [info.threshold, info.min_face_score]
     assert results["face score off"]["rule"] == [info.threshold, 0.0]
+
+
+@pytest.mark.parametrize("text,want", [("2", (2.0,)), ("1,2,3", (1.0, 2.0, 3.0)), ("1, 2.5", (1.0, 2.5)),
+                                       ("1,9", "'1,9': not factors in 0.25..4"), ("x", "'x': not factors"),
+                                       ("", "'': not factors")])
+def test_the_levers_detector_scales_are_checked_as_the_config_checks_them(text, want, capsys):
+    from models import levers as levers_cli
+
+    if isinstance(want, tuple):
+        assert levers_cli._upscale(text) == want
+        return
+    with pytest.raises(SystemExit) as e:
+        levers_cli.main(["model", "--scenes", "s", "--upscale", text])
+    assert e.value.code == 2 and f"argument --upscale: {want}" in capsys.readouterr().err

@@ -16,7 +16,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     out = tmp_path / "model"
     meta = train(TrainSettings(out=out, scenes=scenes_dir, detector_weights=DEFAULT_DETECTOR, input_size=32,
                                batch_size=16, samples_per_epoch=64, epochs_head=1, epochs_finetune=1,
-                               folds=2, seed=3, progress=False, keep_folds=True))
+                               folds=2, seed=3, progress=False, keep_folds=True, nonface_share=0.1))
     for name in ("metadata.json", "mask_classifier.keras", "mask_classifier.tflite", "mask_classifier.onnx",
                  "training_curves.png", "confusion_matrix.png", "reliability.png"):
         assert (out / name).stat().st_size > 0, name
@@ -24,6 +24,8 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert saved["classes"] == ["mask", "no_mask", "mask_incorrect"] and saved["input_size"] == 32
     assert saved["schema"] == 2
     assert saved["data"]["train_samples"]["scene/no_mask"] > 0
+    assert saved["data"]["train_samples"]["nonface/mask"] > 0 == saved["data"]["train_samples"]["nonface/no_mask"]
+    assert saved["training"]["settings"]["detector"]["upscale"] == [2.0]
     assert saved["export_check"]["max_abs_diff"] < 1e-3
     # the rule comes from out-of-fold detections over every non-test scene, test scenes unread
     oof = saved["metrics"]["out_of_fold"]
@@ -110,13 +112,38 @@ def test_unknown_finetune_layer_is_named(tmp_path, scenes_dir):
                             finetune_from="block_99_expand", progress=False))
 
 
+@pytest.mark.parametrize("flag", ["--hard-share", "--nonface-share"])
 @pytest.mark.parametrize("value,message", [("0.9", "0.9 is outside 0..0.7"), ("-0.1", "-0.1 is outside 0..0.7"),
                                            ("many", "not a number: 'many'")])
-def test_a_bad_hard_share_is_refused_before_training(tmp_path, capsys, value, message):
+def test_a_bad_share_is_refused_before_training(tmp_path, capsys, flag, value, message):
     from maskwatch.cli import main
 
     with pytest.raises(SystemExit) as e:
-        main(["train", "--out", str(tmp_path / "m"), "--hard-share", value])
+        main(["train", "--out", str(tmp_path / "m"), flag, value])
     assert e.value.code == 2
-    assert f"argument --hard-share: {message}" in capsys.readouterr().err
+    assert f"argument {flag}: {message}" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("config,flags,upscale,weights", [
+    # the rule is chosen on the faces the workers' detector finds: the config's, else the default
+    ("", [], (2.0,), DEFAULT_DETECTOR),
+    ("detector:\n  upscale: [1, 2, 3]\n  score_threshold: 0.4\n", [], (1.0, 2.0, 3.0), DEFAULT_DETECTOR),
+    ("detector:\n  upscale: 3\n", ["--detector-weights", "other.onnx"], (3.0,), "other.onnx"),
+    ("detector:\n  upscale: 3\n", ["--no-detector"], (3.0,), None),
+])
+def test_training_uses_the_configs_detector(tmp_path, monkeypatch, config, flags, upscale, weights):
+    from maskwatch.cli import main
+    from models import train as train_module
+
+    seen = []
+    monkeypatch.setattr(train_module, "train", lambda s: seen.append(s) or {"threshold": 0.5, "metrics": {}})
+    cfg = tmp_path / "maskwatch.yaml"
+    cfg.write_text(config)
+    assert main(["train", "-c", str(cfg), "--out", str(tmp_path / "m"), "--scenes", str(tmp_path),
+                 "--crops", str(tmp_path), "--nonface-share", "0.1", *flags]) == 0
+    (s,) = seen
+    assert s.detector.upscale == upscale and s.nonface_share == 0.1
+    assert s.detector_weights == (None if weights is None else type(DEFAULT_DETECTOR)(weights))
+    if "score_threshold" in config:
+        assert s.detector.score_threshold == 0.4
