@@ -118,7 +118,7 @@ def samples_from_scenes(scenes: list[Scene], detector=None, min_iou: float = 0.4
         if len(sc.boxes):
             parts.append(_pack([_patch(img, b) for b in sc.boxes], np.max(
                 sc.boxes[:, 2:] - sc.boxes[:, :2], axis=1), sc.violation, "scene", sc.incorrect, sc.stem))
-        if detector is None:
+        if detector is None or not (len(sc.boxes) or nonface_score is not None):
             continue
         found = detector.detect(img)
         if not len(found):
