@@ -145,6 +145,11 @@ class EventsConfig(Strict):
     identity_threshold: float = Field(
         0.88, ge=0.0, le=1.0, description="cosine similarity at which a violating track is the same person "
                                           "as an earlier violator (no second violation)")
+    # measured on the occlusion clips (README): a walker found again past a pillar is 0.76-0.88
+    # alike their track before it; the place and time checked instead (workers.identity.on_course)
+    on_course_threshold: float = Field(
+        0.70, ge=0.0, le=1.0, description="the same, for a track that begins where an earlier violator, "
+                                          "lost a few seconds before, would have walked to")
     revisit_s: float = Field(
         600.0, ge=0, le=86_400, description="a violator who leaves and comes back within this long stays one "
                                             "violation; also how long appearance descriptors are kept (memory and "
@@ -169,6 +174,9 @@ class EventsConfig(Strict):
     def _vote(self):
         if self.vote_k > self.vote_n:
             raise ValueError(f"vote_k ({self.vote_k}) cannot exceed vote_n ({self.vote_n})")
+        if self.on_course_threshold > self.identity_threshold:
+            raise ValueError(f"on_course_threshold ({self.on_course_threshold}) cannot exceed "
+                             f"identity_threshold ({self.identity_threshold}): place and time are evidence too")
         return self
 
 

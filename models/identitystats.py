@@ -1,4 +1,4 @@
-"""`python -m models.identitystats CLIPS_DIR [--model DIR ...]`: how a model's appearance embedding
+"""`python -m models.identitystats CLIPS_DIR [-c CONFIG] [--model DIR ...]`: how a model's appearance embedding
 separates people on the person clips, to choose `events.identity_threshold` for it.
 
 Offline, frame by frame (no real time, no tracker): each clip's frames go through the pipeline,
@@ -92,16 +92,22 @@ def measure(pipeline, clips_root: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maskwatch.models_config import ClassifierConfig, DetectorConfig
+    from maskwatch.config import load_config
     from models.build import build_pipeline
 
     ap = argparse.ArgumentParser(prog="python -m models.identitystats", description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", type=Path, help="person clips (maskwatch evaluate --clips DIR --build)")
-    ap.add_argument("--model", type=Path, action="append", help="model folder (repeatable; default: the shipped)")
+    ap.add_argument("-c", "--config", type=Path,
+                    help="maskwatch.yaml whose detector and rule to use (default: embedded defaults)")
+    ap.add_argument("--model", type=Path, action="append",
+                    help="model folder (repeatable; default: the config's)")
+    ap.add_argument("--per-clip", action="store_true", help="also each clip's numbers")
     args = ap.parse_args(argv)
-    for model in args.model or [None]:
-        pipe = build_pipeline(DetectorConfig(), ClassifierConfig(model_dir=model))
-        print(json.dumps({str(model or "shipped"): measure(pipe, args.clips)["all"]}))
+    cfg = load_config(args.config)
+    for model in args.model or [cfg.classifier.model_dir]:
+        classifier = cfg.classifier.model_copy(update={"model_dir": model})
+        result = measure(build_pipeline(cfg.detector, classifier), args.clips)
+        print(json.dumps({str(model or "shipped"): result if args.per_clip else result["all"]}))
     return 0
 
 

@@ -27,6 +27,8 @@ def test_upscale_takes_one_factor_or_several(upscale, expected):
     ({"events": {"cooldown_s": 60}}, "events: Value error, cooldown_s was removed: violations are now deduplicated"),
     ({"events": {"identity_threshold": 1.5}}, "events.identity_threshold: Input should be less than or equal to 1"),
     ({"events": {"shards": 0}}, "events.shards: Input should be greater than or equal to 1"),
+    ({"events": {"on_course_threshold": 0.9}}, "events: Value error, on_course_threshold (0.9) cannot exceed "
+                                               "identity_threshold (0.88)"),
     ({"detector": {"tiles": [0, 2]}}, "detector.tiles: Value error, each of (columns, rows) must be 1..8"),
     ({"classifier": {"backend": "onnx"}},
      "classifier.backend: Input should be 'auto', 'tflite', 'keras' or 'onnxruntime'"),

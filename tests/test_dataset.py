@@ -16,7 +16,8 @@ from models.voc import iou_matrix, load_scenes
 # (source, label, hard) of each pool and how many of each there are
 POOLS = {"scene mask": ("scene", 0, False, 40), "detector mask": ("detector", 0, False, 40),
          "nonface": ("nonface", 0, False, 30), "crops mask": ("crops", 0, False, 50),
-         "scene no_mask": ("scene", 1, False, 40), "hard": ("scene", 1, True, 10), "crops no_mask": ("crops", 1, False, 50)}
+         "scene no_mask": ("scene", 1, False, 40), "hard": ("scene", 1, True, 10),
+         "crops no_mask": ("crops", 1, False, 50)}
 
 
 def _samples(without: tuple[str, ...] = ()) -> tuple[Samples, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from support.tracking import People, Run, box, pause, visit
 
-from workers.identity import Identity
+from workers.identity import Identity, on_course
 from workers.tracker import State
 
 
@@ -93,6 +93,54 @@ def test_occluded_violator_is_one_violation(gap_s):
     visit(run, people, "a", 1001.0 + gap_s, 50 + 40 * (1 + gap_s), 0.95, speed=40)
     run.finish()
     assert len(run.fired) == 1 and len(run.rejoined) <= 1
+
+
+def _walk(t0: float, x0: float, speed: float, seconds: float, fps: float = 5.0, y: float = 100.0) -> list:
+    return [(t0 + i / fps, box(x0 + speed * i / fps, y)) for i in range(int(seconds * fps))]
+
+
+@pytest.mark.parametrize("name, found, expected", [
+    # lost at x=120 at t=1.8 walking right at 40 px/s (a width a second), found again...
+    ("where the walk leads, 3 s on", _walk(1004.8, 240, 40, 1), True),
+    ("a little short of it (slowed down behind the pillar)", _walk(1004.8, 190, 25, 1), True),
+    ("far beyond it", _walk(1004.8, 480, 40, 1), False),
+    ("back where it was lost", _walk(1004.8, 120, 40, 1), False),
+    ("where the walk leads, but walking back", _walk(1004.8, 240, -40, 1), False),
+    ("where the walk leads, too late to say", _walk(1013.8, 480, 40, 1), False),
+    ("where the walk leads, one point (no heading yet)", _walk(1004.8, 240, 40, 0.2), True),
+    ("before it was lost", _walk(1000.8, 80, 40, 1), False),
+])
+def test_on_course_means_where_the_walk_leads(name, found, expected):
+    lost = _walk(1000.0, 48, 40, 2)
+    assert on_course(lost, found) is expected, name
+
+
+def test_someone_standing_still_is_never_on_course():
+    lost = [(1000.0 + i * 0.2, box(100, 100)) for i in range(10)]
+    assert not on_course(lost, _walk(1004.0, 100, 0, 1))
+    assert not on_course(lost, _walk(1004.0, 130, 40, 1))
+
+
+@pytest.mark.parametrize("name, cosine, after, violations, by_course", [
+    # a walker's crops change along the way (backdrop, pose): past the pillar, 0.78 alike
+    ("on course, changed look", 0.78, dict(gap_s=3.0), 1, True),
+    ("on course, someone else", 0.3, dict(gap_s=3.0), 2, None),
+    ("off course, changed look", 0.78, dict(gap_s=3.0, x=700), 2, None),
+    ("on course but lost too long", 0.78, dict(gap_s=12.0), 2, None),
+    ("off course, the same look", 0.99, dict(gap_s=3.0, x=700), 1, False),  # a revisit: appearance alone
+])
+def test_a_walker_found_again_on_course_needs_less_likeness(name, cosine, after, violations, by_course):
+    run, people = Run(track_max_gap_s=1.0), People(15, noise=0.1)
+    people.drift("a", "a past the pillar", cosine)
+    visit(run, people, "a", 1000.0, 50, 0.95, seconds=2.0, speed=40)
+    gap = after["gap_s"]
+    x = after.get("x", 50 + 40 * (2.0 + gap))
+    for i in range(10):
+        t = 1002.0 + gap + i * 0.2
+        run.frame(t, [("a past the pillar", box(x + 8 * i, 100), 0.95, people("a past the pillar"))])
+    run.finish()
+    assert len(run.fired) == violations, name
+    assert [tr.rejoin.on_course for tr in run.rejoined] == ([] if by_course is None else [by_course]), name
 
 
 def test_low_score_faces_continue_tracks_but_never_start_one():

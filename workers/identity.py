@@ -6,7 +6,11 @@ seen, and, for a violator, the sighting that named their violation. A new violat
 same person as an earlier violator only when
 
 - its appearance matches (cosine similarity >= `identity_threshold`, best of the identity's
-  exemplars and its mean against the track's mean), and
+  exemplars and its mean against the track's mean), or, for a track that begins *on course* (where
+  the identity, walking, would be by now, a few seconds after it was lost, heading the same way:
+  someone who passed behind a pillar), >= the lower `on_course_threshold`, because a walker's
+  crops change with the backdrop and the pose along the way (measured on the occlusion clips,
+  README), and
 - place and time are plausible: where the identity and the track were both seen at the same moment
   they were at the same place (two faces in view at once are two people; the same face seen twice
   at once is a replay after a crash), and from where the identity was last seen to where the track
@@ -32,6 +36,14 @@ TRAIL = 24               # (time, box) points kept per identity, to tell a repla
 SAME_MOMENT_S = 0.3      # two sightings this close in time are of the same moment
 MAX_IDENTITIES = 2000    # per camera; the oldest people without a violation go first
 MAX_SPEED_WIDTHS_S = 12.0  # a walking face covers about 9 of its widths a second
+# on course: lost at most this long (constant velocity says little beyond), seen walking over the
+# last VELOCITY_S of its trail, and found again within a width and a half of where that walk leads,
+# plus a third of the way it covered (people slow down and speed up behind a pillar)
+ON_COURSE_MAX_GAP_S = 10.0
+VELOCITY_S = 2.0
+MIN_TRAVEL_WIDTHS = 1.0  # less is standing still: someone else at that spot is someone else
+ON_COURSE_WIDTHS, ON_COURSE_SPREAD = 1.5, 1 / 3
+SAME_HEADING = 0.5       # cosine between the identity's and the track's directions
 
 
 Point = tuple[float, Box]  # (capture time, box)
@@ -42,12 +54,47 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
+def center(b: Box) -> tuple[float, float]:
+    return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+
+
 def center_spacing(a: Box, b: Box) -> float:
     """Distance between box centres in mean box widths."""
-    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
-    bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    (ax, ay), (bx, by) = center(a), center(b)
     width = max(((a[2] - a[0]) + (b[2] - b[0])) / 2, 1e-6)
     return math.hypot(ax - bx, ay - by) / width
+
+
+def velocity(trail: list[Point]) -> tuple[float, float] | None:
+    """Pixels a second over the last VELOCITY_S of a trail (in time order); None over less than 0.3 s."""
+    if not trail:
+        return None
+    t1, b1 = trail[-1]
+    t0, b0 = next(p for p in trail if p[0] >= t1 - VELOCITY_S)
+    if t1 - t0 < 0.3:
+        return None
+    (x0, y0), (x1, y1) = center(b0), center(b1)
+    return (x1 - x0) / (t1 - t0), (y1 - y0) / (t1 - t0)
+
+
+def on_course(lost: list[Point], found: list[Point]) -> bool:
+    """Whether a track seen at the points of `found` begins where the walk of `lost` (an earlier
+    trail) leads, a few seconds later, heading the same way."""
+    if not lost or not found:
+        return False
+    (t_lost, b_lost), (t_found, b_found) = lost[-1], found[0]
+    gap, v = t_found - t_lost, velocity(lost)
+    if not 0 < gap <= ON_COURSE_MAX_GAP_S or v is None:
+        return False
+    dx, dy = v[0] * gap, v[1] * gap
+    expected = (b_lost[0] + dx, b_lost[1] + dy, b_lost[2] + dx, b_lost[3] + dy)
+    travel = center_spacing(b_lost, expected)  # in widths
+    if travel < MIN_TRAVEL_WIDTHS:
+        return False
+    if center_spacing(expected, b_found) > ON_COURSE_WIDTHS + ON_COURSE_SPREAD * travel:
+        return False
+    u = velocity(found)  # a track too short to have a heading is judged by where it began
+    return u is None or u[0] * v[0] + u[1] * v[1] >= SAME_HEADING * math.hypot(*u) * math.hypot(*v)
 
 
 @dataclass(eq=False)
@@ -118,18 +165,28 @@ class Identity:
         return f"{self.violation[0]}|{self.violation[1]}" if self.violation else ""
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Who a track is, and on what evidence (the events service logs it)."""
+    identity: Identity
+    similarity: float
+    on_course: bool  # judged by the lower on-course bar
+
+
 class Registry:
     """The identities of one camera seen within `revisit_s` (capture time)."""
 
-    def __init__(self, revisit_s: float, threshold: float, track_gap_s: float):
+    def __init__(self, revisit_s: float, threshold: float, track_gap_s: float,
+                 on_course_threshold: float | None = None):
         self.revisit_s, self.threshold, self.track_gap_s = revisit_s, threshold, track_gap_s
+        self.on_course_threshold = threshold if on_course_threshold is None else on_course_threshold
         self.identities: list[Identity] = []
         self.forgotten: list[Identity] = []  # violators dropped since the caller last persisted
 
-    def match(self, proto: np.ndarray | None, trail: list[Point], violators_only: bool) -> Identity | None:
+    def match(self, proto: np.ndarray | None, trail: list[Point], violators_only: bool) -> Match | None:
         """The identity that a track (mean embedding `proto`, seen at the points of `trail`, in
         time order) most likely is, or None."""
-        best, best_sim = None, -1.0
+        best: Match | None = None
         first_seen, first_box = trail[0]
         for ident in self.identities:
             if violators_only and ident.violation is None:
@@ -137,11 +194,15 @@ class Registry:
             if not self._plausible(ident, trail):
                 continue
             sim = ident.similarity(proto)
+            course = False
             if sim is None:  # no appearance on one side: the same spot within the track gap only
                 near = first_seen - ident.last_seen <= self.track_gap_s and center_spacing(ident.box, first_box) < 1.0
                 sim = self.threshold if near else -1.0
-            if sim >= self.threshold and sim > best_sim:
-                best, best_sim = ident, sim
+            else:
+                course = self.on_course_threshold < self.threshold and on_course(ident.trail, trail)
+            bar = self.on_course_threshold if course else self.threshold
+            if sim >= bar and (best is None or sim > best.similarity):
+                best = Match(ident, sim, course)
         return best
 
     def _plausible(self, ident: Identity, trail: list[Point]) -> bool:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from maskwatch.config import EventsConfig
-from workers.identity import TRAIL, Identity, Registry, center_spacing, unit
+from workers.identity import TRAIL, Identity, Match, Registry, center, center_spacing, unit
 
 Box = tuple[float, float, float, float]
 SMOOTHING = 0.5     # weight of the newest velocity sample: jitter averages out, turns still register
@@ -53,11 +53,6 @@ def iou(a: Box, b: Box) -> float:
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def center(b: Box) -> tuple[float, float]:
-    return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-
 
 
 def shift(b: Box, dx: float, dy: float) -> Box:
@@ -109,6 +104,7 @@ class Track:
     appearance: np.ndarray | None = None  # EMA of the embeddings, for association
     recent: list[np.ndarray] = field(default_factory=list)  # for the identity prototype
     identity: Identity | None = None
+    rejoin: Match | None = None  # the evidence, when it rejoined an earlier violator
     new_person: bool = False  # set when the track ends: nobody seen before on this camera
     under_policy: bool = False  # seen at least once where and when a mask is required (compliance counts it)
     trail: list[tuple[float, Box]] = field(default_factory=list)  # recent (time, box), in time order
@@ -167,7 +163,8 @@ class Tracker:
         self.cfg = cfg
         self.tracks: list[Track] = []
         self.clock = -math.inf  # newest capture time seen
-        self.identities = Registry(cfg.revisit_s, cfg.identity_threshold, cfg.track_max_gap_s)
+        self.identities = Registry(cfg.revisit_s, cfg.identity_threshold, cfg.track_max_gap_s,
+                                   cfg.on_course_threshold)
         self._next_id = 1
 
     def update(self, captured_at: float, sightings: list[Sighting]) -> Step:
@@ -222,7 +219,8 @@ class Tracker:
             tr.new_person = tr.state is State.VIOLATION
             return
         proto = tr.prototype
-        known = self.identities.match(proto, tr.trail, violators_only=False)
+        found = self.identities.match(proto, tr.trail, violators_only=False)
+        known = found.identity if found else None
         if known is not None:
             known.observe(tr.last_seen, tr.box, proto, tr.sightings_after(known.last_seen))
             tr.identity = known
@@ -287,9 +285,10 @@ class Tracker:
         # a replay firing at the sighting that named a violation is that violation again (its
         # insert is idempotent), never a rejoin: its row may not have been committed
         same = self.identities.by_violation((s.entry_id, s.face))
-        known = None if same else self.identities.match(tr.prototype, tr.trail, violators_only=True)
-        if known is not None:
-            tr.state, tr.identity = State.REJOINED, known
+        found = None if same else self.identities.match(tr.prototype, tr.trail, violators_only=True)
+        if found is not None:
+            known = found.identity
+            tr.state, tr.identity, tr.rejoin = State.REJOINED, known, found
             known.observe(tr.last_seen, tr.box, tr.prototype, tr.sightings_after(known.last_seen))
             step.rejoined.append(tr)
         else:

@@ -83,6 +83,14 @@ class People:
             self.base[label] = unit(self.rng.normal(size=self.dim))
         return unit(self.base[label] + self.rng.normal(size=self.dim) * self.noise / np.sqrt(self.dim))
 
+    def drift(self, label: str, new_label: str, cosine: float) -> None:
+        """`new_label` looks `cosine` alike `label` (the same person further on, or a near twin)."""
+        self(label)  # draws the first look if there is none yet
+        a = self.base[label]
+        o = self.rng.normal(size=self.dim)
+        o = unit(o - (o @ a) * a)
+        self.base[new_label] = unit(cosine * a + np.sqrt(1 - cosine ** 2) * o)
+
 
 def unit(v):
     return (v / np.linalg.norm(v)).astype(np.float32)

@@ -225,7 +225,8 @@ class EventsService:
         cam = self._cams[cam_id]
         for tr in step.rejoined:
             self._counts["rejoined"] += 1
-            log.info("camera %s: track %d is a violator seen before, their violation goes on", cam_id, tr.id)
+            log.info("camera %s: track %d is a violator seen before (%.2f alike%s), their violation goes on",
+                     cam_id, tr.id, tr.rejoin.similarity, ", on course" if tr.rejoin.on_course else "")
         changes = changes_of(cam_id, step)
         if changes:
             created = self.store.commit(changes)
