@@ -117,3 +117,13 @@ def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
     s = measure(pipe, tmp_path / "clips")["all"]
     assert s["same_person_pairs"] and s["different_pairs"]
     assert s["different_max"] < s["same_min"] and s["different_max"] < cfg.events.identity_threshold, s
+
+
+def test_identitystats_reads_the_detector_and_rule_from_a_config(tmp_path):
+    from maskwatch.config import ConfigError
+    from models.identitystats import main
+
+    bad = tmp_path / "site.yaml"
+    bad.write_text("detector: {upscale: [9]}\n")
+    with pytest.raises(ConfigError, match=r"site.yaml(.|\n)*detector.upscale\[0\]"):
+        main([str(tmp_path), "-c", str(bad)])
