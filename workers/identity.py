@@ -58,6 +58,10 @@ def center(b: Box) -> tuple[float, float]:
     return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
 
 
+def shift(b: Box, dx: float, dy: float) -> Box:
+    return b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy
+
+
 def center_spacing(a: Box, b: Box) -> float:
     """Distance between box centres in mean box widths."""
     (ax, ay), (bx, by) = center(a), center(b)
@@ -86,8 +90,7 @@ def on_course(lost: list[Point], found: list[Point]) -> bool:
     gap, v = t_found - t_lost, velocity(lost)
     if not 0 < gap <= ON_COURSE_MAX_GAP_S or v is None:
         return False
-    dx, dy = v[0] * gap, v[1] * gap
-    expected = (b_lost[0] + dx, b_lost[1] + dy, b_lost[2] + dx, b_lost[3] + dy)
+    expected = shift(b_lost, v[0] * gap, v[1] * gap)
     travel = center_spacing(b_lost, expected)  # in widths
     if travel < MIN_TRAVEL_WIDTHS:
         return False

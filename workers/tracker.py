@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from maskwatch.config import EventsConfig
-from workers.identity import TRAIL, Identity, Match, Registry, center, center_spacing, unit
+from workers.identity import TRAIL, Identity, Match, Registry, center, center_spacing, shift, unit
 
 Box = tuple[float, float, float, float]
 SMOOTHING = 0.5     # weight of the newest velocity sample: jitter averages out, turns still register
@@ -53,10 +53,6 @@ def iou(a: Box, b: Box) -> float:
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def shift(b: Box, dx: float, dy: float) -> Box:
-    return b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy
 
 
 @dataclass(frozen=True, slots=True, eq=False)
