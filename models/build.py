@@ -1,17 +1,20 @@
 """Build the detector, classifier and pipeline from the validated config (the CLI is the caller)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from maskwatch.models_config import ClassifierConfig, DetectorConfig
 from models import WEIGHTS_DIR
-from models.classifier import MaskClassifier
-from models.detector import FaceDetector
+from models.classifier import MaskClassifier, ModelInfo
+from models.detector import FaceDetector, scales_of
 from models.pipeline import MaskPipeline
 
 DEFAULT_DETECTOR = WEIGHTS_DIR / "yunet_n_640_640.onnx"
 DEFAULT_CLASSIFIER = WEIGHTS_DIR / "classifier"
 GPU_DETECTOR_BATCH = 16  # frames per call on a GPU when the config does not say
+
+log = logging.getLogger(__name__)
 
 
 def detector_batch(cfg: DetectorConfig) -> int:
@@ -33,11 +36,26 @@ def build_classifier(cfg: ClassifierConfig) -> MaskClassifier:
 
 def build_pipeline(detector: DetectorConfig, classifier: ClassifierConfig,
                    threads: int | None = None) -> MaskPipeline:
-    return MaskPipeline(build_detector(detector, threads), build_classifier(classifier),
+    clf = build_classifier(classifier)
+    warn_if_rule_unfit(detector, classifier, clf.info)
+    return MaskPipeline(build_detector(detector, threads), clf,
                         threshold=classifier.threshold, min_face_px=detector.min_face_px,
                         min_face_score=classifier.min_face_score)
 
 
+def warn_if_rule_unfit(detector: DetectorConfig, classifier: ClassifierConfig, info: ModelInfo) -> bool:
+    """The model's rule was chosen on the faces of one detector setting: other passes find other
+    faces, surer or less sure, and the measured F1 does not carry over. Said once, at start; a site
+    that set its own threshold has chosen."""
+    if classifier.threshold is not None or scales_of(detector.upscale) == info.rule_upscale:
+        return False
+    log.warning("classifier %s: its rule (threshold %.4g, face score >= %.2f) was chosen with detector.upscale %s, "
+                "this config runs %s: violations may be called more or less often than its model card says (set "
+                "classifier.threshold, or choose the rule again on this detector's faces: models.recalibrate)",
+                info.version, info.threshold, info.min_face_score, list(info.rule_upscale),
+                list(scales_of(detector.upscale)))
+    return True
+
+
 def model_version(classifier: ClassifierConfig) -> str:
-    from models.classifier import ModelInfo
     return ModelInfo.load(Path(classifier.model_dir or DEFAULT_CLASSIFIER)).version

@@ -49,6 +49,9 @@ class ModelInfo:
     onnx_file: str = ""  # "": no ONNX export in this folder
     classes: tuple[str, ...] = ("mask", "no_mask")
     calibration: Calibration = Calibration()  # models.calibration: raw p(violation) -> the served one
+    # detector.upscale of the faces the rule (threshold, minimum face score) was chosen on; models
+    # made before it was recorded chose theirs at 2x, the default of their day
+    rule_upscale: tuple[float, ...] = (2.0,)
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelInfo:
@@ -73,13 +76,17 @@ class ModelInfo:
                        float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
                        str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
                        int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""),
-                       tuple(meta["classes"]), Calibration.from_meta(meta.get("calibration")))
+                       tuple(meta["classes"]), Calibration.from_meta(meta.get("calibration")),
+                       tuple(sorted({float(u) for u in (meta.get("rule_detector") or {}).get("upscale") or [2.0]})))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
         if not 16 <= info.input_size <= 512:
             raise ModelError(f"classifier metadata {path}: input_size {info.input_size} out of 16..512")
         if not 0.0 < info.threshold < 1.0:
             raise ModelError(f"classifier metadata {path}: threshold {info.threshold} not in (0, 1)")
+        if not all(0 < u <= 8 for u in info.rule_upscale):
+            raise ModelError(f"classifier metadata {path}: rule_detector upscale {list(info.rule_upscale)} "
+                             "not in (0, 8]")
         if not 0 <= info.embedding_dim <= 4096:
             raise ModelError(f"classifier metadata {path}: embedding dim {info.embedding_dim} out of 0..4096")
         return info

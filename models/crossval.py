@@ -35,6 +35,8 @@ class CrossVal:
     labels: list[np.ndarray] = field(default_factory=list)      # annotated faces of held-out scenes: verdicts
     probs: list[np.ndarray] = field(default_factory=list)  # their out-of-fold softmax (N, 3)
     curves: dict[str, list[list[float]]] = field(default_factory=dict)  # val_* per epoch, per fold
+    # detector.upscale of the pipeline that found these faces: the rule chosen here fits that detector
+    upscale: tuple[float, ...] = ()
 
     def rule(self) -> tuple[float, float]:
         return best_rule(list(self.tallies.values()))
@@ -57,13 +59,16 @@ class CrossVal:
         counts = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
                   for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt")}
         labels, probs = self.annotated()
-        np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, **arrays, **counts)
+        np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, upscale=np.asarray(self.upscale),
+                            **arrays, **counts)
 
     @classmethod
     def load(cls, path: Path, folds: int) -> CrossVal:
         """What `save` wrote, back as a CrossVal (its fold curves are not kept)."""
         data = np.load(path)
-        cv = cls(folds, labels=[data["annotated_labels"]], probs=[data["annotated_probs"]])
+        # files saved before `upscale` was kept came from the 2x detector, the only default until then
+        upscale = tuple(float(u) for u in data["upscale"]) if "upscale" in data else (2.0,)
+        cv = cls(folds, labels=[data["annotated_labels"]], probs=[data["annotated_probs"]], upscale=upscale)
         for name, t in cv.tallies.items():
             for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
                 setattr(t, f, int(data[f"{name}/{f}"]))
@@ -77,6 +82,12 @@ class CrossVal:
         t = self.tallies["all"]
         keep = np.asarray(t.conf, np.float64) >= min_score
         return np.asarray(t.p_no_mask, np.float64)[keep], np.asarray(t.on_violation, bool)[keep]
+
+
+def rule_detector(cv: CrossVal) -> dict:
+    """metadata.json's `rule_detector`: the detector setting the rule was chosen with (ModelInfo.rule_upscale)."""
+    return {"upscale": list(cv.upscale),
+            "why": "the rule was chosen on the faces this detector setting finds; another finds other faces"}
 
 
 def annotated_views(samples: Samples, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +113,7 @@ def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, siz
     `keep(k, model)`, where given, is handed each fold's model (to save it for the levers' study)."""
     from models.evaluate import tally_scenes
 
-    cv = CrossVal(folds)
+    cv = CrossVal(folds, upscale=detector.scales)
     fold = np.asarray([fold_of(str(stem), folds) if stem else -1 for stem in pool.scene])  # crops: -1
     for k in range(folds):
         held = [sc for sc in scenes if fold_of(sc.stem, folds) == k]

@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
               "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part)}
     if report["out_of_fold"]:
         oof = report["out_of_fold"]
-        cv = CrossVal(folds, tallies=oof.pop("_tallies"))  # what training's cross-validation would hold
+        # what training's cross-validation would hold
+        cv = CrossVal(folds, tallies=oof.pop("_tallies"), upscale=detector.detector.scales)
         threshold, min_score = oof["as trained"]["rule"]
         oof["calibration"] = calibrate(cv, args.out, min_score)[1]
         if all(len(m.info.classes) == 3 for m in models.values()):

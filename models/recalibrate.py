@@ -3,12 +3,14 @@ out-of-fold numbers its training kept (`out_of_fold.npz`), with today's calibrat
 
 The rule (threshold, minimum face score) is chosen again from the same detections, exactly as
 training chose it, and the threshold is re-expressed on the new calibrated scale; the weights are
-not touched. `metadata.json` gets the new `calibration` and `threshold`; `reliability.png` is
-redrawn, and so is the confusion matrix.
+not touched. `metadata.json` gets the new `calibration`, `threshold`, `rule_detector` (the detector
+setting those detections came from) and a new `version` (`recalibrated_from` keeps the weights'
+own); `reliability.png` is redrawn, and so is the confusion matrix.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.classifier import METADATA, ModelError, ModelInfo
-from models.crossval import CrossVal
+from models.crossval import CrossVal, rule_detector
 from models.oofreport import calibrate, three_class
 from models.train import OOF_FILE
 
@@ -35,6 +37,10 @@ def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> d
     chosen, report = calibrate(cv, model_dir, min_score)
     meta = json.loads((model_dir / METADATA).read_text())
     meta["calibration"] = report
+    meta["rule_detector"] = rule_detector(cv)
+    # another rule and map decide otherwise with the same weights: rows must tell the two apart
+    meta["recalibrated_from"] = meta.get("recalibrated_from") or meta["version"]
+    meta["version"] = f"{meta['recalibrated_from']}-r{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     if source:
         meta["calibration"]["rule_and_calibration_from"] = source
     meta["threshold"] = round(float(chosen.apply(np.array([threshold]))[0]), 4)
@@ -44,6 +50,7 @@ def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> d
     (model_dir / METADATA).write_text(json.dumps(meta, indent=2))
     ModelInfo.load(model_dir)  # what we wrote must load
     return {"model": str(model_dir), "raw_rule": [threshold, min_score], "threshold": meta["threshold"],
+            "rule_upscale": list(cv.upscale),
             "method": chosen.method, "held_out_ece": report["held_out_ece"],
             "ece_before": report["ece_before"], "ece_after": report["ece_after"]}
 

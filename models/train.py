@@ -22,7 +22,7 @@ from maskwatch.models_config import DetectorConfig
 from models.build import build_detector
 from models.calibration import Calibration
 from models.classifier import CLASSES, METADATA, SCHEMA, ModelError, ModelInfo
-from models.crossval import cross_validate
+from models.crossval import cross_validate, rule_detector
 from models.dataset import (
     Samples,
     balanced_epoch,
@@ -216,6 +216,7 @@ def train(s: TrainSettings) -> dict:
     meta = _metadata(s, pool, history, check, round(served, 4), round(min_score, 3))
     meta["calibration"] = calibration
     if cv:
+        meta["rule_detector"] = rule_detector(cv)
         meta["metrics"].update(out_of_fold=cv.summary(threshold, min_score), **three_class(cv, threshold, out))
     fold_curves = cv.mean_curves() if cv else {}
     if fold_curves:

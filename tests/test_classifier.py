@@ -39,6 +39,8 @@ def _copy_model(tmp_path):
     (lambda m: m.update(calibration={"method": "isotonic", "knots": [[0, 0.5], [0, 0.2]]}), "calibration knots"),
     (lambda m: m.update(calibration={"method": "isotonic", "knots": [[0, 0.5], [1, 0.2]]}), "calibration knots"),
     (lambda m: m.update(calibration={"method": "isotonic", "knots": [[0, 0.1]]}), "calibration knots"),
+    (lambda m: m.update(rule_detector={"upscale": [1, -2]}), r"rule_detector upscale \[-2.0, 1.0\]"),
+    (lambda m: m.update(rule_detector={"upscale": ["x"]}), "missing or bad field"),
 ])
 def test_wrong_metadata_names_the_file(tmp_path, edit, message):
     model = _copy_model(tmp_path)
@@ -135,3 +137,31 @@ def test_embedding_dim_is_checked(tmp_path, real_crops):
     (model / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="embedding has 256 values, metadata says 128"):
         MaskClassifier.load(model, backend="tflite").predict(real_crops[:2])
+
+
+@pytest.mark.parametrize("upscale,threshold,rule_upscale,warns", [
+    ((1, 2, 3), None, (1.0, 2.0, 3.0), False),   # the detector the rule was chosen with
+    ((3, 2, 1), None, (1.0, 2.0, 3.0), False),   # the same passes, in another order
+    ((2,), None, (1.0, 2.0, 3.0), True),         # other faces: the measured F1 does not carry over
+    ((1, 2, 3), None, None, True),               # a model made before rule_detector: chosen at 2x
+    ((2,), 0.4, (1.0, 2.0, 3.0), False),         # the site chose its own threshold
+])
+def test_a_rule_chosen_with_another_detector_is_said(tmp_path, caplog, upscale, threshold, rule_upscale, warns):
+    from maskwatch.models_config import ClassifierConfig, DetectorConfig
+    from models.build import warn_if_rule_unfit
+
+    model = _copy_model(tmp_path)
+    meta = json.loads((model / "metadata.json").read_text())
+    meta.pop("rule_detector", None)
+    if rule_upscale:
+        meta["rule_detector"] = {"upscale": list(rule_upscale)}
+    (model / "metadata.json").write_text(json.dumps(meta))
+    info = ModelInfo.load(model)
+    rule_upscale = rule_upscale or (2.0,)
+    assert info.rule_upscale == rule_upscale
+    with caplog.at_level("WARNING", logger="models.build"):
+        said = warn_if_rule_unfit(DetectorConfig(upscale=upscale), ClassifierConfig(threshold=threshold), info)
+    assert said is warns and bool(caplog.records) is warns
+    if warns:
+        assert info.version in caplog.text and str(list(rule_upscale)) in caplog.text
+

@@ -26,7 +26,7 @@ class Recording:
 def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch, tmp_path):
     monkeypatch.setattr(crossval, "PREDICT_BATCH", 4)
     scenes = [s for s in load_scenes(scenes_dir) if split_of(s.stem) != "test"]
-    detector = FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0)
+    detector = FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=(2.0, 1.0))
     pool = samples_from_scenes(scenes, detector)
     models: list[Recording] = []
 
@@ -47,6 +47,11 @@ def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch, tmp_path):
     cv.save(tmp_path / "oof.npz")
     back = crossval.CrossVal.load(tmp_path / "oof.npz", 2)
     assert back.rule() == cv.rule() and back.summary(*cv.rule()) == cv.summary(*cv.rule())
+    assert back.upscale == cv.upscale == (1.0, 2.0)  # the detector these faces came from
+    # kept before the detector was: those came from the 2x one, the default of their day
+    legacy = {k: v for k, v in np.load(tmp_path / "oof.npz").items() if k != "upscale"}
+    np.savez_compressed(tmp_path / "legacy.npz", **legacy)
+    assert crossval.CrossVal.load(tmp_path / "legacy.npz", 2).upscale == (2.0,)
     for got, want in zip(back.detections(), cv.detections(), strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(back.annotated()[1], probs)

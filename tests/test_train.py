@@ -10,13 +10,17 @@ from models.voc import split_of
 
 @pytest.mark.slow
 def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
-    from models.classifier import MaskClassifier
+    from maskwatch.models_config import DetectorConfig
+    from models.classifier import MaskClassifier, ModelInfo
     from models.train import TrainSettings, train
 
     out = tmp_path / "model"
+    # the model must say which detector its rule was chosen with
+    detector = DetectorConfig(upscale=2)
     meta = train(TrainSettings(out=out, scenes=scenes_dir, detector_weights=DEFAULT_DETECTOR, input_size=32,
                                batch_size=16, samples_per_epoch=64, epochs_head=1, epochs_finetune=1,
-                               folds=2, seed=3, progress=False, keep_folds=True, nonface_share=0.1))
+                               folds=2, seed=3, progress=False, keep_folds=True, nonface_share=0.1,
+                               detector=detector))
     for name in ("metadata.json", "mask_classifier.keras", "mask_classifier.tflite", "mask_classifier.onnx",
                  "training_curves.png", "confusion_matrix.png", "reliability.png"):
         assert (out / name).stat().st_size > 0, name
@@ -26,6 +30,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert saved["data"]["train_samples"]["scene/no_mask"] > 0
     assert saved["data"]["train_samples"]["nonface/mask"] > 0 == saved["data"]["train_samples"]["nonface/no_mask"]
     assert saved["training"]["settings"]["detector"]["upscale"] == [2.0]
+    assert saved["rule_detector"]["upscale"] == [2.0] and ModelInfo.load(out).rule_upscale == (2.0,)
     assert saved["export_check"]["max_abs_diff"] < 1e-3
     # the rule comes from out-of-fold detections over every non-test scene, test scenes unread
     oof = saved["metrics"]["out_of_fold"]
@@ -57,12 +62,11 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert oof["annotated_probs"].shape == (len(oof["annotated_labels"]), 3)
     assert int(oof["all/violations_gt"]) == saved["metrics"]["out_of_fold"]["all"]["violations_gt"]
     from models import levers as levers_cli
-    from models.classifier import ModelInfo
     from models.crossval import CrossVal
 
     # the levers, out of fold on the kept fold models, through their command line
     assert levers_cli.main([str(out), "--scenes", str(scenes_dir), "--no-held-out", "--out", str(tmp_path / "lv"),
-                            "--save-oof", str(tmp_path / "lv.npz")]) == 0
+                            "--save-oof", str(tmp_path / "lv.npz"), "--upscale", "2"]) == 0
     levers = json.loads((tmp_path / "lv" / "levers.json").read_text())["out_of_fold"]
     assert levers["folds_measured"] == [0, 1]
     # the same detections training calibrated on: the same choice, the same three-class numbers
@@ -76,6 +80,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert levers["face score off"]["rule"][1] == 0.0
     # --save-oof writes what training's cross-validation kept: the same rule from it
     assert CrossVal.load(tmp_path / "lv.npz", 2).rule() == CrossVal.load(out / "out_of_fold.npz", 2).rule()
+    assert CrossVal.load(tmp_path / "lv.npz", 2).upscale == (2.0,)
     # a model calibrated by an older method is calibrated again from its kept numbers: today's map, the same rule
     from models.recalibrate import recalibrate
 
@@ -86,6 +91,9 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     redone = json.loads((out / "metadata.json").read_text())
     assert redone["calibration"] == saved["calibration"] and redone["threshold"] == saved["threshold"]
     assert again["method"] == saved["calibration"]["method"] and ModelInfo.load(out).threshold == saved["threshold"]
+    # the same weights deciding by a rule chosen again: a version of its own, the weights' one kept
+    assert redone["recalibrated_from"] == saved["version"] != redone["version"]
+    assert redone["version"].startswith(saved["version"]) and redone["rule_detector"]["upscale"] == [2.0]
     # numbers from elsewhere (levers --save-oof) are copied in, and the metadata says where they came from
     (tmp_path / "elsewhere.npz").write_bytes((out / "out_of_fold.npz").read_bytes())
     recalibrate(out, tmp_path / "elsewhere.npz", "fold models of the same recipe")
