@@ -6,7 +6,7 @@ from maskwatch.redact import redact_text, redact_url
 
 def test_defaults_load_without_a_file():
     cfg = load_config(None)
-    assert cfg.detector.upscale == (2.0,) and cfg.classifier.backend == "auto"
+    assert cfg.detector.upscale == (1.0, 2.0, 3.0) and cfg.classifier.backend == "auto"
 
 
 @pytest.mark.parametrize("upscale,expected", [(2, (2.0,)), (1.5, (1.5,)), ([1, 2, 3], (1.0, 2.0, 3.0))])

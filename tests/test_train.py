@@ -15,7 +15,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     from models.train import TrainSettings, train
 
     out = tmp_path / "model"
-    # the model must say which detector its rule was chosen with
+    # not the default detector: the model must say which one its rule was chosen with
     detector = DetectorConfig(upscale=2)
     meta = train(TrainSettings(out=out, scenes=scenes_dir, detector_weights=DEFAULT_DETECTOR, input_size=32,
                                batch_size=16, samples_per_epoch=64, epochs_head=1, epochs_finetune=1,
@@ -29,7 +29,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert saved["schema"] == 2
     assert saved["data"]["train_samples"]["scene/no_mask"] > 0
     assert saved["data"]["train_samples"]["nonface/mask"] > 0 == saved["data"]["train_samples"]["nonface/no_mask"]
-    assert saved["training"]["settings"]["detector"]["upscale"] == [2.0]
+    assert saved["training"]["settings"]["detector"]["upscale"] == [2.0] != list(DetectorConfig().upscale)
     assert saved["rule_detector"]["upscale"] == [2.0] and ModelInfo.load(out).rule_upscale == (2.0,)
     assert saved["export_check"]["max_abs_diff"] < 1e-3
     # the rule comes from out-of-fold detections over every non-test scene, test scenes unread
@@ -135,8 +135,8 @@ def test_a_bad_share_is_refused_before_training(tmp_path, capsys, flag, value, m
 
 @pytest.mark.parametrize("config,flags,upscale,weights", [
     # the rule is chosen on the faces the workers' detector finds: the config's, else the default
-    ("", [], (2.0,), DEFAULT_DETECTOR),
-    ("detector:\n  upscale: [1, 2, 3]\n  score_threshold: 0.4\n", [], (1.0, 2.0, 3.0), DEFAULT_DETECTOR),
+    ("", [], (1.0, 2.0, 3.0), DEFAULT_DETECTOR),
+    ("detector:\n  upscale: 2\n  score_threshold: 0.4\n", [], (2.0,), DEFAULT_DETECTOR),
     ("detector:\n  upscale: 3\n", ["--detector-weights", "other.onnx"], (3.0,), "other.onnx"),
     ("detector:\n  upscale: 3\n", ["--no-detector"], (3.0,), None),
 ])
