@@ -166,7 +166,6 @@ def test_a_rule_chosen_with_another_detector_is_said(tmp_path, caplog, upscale, 
         assert info.version in caplog.text and str(list(rule_upscale)) in caplog.text
 
 
-
 def test_the_shipped_rule_was_chosen_with_the_default_detector():
     from maskwatch.config import load_config
     from models.build import warn_if_rule_unfit
