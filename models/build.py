@@ -47,13 +47,13 @@ def warn_if_rule_unfit(detector: DetectorConfig, classifier: ClassifierConfig, i
     """The model's rule was chosen on the faces of one detector setting: other passes find other
     faces, surer or less sure, and the measured F1 does not carry over. Said once, at start; a site
     that set its own threshold has chosen."""
-    if classifier.threshold is not None or scales_of(detector.upscale) == info.rule_upscale:
+    runs = scales_of(detector.upscale)
+    if classifier.threshold is not None or runs == info.rule_upscale:
         return False
     log.warning("classifier %s: its rule (threshold %.4g, face score >= %.2f) was chosen with detector.upscale %s, "
                 "this config runs %s: violations may be called more or less often than its model card says (set "
                 "classifier.threshold, or choose the rule again on this detector's faces: models.recalibrate)",
-                info.version, info.threshold, info.min_face_score, list(info.rule_upscale),
-                list(scales_of(detector.upscale)))
+                info.version, info.threshold, info.min_face_score, list(info.rule_upscale), list(runs))
     return True
 
 

@@ -27,6 +27,9 @@ METADATA = "metadata.json"
 SCHEMA = 2
 CLASSES = ["mask", "no_mask", "mask_incorrect"]  # schema 2: softmax over three verdicts
 CLASSES_BY_SCHEMA = {1: ["mask", "no_mask"], 2: CLASSES}  # schema 1: one sigmoid p(no_mask)
+# models and out-of-fold files made before the detector setting was recorded chose their rule at
+# 2x, the only default until then
+RULE_UPSCALE_BEFORE_RECORDED = (2.0,)
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # padded batch sizes: one interpreter each, at most
 
 
@@ -49,9 +52,8 @@ class ModelInfo:
     onnx_file: str = ""  # "": no ONNX export in this folder
     classes: tuple[str, ...] = ("mask", "no_mask")
     calibration: Calibration = Calibration()  # models.calibration: raw p(violation) -> the served one
-    # detector.upscale of the faces the rule (threshold, minimum face score) was chosen on; models
-    # made before it was recorded chose theirs at 2x, the default of their day
-    rule_upscale: tuple[float, ...] = (2.0,)
+    # detector.upscale of the faces the rule (threshold, minimum face score) was chosen on
+    rule_upscale: tuple[float, ...] = RULE_UPSCALE_BEFORE_RECORDED
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelInfo:
@@ -77,7 +79,8 @@ class ModelInfo:
                        str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
                        int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""),
                        tuple(meta["classes"]), Calibration.from_meta(meta.get("calibration")),
-                       tuple(sorted({float(u) for u in (meta.get("rule_detector") or {}).get("upscale") or [2.0]})))
+                       tuple(sorted({float(u) for u in (meta.get("rule_detector") or {}).get("upscale")
+                                         or RULE_UPSCALE_BEFORE_RECORDED})))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
         if not 16 <= info.input_size <= 512:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import CLASSES, MaskClassifier, ModelInfo
+from models.classifier import CLASSES, RULE_UPSCALE_BEFORE_RECORDED, MaskClassifier, ModelInfo
 from models.dataset import Samples, plain_view
 from models.metrics import Tally, best_rule
 from models.pipeline import MaskPipeline
@@ -66,8 +66,7 @@ class CrossVal:
     def load(cls, path: Path, folds: int) -> CrossVal:
         """What `save` wrote, back as a CrossVal (its fold curves are not kept)."""
         data = np.load(path)
-        # files saved before `upscale` was kept came from the 2x detector, the only default until then
-        upscale = tuple(float(u) for u in data["upscale"]) if "upscale" in data else (2.0,)
+        upscale = tuple(float(u) for u in data["upscale"]) if "upscale" in data else RULE_UPSCALE_BEFORE_RECORDED
         cv = cls(folds, labels=[data["annotated_labels"]], probs=[data["annotated_probs"]], upscale=upscale)
         for name, t in cv.tallies.items():
             for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
