@@ -25,7 +25,7 @@ system-deps:
 	bash .ci/system-deps.sh
 
 test: install system-deps
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rfEs
 
 lint: install
 	$(BIN)/ruff check .
