@@ -15,6 +15,9 @@ DEFAULT_CLASSIFIER = WEIGHTS_DIR / "classifier"
 GPU_DETECTOR_BATCH = 16  # frames per call on a GPU when the config does not say
 
 log = logging.getLogger(__name__)
+# (model folder, detector passes) already warned of in this process: `evaluate --clips` builds a
+# pipeline per clip, and one misfit is one line, not one a clip
+_RULE_MISFITS_SAID: set[tuple[str, tuple[float, ...]]] = set()
 
 
 def detector_batch(cfg: DetectorConfig) -> int:
@@ -45,11 +48,14 @@ def build_pipeline(detector: DetectorConfig, classifier: ClassifierConfig,
 
 def warn_if_rule_unfit(detector: DetectorConfig, classifier: ClassifierConfig, info: ModelInfo) -> bool:
     """The model's rule was chosen on the faces of one detector setting: other passes find other
-    faces, surer or less sure, and the measured F1 does not carry over. Said once, at start; a site
-    that set its own threshold has chosen."""
+    faces, surer or less sure, and the measured F1 does not carry over. Said at start, once per
+    model folder and setting in a process; a site that set its own threshold has chosen."""
     runs = scales_of(detector.upscale)
     if classifier.threshold is not None or runs == info.rule_upscale:
         return False
+    if (str(info.dir), runs) in _RULE_MISFITS_SAID:
+        return True
+    _RULE_MISFITS_SAID.add((str(info.dir), runs))
     log.warning("classifier %s: its rule (threshold %.4g, face score >= %.2f) was chosen with detector.upscale %s, "
                 "this config runs %s: violations may be called more or less often than its model card says (set "
                 "classifier.threshold, or choose the rule again on this detector's faces: models.recalibrate)",

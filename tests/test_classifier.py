@@ -166,6 +166,19 @@ def test_a_rule_chosen_with_another_detector_is_said(tmp_path, caplog, upscale, 
         assert info.version in caplog.text and str(list(rule_upscale)) in caplog.text
 
 
+def test_the_warning_is_said_once_per_model_and_detector_setting(tmp_path, caplog):
+    """`evaluate --clips` builds a pipeline per clip: the same misfit is said once, not once a clip."""
+    from maskwatch.models_config import ClassifierConfig, DetectorConfig
+    from models.build import build_pipeline
+
+    model = _copy_model(tmp_path)
+    with caplog.at_level("WARNING", logger="models.build"):
+        for upscale in ((2,), (2,), (3,), (2,)):
+            build_pipeline(DetectorConfig(upscale=upscale), ClassifierConfig(model_dir=model))
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2 and "runs [2.0]" in said[0] and "runs [3.0]" in said[1], said
+
+
 def test_the_shipped_rule_was_chosen_with_the_default_detector():
     from maskwatch.config import load_config
     from models.build import warn_if_rule_unfit
