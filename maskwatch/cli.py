@@ -72,7 +72,7 @@ def _model_commands(sub) -> None:
     s.add_argument("--no-detector", action="store_true", help="skip detector crops and threshold tuning")
     s.add_argument("--input-size", type=int, default=128)
     s.add_argument("--epochs-head", type=int, default=3)
-    s.add_argument("--epochs-finetune", type=int, default=10)
+    s.add_argument("--epochs-finetune", type=int, default=16)
     s.add_argument("--samples-per-epoch", type=int, default=4000)
     s.add_argument("--hard-share", type=_scene_part, default=0.2,
                    help="share of each epoch's violation half given to masks worn under the nose")

@@ -59,7 +59,7 @@ class TrainSettings:
     nonface_score: float = 0.5
     detector: DetectorConfig | None = None  # the workers' detector (None: the default one), its model detector_weights
     epochs_head: int = 3
-    epochs_finetune: int = 10
+    epochs_finetune: int = 16
     # block_6 rather than block_11 or block_3, measured on the val split (best epoch, val-chosen rule):
     # violation F1 0.807 / 0.776 / 0.790, AP 0.852 / 0.819 / 0.827
     finetune_from: str = "block_6_expand"
