@@ -14,8 +14,10 @@ import random
 import signal
 import threading
 import time
+from collections import deque
 
 from ingest.capture import Ended, Offline, Opened, Progress, backoff_delay, capture_main
+from ingest.rate import RateMeter
 from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
 from maskwatch.errors import BusError
@@ -77,11 +79,11 @@ class CameraReader(threading.Thread):
         self._bus_retry_at = 0.0
         self.last_frame_at = 0.0
         self.size = (0, 0)
-        self.delays: list[float] = []  # backoff history, for status and tests
+        self.delays: deque[float] = deque(maxlen=100)  # recent backoff delays, for tests (bounded: outages last)
         self.pid = 0
         self.picture = None        # the capture's last Picture (brightness, contrast, last change)
         self._opened = False       # the current capture process has had its camera open
-        self._rate = {"t": time.monotonic(), "read": 0, "sent": 0, "fps_read": 0.0, "fps_sent": 0.0}
+        self._fps_read, self._fps_sent = RateMeter(), RateMeter()
         self._status_due = 0.0
 
     def run(self) -> None:
@@ -147,12 +149,14 @@ class CameraReader(threading.Thread):
         if isinstance(item, wire.FrameMsg):
             self._send(item)
         elif isinstance(item, Progress):
-            self._rate["read"] += self._read_base + item.frames_read - self.read_total
+            self._fps_read.add(time.monotonic(), self._read_base + item.frames_read - self.read_total)
             self.read_total = self._read_base + item.frames_read
             self.dropped_slow = item.dropped_queue
             self.picture = item.picture or self.picture
         elif isinstance(item, Opened):
             self.state, self.last_error, self._opened = "online", "", True
+            for meter in (self._fps_read, self._fps_sent):
+                meter.start(time.monotonic())
             # the picture of before an outage says nothing about this one (it would look frozen)
             self.picture = None
             log.info("camera %s: online (%.1f fps source)", self.cam.id, item.source_fps)
@@ -178,7 +182,7 @@ class CameraReader(threading.Thread):
         if not self._publish(msg):
             return
         self.sent_total += 1
-        self._rate["sent"] += 1
+        self._fps_sent.add(time.monotonic())
         self.last_frame_at = msg.captured_at
         self.size = (msg.width, msg.height)
 
@@ -215,16 +219,12 @@ class CameraReader(threading.Thread):
             log.debug("camera %s: status not written (%s)", self.cam.id, type(e).__name__)
 
     def _write_status(self, now: float) -> None:
-        r = self._rate
-        if now - r["t"] >= 0.5:
-            r["fps_read"], r["fps_sent"] = r["read"] / (now - r["t"]), r["sent"] / (now - r["t"])
-            r.update(t=now, read=0, sent=0)
-        if self.state != "online":
-            r["fps_read"] = r["fps_sent"] = 0.0
+        online = self.state == "online"
+        fps_read, fps_sent = (m.rate(now) if online else 0.0 for m in (self._fps_read, self._fps_sent))
         pic = self.picture
         self.bus.put_hash(self.bus.keys.camera_status(self.cam.id), CameraStatusRecord(
             state=self.state, name=self.cam.label, url=redact_url(self.cam.url),
-            fps_read=round(r["fps_read"], 2), fps_sent=round(r["fps_sent"], 2), fps_cap=self.cam.fps,
+            fps_read=round(fps_read, 2), fps_sent=round(fps_sent, 2), fps_cap=self.cam.fps,
             frames_read=self.read_total, frames_sent=self.sent_total, frames_dropped_bus=self.dropped_bus,
             frames_dropped_slow=self.dropped_slow, last_frame_at=self.last_frame_at, reconnects=self.reconnects,
             restarts=self.restarts, last_error=self.last_error,
