@@ -70,24 +70,25 @@ def _model_commands(sub) -> None:
                    default=_shared("models/mobilenet_v2/mobilenet_v2_1.0_224_no_top.weights.h5"))
     s.add_argument("--detector-weights", type=Path, help="YuNet ONNX for detector-box crops (default: shipped)")
     s.add_argument("--no-detector", action="store_true", help="skip detector crops and threshold tuning")
-    s.add_argument("--input-size", type=int, default=128)
-    s.add_argument("--epochs-head", type=int, default=3)
-    s.add_argument("--epochs-finetune", type=int, default=16)
-    s.add_argument("--samples-per-epoch", type=int, default=4000)
-    s.add_argument("--hard-share", type=_scene_part, default=0.2,
+    # the recipe's defaults live once, in models.train.TrainSettings: an option not given is not passed
+    s.add_argument("--input-size", type=int)
+    s.add_argument("--epochs-head", type=int)
+    s.add_argument("--epochs-finetune", type=int)
+    s.add_argument("--samples-per-epoch", type=int)
+    s.add_argument("--hard-share", type=_scene_part,
                    help="share of each epoch's violation half given to masks worn under the nose")
-    s.add_argument("--nonface-share", type=_scene_part, default=0.0,
+    s.add_argument("--nonface-share", type=_scene_part,
                    help="share of each epoch's mask half given to the detector's boxes on no annotated face")
-    s.add_argument("--finetune-from", default="block_6_expand",
+    s.add_argument("--finetune-from",
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
-    s.add_argument("--folds", type=int, default=4,
+    s.add_argument("--folds", type=int,
                    help="cross-validation folds over the non-test scenes that choose the decision rule")
     s.add_argument("--keep-folds", action="store_true",
                    help="also write each fold's model to OUT/folds/ (to measure ensembles and other levers)")
     s.add_argument("--extra", type=Path, metavar="DIR",
                    help="also train on operators' reviews exported by `maskwatch export-reviews`")
     s.add_argument("--limit-crops", type=int, help="at most N crops per class (smoke runs)")
-    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--seed", type=int)
 
     s = _cmd(sub, "evaluate", "maskwatch.commands.models:cmd_evaluate",
              "score the pipeline on VOC-annotated scenes, or per person on annotated clips (--clips)")

@@ -155,3 +155,7 @@ def test_training_uses_the_configs_detector(tmp_path, monkeypatch, config, flags
     assert s.detector_weights == (None if weights is None else type(DEFAULT_DETECTOR)(weights))
     if "score_threshold" in config:
         assert s.detector.score_threshold == 0.4
+    # options not given are TrainSettings' own defaults, the one place the recipe is written
+    defaults = train_module.TrainSettings(out=s.out)
+    assert (s.epochs_finetune, s.folds, s.hard_share, s.seed) == (defaults.epochs_finetune, defaults.folds,
+                                                                   defaults.hard_share, defaults.seed)

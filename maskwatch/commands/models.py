@@ -43,19 +43,22 @@ def cmd_detect(args, cfg: Config) -> int:
     return 2 if failed else 0
 
 
+# `train` options whose defaults are TrainSettings' own (the CLI leaves them None when not given)
+RECIPE_OPTIONS = ("input_size", "seed", "epochs_head", "epochs_finetune", "samples_per_epoch", "finetune_from",
+                  "folds", "hard_share", "nonface_share")
+
+
 def cmd_train(args, cfg: Config) -> int:
     from models.build import DEFAULT_DETECTOR
     from models.train import TrainSettings, train
 
     weights = args.detector_weights or cfg.detector.model or DEFAULT_DETECTOR
     detector = cfg.detector.model_copy(update={"model": weights})
+    given = {k: getattr(args, k) for k in RECIPE_OPTIONS if getattr(args, k) is not None}
     settings = TrainSettings(
         out=args.out, scenes=args.scenes, crops=args.crops, imagenet_weights=args.imagenet_weights,
         detector_weights=None if args.no_detector else detector.model, detector=detector,
-        input_size=args.input_size, seed=args.seed, epochs_head=args.epochs_head,
-        epochs_finetune=args.epochs_finetune, samples_per_epoch=args.samples_per_epoch,
-        finetune_from=args.finetune_from, folds=args.folds, limit_crops=args.limit_crops, extra=args.extra,
-        keep_folds=args.keep_folds, hard_share=args.hard_share, nonface_share=args.nonface_share)
+        limit_crops=args.limit_crops, extra=args.extra, keep_folds=args.keep_folds, **given)
     for label, path in (("--scenes", settings.scenes), ("--crops", settings.crops), ("--extra", settings.extra),
                         ("--imagenet-weights", settings.imagenet_weights)):
         if path is not None and not Path(path).exists():
