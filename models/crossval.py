@@ -17,7 +17,7 @@ import numpy as np
 
 from models.classifier import CLASSES, RULE_UPSCALE_BEFORE_RECORDED, MaskClassifier, ModelInfo
 from models.dataset import Samples, plain_view
-from models.metrics import Tally, best_rule
+from models.metrics import DETECTION_FIELDS, Tally, best_rule
 from models.pipeline import MaskPipeline
 from models.voc import Scene, fold_of
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 PREDICT_BATCH = 64
 # the rule is chosen for both targets: all faces and faces >= 24 px
 RULE_BUCKETS = {"all": (0.0, float("inf")), ">=24px": (24.0, float("inf"))}
+LEGACY_FILL = {"width": float("nan"), "fold": -1}  # what an out_of_fold.npz older than these fields says
 
 
 @dataclass
@@ -55,12 +56,14 @@ class CrossVal:
     def save(self, path: Path) -> None:
         """Every out-of-fold number, so calibrations and rules can be studied without retraining."""
         arrays = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
-                  for f in ("conf", "p_no_mask", "on_violation", "on_mask")}
+                  for f in DETECTION_FIELDS}
         counts = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
                   for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt")}
+        folds = {f"{name}/fold_violations": np.asarray([t.fold_violations.get(k, 0) for k in range(self.folds)])
+                 for name, t in self.tallies.items() if t.fold_violations}
         labels, probs = self.annotated()
         np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, upscale=np.asarray(self.upscale),
-                            **arrays, **counts)
+                            **arrays, **counts, **folds)
 
     @classmethod
     def load(cls, path: Path, folds: int) -> CrossVal:
@@ -71,9 +74,20 @@ class CrossVal:
         for name, t in cv.tallies.items():
             for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
                 setattr(t, f, int(data[f"{name}/{f}"]))
-            for f in ("conf", "p_no_mask", "on_violation", "on_mask"):
-                setattr(t, f, data[f"{name}/{f}"].tolist())
+            for f in DETECTION_FIELDS:
+                if f"{name}/{f}" in data:
+                    setattr(t, f, data[f"{name}/{f}"].tolist())
+                else:  # kept before widths and folds were: unknown
+                    setattr(t, f, [LEGACY_FILL[f]] * len(t.conf))
+            if f"{name}/fold_violations" in data:
+                t.fold_violations = dict(enumerate(data[f"{name}/fold_violations"].tolist()))
         return cv
+
+    def has_folds(self) -> bool:
+        """Whether every detection knows its fold and width, and every fold its violations (files
+        kept since 2026-12-03 do): what choosing a rule on some folds and scoring it on another needs."""
+        return all(bool(t.fold) and min(t.fold) >= 0 and len(t.fold_violations) == self.folds
+                   and not np.isnan(np.asarray(t.width, np.float64)).any() for t in self.tallies.values())
 
     def detections(self, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Out of fold, every face the pipeline found with a face score >= min_score (the faces
@@ -130,7 +144,7 @@ def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, siz
         info = ModelInfo(Path("."), f"fold{k}", size, margin, 0.5, 0.0, "", "", {}, classes=tuple(CLASSES))
         pipe = MaskPipeline(detector, MaskClassifier(info, keras_model=model), threshold=0.5, min_face_score=0.0)
         for name, t in tally_scenes(pipe, held, RULE_BUCKETS).items():
-            cv.tallies[name].extend(t)
+            cv.tallies[name].extend(t, fold=k)
         log.info("fold %d/%d: %d held-out scenes, %d violations so far", k + 1, folds, len(held),
                  cv.tallies["all"].violations_gt)
     return cv

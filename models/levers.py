@@ -30,7 +30,7 @@ from models.classifier import CLASSES_BY_SCHEMA, MaskClassifier, ModelInfo
 from models.crops import crop_faces
 from models.crossval import CrossVal
 from models.evaluate import tally_scenes
-from models.metrics import SCORE_GRID, best_rule
+from models.metrics import SCORE_GRID, Tally, best_rule
 from models.oofreport import calibrate, three_class
 from models.pipeline import MaskPipeline
 from models.voc import fold_of, load_scenes, split_of
@@ -171,10 +171,7 @@ def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin:
             clf = levers(m, margin)["as trained" if name == "face score off" else name]
             held = [s for s in scenes if fold_of(s.stem, folds) == k]
             for b, t in _tallies(detector, clf, held).items():
-                if b in pooled:
-                    pooled[b].extend(t)
-                else:
-                    pooled[b] = t
+                pooled.setdefault(b, Tally(t.min_width, t.max_width)).extend(t, fold=k)
         results[name] = summarize(pooled, None, min_score_off=name == "face score off")
         if name == "as trained":
             results["_tallies"] = pooled  # for the calibration and --save-oof

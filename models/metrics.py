@@ -19,6 +19,10 @@ P_GRID = tuple(np.linspace(0.3, 0.98, 35))       # candidate p(no_mask) threshol
 SCORE_GRID = tuple(np.linspace(0.3, 0.9, 25))    # candidate minimum face scores
 
 
+# what a Tally keeps per detection, in this order
+DETECTION_FIELDS = ("conf", "p_no_mask", "on_violation", "on_mask", "width", "fold")
+
+
 @dataclass
 class Tally:
     """Per-detection outcomes over many images, for one size bucket."""
@@ -32,6 +36,9 @@ class Tally:
     p_no_mask: list = field(default_factory=list)
     on_violation: list = field(default_factory=list)  # matched to a violation face
     on_mask: list = field(default_factory=list)       # matched to a masked face
+    width: list = field(default_factory=list)   # the detection's box width, px (what serving knows of size)
+    fold: list = field(default_factory=list)    # cross-validation fold of its image; -1 outside one
+    fold_violations: dict = field(default_factory=dict)  # fold -> its violations_gt (pooled by extend)
 
     def add(self, boxes, scores, p_no_mask, gt_boxes, gt_violation) -> None:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
@@ -53,13 +60,20 @@ class Tally:
             self.p_no_mask.append(float(p_no_mask[i]))
             self.on_violation.append(j >= 0 and bool(gt_violation[j]))
             self.on_mask.append(j >= 0 and not gt_violation[j])
+            self.width.append(float(boxes[i, 2] - boxes[i, 0]))
+            self.fold.append(-1)
 
-    def extend(self, other: Tally) -> None:
-        """Pool another tally of the same bucket into this one (cross-validation folds)."""
+    def extend(self, other: Tally, fold: int | None = None) -> None:
+        """Pool another tally of the same bucket into this one (cross-validation folds); `fold`,
+        where given, marks its detections as that fold's (a rule can then be chosen on the other
+        folds and scored on this one)."""
         for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
-        for f in ("conf", "p_no_mask", "on_violation", "on_mask"):
+        for f in DETECTION_FIELDS:
             getattr(self, f).extend(getattr(other, f))
+        if fold is not None:
+            self.fold[len(self.fold) - len(other.fold):] = [fold] * len(other.fold)
+            self.fold_violations[fold] = self.fold_violations.get(fold, 0) + other.violations_gt
 
     def violation_counts(self, threshold: float, min_score: float = 0.0) -> tuple[int, int, int]:
         flagged = (np.asarray(self.p_no_mask) >= threshold) & (np.asarray(self.conf) >= min_score)
