@@ -17,15 +17,24 @@ def build_ingest(cfg: Config, bus, stop: threading.Event, cameras: list[str] | N
     return IngestService(cfg, bus, stop, cameras)
 
 
-def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = None):
-    from models.build import build_pipeline, model_version
-    from workers.worker import Worker
+def build_worker_pipeline(cfg: Config):
+    """The detector and classifier a worker runs, as the config sets them."""
+    from models.build import build_pipeline
 
     classifier = cfg.classifier
     if cfg.worker.threads and not classifier.threads:
         classifier = classifier.model_copy(update={"threads": cfg.worker.threads})
-    pipeline = build_pipeline(cfg.detector, classifier, threads=cfg.worker.threads)
-    return Worker(cfg, bus, pipeline, stop, name or instance_name("worker"), model_version(cfg.classifier))
+    return build_pipeline(cfg.detector, classifier, threads=cfg.worker.threads)
+
+
+def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = None, pipeline=None):
+    """`pipeline`: one built by build_worker_pipeline(cfg) for an earlier worker of the same config
+    (evaluate --clips plays its clip groups one after another with one model load)."""
+    from models.build import model_version
+    from workers.worker import Worker
+
+    return Worker(cfg, bus, pipeline or build_worker_pipeline(cfg), stop, name or instance_name("worker"),
+                  model_version(cfg.classifier))
 
 
 def build_events(cfg: Config, bus, stop: threading.Event, name: str = "events", shard=None):

@@ -127,3 +127,28 @@ def test_identitystats_reads_the_detector_and_rule_from_a_config(tmp_path):
     bad.write_text("detector: {upscale: [9]}\n")
     with pytest.raises(ConfigError, match=r"site.yaml(.|\n)*detector.upscale\[0\]"):
         main([str(tmp_path), "-c", str(bad)])
+
+
+@pytest.mark.slow
+def test_clip_groups_played_in_turn_share_one_model_load(tmp_path, monkeypatch, caplog):
+    """`evaluate --clips` plays its clips in groups (FPS_BUDGET frames a second each), one after
+    another: the worker's model is built once for all of them, and each group still scores right."""
+    import logging
+
+    from maskwatch.commands import clips as clip_cmd
+    from models import build as model_build
+    from models.build import build_pipeline
+    from models.clips import reads_correctly
+
+    cfg = parse_config({}, env={})
+    vet = reads_correctly(build_pipeline(cfg.detector, cfg.classifier))
+    build_clips(SCENES, tmp_path / "clips", fps_list=(5.0, 2.0), seed=1, only=("crossing",), vet=vet)
+    monkeypatch.setattr(clip_cmd, "FPS_BUDGET", 5.0)  # a group each
+    built = []
+    monkeypatch.setattr(model_build, "build_pipeline", lambda *a, **k: built.append(a) or build_pipeline(*a, **k))
+    with caplog.at_level(logging.INFO):
+        result = clip_cmd.evaluate_clips(cfg, tmp_path / "clips", tmp_path / "out")
+    assert sum("clips: playing" in r.getMessage() for r in caplog.records) == 2
+    assert len(built) == 1
+    assert [(r["fps"], r["found"], r["false"], r["duplicates"]) for r in result["clips"]] == [(2.0, 2, 0, 0),
+                                                                                          (5.0, 2, 0, 0)]

@@ -62,8 +62,9 @@ def _config(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> Config:
     return Config.model_validate(data)
 
 
-def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> dict[str, list]:
-    """Play the clips as cameras; per clip, its violations as models.clipscore.Reported."""
+def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=None) -> dict[str, list]:
+    """Play the clips as cameras; per clip, its violations as models.clipscore.Reported.
+    `pipeline`: the worker's, built once for cfg by the caller (else here)."""
     from maskwatch.commands.run import start_pipeline
     from maskwatch.membus import MemoryBus
     from maskwatch.storage.db import upgrade
@@ -73,7 +74,7 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> dict[s
     c = _config(cfg, clips, work)
     upgrade(c.database.url)
     bus, stop = MemoryBus("clips"), threading.Event()
-    threads = start_pipeline(c, bus, stop)
+    threads = start_pipeline(c, bus, stop, pipeline=pipeline)
     starts = _watch(c, bus, stop, max(_duration_s(t) for _, t in clips))
     stop.set()
     for t in threads:
@@ -135,14 +136,16 @@ def _ts(d) -> float:
 
 
 def evaluate_clips(cfg: Config, root: Path, out: Path | None) -> dict:
+    from maskwatch.builders import build_worker_pipeline
     from models.clipscore import Score, score
 
     clips = _clips_in(root)
     work = (out or root) / "runs"
     rows, totals = [], {}
+    pipeline = build_worker_pipeline(cfg)  # one model load for every group; the groups play in turn
     for gi, group in enumerate(_groups(clips)):
         log.info("clips: playing %s", ", ".join(f.name for f, _ in group))
-        reported = run_group(cfg, group, work / f"group-{gi}")
+        reported = run_group(cfg, group, work / f"group-{gi}", pipeline)
         for folder, truth in group:
             s = score(truth, reported[folder.name])
             rows.append({"clip": folder.name, "scenario": truth["scenario"], "fps": truth["fps"], **s.row(),

@@ -46,14 +46,16 @@ def _start(name: str, service) -> threading.Thread:
     return t
 
 
-def start_pipeline(cfg: Config, bus, stop: threading.Event, workers: int = 1) -> list[threading.Thread]:
+def start_pipeline(cfg: Config, bus, stop: threading.Event, workers: int = 1,
+                   pipeline=None) -> list[threading.Thread]:
     """Workers, every events shard and ingest as threads over `bus`: the `run` path, shared with
-    `maskwatch evaluate --clips`."""
+    `maskwatch evaluate --clips` (which hands its one worker a `pipeline` already built for cfg)."""
     from maskwatch.builders import build_events, build_ingest, build_worker
     from maskwatch.shards import Shard
 
     # consumers first, so their groups exist before the first frame is published
-    threads = [_start(f"worker-{i}", build_worker(cfg, bus, stop, f"run-worker-{i}")) for i in range(workers)]
+    threads = [_start(f"worker-{i}", build_worker(cfg, bus, stop, f"run-worker-{i}", pipeline if i == 0 else None))
+               for i in range(workers)]
     n = cfg.events.shards
     threads += [_start(f"events-{k}", build_events(cfg, bus, stop, f"events-{k}", Shard(k, n))) for k in range(n)]
     time.sleep(0.2)
