@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.classifier import CLASSES, RULE_UPSCALE_BEFORE_RECORDED, MaskClassifier, ModelInfo
+from models.classifier import CLASSES, RULE_UPSCALE_BEFORE_RECORDED, MaskClassifier, ModelError, ModelInfo
 from models.dataset import Samples, plain_view
 from models.metrics import DETECTION_FIELDS, Tally, best_rule
 from models.pipeline import MaskPipeline
@@ -63,12 +63,17 @@ class CrossVal:
                  for name, t in self.tallies.items() if t.fold_violations}
         labels, probs = self.annotated()
         np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, upscale=np.asarray(self.upscale),
-                            **arrays, **counts, **folds)
+                            folds=np.asarray(self.folds), **arrays, **counts, **folds)
 
     @classmethod
-    def load(cls, path: Path, folds: int) -> CrossVal:
-        """What `save` wrote, back as a CrossVal (its fold curves are not kept)."""
+    def load(cls, path: Path, folds: int | None = None) -> CrossVal:
+        """What `save` wrote, back as a CrossVal (its fold curves are not kept). `folds`: how many
+        folds the numbers were cut in, for files that do not say (kept before 2026-12-03)."""
         data = np.load(path)
+        if "folds" in data:
+            folds = int(data["folds"])
+        elif folds is None:
+            raise ModelError(f"{path}: does not say how many folds it was cut in (kept before it did): give them")
         upscale = tuple(float(u) for u in data["upscale"]) if "upscale" in data else RULE_UPSCALE_BEFORE_RECORDED
         cv = cls(folds, labels=[data["annotated_labels"]], probs=[data["annotated_probs"]], upscale=upscale)
         for name, t in cv.tallies.items():

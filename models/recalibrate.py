@@ -32,6 +32,7 @@ def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> d
     if not (model_dir / OOF_FILE).is_file():
         raise ModelError(f"{model_dir / OOF_FILE}: not found (models trained before it was kept cannot be "
                          "recalibrated)")
+    # a file from another run's fold models (--oof) says its own folds; an older one was the model's training's
     cv = CrossVal.load(model_dir / OOF_FILE, int(info.raw["training"]["settings"]["folds"]))
     threshold, min_score = cv.rule()
     chosen, report = calibrate(cv, model_dir, min_score)
@@ -43,6 +44,7 @@ def recalibrate(model_dir: Path, oof: Path | None = None, source: str = "") -> d
     meta["version"] = f"{meta['recalibrated_from']}-r{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     if source:
         meta["calibration"]["rule_and_calibration_from"] = source
+    meta["calibration"]["out_of_fold_folds"] = cv.folds  # training's own settings say how the weights were made
     meta["threshold"] = round(float(chosen.apply(np.array([threshold]))[0]), 4)
     meta["min_face_score"] = round(min_score, 3)
     meta.setdefault("metrics", {}).update(out_of_fold=cv.summary(threshold, min_score),

@@ -150,7 +150,7 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.rulestudy", description=__doc__.split("\n\n")[0])
     ap.add_argument("oof", type=Path, help="out_of_fold.npz")
-    ap.add_argument("--folds", type=int, required=True, help="how many folds it was cut in")
+    ap.add_argument("--folds", type=int, help="how many folds it was cut in (files since 2026-12-03 say)")
     ap.add_argument("--out", type=Path, help="write rulestudy.json here")
     args = ap.parse_args(argv)
     results = study(CrossVal.load(args.oof, args.folds))

@@ -3,9 +3,11 @@ at a time (one eager call over a 2-fold run's 900 faces took 24 GB and was kille
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models import crossval
 from models.build import DEFAULT_DETECTOR
+from models.classifier import ModelError
 from models.dataset import samples_from_scenes
 from models.detector import FaceDetector
 from models.voc import load_scenes, split_of
@@ -52,6 +54,12 @@ def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch, tmp_path):
     legacy = {k: v for k, v in np.load(tmp_path / "oof.npz").items() if k != "upscale"}
     np.savez_compressed(tmp_path / "legacy.npz", **legacy)
     assert crossval.CrossVal.load(tmp_path / "legacy.npz", 2).upscale == (2.0,)
+    # the file says how many folds it was cut in; an older one needs telling
+    assert crossval.CrossVal.load(tmp_path / "oof.npz").folds == 2
+    np.savez_compressed(tmp_path / "unsaid.npz", **{k: v for k, v in legacy.items() if k != "folds"})
+    with pytest.raises(ModelError, match="unsaid.npz: does not say how many folds"):
+        crossval.CrossVal.load(tmp_path / "unsaid.npz")
+    assert crossval.CrossVal.load(tmp_path / "unsaid.npz", 3).folds == 3
     for got, want in zip(back.detections(), cv.detections(), strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(back.annotated()[1], probs)

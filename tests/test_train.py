@@ -81,6 +81,8 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     # --save-oof writes what training's cross-validation kept: the same rule from it
     assert CrossVal.load(tmp_path / "lv.npz", 2).rule() == CrossVal.load(out / "out_of_fold.npz", 2).rule()
     assert CrossVal.load(tmp_path / "lv.npz", 2).upscale == (2.0,)
+    # both keep each detection's fold and width: rules can be chosen on some folds, scored on another
+    assert CrossVal.load(out / "out_of_fold.npz").has_folds() and CrossVal.load(tmp_path / "lv.npz").has_folds()
     # a model calibrated by an older method is calibrated again from its kept numbers: today's map, the same rule
     from models.recalibrate import recalibrate
 
@@ -89,7 +91,8 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     (out / "metadata.json").write_text(json.dumps(older))
     again = recalibrate(out)
     redone = json.loads((out / "metadata.json").read_text())
-    assert redone["calibration"] == saved["calibration"] and redone["threshold"] == saved["threshold"]
+    assert {k: v for k, v in redone["calibration"].items() if k != "out_of_fold_folds"} == saved["calibration"]
+    assert redone["threshold"] == saved["threshold"] and redone["calibration"]["out_of_fold_folds"] == 2
     assert again["method"] == saved["calibration"]["method"] and ModelInfo.load(out).threshold == saved["threshold"]
     # the same weights deciding by a rule chosen again: a version of its own, the weights' one kept
     assert redone["recalibrated_from"] == saved["version"] != redone["version"]
