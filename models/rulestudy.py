@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.classifier import ModelError
 from models.crossval import RULE_BUCKETS, CrossVal
 from models.metrics import P_GRID, SCORE_GRID, Tally
 
@@ -30,7 +31,7 @@ MAX_ROUNDS = 6
 RULES = np.asarray([(t, s) for t in P_GRID for s in SCORE_GRID])  # best_rule's grid and order
 
 
-class StudyError(ValueError):
+class StudyError(ModelError):
     """An out-of-fold file this study cannot use."""
 
 
