@@ -15,8 +15,9 @@ DEFAULT_CLASSIFIER = WEIGHTS_DIR / "classifier"
 GPU_DETECTOR_BATCH = 16  # frames per call on a GPU when the config does not say
 
 log = logging.getLogger(__name__)
-# (model folder, detector passes) already warned of in this process: `evaluate --clips` builds a
-# pipeline per clip, and one misfit is one line, not one a clip
+# (model folder, detector passes) already warned of in this process: one process builds several
+# pipelines of one model (`run --workers N` one a worker; `evaluate --compare --clips --build` the
+# vetting one, the scenes' and the clips'), and one misfit is one line, not one a pipeline
 _RULE_MISFITS_SAID: set[tuple[str, tuple[float, ...]]] = set()
 
 

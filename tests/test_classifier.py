@@ -167,7 +167,8 @@ def test_a_rule_chosen_with_another_detector_is_said(tmp_path, caplog, upscale, 
 
 
 def test_the_warning_is_said_once_per_model_and_detector_setting(tmp_path, caplog):
-    """`evaluate --clips` builds a pipeline per clip: the same misfit is said once, not once a clip."""
+    """A process that builds several pipelines of one model (`run --workers N`, `evaluate --compare
+    --clips`) says the same misfit once, not once a pipeline."""
     from maskwatch.models_config import ClassifierConfig, DetectorConfig
     from models.build import build_pipeline
 
