@@ -139,7 +139,8 @@ def study(cv: CrossVal) -> dict:
 
 def table(results: dict) -> str:
     lines = ["| rule | in sample F1 all / >= 24 px | cross-fitted P / R / **F1** all | cross-fitted F1 >= 24 px |"
-             " rule on all folds (p, face) per band < 16 / 16-24 / >= 24 |", "|---|---|---|---|---|"]
+             " rule on all folds (t, s) per band < 16 / 16-24 / >= 24 (t cuts p, or p x face^a) |",
+             "|---|---|---|---|---|"]
     for name, r in results.items():
         (ia, ib), (ca, cb) = r["in_sample"], r["cross_fitted"]
         rules = " / ".join(f"{p:g}, {s:g}" for p, s in r["rule"])
