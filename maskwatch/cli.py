@@ -26,6 +26,17 @@ def _shared(rel: str) -> Path | None:
     return p if p.exists() else None
 
 
+def _view_px(text: str) -> tuple[float, float]:
+    """LO,HI: the face widths, in px, training views are shrunk to (a face-size specialist)."""
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not two widths LO,HI in px, such as 6,24") from None
+    if not 4 <= lo < hi <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r}: needs 4 <= LO < HI <= 256 px")
+    return lo, hi
+
+
 def _scene_part(text: str) -> float:
     """0..SCENE_SHARE: a share of an epoch's half that is drawn from its real-scene part."""
     try:
@@ -79,6 +90,8 @@ def _model_commands(sub) -> None:
                    help="share of each epoch's violation half given to masks worn under the nose")
     s.add_argument("--nonface-share", type=_scene_part,
                    help="share of each epoch's mask half given to the detector's boxes on no annotated face")
+    s.add_argument("--view-px", type=_view_px, metavar="LO,HI",
+                   help="train a face-size specialist: views shrunk to LO-HI px wide (default: the recipe's 9-96)")
     s.add_argument("--finetune-from",
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
     s.add_argument("--folds", type=int,

@@ -10,8 +10,9 @@ Measured two ways, both with the real pipeline (detector included):
 
 Levers: test-time flip (the mean p of the crop and its mirror), the crop margin (trained at the
 model's own; the detector's boxes are tighter than the annotators'), several margins averaged,
-the face-score part of the rule (off), and the ensemble of the fold models with the final one
-(test split only: each fold's scenes were trained on by the others).
+the face-score part of the rule (off), the ensemble of the fold models with the final one
+(test split only: each fold's scenes were trained on by the others), and, given a face-size
+specialist's fold models (and final model), an input size per face size (models.bysize).
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models import bysize
 from models.calibration import Calibration
-from models.classifier import CLASSES_BY_SCHEMA, MaskClassifier, ModelInfo
+from models.classifier import CLASSES_BY_SCHEMA, MaskClassifier, ModelError, ModelInfo
 from models.crops import crop_faces
 from models.crossval import CrossVal
 from models.evaluate import tally_scenes
@@ -154,16 +156,20 @@ def fold_models(folds_dir: Path, folds: int, info: ModelInfo) -> dict[int, MaskC
             model = keras.models.load_model(path, compile=False)
             classes = tuple(CLASSES_BY_SCHEMA[2 if model.output_shape[-1] == 3 else 1])
             raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=Calibration(),
-                                      classes=classes, raw={})
+                                      classes=classes, raw={}, input_size=int(model.input_shape[1]))
             out[k] = MaskClassifier(raw, keras_model=model)
     return out
 
 
-def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin: float, scenes) -> dict:
+def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin: float, scenes,
+                small: dict[int, MaskClassifier] | None = None) -> dict:
     """Each lever out of fold: fold k's model on fold k's scenes, pooled over the folds present,
-    the rule chosen on them; and the calibration fitted on the pooled "as trained" detections."""
+    the rule chosen on them; and the calibration fitted on the pooled "as trained" detections.
+    With `small` (a face-size specialist's fold models), each route of models.bysize too."""
     if not models:
         return {}
+    if small and sorted(small) != sorted(models):
+        raise ModelError(f"the small-face model has folds {sorted(small)}, the model {sorted(models)}")
     results: dict = {"folds_measured": sorted(models), "folds": folds}
     for name in [*levers(next(iter(models.values())), margin), "face score off"]:
         pooled: dict = {}
@@ -176,6 +182,16 @@ def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin:
         if name == "as trained":
             results["_tallies"] = pooled  # for the calibration and --save-oof
         log.info("levers: out of fold, %s: %s", name, results[name])
+    if small:
+        specialist: dict = {}
+        for k in models:  # in the order "as trained" was pooled in: the same detections, row by row
+            held = [s for s in scenes if fold_of(s.stem, folds) == k]
+            for b, t in _tallies(detector, small[k], held).items():
+                specialist.setdefault(b, Tally(t.min_width, t.max_width)).extend(t, fold=k)
+        results["the small-face model alone"] = summarize(specialist, None)
+        for name, tallies in bysize.routes(results["_tallies"], specialist).items():
+            results[name] = summarize(tallies, None)
+            log.info("levers: out of fold, %s: %s", name, results[name])
     return results
 
 
@@ -208,6 +224,14 @@ def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0,
     return results
 
 
+def held_out_routed(detector, model_dir: Path, small_dir: Path, scenes, oof: dict) -> dict:
+    """The model and the face-size specialist on the test split, raw, alone and routed by face
+    size, each at the rule chosen for it out of fold."""
+    t_main, t_small = (_tallies(detector, bysize.raw(d), scenes) for d in (model_dir, small_dir))
+    tallies = {"as trained": t_main, "the small-face model alone": t_small, **bysize.routes(t_main, t_small)}
+    return {name: summarize(t, tuple(oof[name]["rule"])) for name, t in tallies.items()}
+
+
 def table(results: dict, where: str) -> str:
     lines = [f"| lever ({where}) | rule | F1 all | F1 >= 24 px | AP all | AP >= 24 px |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
@@ -237,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", type=Path, required=True, help="scenes-dev (VOC)")
     ap.add_argument("--folds-from", type=Path, help="fold models folder (default MODEL_DIR/folds)")
     ap.add_argument("--folds", type=int, help="how many folds they were cut in (default: the model's training)")
+    ap.add_argument("--small-folds-from", type=Path, metavar="DIR",
+                    help="a face-size specialist's fold models (train --view-px --keep-folds): route small faces to it")
+    ap.add_argument("--small-model", type=Path, metavar="DIR",
+                    help="with --small-folds-from: the specialist's final model, for the test split")
     ap.add_argument("--no-held-out", action="store_true", help="out of fold only")
     ap.add_argument("--save-oof", type=Path, metavar="NPZ",
                     help="write the out-of-fold detections (as trained) for models.recalibrate --oof")
@@ -244,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--upscale", type=_upscale, default=DetectorConfig().upscale, metavar="F[,F...]",
                     help="detector.upscale, e.g. 1,2,3 (default: the shipped detector's)")
     args = ap.parse_args(argv)
+    if args.small_model and not args.small_folds_from:
+        ap.error("--small-model needs --small-folds-from: each route's rule is chosen out of fold")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     info = ModelInfo.load(args.model_dir)
     folds = args.folds or int(info.raw.get("training", {}).get("settings", {}).get("folds", 0))
@@ -254,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     train_part = [s for s in scenes if split_of(s.stem) != "test"]
     test_part = [s for s in scenes if split_of(s.stem) == "test"]
     models = fold_models(args.folds_from or args.model_dir / "folds", folds, info) if folds else {}
+    small = fold_models(args.small_folds_from, folds, info) if args.small_folds_from and folds else None
     report = {"model": str(args.model_dir), "version": info.version,
-              "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part)}
+              "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part, small)}
     if report["out_of_fold"]:
         oof = report["out_of_fold"]
         # what training's cross-validation would hold
@@ -275,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_held_out:
         report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds, args.folds_from)
         print(table(report["held_out"], "held-out test split, the model's rule"))
+        if args.small_model and report["out_of_fold"]:
+            report["held_out_by_size"] = held_out_routed(detector, args.model_dir, args.small_model, test_part,
+                                                         report["out_of_fold"])
+            print(table(report["held_out_by_size"], "held-out test split, raw, each at its out-of-fold rule"))
     if args.out:
         (args.out / "levers.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -1,4 +1,5 @@
-"""What each training epoch is drawn from, and the detector's boxes on no annotated face."""
+"""What each training epoch is drawn from, the sizes its views show faces at, and the detector's boxes
+on no annotated face."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,7 @@ import pytest
 
 from maskwatch.models_config import SCENE_SHARE
 from models.build import DEFAULT_DETECTOR
-from models.dataset import NONFACE_IOU, PATCH, Samples, balanced_epoch, samples_from_scenes
+from models.dataset import NONFACE_IOU, PATCH, Samples, balanced_epoch, cctv_view, samples_from_scenes, view_width
 from models.detector import FaceDetector
 from models.voc import iou_matrix, load_scenes
 
@@ -71,3 +72,24 @@ def test_the_detectors_boxes_on_no_annotated_face_are_not_violations(scenes_dir)
         confident = boxes.boxes[boxes.scores >= 0.5]
         clear = (iou_matrix(confident, sc.boxes).max(1) < NONFACE_IOU).sum() if len(sc.boxes) else len(confident)
         assert (nonface.scene == sc.stem).sum() == clear, sc.stem
+
+
+# (view_px, the face's own width) -> the narrowest and widest view allowed, and a width some draw must pass
+@pytest.mark.parametrize("view_px,face_px,lo,hi,reached", [
+    (None, 200.0, 9.0, 96.0, 60.0),      # the recipe: 9-96 px, never sharper than the source
+    (None, 30.0, 0.65 * 30, 30.0, 28.0),  # faces of 40 px or less: 0.65-1x their own width
+    ((6.0, 24.0), 200.0, 6.0, 24.0, 20.0),  # the tiny-face specialist: its range only
+    ((6.0, 24.0), 12.0, 6.0, 12.0, 11.0),   # and never sharper than the source either
+    ((6.0, 24.0), 8.0, 0.65 * 8, 8.0, 7.5),
+])
+def test_views_show_faces_at_the_widths_asked_for(view_px, face_px, lo, hi, reached):
+    rng = np.random.default_rng(0)
+    widths = np.asarray([view_width(face_px, rng, view_px) for _ in range(3000)])
+    assert widths.min() >= lo - 1e-9 and widths.max() <= hi + 1e-9
+    assert widths.max() >= reached
+
+
+def test_a_specialists_view_is_still_a_full_size_input():
+    patch = np.random.default_rng(1).integers(0, 255, (PATCH, PATCH, 3), np.uint8)
+    view = cctv_view(patch, 120.0, 64, 0.15, np.random.default_rng(2), view_px=(6.0, 24.0))
+    assert view.shape == (64, 64, 3) and view.dtype == np.uint8

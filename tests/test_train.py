@@ -136,6 +136,33 @@ def test_a_bad_share_is_refused_before_training(tmp_path, capsys, flag, value, m
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize("value,message", [
+    ("6", "'6': not two widths LO,HI in px, such as 6,24"), ("6,24,48", "not two widths LO,HI"),
+    ("24,6", "'24,6': needs 4 <= LO < HI <= 256 px"), ("2,24", "needs 4 <= LO"), ("6,400", "HI <= 256"),
+    ("six,24", "not two widths")])
+def test_a_bad_view_size_is_refused_before_training(tmp_path, capsys, value, message):
+    from maskwatch.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--out", str(tmp_path / "m"), "--view-px", value])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_specialists_view_sizes_reach_its_training(tmp_path, monkeypatch):
+    from maskwatch.cli import main
+    from models import train as train_module
+
+    seen = []
+    monkeypatch.setattr(train_module, "train", lambda s: seen.append(s) or {"threshold": 0.5, "metrics": {}})
+    assert main(["train", "--out", str(tmp_path / "m"), "--scenes", str(tmp_path), "--crops", str(tmp_path),
+                 "--input-size", "64", "--view-px", "6,24"]) == 0
+    assert seen[0].view_px == (6.0, 24.0) and seen[0].input_size == 64
+    assert main(["train", "--out", str(tmp_path / "n"), "--scenes", str(tmp_path), "--crops", str(tmp_path)]) == 0
+    assert seen[1].view_px is None  # the recipe's own
+
+
 @pytest.mark.parametrize("config,flags,upscale,weights", [
     # the rule is chosen on the faces the workers' detector finds: the config's, else the default
     ("", [], (1.0, 2.0, 3.0), DEFAULT_DETECTOR),
