@@ -162,16 +162,18 @@ def fold_models(folds_dir: Path, folds: int, info: ModelInfo) -> dict[int, MaskC
 
 
 def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin: float, scenes,
-                small: dict[int, MaskClassifier] | None = None) -> dict:
+                small: dict[int, MaskClassifier] | None = None, by_size_only: bool = False) -> dict:
     """Each lever out of fold: fold k's model on fold k's scenes, pooled over the folds present,
     the rule chosen on them; and the calibration fitted on the pooled "as trained" detections.
-    With `small` (a face-size specialist's fold models), each route of models.bysize too."""
+    With `small` (a face-size specialist's fold models), each route of models.bysize too; with
+    by_size_only, no other lever."""
     if not models:
         return {}
     if small and sorted(small) != sorted(models):
         raise ModelError(f"the small-face model has folds {sorted(small)}, the model {sorted(models)}")
     results: dict = {"folds_measured": sorted(models), "folds": folds}
-    for name in [*levers(next(iter(models.values())), margin), "face score off"]:
+    names = ["as trained"] if by_size_only else [*levers(next(iter(models.values())), margin), "face score off"]
+    for name in names:
         pooled: dict = {}
         for k, m in models.items():
             clf = levers(m, margin)["as trained" if name == "face score off" else name]
@@ -265,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a face-size specialist's fold models (train --view-px --keep-folds): route small faces to it")
     ap.add_argument("--small-model", type=Path, metavar="DIR",
                     help="with --small-folds-from: the specialist's final model, for the test split")
+    ap.add_argument("--by-size-only", action="store_true",
+                    help="with --small-folds-from: measure the routes by face size, no other lever")
     ap.add_argument("--no-held-out", action="store_true", help="out of fold only")
     ap.add_argument("--save-oof", type=Path, metavar="NPZ",
                     help="write the out-of-fold detections (as trained) for models.recalibrate --oof")
@@ -272,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--upscale", type=_upscale, default=DetectorConfig().upscale, metavar="F[,F...]",
                     help="detector.upscale, e.g. 1,2,3 (default: the shipped detector's)")
     args = ap.parse_args(argv)
-    if args.small_model and not args.small_folds_from:
-        ap.error("--small-model needs --small-folds-from: each route's rule is chosen out of fold")
+    if (args.small_model or args.by_size_only) and not args.small_folds_from:
+        ap.error("--small-model and --by-size-only need --small-folds-from: each route's rule is chosen out of fold")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     info = ModelInfo.load(args.model_dir)
     folds = args.folds or int(info.raw.get("training", {}).get("settings", {}).get("folds", 0))
@@ -286,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     models = fold_models(args.folds_from or args.model_dir / "folds", folds, info) if folds else {}
     small = fold_models(args.small_folds_from, folds, info) if args.small_folds_from and folds else None
     report = {"model": str(args.model_dir), "version": info.version,
-              "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part, small)}
+              "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part, small,
+                                         args.by_size_only)}
     if report["out_of_fold"]:
         oof = report["out_of_fold"]
         # what training's cross-validation would hold
@@ -303,13 +308,13 @@ def main(argv: list[str] | None = None) -> int:
                                            f"of {folds}, rule chosen there"))
         print(json.dumps({k: report["out_of_fold"][k] for k in ("calibration", "annotated")
                           if k in report["out_of_fold"]}))
-    if not args.no_held_out:
+    if not (args.no_held_out or args.by_size_only):
         report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds, args.folds_from)
         print(table(report["held_out"], "held-out test split, the model's rule"))
-        if args.small_model and report["out_of_fold"]:
-            report["held_out_by_size"] = held_out_routed(detector, args.model_dir, args.small_model, test_part,
-                                                         report["out_of_fold"])
-            print(table(report["held_out_by_size"], "held-out test split, raw, each at its out-of-fold rule"))
+    if args.small_model and report["out_of_fold"] and not args.no_held_out:
+        report["held_out_by_size"] = held_out_routed(detector, args.model_dir, args.small_model, test_part,
+                                                     report["out_of_fold"])
+        print(table(report["held_out_by_size"], "held-out test split, raw, each at its out-of-fold rule"))
     if args.out:
         (args.out / "levers.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -65,8 +65,10 @@ def test_routing_a_model_to_itself_changes_nothing_out_of_fold_or_held_out(scene
             shutil.copyfile(DEFAULT_CLASSIFIER / "mask_classifier.keras", tmp_path / name / f"fold{k}.keras")
     assert levers.main([str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(tmp_path / "folds"),
                         "--folds", "2", "--small-folds-from", str(tmp_path / "small"),
-                        "--small-model", str(DEFAULT_CLASSIFIER), "--out", str(tmp_path / "levers")]) == 0
+                        "--small-model", str(DEFAULT_CLASSIFIER), "--by-size-only",
+                        "--out", str(tmp_path / "levers")]) == 0
     report = json.loads((tmp_path / "levers" / "levers.json").read_text())
+    assert "test-time flip" not in report["out_of_fold"] and "held_out" not in report  # the routes only
     oof, held = report["out_of_fold"], report["held_out_by_size"]
     names = [bysize.route_name(b, m) for b, m in bysize.ROUTES]
     for name in ["the small-face model alone", *names]:
@@ -75,8 +77,9 @@ def test_routing_a_model_to_itself_changes_nothing_out_of_fold_or_held_out(scene
     assert held["as trained"]["rule"] == oof["as trained"]["rule"]
 
 
-def test_the_specialists_final_model_needs_its_fold_models(capsys):
+@pytest.mark.parametrize("flags", [["--small-model", str(DEFAULT_CLASSIFIER)], ["--by-size-only"]])
+def test_the_routes_need_the_specialists_fold_models(capsys, flags):
     with pytest.raises(SystemExit) as e:
-        levers.main([str(DEFAULT_CLASSIFIER), "--scenes", "x", "--small-model", str(DEFAULT_CLASSIFIER)])
+        levers.main([str(DEFAULT_CLASSIFIER), "--scenes", "x", *flags])
     assert e.value.code == 2
-    assert "--small-model needs --small-folds-from" in capsys.readouterr().err
+    assert "need --small-folds-from" in capsys.readouterr().err
