@@ -1,0 +1,129 @@
+"""`python -m models.falsestudy OOF_NPZ --scenes DIR`: where the out-of-fold false violations are.
+
+A detection the rule calls a violation is false when it matches no annotated violator (IoU >= 0.3,
+the metric's). It lies on an annotated masked face, near an annotated face (IoU 0.1-0.3: a box the
+metric does not match, so the face counts as missed as well), or on no annotated face at all: a
+face the annotators left out (blurred background faces, faces on screens and posters, faces half
+hidden) or no face. The out-of-fold file keeps no boxes, so the detector is run again over the
+same scenes in the order the folds were pooled in, and every detection's face score must agree
+with the file's: the same detections, row by row. With --out, a montage of the last kind.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.crossval import CrossVal
+from models.rulestudy import BANDS, StudyError
+from models.voc import Scene, fold_of, iou_matrix, load_scenes, split_of
+
+NEAR_IOU = 0.1  # below the metric's 0.3: a face the box overlaps, not one it matches
+KINDS = ("caught", "on a masked face", "near an annotated face", "on no annotated face")
+
+
+@dataclass(frozen=True)
+class Found:
+    scene: Scene
+    box: np.ndarray
+    score: float
+    iou: float  # its largest IoU with any annotated face of its image
+
+
+def detections_in_order(detector, scenes: list[Scene], folds: int, order: list[int]) -> list[Found]:
+    """Every detection of the held-out scenes, fold by fold in `order`, as cross-validation pooled them."""
+    out = []
+    for k in order:
+        for sc in (s for s in scenes if fold_of(s.stem, folds) == k):
+            img = cv2.imread(str(sc.image))
+            if img is None:
+                raise StudyError(f"{sc.image}: unreadable image")
+            d = detector.detect_many([img])[0]
+            gt = np.asarray(sc.boxes, np.float32).reshape(-1, 4)
+            iou = iou_matrix(d.boxes, gt).max(axis=1) if len(gt) else np.zeros(len(d.boxes))
+            out += [Found(sc, b, float(s), float(i)) for b, s, i in zip(d.boxes, d.scores, iou, strict=True)]
+    return out
+
+
+def kinds(cv: CrossVal, found: list[Found], rule: tuple[float, float]) -> np.ndarray:
+    """KINDS' index for each flagged detection of the "all" tally, -1 where the rule does not flag it."""
+    t = cv.tallies["all"]
+    conf = np.asarray(t.conf, float)
+    if len(found) != len(conf) or not np.allclose([f.score for f in found], conf, atol=1e-6):
+        raise StudyError(f"the detector found {len(found)} faces, the file holds {len(conf)}, or their scores "
+                         f"differ: not the detections of this file (another detector setting or scene set?)")
+    flagged = (np.asarray(t.p_no_mask) >= rule[0]) & (conf >= rule[1])
+    hit, mask = np.asarray(t.on_violation, bool), np.asarray(t.on_mask, bool)
+    near = np.asarray([f.iou for f in found]) > NEAR_IOU
+    kind = np.select([hit, mask, near], [0, 1, 2], 3)
+    return np.where(flagged, kind, -1)
+
+
+def table(cv: CrossVal, kind: np.ndarray) -> list[dict]:
+    """Counts of each kind by detection width band, then in all."""
+    width = np.asarray(cv.tallies["all"].width)
+    bands = [(lo, hi, f"{lo:g}-{hi:g} px" if lo else f"< {hi:g} px") for lo, hi in zip(BANDS, BANDS[1:])]
+    bands[-1] = (BANDS[-2], BANDS[-1], f">= {BANDS[-2]:g} px")
+    rows = []
+    for lo, hi, name in [*bands, (0.0, float("inf"), "all")]:
+        sel = (width >= lo) & (width < hi)
+        rows.append({"width": name, **{k: int((sel & (kind == i)).sum()) for i, k in enumerate(KINDS)}})
+    return rows
+
+
+def montage(found: list[Found], path: Path, cols: int = 7, side: int = 160) -> None:
+    """Each detection with its context (3.5 face widths), its box in red, its width and face score."""
+    tiles = []
+    for f in found:
+        img = cv2.imread(str(f.scene.image))
+        x1, y1, x2, y2 = (float(v) for v in f.box)
+        scale = side / (max(x2 - x1, y2 - y1) * 3.5)
+        m = np.float32([[scale, 0, side / 2 - (x1 + x2) / 2 * scale], [0, scale, side / 2 - (y1 + y2) / 2 * scale]])
+        tile = cv2.warpAffine(img, m, (side, side), flags=cv2.INTER_CUBIC)
+        h = side / 7
+        cv2.rectangle(tile, (int(side / 2 - h), int(side / 2 - h)), (int(side / 2 + h), int(side / 2 + h)), (0, 0, 255))
+        cv2.putText(tile, f"{x2 - x1:.0f} px, face {f.score:.2f}", (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    tiles += [np.zeros((side, side, 3), np.uint8)] * (-len(tiles) % cols)
+    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from maskwatch.models_config import DetectorConfig
+    from models.build import build_detector
+
+    ap = argparse.ArgumentParser(prog="python -m models.falsestudy", description=__doc__.split("\n\n")[0])
+    ap.add_argument("oof", type=Path, help="out_of_fold.npz (training's, or models.levers --save-oof)")
+    ap.add_argument("--scenes", type=Path, required=True, help="the scenes-dev folder it was measured on")
+    ap.add_argument("--folds", type=int, help="only for files older than the fold count they now keep")
+    ap.add_argument("--out", type=Path, help="write falsestudy.json and the montage of the last kind here")
+    args = ap.parse_args(argv)
+    cv = CrossVal.load(args.oof, args.folds)
+    if not cv.has_folds():
+        raise StudyError(f"{args.oof}: no detection folds: made before out-of-fold files kept them")
+    order = list(dict.fromkeys(cv.tallies["all"].fold))
+    scenes = [s for s in load_scenes(args.scenes) if split_of(s.stem) != "test"]
+    found = detections_in_order(build_detector(DetectorConfig(upscale=cv.upscale)), scenes, cv.folds, order)
+    rule = cv.rule()
+    kind = kinds(cv, found, rule)
+    rows = table(cv, kind)
+    print(f"| width (rule p >= {rule[0]:.2f}, face >= {rule[1]:.2f}) | " + " | ".join(KINDS) + " |")
+    print("|---" * (len(KINDS) + 1) + "|")
+    for r in rows:
+        print(f"| {r['width']} | " + " | ".join(str(r[k]) for k in KINDS) + " |")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "falsestudy.json").write_text(json.dumps({"rule": list(rule), "rows": rows}, indent=2) + "\n")
+        last = [found[i] for i in np.flatnonzero(kind == len(KINDS) - 1)]
+        if last:
+            montage(last, args.out / "false-on-no-annotated-face.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
