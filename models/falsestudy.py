@@ -90,7 +90,8 @@ def montage(found: list[Found], path: Path, cols: int = 7, side: int = 160) -> N
                     (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
     tiles += [np.zeros((side, side, 3), np.uint8)] * (-len(tiles) % cols)
-    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]))
+    grid = np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
+    cv2.imwrite(str(path), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "falsestudy.json").write_text(json.dumps({"rule": list(rule), "rows": rows}, indent=2) + "\n")
         last = [found[i] for i in np.flatnonzero(kind == len(KINDS) - 1)]
         if last:
-            montage(last, args.out / "false-on-no-annotated-face.png")
+            montage(last, args.out / "false-on-no-annotated-face.jpg")
     return 0
 
 

@@ -60,7 +60,7 @@ def test_the_study_counts_what_the_rule_calls_on_the_files_own_detections(oof, s
     assert every["width"] == "all" and every["caught"] == tp and tp > 0
     assert sum(every[k] for k in falsestudy.KINDS[1:]) == fp
     assert [sum(r[k] for r in report["rows"][:-1]) for k in falsestudy.KINDS] == [every[k] for k in falsestudy.KINDS]
-    assert (tmp_path / "false-on-no-annotated-face.png").is_file() == (every["on no annotated face"] > 0)
+    assert (tmp_path / "false-on-no-annotated-face.jpg").is_file() == (every["on no annotated face"] > 0)
 
 
 def test_another_scene_set_is_refused(oof, scenes_dir, tmp_path):
