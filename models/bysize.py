@@ -49,10 +49,7 @@ def routes(main: dict[str, Tally], small: dict[str, Tally]) -> dict[str, dict[st
     return {route_name(b, m): {k: routed(main[k], small[k], b, m) for k in main} for b, m in ROUTES}
 
 
-def raw(path, input_size: int | None = None) -> MaskClassifier:
-    """A model folder's classifier serving raw p (its rule chosen elsewhere)."""
-    info = ModelInfo.load(path)
-    info = dataclasses.replace(info, calibration=Calibration(), threshold=0.5, min_face_score=0.0)
-    if input_size is not None and info.input_size != input_size:
-        raise ModelError(f"{path}: input {info.input_size} px, expected {input_size}")
+def raw(path) -> MaskClassifier:
+    """A model folder's classifier serving raw p (its rule chosen elsewhere), at its own input size."""
+    info = dataclasses.replace(ModelInfo.load(path), calibration=Calibration(), threshold=0.5, min_face_score=0.0)
     return MaskClassifier(info, backend="tflite")
