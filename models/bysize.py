@@ -15,7 +15,6 @@ import dataclasses
 
 import numpy as np
 
-from models.calibration import Calibration
 from models.classifier import MaskClassifier, ModelError, ModelInfo
 from models.metrics import Tally
 
@@ -51,5 +50,4 @@ def routes(main: dict[str, Tally], small: dict[str, Tally]) -> dict[str, dict[st
 
 def raw(path) -> MaskClassifier:
     """A model folder's classifier serving raw p (its rule chosen elsewhere), at its own input size."""
-    info = dataclasses.replace(ModelInfo.load(path), calibration=Calibration(), threshold=0.5, min_face_score=0.0)
-    return MaskClassifier(info, backend="tflite")
+    return MaskClassifier(ModelInfo.load(path).raw_p(), backend="tflite")

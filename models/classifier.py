@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +93,11 @@ class ModelInfo:
         if not 0 <= info.embedding_dim <= 4096:
             raise ModelError(f"classifier metadata {path}: embedding dim {info.embedding_dim} out of 0..4096")
         return info
+
+    def raw_p(self) -> ModelInfo:
+        """The same model serving its raw p(violation) and deciding nothing itself (threshold 0.5, no
+        face-score minimum): for the studies that choose a rule of their own on raw p."""
+        return replace(self, calibration=Calibration(), threshold=0.5, min_face_score=0.0)
 
     @property
     def embedding_layers(self) -> tuple[str, ...]:

@@ -63,15 +63,19 @@ def kinds(cv: CrossVal, found: list[Found], rule: tuple[float, float]) -> np.nda
     return np.where(flagged, kind, -1)
 
 
+def band_name(lo: float, hi: float) -> str:
+    if lo == 0.0:
+        return "all" if hi == float("inf") else f"< {hi:g} px"
+    return f">= {lo:g} px" if hi == float("inf") else f"{lo:g}-{hi:g} px"
+
+
 def table(cv: CrossVal, kind: np.ndarray) -> list[dict]:
     """Counts of each kind by detection width band, then in all."""
     width = np.asarray(cv.tallies["all"].width)
-    bands = [(lo, hi, f"{lo:g}-{hi:g} px" if lo else f"< {hi:g} px") for lo, hi in zip(BANDS, BANDS[1:])]
-    bands[-1] = (BANDS[-2], BANDS[-1], f">= {BANDS[-2]:g} px")
     rows = []
-    for lo, hi, name in [*bands, (0.0, float("inf"), "all")]:
+    for lo, hi in [*zip(BANDS, BANDS[1:]), (0.0, float("inf"))]:
         sel = (width >= lo) & (width < hi)
-        rows.append({"width": name, **{k: int((sel & (kind == i)).sum()) for i, k in enumerate(KINDS)}})
+        rows.append({"width": band_name(lo, hi), **{k: int((sel & (kind == i)).sum()) for i, k in enumerate(KINDS)}})
     return rows
 
 

@@ -27,7 +27,6 @@ import cv2
 import numpy as np
 
 from models import bysize
-from models.calibration import Calibration
 from models.classifier import CLASSES_BY_SCHEMA, MaskClassifier, ModelError, ModelInfo
 from models.crops import crop_faces
 from models.crossval import CrossVal
@@ -155,10 +154,19 @@ def fold_models(folds_dir: Path, folds: int, info: ModelInfo) -> dict[int, MaskC
         if path.is_file():
             model = keras.models.load_model(path, compile=False)
             classes = tuple(CLASSES_BY_SCHEMA[2 if model.output_shape[-1] == 3 else 1])
-            raw = dataclasses.replace(info, threshold=0.5, min_face_score=0.0, calibration=Calibration(),
-                                      classes=classes, raw={}, input_size=int(model.input_shape[1]))
+            raw = dataclasses.replace(info.raw_p(), classes=classes, raw={}, input_size=int(model.input_shape[1]))
             out[k] = MaskClassifier(raw, keras_model=model)
     return out
+
+
+def _pooled(detector, classifiers: dict, folds: int, scenes) -> dict[str, Tally]:
+    """Fold k's classifier on fold k's scenes, pooled in the dict's order of folds."""
+    pooled: dict = {}
+    for k, clf in classifiers.items():
+        held = [s for s in scenes if fold_of(s.stem, folds) == k]
+        for b, t in _tallies(detector, clf, held).items():
+            pooled.setdefault(b, Tally(t.min_width, t.max_width)).extend(t, fold=k)
+    return pooled
 
 
 def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin: float, scenes,
@@ -174,22 +182,15 @@ def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin:
     results: dict = {"folds_measured": sorted(models), "folds": folds}
     names = ["as trained"] if by_size_only else [*levers(next(iter(models.values())), margin), "face score off"]
     for name in names:
-        pooled: dict = {}
-        for k, m in models.items():
-            clf = levers(m, margin)["as trained" if name == "face score off" else name]
-            held = [s for s in scenes if fold_of(s.stem, folds) == k]
-            for b, t in _tallies(detector, clf, held).items():
-                pooled.setdefault(b, Tally(t.min_width, t.max_width)).extend(t, fold=k)
+        lever = "as trained" if name == "face score off" else name
+        pooled = _pooled(detector, {k: levers(m, margin)[lever] for k, m in models.items()}, folds, scenes)
         results[name] = summarize(pooled, None, min_score_off=name == "face score off")
         if name == "as trained":
             results["_tallies"] = pooled  # for the calibration and --save-oof
         log.info("levers: out of fold, %s: %s", name, results[name])
     if small:
-        specialist: dict = {}
-        for k in models:  # in the order "as trained" was pooled in: the same detections, row by row
-            held = [s for s in scenes if fold_of(s.stem, folds) == k]
-            for b, t in _tallies(detector, small[k], held).items():
-                specialist.setdefault(b, Tally(t.min_width, t.max_width)).extend(t, fold=k)
+        # in the order "as trained" was pooled in: the same detections, row by row
+        specialist = _pooled(detector, {k: small[k] for k in models}, folds, scenes)
         results["the small-face model alone"] = summarize(specialist, None)
         for name, tallies in bysize.routes(results["_tallies"], specialist).items():
             results[name] = summarize(tallies, None)
@@ -219,7 +220,7 @@ def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0,
     results["face score off"] = summarize(_tallies(detector, base, scenes), rule, min_score_off=True)
     members = list(fold_models(folds_dir or model_dir / "folds", folds, info).values()) if folds else []
     if members:
-        raw_final = MaskClassifier(dataclasses.replace(info, calibration=Calibration()), backend="tflite")
+        raw_final = MaskClassifier(info.raw_p(), backend="tflite")
         ensemble = Calibrated(Ensemble([raw_final, *members]), info)
         name = f"ensemble of {len(members)} fold models + final"
         results[name] = summarize(_tallies(detector, ensemble, scenes), rule)
