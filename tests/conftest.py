@@ -32,6 +32,32 @@ def pipeline():
     return build_pipeline(cfg.detector, cfg.classifier.model_copy(update={"backend": "tflite"}))
 
 
+@pytest.fixture(scope="session")
+def scenes_oof(tmp_path_factory):
+    """A real out-of-fold file of the bundled scenes (the shipped model, raw p, every face kept),
+    its folds pooled in the order 1, 0 as training may pool them: (path, CrossVal)."""
+    import numpy as np
+
+    from maskwatch.models_config import DetectorConfig
+    from models.build import DEFAULT_CLASSIFIER, build_detector
+    from models.classifier import MaskClassifier
+    from models.crossval import RULE_BUCKETS, CrossVal
+    from models.evaluate import tally_scenes
+    from models.pipeline import MaskPipeline
+    from models.voc import fold_of, load_scenes, split_of
+
+    detector = build_detector(DetectorConfig())
+    pipe = MaskPipeline(detector, MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite"), 0.5, min_face_score=0.0)
+    scenes = [s for s in load_scenes(DEMO_SCENES) if split_of(s.stem) != "test"]
+    cv = CrossVal(2, labels=[np.zeros(0, int)], probs=[np.zeros((0, 3), np.float32)], upscale=detector.scales)
+    for k in (1, 0):
+        for name, t in tally_scenes(pipe, [s for s in scenes if fold_of(s.stem, 2) == k], RULE_BUCKETS).items():
+            cv.tallies[name].extend(t, fold=k)
+    path = tmp_path_factory.mktemp("oof") / "out_of_fold.npz"
+    cv.save(path)
+    return path, cv
+
+
 
 
 @pytest.fixture

@@ -8,16 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from maskwatch.models_config import DetectorConfig
 from models import falsestudy
-from models.build import DEFAULT_CLASSIFIER, build_detector
-from models.classifier import MaskClassifier
-from models.crossval import RULE_BUCKETS, CrossVal
-from models.evaluate import tally_scenes
+from models.crossval import CrossVal
 from models.metrics import Tally
-from models.pipeline import MaskPipeline
 from models.rulestudy import StudyError
-from models.voc import fold_of, load_scenes, split_of
+from models.voc import load_scenes, split_of
 
 
 def test_each_flagged_detection_is_sorted_by_what_it_lies_on():
@@ -34,23 +29,8 @@ def test_each_flagged_detection_is_sorted_by_what_it_lies_on():
         falsestudy.kinds(cv, found[:5], (0.7, 0.8))
 
 
-@pytest.fixture(scope="module")
-def oof(scenes_dir, tmp_path_factory):
-    """A real out-of-fold file of the bundled scenes, its folds pooled in the order 1, 0."""
-    detector = build_detector(DetectorConfig())
-    pipe = MaskPipeline(detector, MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite"), 0.5, min_face_score=0.0)
-    scenes = [s for s in load_scenes(scenes_dir) if split_of(s.stem) != "test"]
-    cv = CrossVal(2, labels=[np.zeros(0, int)], probs=[np.zeros((0, 3), np.float32)], upscale=detector.scales)
-    for k in (1, 0):
-        for name, t in tally_scenes(pipe, [s for s in scenes if fold_of(s.stem, 2) == k], RULE_BUCKETS).items():
-            cv.tallies[name].extend(t, fold=k)
-    path = tmp_path_factory.mktemp("oof") / "out_of_fold.npz"
-    cv.save(path)
-    return path, cv
-
-
-def test_the_study_counts_what_the_rule_calls_on_the_files_own_detections(oof, scenes_dir, tmp_path):
-    path, cv = oof
+def test_the_study_counts_what_the_rule_calls_on_the_files_own_detections(scenes_oof, scenes_dir, tmp_path):
+    path, cv = scenes_oof
     assert falsestudy.main([str(path), "--scenes", str(scenes_dir), "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "falsestudy.json").read_text())
     rule = tuple(report["rule"])
@@ -63,8 +43,8 @@ def test_the_study_counts_what_the_rule_calls_on_the_files_own_detections(oof, s
     assert (tmp_path / "false-on-no-annotated-face.jpg").is_file() == (every["on no annotated face"] > 0)
 
 
-def test_another_scene_set_is_refused(oof, scenes_dir, tmp_path):
-    path, _ = oof
+def test_another_scene_set_is_refused(scenes_oof, scenes_dir, tmp_path):
+    path, _ = scenes_oof
     fewer = tmp_path / "scenes"
     shutil.copytree(scenes_dir, fewer)
     drop = next(s for s in load_scenes(fewer) if split_of(s.stem) != "test" and len(s.boxes))
