@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from maskwatch.detections import Detections
+from models.voc import iou_matrix
 from models.yunet import load_yunet
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class View:
     sy: float
 
 
+LOOK_IOU = 0.5  # a view's box this close to a kept face is that view's look at the same face
 REGION_STEP = 128  # batched, a region's view grows (over its frame's pixels) to sides in multiples of this
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # on a GPU, batches are padded to these: a fixed set of shapes
 
@@ -150,6 +152,24 @@ class FaceDetector:
             out.append(self._merge(found[start:start + len(vs)], image.shape[1], image.shape[0]))
             start += len(vs)
         return out
+
+    def detect_by_view(self, image: np.ndarray) -> tuple[Detections, np.ndarray]:
+        """detect's faces, and how sure each view (a scale, a tile) was of each: the best score of
+        that view's boxes at IoU >= LOOK_IOU with the face, 0 where it found none; (faces, views).
+        The face's own score is NMS's, its most confident box, usually the largest look."""
+        _check(image)
+        h, w = image.shape[:2]
+        found = self._look(self._frame_views(image))
+        merged = self._merge(found, w, h)
+        looks = np.zeros((len(merged), len(found)), np.float32)
+        for j, view in enumerate(found):
+            if len(view) and len(merged):
+                boxes = view.boxes.copy()
+                boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+                boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+                near = iou_matrix(merged.boxes, boxes) >= LOOK_IOU
+                looks[:, j] = np.where(near, view.scores[None, :], 0.0).max(axis=1)
+        return merged, looks
 
     def _frame_views(self, image: np.ndarray) -> list[View]:
         h, w = image.shape[:2]
