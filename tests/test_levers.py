@@ -11,9 +11,10 @@ from models.build import DEFAULT_CLASSIFIER, build_detector
 from models.classifier import MaskClassifier, ModelInfo
 from models.crops import crop_faces
 from models.evaluate import evaluate
-from models.levers import CachedDetector, Ensemble, Flipped, Margins, held_out
+from models.levers import held_out
 from models.pipeline import MaskPipeline
 from models.voc import load_scenes
+from models.wrappers import CachedDetector, Ensemble, Flipped, Margins
 
 
 @pytest.fixture(scope="module")
