@@ -142,11 +142,16 @@ def table(results: dict) -> str:
              " rule on all folds (t, s) per band < 16 / 16-24 / >= 24 (t cuts p, or p x face^a) |",
              "|---|---|---|---|---|"]
     for name, r in results.items():
-        (ia, ib), (ca, cb) = r["in_sample"], r["cross_fitted"]
         rules = " / ".join(f"{p:g}, {s:g}" for p, s in r["rule"])
-        lines.append(f"| {name} | {ia['f1']:.3f} / {ib['f1']:.3f} | {ca['precision']:.3f} / {ca['recall']:.3f} / "
-                     f"**{ca['f1']:.3f}** | {cb['f1']:.3f} | {rules} |")
+        lines.append(f"| {name} | {cells(r)} | {rules} |")
     return "\n".join(lines)
+
+
+def cells(result: dict) -> str:
+    """score()'s result as table cells: in sample F1 all / >= 24 px | cross-fitted P / R / F1 | its F1 >= 24 px."""
+    (ia, ib), (ca, cb) = result["in_sample"], result["cross_fitted"]
+    return (f"{ia['f1']:.3f} / {ib['f1']:.3f} | {ca['precision']:.3f} / {ca['recall']:.3f} / **{ca['f1']:.3f}** | "
+            f"{cb['f1']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 from maskwatch.detections import Detections
 from models.crossval import RULE_BUCKETS, CrossVal
 from models.metrics import Tally
-from models.rulestudy import Outcomes, StudyError, choose, score
+from models.rulestudy import Outcomes, StudyError, cells, choose, score
 from models.voc import Scene, fold_of, load_scenes, split_of
 
 
@@ -114,10 +114,8 @@ def table(results: dict, held: dict | None) -> str:
     lines = ["| face score | rule (raw p, face) | in sample F1 all / >= 24 px | cross-fitted P / R / **F1** all |"
              " cross-fitted F1 >= 24 px | held out F1 all / >= 24 px |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
-        (ia, ib), (ca, cb) = r["in_sample"], r["cross_fitted"]
         ho = " / ".join(f"{held[name][b]['violation_f1']:.3f}" for b in RULE_BUCKETS) if held else ""
-        lines.append(f"| {name} | {r['rule'][0][0]:g}, {r['rule'][0][1]:g} | {ia['f1']:.3f} / {ib['f1']:.3f} | "
-                     f"{ca['precision']:.3f} / {ca['recall']:.3f} / **{ca['f1']:.3f}** | {cb['f1']:.3f} | {ho} |")
+        lines.append(f"| {name} | {r['rule'][0][0]:g}, {r['rule'][0][1]:g} | {cells(r)} | {ho} |")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,14 @@ def redis_bus(redis_prefix):
     bus = RedisBus(REDIS_URL, redis_prefix)
     yield bus
     bus.close()
+
+
+@pytest.fixture
+def scenes_missing_one(tmp_path) -> Path:
+    """A copy of the bundled scenes without one non-test image that holds faces: another scene set."""
+    from models.voc import load_scenes, split_of
+
+    fewer = tmp_path / "scenes"
+    shutil.copytree(DEMO_SCENES, fewer)
+    next(s for s in load_scenes(fewer) if split_of(s.stem) != "test" and len(s.boxes)).image.unlink()
+    return fewer

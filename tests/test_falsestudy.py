@@ -93,11 +93,6 @@ def test_a_model_goes_with_the_test_split(scenes_oof, scenes_dir, capsys, flags)
     assert e.value.code == 2 and "--model goes with --split test" in capsys.readouterr().err
 
 
-def test_another_scene_set_is_refused(scenes_oof, scenes_dir, tmp_path):
-    path, _ = scenes_oof
-    fewer = tmp_path / "scenes"
-    shutil.copytree(scenes_dir, fewer)
-    drop = next(s for s in load_scenes(fewer) if split_of(s.stem) != "test" and len(s.boxes))
-    drop.image.unlink()
+def test_another_scene_set_is_refused(scenes_oof, scenes_missing_one):
     with pytest.raises(StudyError, match="not the detections of this file"):
-        falsestudy.main([str(path), "--scenes", str(fewer)])
+        falsestudy.main([str(scenes_oof[0]), "--scenes", str(scenes_missing_one)])

@@ -62,11 +62,6 @@ def test_the_study_rescoring_with_the_served_score_is_trainings_rule(scenes_oof,
     assert all(set(held) == set(RULE_BUCKETS) for held in report["held_out"].values())
 
 
-def test_another_scene_set_is_refused(scenes_oof, scenes_dir, tmp_path):
-    path, _ = scenes_oof
-    fewer = tmp_path / "scenes"
-    shutil.copytree(scenes_dir, fewer)
-    drop = next(s for s in load_scenes(fewer) if split_of(s.stem) != "test" and len(s.boxes))
-    drop.image.unlink()
+def test_another_scene_set_is_refused(scenes_oof, scenes_missing_one):
     with pytest.raises(StudyError, match="not the detections of this file"):
-        scalestudy.main([str(path), "--scenes", str(fewer)])
+        scalestudy.main([str(scenes_oof[0]), "--scenes", str(scenes_missing_one)])
