@@ -1,4 +1,4 @@
-"""`python -m models.falsestudy OOF_NPZ --scenes DIR`: where the out-of-fold false violations are.
+"""`python -m models.falsestudy OOF_NPZ --scenes DIR`: where the false violations lie, and why violators are missed.
 
 A detection the rule calls a violation is false when it matches no annotated violator (IoU >= 0.3,
 the metric's). It lies on an annotated masked face, near an annotated face (IoU 0.1-0.3: a box the
