@@ -59,8 +59,6 @@ def scenes_oof(tmp_path_factory):
     return path, cv
 
 
-
-
 @pytest.fixture
 def redis_prefix():
     """A key prefix of this test's own; every key under it is deleted afterwards."""

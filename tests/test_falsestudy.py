@@ -3,7 +3,6 @@ annotated face, or on no annotated face, from the same detections the file holds
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest

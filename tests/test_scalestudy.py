@@ -3,7 +3,6 @@ and the study re-scoring the file's own detections with each fusion in place of 
 from __future__ import annotations
 
 import json
-import shutil
 
 import cv2
 import numpy as np
@@ -14,7 +13,6 @@ from models import scalestudy
 from models.build import DEFAULT_CLASSIFIER, build_detector
 from models.crossval import RULE_BUCKETS
 from models.rulestudy import StudyError
-from models.voc import load_scenes, split_of
 
 SERVED, SECOND, MEAN, NOISY_OR = scalestudy.FUSIONS
 
