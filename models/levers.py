@@ -13,6 +13,9 @@ model's own; the detector's boxes are tighter than the annotators'), several mar
 the face-score part of the rule (off), the ensemble of the fold models with the final one
 (test split only: each fold's scenes were trained on by the others), and, given a face-size
 specialist's fold models (and final model), an input size per face size (models.bysize).
+The detector may be another YuNet file (models.detector_tune): one per fold out of fold, each
+having learnt from the other folds only (`--detector-folds`), and one for the test split
+(`--detector`); `--as-trained-only` then measures the model as trained, no other lever.
 """
 from __future__ import annotations
 
@@ -78,38 +81,38 @@ def fold_models(folds_dir: Path, folds: int, info: ModelInfo) -> dict[int, MaskC
     return out
 
 
-def _pooled(detector, classifiers: dict, folds: int, scenes) -> dict[str, Tally]:
-    """Fold k's classifier on fold k's scenes, pooled in the dict's order of folds."""
+def _pooled(detectors: dict, classifiers: dict, folds: int, scenes) -> dict[str, Tally]:
+    """Fold k's detector and classifier on fold k's scenes, pooled in the dict's order of folds."""
     pooled: dict = {}
     for k, clf in classifiers.items():
         held = [s for s in scenes if fold_of(s.stem, folds) == k]
-        for b, t in _tallies(detector, clf, held).items():
+        for b, t in _tallies(detectors[k], clf, held).items():
             pooled.setdefault(b, Tally(t.min_width, t.max_width)).extend(t, fold=k)
     return pooled
 
 
-def out_of_fold(detector, models: dict[int, MaskClassifier], folds: int, margin: float, scenes,
-                small: dict[int, MaskClassifier] | None = None, by_size_only: bool = False) -> dict:
-    """Each lever out of fold: fold k's model on fold k's scenes, pooled over the folds present,
-    the rule chosen on them; and the calibration fitted on the pooled "as trained" detections.
-    With `small` (a face-size specialist's fold models), each route of models.bysize too; with
-    by_size_only, no other lever."""
+def out_of_fold(detectors: dict, models: dict[int, MaskClassifier], folds: int, margin: float, scenes,
+                small: dict[int, MaskClassifier] | None = None, as_trained_only: bool = False) -> dict:
+    """Each lever out of fold: fold k's model (and detector) on fold k's scenes, pooled over the
+    folds present, the rule chosen on them; and the calibration fitted on the pooled "as trained"
+    detections. With `small` (a face-size specialist's fold models), each route of models.bysize
+    too; with as_trained_only, no other lever."""
     if not models:
         return {}
     if small and sorted(small) != sorted(models):
         raise ModelError(f"the small-face model has folds {sorted(small)}, the model {sorted(models)}")
     results: dict = {"folds_measured": sorted(models), "folds": folds}
-    names = ["as trained"] if by_size_only else [*levers(next(iter(models.values())), margin), "face score off"]
+    names = ["as trained"] if as_trained_only else [*levers(next(iter(models.values())), margin), "face score off"]
     for name in names:
         lever = "as trained" if name == "face score off" else name
-        pooled = _pooled(detector, {k: levers(m, margin)[lever] for k, m in models.items()}, folds, scenes)
+        pooled = _pooled(detectors, {k: levers(m, margin)[lever] for k, m in models.items()}, folds, scenes)
         results[name] = summarize(pooled, None, min_score_off=name == "face score off")
         if name == "as trained":
             results["_tallies"] = pooled  # for the calibration and --save-oof
         log.info("levers: out of fold, %s: %s", name, results[name])
     if small:
         # in the order "as trained" was pooled in: the same detections, row by row
-        specialist = _pooled(detector, {k: small[k] for k in models}, folds, scenes)
+        specialist = _pooled(detectors, {k: small[k] for k in models}, folds, scenes)
         results["the small-face model alone"] = summarize(specialist, None)
         for name, tallies in bysize.routes(results["_tallies"], specialist).items():
             results[name] = summarize(tallies, None)
@@ -130,10 +133,12 @@ def annotated(models: dict[int, MaskClassifier], folds: int, scenes) -> tuple[np
 
 
 def held_out(detector, model_dir: Path, info: ModelInfo, scenes, folds: int = 0,
-             folds_dir: Path | None = None) -> dict:
+             folds_dir: Path | None = None, as_trained_only: bool = False) -> dict:
     """Each lever with the model itself on the test split, at the model's stored rule."""
     base = MaskClassifier.load(model_dir, backend="tflite")
     rule = (info.threshold, info.min_face_score)
+    if as_trained_only:
+        return {"as trained": summarize(_tallies(detector, base, scenes), rule)}
     results = {name: summarize(_tallies(detector, clf, scenes), rule)
                for name, clf in levers(base, info.crop_margin).items()}
     results["face score off"] = summarize(_tallies(detector, base, scenes), rule, min_score_off=True)
@@ -189,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --small-folds-from: the specialist's final model, for the test split")
     ap.add_argument("--by-size-only", action="store_true",
                     help="with --small-folds-from: measure the routes by face size, no other lever")
+    ap.add_argument("--detector-folds", type=Path, nargs="+", metavar="ONNX",
+                    help="out of fold, fold k's scenes seen by the k-th of these YuNet files (each one's "
+                         "`detector_tune --fold k`)")
+    ap.add_argument("--detector", type=Path, metavar="ONNX", help="the YuNet file for the test split "
+                    "(and out of fold without --detector-folds; default: shipped)")
+    ap.add_argument("--as-trained-only", action="store_true", help="the model as trained, no other lever")
     ap.add_argument("--no-held-out", action="store_true", help="out of fold only")
     ap.add_argument("--save-oof", type=Path, metavar="NPZ",
                     help="write the out-of-fold detections (as trained) for models.recalibrate --oof")
@@ -201,17 +212,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     info = ModelInfo.load(args.model_dir)
     folds = args.folds or int(info.raw.get("training", {}).get("settings", {}).get("folds", 0))
+    if args.detector_folds and len(args.detector_folds) != folds:
+        ap.error(f"--detector-folds: {len(args.detector_folds)} files for {folds} folds")
+    only = args.by_size_only or args.as_trained_only
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    detector = CachedDetector(build_detector(DetectorConfig(upscale=args.upscale)))  # else the shipped settings
+    def built(weights: Path | None) -> CachedDetector:  # the shipped settings, but for the factors and file
+        return CachedDetector(build_detector(DetectorConfig(upscale=args.upscale, model=weights)))
+
+    detector = built(args.detector)
+    detectors = {k: built(w) for k, w in enumerate(args.detector_folds)} if args.detector_folds else \
+        dict.fromkeys(range(folds), detector)
     scenes = load_scenes(args.scenes)
     train_part = [s for s in scenes if split_of(s.stem) != "test"]
     test_part = [s for s in scenes if split_of(s.stem) == "test"]
     models = fold_models(args.folds_from or args.model_dir / "folds", folds, info) if folds else {}
     small = fold_models(args.small_folds_from, folds, info) if args.small_folds_from and folds else None
     report = {"model": str(args.model_dir), "version": info.version,
-              "out_of_fold": out_of_fold(detector, models, folds, info.crop_margin, train_part, small,
-                                         args.by_size_only)}
+              "out_of_fold": out_of_fold(detectors, models, folds, info.crop_margin, train_part, small, only)}
     if report["out_of_fold"]:
         oof = report["out_of_fold"]
         # what training's cross-validation would hold
@@ -229,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: report["out_of_fold"][k] for k in ("calibration", "annotated")
                           if k in report["out_of_fold"]}))
     if not (args.no_held_out or args.by_size_only):
-        report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds, args.folds_from)
+        report["held_out"] = held_out(detector, args.model_dir, info, test_part, folds, args.folds_from,
+                                      args.as_trained_only)
         print(table(report["held_out"], "held-out test split, the model's rule"))
     if args.small_model and report["out_of_fold"] and not args.no_held_out:
         report["held_out_by_size"] = held_out_routed(detector, args.model_dir, args.small_model, test_part,

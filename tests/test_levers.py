@@ -101,3 +101,57 @@ def test_the_levers_detector_scales_are_checked_as_the_config_checks_them(text, 
     with pytest.raises(SystemExit) as e:
         levers_cli.main(["model", "--scenes", "s", "--upscale", text])
     assert e.value.code == 2 and f"argument --upscale: {want}" in capsys.readouterr().err
+
+
+def blind_detector(path):
+    """The shipped YuNet with its objectness biases at -30: it finds no face anywhere."""
+    import onnx
+    from onnx import numpy_helper
+
+    from models.build import DEFAULT_DETECTOR
+
+    model = onnx.load(str(DEFAULT_DETECTOR))
+    producer = {n.output[0]: n for n in model.graph.node}
+    biases = set()
+    for out in (o.name for o in model.graph.output if o.name.startswith("obj_")):
+        node = producer[out]
+        while node.op_type != "Conv":  # Sigmoid <- Reshape <- Transpose <- the head's Conv
+            node = producer[node.input[0]]
+        biases.add(node.input[2])
+    for init in model.graph.initializer:
+        if init.name in biases:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 0 - 30.0, init.name))
+    onnx.save(model, str(path))
+    return path
+
+
+def test_each_fold_is_seen_by_its_own_detector(scenes_dir, tmp_path):
+    import json
+    import shutil
+
+    from models import levers as levers_cli
+    from models.build import DEFAULT_DETECTOR
+    from models.crossval import CrossVal
+
+    (tmp_path / "folds").mkdir()
+    for k in range(2):
+        shutil.copyfile(DEFAULT_CLASSIFIER / "mask_classifier.keras", tmp_path / "folds" / f"fold{k}.keras")
+    blind = blind_detector(tmp_path / "blind.onnx")
+    common = [str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(tmp_path / "folds"),
+              "--folds", "2", "--as-trained-only"]
+    for name, files in (("both", [DEFAULT_DETECTOR, DEFAULT_DETECTOR]), ("first", [DEFAULT_DETECTOR, blind])):
+        assert levers_cli.main([*common, "--detector-folds", *map(str, files), "--detector", str(files[-1]),
+                                "--save-oof", str(tmp_path / f"{name}.npz"), "--out", str(tmp_path / name)]) == 0
+    seen = {name: set(CrossVal.load(tmp_path / f"{name}.npz").tallies["all"].fold) for name in ("both", "first")}
+    assert seen == {"both": {0, 1}, "first": {0}}
+    held = {name: json.loads((tmp_path / name / "levers.json").read_text())["held_out"] for name in ("both", "first")}
+    assert set(held["both"]) == {"as trained"}  # no other lever measured
+    assert held["both"]["as trained"]["all"]["f1"] > 0 and held["first"]["as trained"]["all"]["f1"] == 0
+
+
+def test_a_detector_per_fold_needs_one_file_per_fold(capsys):
+    from models import levers as levers_cli
+
+    with pytest.raises(SystemExit) as e:
+        levers_cli.main([str(DEFAULT_CLASSIFIER), "--scenes", "s", "--folds", "2", "--detector-folds", "a.onnx"])
+    assert e.value.code == 2 and "--detector-folds: 1 files for 2 folds" in capsys.readouterr().err
