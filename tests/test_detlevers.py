@@ -31,3 +31,15 @@ def test_the_command_measures_each_setting_on_non_test_scenes(scenes_dir, monkey
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| [")]
     assert [r.split(" | ")[0] for r in rows] == ["| [2.0]", "| [1.0, 2.0, 3.0]"]
     assert rows[0].endswith("| 1.0 |")  # times are relative to the first setting
+
+
+@pytest.mark.parametrize("n,cut,found", [
+    (0, 0.9, [(0, 1), (0, 1), (0, 1)]),  # nothing unmatched let through: only faces above 0.9
+    (1, 0.6, [(0, 1), (0, 1), (1, 1)]),  # the 0.9 stray let through: the large violator (0.8) is above
+    (2, 0.0, [(1, 1), (0, 1), (1, 1)]),  # every stray let through: the cut falls to 0; one never found
+])
+def test_violators_found_at_the_cut_that_lets_n_unmatched_through(n, cut, found):
+    r = detlevers.Ranked()
+    boxes = np.array([[0, 0, 10, 10], [100, 0, 130, 30], [300, 300, 330, 330], [400, 400, 430, 430]], np.float32)
+    r.add(scene(), boxes, np.array([0.5, 0.8, 0.9, 0.6], np.float32))
+    assert r.at_unmatched(n) == (pytest.approx(cut), found)
