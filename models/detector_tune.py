@@ -1,21 +1,24 @@
 """`python -m models.detector_tune --scenes DIR --out FILE.onnx`: fine-tune YuNet on the scene set's
 annotated faces, to measure whether a detector taught this data set is surer of its tiny faces.
 
-YuNet never saw scenes-dev; small violators are missed mostly because their face score is
-doubtful (models.falsestudy), and published detectors trained on this set do better, so this is the
-lever "a detector that is surer of tiny faces". Each training view is one of the serving factors
-(1x, 2x, 3x, capped at 1280 px, jittered by 0.8-1.25, flipped half the time), a random 640 x 640
-window of it (zero beyond the image, as the detector pads). Labels are assigned as YOLOX's
-SimOTA does (anchor points inside the face and within 2.5 strides of its centre; the k cheapest by
-score and IoU, k from the IoUs), and the losses are YOLOX's too: objectness on every anchor, the
-class score (target 1) and GIoU on the assigned ones. With `--unannotated teacher` the anchors no
-face is assigned to learn the shipped detector's own objectness instead of 0 (distillation), so
-only annotated faces move. Faces cut to under 60% by the window, and with `--unannotated ignore`
-(the default) the shipped detector's boxes on no annotated face with a face score of
-at least `--ignore-score` (faces the annotators left out: models.falsestudy), teach nothing
-either way. Landmarks are not annotated
-and are not trained. With `--fold K` it learns from the non-test images outside fold K only, so
-`python -m models.detlevers --fold K --weights ...` can score it on fold K, which it never saw.
+YuNet never saw scenes-dev; small violators are missed mostly because their face score is doubtful
+(models.falsestudy), and published detectors trained on this set do better, so this is the lever
+"a detector that is surer of tiny faces". Each training view is the image at one of the serving
+factors (detector.upscale's default, capped by its max_side, jittered by 0.8-1.25, flipped half
+the time), a random 640 x 640 window of it (zero beyond the image, as the detector pads). Labels
+are assigned as YOLOX's SimOTA does (anchor points inside the face and within 2.5 strides of its
+centre; the k cheapest by score and IoU, k from the IoUs), and the losses are YOLOX's too:
+objectness on every anchor, the class score (target 1) and GIoU on the assigned ones. Landmarks
+are not annotated and are not trained.
+
+What no face is assigned to is taught one of three ways (`--unannotated`): as background; as
+background but for the shipped detector's boxes on no annotated face with a face score of at least
+`--ignore-score`, which teach nothing (the default: faces the annotators left out,
+models.falsestudy, are no non-faces); or with the shipped detector's own objectness as the target
+(`teacher`, distilled), so only annotated faces move. Faces the window cuts to under 60% teach
+nothing either. With `--fold K` it learns from the non-test images outside fold K only, so `python
+-m models.detlevers --fold K --weights ...` can score it on fold K, which it never saw. Measured,
+not shipped: the README's model card ("A detector taught this scene set").
 """
 from __future__ import annotations
 
@@ -30,13 +33,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from maskwatch.models_config import DetectorConfig
 from models.yunet_torch import TorchYuNet, decode, heads, priors
 
 log = logging.getLogger(__name__)
 
 VIEW = 640  # training window side
-FACTORS = (1.0, 2.0, 3.0)  # the serving default's detector.upscale
-MAX_SIDE = 1280
+SERVING = DetectorConfig()  # its upscale factors and max_side: the views training sees
 MIN_VISIBLE = 0.6  # a face cut by the window to less than this share teaches nothing
 CENTRE_RADIUS = 2.5  # strides: SimOTA's candidate region around a face's centre
 NO_BOXES = np.zeros((0, 4), np.float32)
@@ -63,7 +66,7 @@ class Settings:
 def view_of(image: np.ndarray, faces: np.ndarray, ignore: np.ndarray, rng: np.random.Generator) -> View:
     """A random training view of an image with its annotated faces and the boxes to ignore."""
     h, w = image.shape[:2]
-    s = min(float(rng.choice(FACTORS)), MAX_SIDE / max(h, w)) * rng.uniform(0.8, 1.25)
+    s = min(float(rng.choice(SERVING.upscale)), SERVING.max_side / max(h, w)) * rng.uniform(0.8, 1.25)
     image = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
                        interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
     boxes = np.concatenate([faces, ignore]).astype(np.float32) * s
@@ -205,7 +208,6 @@ def unannotated(detector, image: np.ndarray, faces: np.ndarray, min_score: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maskwatch.models_config import DetectorConfig
     from models.build import DEFAULT_DETECTOR, build_detector
     from models.voc import fold_of, load_scenes, split_of
 
@@ -231,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     images = []
     for sc in scenes:
         image = cv2.imread(str(sc.image))
+        if image is None:
+            raise ValueError(f"{sc.image}: not an image OpenCV can read")
         ignore = unannotated(detector, image, sc.boxes, args.ignore_score) if detector else NO_BOXES
         images.append((image, sc.boxes, ignore))
     log.info("detector_tune: %d images, %d faces, %d unannotated boxes ignored", len(images),

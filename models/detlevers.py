@@ -95,9 +95,9 @@ def measure(detector, scenes: list[Scene], min_score: float, ranked: Ranked | No
     return found
 
 
-def table(results: dict[tuple, Found], min_score: float) -> str:
+def table(results: dict[tuple, Found], min_score: float, first: str = "upscale") -> str:
     head = " | ".join(f"{name} ({n})" for name, (_, _, n) in zip(BINS, next(iter(results.values())).shares()))
-    lines = [f"| upscale | violators found / at face score >= {min_score:g}: {head} | unmatched >= "
+    lines = [f"| {first} | violators found / at face score >= {min_score:g}: {head} | unmatched >= "
              f"{min_score:g} | time |", "|---|---|---|---|"]
     base = next(iter(results.values())).seconds or 1.0
     for scales, f in results.items():
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ranked = {str(w): Ranked() for w in files}
     results = {(str(w),): measure(build_detector(DetectorConfig(model=w)), scenes, min_score, ranked[str(w)])
                for w in files}
-    print(table(results, min_score))
+    print(table(results, min_score, first="weights"))
     print(ranked_table(ranked))
     return 0
 

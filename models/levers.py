@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     only = args.by_size_only or args.as_trained_only
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+
     def built(weights: Path | None) -> CachedDetector:  # the shipped settings, but for the factors and file
         return CachedDetector(build_detector(DetectorConfig(upscale=args.upscale, model=weights)))
 
