@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from maskwatch.models_config import DetectorConfig
+from models.voc import iou_matrix
 from models.yunet_torch import TorchYuNet, decode, heads, priors
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,9 @@ def _area(b: torch.Tensor) -> torch.Tensor:
     return (b[:, 2:] - b[:, :2]).clamp(min=0).prod(-1)
 
 
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    lt, rb = torch.max(a[:, None, :2], b[None, :, :2]), torch.min(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    return inter / (_area(a)[:, None] + _area(b)[None, :] - inter + 1e-9)
+def _inside(pts: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """(B, A): whether each anchor point lies strictly inside each box."""
+    return ((pts[None] > boxes[:, None, :2]) & (pts[None] < boxes[:, None, 2:])).all(-1)
 
 
 def giou_loss(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -114,12 +114,12 @@ def assign(score: torch.Tensor, boxes: torch.Tensor, pts: torch.Tensor, st: torc
     if not len(faces):
         return match
     centre = (faces[:, :2] + faces[:, 2:]) / 2
-    in_box = ((pts[None] > faces[:, None, :2]) & (pts[None] < faces[:, None, 2:])).all(-1)
+    in_box = _inside(pts, faces)
     in_ctr = ((pts[None] - centre[:, None]).abs() < CENTRE_RADIUS * st[None, :, None]).all(-1)
     idx = torch.nonzero((in_box | in_ctr).any(0)).squeeze(1)
     if not len(idx):
         return match
-    iou = box_iou(faces, boxes[idx])
+    iou = torch.from_numpy(iou_matrix(faces.numpy(), boxes[idx].numpy())).float()  # the metric's IoU
     cost = (-torch.log(score[idx].clamp(1e-6, 1 - 1e-6)))[None] - 3.0 * torch.log(iou + 1e-8) \
         + 1e5 * ~(in_box & in_ctr)[:, idx]
     k = iou.topk(min(10, len(idx)), dim=1).values.sum(1).int().clamp(min=1)
@@ -149,8 +149,7 @@ def loss(out: dict[str, torch.Tensor], views: list[View], pts: torch.Tensor, st:
         pos = match >= 0
         weight = torch.ones(len(pts))
         if len(v.ignore):
-            ig = torch.from_numpy(v.ignore)
-            weight[((pts[None] > ig[:, None, :2]) & (pts[None] < ig[:, None, 2:])).all(-1).any(0) & ~pos] = 0.0
+            weight[_inside(pts, torch.from_numpy(v.ignore)).any(0) & ~pos] = 0.0
         target = pos.float() if teacher_obj is None else torch.where(pos, 1.0, teacher_obj[i])
         total = total + F.binary_cross_entropy_with_logits(obj[i], target, weight=weight, reduction="sum")
         if pos.any():
@@ -199,8 +198,6 @@ def fine_tune(weights: Path, images: list[tuple[np.ndarray, np.ndarray, np.ndarr
 
 def unannotated(detector, image: np.ndarray, faces: np.ndarray, min_score: float = 0.5) -> np.ndarray:
     """The detector's confident boxes that overlap no annotated face (IoU < 0.3)."""
-    from models.voc import iou_matrix
-
     found = detector.detect(image)
     iou = iou_matrix(found.boxes, faces)
     far = iou.max(1) < 0.3 if iou.size else np.ones(len(found.boxes), bool)
