@@ -92,3 +92,18 @@ def scenes_missing_one(tmp_path) -> Path:
     shutil.copytree(DEMO_SCENES, fewer)
     next(s for s in load_scenes(fewer) if split_of(s.stem) != "test" and len(s.boxes)).image.unlink()
     return fewer
+
+
+@pytest.fixture
+def shipped_folds(tmp_path):
+    """Makes tmp_path/NAME holding two fold models, each a copy of the shipped Keras file, as
+    `models.levers --folds-from` reads them: call it with the folder's name."""
+    from models.build import DEFAULT_CLASSIFIER
+
+    def make(name: str = "folds") -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        for k in range(2):
+            shutil.copyfile(DEFAULT_CLASSIFIER / "mask_classifier.keras", folder / f"fold{k}.keras")
+        return folder
+    return make

@@ -3,7 +3,6 @@ measured by the levers on the same detections as the model's own."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -56,15 +55,11 @@ def test_a_fold_model_is_fed_at_its_own_input_size(tmp_path):
     assert p.shape == (3,)
 
 
-def test_routing_a_model_to_itself_changes_nothing_out_of_fold_or_held_out(scenes_dir, tmp_path):
+def test_routing_a_model_to_itself_changes_nothing_out_of_fold_or_held_out(scenes_dir, tmp_path, shipped_folds):
     """Both fold sets are copies of the shipped Keras file and the specialist's final model is the
     shipped one: every route must give the model's own rule and F1, both ways."""
-    for name in ("folds", "small"):
-        (tmp_path / name).mkdir()
-        for k in range(2):
-            shutil.copyfile(DEFAULT_CLASSIFIER / "mask_classifier.keras", tmp_path / name / f"fold{k}.keras")
-    assert levers.main([str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(tmp_path / "folds"),
-                        "--folds", "2", "--small-folds-from", str(tmp_path / "small"),
+    assert levers.main([str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(shipped_folds()),
+                        "--folds", "2", "--small-folds-from", str(shipped_folds("small")),
                         "--small-model", str(DEFAULT_CLASSIFIER), "--by-size-only",
                         "--out", str(tmp_path / "levers")]) == 0
     report = json.loads((tmp_path / "levers" / "levers.json").read_text())

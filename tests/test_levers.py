@@ -125,19 +125,15 @@ def blind_detector(path):
     return path
 
 
-def test_each_fold_is_seen_by_its_own_detector(scenes_dir, tmp_path):
+def test_each_fold_is_seen_by_its_own_detector(scenes_dir, tmp_path, shipped_folds):
     import json
-    import shutil
 
     from models import levers as levers_cli
     from models.build import DEFAULT_DETECTOR
     from models.crossval import CrossVal
 
-    (tmp_path / "folds").mkdir()
-    for k in range(2):
-        shutil.copyfile(DEFAULT_CLASSIFIER / "mask_classifier.keras", tmp_path / "folds" / f"fold{k}.keras")
     blind = blind_detector(tmp_path / "blind.onnx")
-    common = [str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(tmp_path / "folds"),
+    common = [str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(shipped_folds()),
               "--folds", "2", "--as-trained-only"]
     for name, files in (("both", [DEFAULT_DETECTOR, DEFAULT_DETECTOR]), ("first", [DEFAULT_DETECTOR, blind])):
         assert levers_cli.main([*common, "--detector-folds", *map(str, files), "--detector", str(files[-1]),

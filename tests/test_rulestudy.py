@@ -93,19 +93,15 @@ def test_numbers_kept_before_folds_were_are_refused_with_the_reason(cv, tmp_path
         rulestudy.study(old)
 
 
-def test_fold_models_run_by_the_levers_keep_what_the_study_needs(scenes_dir, tmp_path):
+def test_fold_models_run_by_the_levers_keep_what_the_study_needs(scenes_dir, tmp_path, shipped_folds):
     """models.levers --save-oof with fold models (here two copies of the shipped Keras file) writes
     detections the study can cross-fit, and its global rule is the levers' own "as trained" one."""
     import json
-    import shutil
 
     from models import levers
     from models.build import DEFAULT_CLASSIFIER
 
-    (tmp_path / "folds").mkdir()
-    for k in range(2):
-        shutil.copyfile(DEFAULT_CLASSIFIER / "mask_classifier.keras", tmp_path / "folds" / f"fold{k}.keras")
-    assert levers.main([str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(tmp_path / "folds"),
+    assert levers.main([str(DEFAULT_CLASSIFIER), "--scenes", str(scenes_dir), "--folds-from", str(shipped_folds()),
                         "--folds", "2", "--no-held-out", "--save-oof", str(tmp_path / "oof.npz"),
                         "--out", str(tmp_path / "levers")]) == 0
     cv = CrossVal.load(tmp_path / "oof.npz", 2)
