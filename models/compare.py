@@ -21,8 +21,11 @@ import numpy as np
 from models.classifier import MaskClassifier, ModelInfo
 from models.crops import crop_faces
 from models.evaluate import BUCKETS, evaluate
+from models.metrics import CI_LEVEL, f1_gain_interval
 from models.pipeline import MaskPipeline
 from models.reviewset import Reviewed
+
+GAIN_BUCKETS = ("all", ">=24px")
 
 
 def score_reviews(classifier: MaskClassifier, faces: list[Reviewed]) -> dict:
@@ -47,22 +50,33 @@ def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | No
     may replace OLD.
     `play_clips(name, model_dir)`: the person-level score (models.clipscore.Score.row) of the clips
     played with that model (the composition root runs them through the real pipeline)."""
-    out = {}
+    out, counts = {}, {}
     for name, folder in (("old", old), ("new", new)):
         clf = MaskClassifier.load(folder, backend="tflite")
         result = {"model": str(folder), "version": clf.info.version, "classes": list(clf.info.classes)}
         if scenes:
             r = evaluate(MaskPipeline(detector, clf), scenes)
-            r.pop("_pr", None)
+            counts[name] = r["_counts"]
             result["scenes"] = {k: r["buckets"][k] for k in BUCKETS}  # F1 by face size too
         if reviews is not None:
             result["reviews"] = score_reviews(clf, reviews)
         if play_clips is not None:
             result["clips"] = play_clips(name, folder)
         out[name] = result
+    if counts:
+        out["scenes_gain"] = {k: scenes_gain(out["old"]["scenes"][k], out["new"]["scenes"][k], counts["old"][k],
+                                             counts["new"][k]) for k in GAIN_BUCKETS}
     out["worse_on"] = worse_on(out["old"], out["new"])
     out["promotable"] = not out["worse_on"]
     return out
+
+
+def scenes_gain(old: dict, new: dict, old_counts, new_counts) -> dict:
+    """NEW's held-out F1 less OLD's, with its paired interval over the images: the promotion rule
+    stays "worse on nothing", and this says whether a difference is more than these images' noise."""
+    lo, hi = f1_gain_interval(old_counts, new_counts)
+    return {"violation_f1": round(new["violation_f1"] - old["violation_f1"], 3),
+            "interval": [round(lo, 3), round(hi, 3)], "beyond_noise": not lo <= 0.0 <= hi}
 
 
 # (where, part, bucket, number, its name, higher is better): NEW may lose on none of these
@@ -100,6 +114,11 @@ def table(result: dict) -> str:
             label = f"held-out scenes, {key} faces" if key else f"reviewed faces ({o['faces']})"
             for col in ("violation_precision", "violation_recall", "violation_f1"):
                 lines.append(f"| {label}: {col.replace('violation_', 'violation ')} | {o[col]:.3f} | {n[col]:.3f} |")
+    for key, gain in result.get("scenes_gain", {}).items():
+        lo, hi = gain["interval"]
+        lines.append(f"| held-out scenes, {key} faces: violation F1 new - old, {CI_LEVEL:.0%} interval over images | | "
+                     f"{gain['violation_f1']:+.3f} ({lo:+.3f} to {hi:+.3f}: "
+                     f"{'beyond' if gain['beyond_noise'] else 'within'} these images' noise) |")
     if "scenes" in result["old"]:
         for key in (k for k in result["old"]["scenes"] if k not in ("all", ">=24px")):
             o, n = result["old"]["scenes"][key], result["new"]["scenes"][key]

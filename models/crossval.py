@@ -17,7 +17,7 @@ import numpy as np
 
 from models.classifier import CLASSES, RULE_UPSCALE_BEFORE_RECORDED, MaskClassifier, ModelError, ModelInfo
 from models.dataset import Samples, plain_view
-from models.metrics import DETECTION_FIELDS, Tally, best_rule
+from models.metrics import DETECTION_FIELDS, IMAGE_FIELDS, Tally, best_rule
 from models.pipeline import MaskPipeline
 from models.voc import Scene, fold_of
 
@@ -59,11 +59,13 @@ class CrossVal:
                   for f in DETECTION_FIELDS}
         counts = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
                   for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt")}
+        images = {f"{name}/{f}": np.asarray(getattr(t, f), np.int64) for name, t in self.tallies.items()
+                  for f in IMAGE_FIELDS}
         folds = {f"{name}/fold_violations": np.asarray([t.fold_violations.get(k, 0) for k in range(self.folds)])
                  for name, t in self.tallies.items() if t.fold_violations}
         labels, probs = self.annotated()
         np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, upscale=np.asarray(self.upscale),
-                            folds=np.asarray(self.folds), **arrays, **counts, **folds)
+                            folds=np.asarray(self.folds), **arrays, **counts, **folds, **images)
 
     @classmethod
     def load(cls, path: Path, folds: int | None = None) -> CrossVal:
@@ -86,6 +88,9 @@ class CrossVal:
                     setattr(t, f, [LEGACY_FILL[f]] * len(t.conf))
             if f"{name}/fold_violations" in data:
                 t.fold_violations = dict(enumerate(data[f"{name}/fold_violations"].tolist()))
+            for f in IMAGE_FIELDS:  # older files: unknown, so no interval over images
+                if f"{name}/{f}" in data:
+                    setattr(t, f, data[f"{name}/{f}"].tolist())
         return cv
 
     def has_folds(self) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import cv2
 
-from models.metrics import Tally
+from models.metrics import CI_LEVEL, Tally
 from models.voc import Scene, load_scenes, split_of
 
 BUCKETS = {"all": (0, float("inf")), ">=24px": (24, float("inf")), "<16px": (0, 16),
@@ -33,40 +33,53 @@ def tally_scenes(pipeline, scenes: list[Scene], buckets: dict = BUCKETS) -> dict
 
 
 def evaluate(pipeline, scenes: list[Scene]) -> dict:
-    """Metrics per size bucket and per-image stage times for one pipeline."""
+    """Metrics per size bucket and per-image stage times for one pipeline. `_pr` (the PR curve) and
+    `_counts` (each image's violation counts per bucket, for a paired comparison of two models on
+    the same images) are for the caller, not for JSON."""
     tallies = tally_scenes(pipeline, scenes)
     rule = (pipeline.threshold, getattr(pipeline, "min_face_score", 0.0))
     return {"images": len(scenes), "threshold": rule[0], "min_face_score": rule[1],
             "buckets": {k: t.summary(*rule) for k, t in tallies.items()},
-            "time": pipeline.times.per_image_ms(), "_pr": tallies["all"].pr_curve()}
+            "time": pipeline.times.per_image_ms(), "_pr": tallies["all"].pr_curve(),
+            "_counts": {k: t.image_counts(*rule) for k, t in tallies.items()}}
+
+
+def f1_interval_cell(bucket: dict) -> str:
+    lo, hi = bucket["violation_f1_ci"]
+    return f"{lo:.3f}-{hi:.3f}"
 
 
 def report(results: dict[str, dict], out: Path | None) -> str:
     """A Markdown table (printed, and pasted into the README) plus report.json and a PR-curve PNG."""
-    lines = ["| pipeline | faces | " + " | ".join(COLUMNS) + " | detect ms | classify ms |",
-             "|---" * (len(COLUMNS) + 4) + "|"]
+    lines = ["| pipeline | faces | " + " | ".join(COLUMNS) + f" | violation F1, {CI_LEVEL:.0%} interval over images"
+             " | detect ms | classify ms |",
+             "|---" * (len(COLUMNS) + 5) + "|"]
     for name, r in results.items():
         for bucket in ("all", ">=24px"):
             b = r["buckets"][bucket]
             lines.append(f"| {name} | {bucket} | " + " | ".join(f"{b[c]:.3f}" for c in COLUMNS)
-                         + f" | {r['time']['detect_ms']} | {r['time']['classify_ms']} |")
-    lines += ["", "| pipeline | size | faces_gt | face_recall | violations_gt | violation_f1 | violation_ap |",
-              "|---|---|---|---|---|---|---|"]
+                         + f" | {f1_interval_cell(b)} | {r['time']['detect_ms']} | {r['time']['classify_ms']} |")
+    lines += ["", "| pipeline | size | faces_gt | face_recall | violations_gt | violation_f1 | interval"
+                  " | violation_ap |",
+              "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         for bucket in ("<16px", "16-24px", "24-48px", ">=48px"):
             b = r["buckets"][bucket]
-            lines.append(f"| {name} | {bucket} | {b['faces_gt']} | {b['face_recall']:.3f} | "
-                         f"{b['violations_gt']} | {b['violation_f1']:.3f} | {b['violation_ap']:.3f} |")
+            lines.append(f"| {name} | {bucket} | {b['faces_gt']} | {b['face_recall']:.3f} | {b['violations_gt']} | "
+                         f"{b['violation_f1']:.3f} | {f1_interval_cell(b)} | {b['violation_ap']:.3f} |")
     table = "\n".join(lines)
     if out:
         from models.plots import pr_curves
 
         out.mkdir(parents=True, exist_ok=True)
         curves = {name: r.pop("_pr") for name, r in results.items()}
+        for r in results.values():
+            r.pop("_counts", None)
         pr_curves(curves, out / "pr_curve.png", "violations, all faces")
         (out / "report.json").write_text(json.dumps(results, indent=2))
         (out / "report.md").write_text(table + "\n")
     else:
         for r in results.values():
             r.pop("_pr", None)
+            r.pop("_counts", None)
     return table

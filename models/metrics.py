@@ -17,10 +17,15 @@ from models.voc import iou_matrix
 MATCH_IOU = 0.3
 P_GRID = tuple(np.linspace(0.3, 0.98, 35))       # candidate p(no_mask) thresholds
 SCORE_GRID = tuple(np.linspace(0.3, 0.9, 25))    # candidate minimum face scores
+CI_LEVEL = 0.95           # intervals over images (f1_interval, f1_gain_interval)
+# the held-out split's 2.5% tails move about a point of F1 between seeds at this many draws, a tenth of
+# the interval's width; a report keeps seed 0, so it repeats
+BOOTSTRAP_ROUNDS = 2000
 
 
-# what a Tally keeps per detection, in this order
+# what a Tally keeps per detection, in this order (and `image`, which pooling renumbers)
 DETECTION_FIELDS = ("conf", "p_no_mask", "on_violation", "on_mask", "width", "fold")
+IMAGE_FIELDS = ("image", "image_violations")
 
 
 @dataclass
@@ -39,6 +44,10 @@ class Tally:
     width: list = field(default_factory=list)   # the detection's box width, px (what serving knows of size)
     fold: list = field(default_factory=list)    # cross-validation fold of its image; -1 outside one
     fold_violations: dict = field(default_factory=dict)  # fold -> its violations_gt (pooled by extend)
+    # which image (one `add` each) each detection came from, and each image's violations_gt: what a
+    # bootstrap over images needs (out_of_fold.npz files kept before 2026-12-06 do not say)
+    image: list = field(default_factory=list)
+    image_violations: list = field(default_factory=list)
 
     def add(self, boxes, scores, p_no_mask, gt_boxes, gt_violation) -> None:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
@@ -49,6 +58,7 @@ class Tally:
         keep_gt = (gt_w >= self.min_width) & (gt_w < self.max_width)
         self.faces_gt += int(keep_gt.sum())
         self.violations_gt += int((keep_gt & gt_violation).sum())
+        self.image_violations.append(int((keep_gt & gt_violation).sum()))
         self.masks_gt += int((keep_gt & ~gt_violation).sum())
         for i, j in enumerate(match):
             if j >= 0 and not keep_gt[j]:
@@ -62,6 +72,7 @@ class Tally:
             self.on_mask.append(j >= 0 and not gt_violation[j])
             self.width.append(float(boxes[i, 2] - boxes[i, 0]))
             self.fold.append(-1)
+            self.image.append(len(self.image_violations) - 1)
 
     def extend(self, other: Tally, fold: int | None = None) -> None:
         """Pool another tally of the same bucket into this one (cross-validation folds); `fold`,
@@ -71,6 +82,8 @@ class Tally:
             setattr(self, f, getattr(self, f) + getattr(other, f))
         for f in DETECTION_FIELDS:
             getattr(self, f).extend(getattr(other, f))
+        self.image.extend(i + len(self.image_violations) for i in other.image)
+        self.image_violations.extend(other.image_violations)
         if fold is not None:
             self.fold[len(self.fold) - len(other.fold):] = [fold] * len(other.fold)
             self.fold_violations[fold] = self.fold_violations.get(fold, 0) + other.violations_gt
@@ -81,6 +94,19 @@ class Tally:
         tp = int((flagged & hit).sum())
         return tp, int((flagged & ~hit).sum()), self.violations_gt - tp
 
+    def image_counts(self, threshold: float, min_score: float = 0.0) -> np.ndarray:
+        """(images, 3): each image's true and false violations and missed violators at the rule."""
+        if len(self.image) != len(self.conf) or not self.image_violations:
+            raise ValueError("this tally does not know which image each detection came from "
+                             "(one loaded from a file, or built without Tally.add): no interval over images")
+        flagged = (np.asarray(self.p_no_mask) >= threshold) & (np.asarray(self.conf) >= min_score)
+        hit = np.asarray(self.on_violation, bool)
+        n = len(self.image_violations)
+        image = np.asarray(self.image, np.int64)
+        tp = np.bincount(image, weights=flagged & hit, minlength=n)
+        fp = np.bincount(image, weights=flagged & ~hit, minlength=n)
+        return np.stack([tp, fp, np.asarray(self.image_violations) - tp], axis=1).astype(np.int64)
+
     def f1(self, threshold: float, min_score: float = 0.0) -> tuple[float, float, float]:
         tp, fp, fn = self.violation_counts(threshold, min_score)
         prec = tp / (tp + fp) if tp + fp else 0.0
@@ -90,7 +116,7 @@ class Tally:
     def summary(self, threshold: float, min_score: float = 0.0) -> dict:
         prec, rec, f1 = self.f1(threshold, min_score)
         conf, p = np.asarray(self.conf), np.asarray(self.p_no_mask)
-        return {
+        out = {
             "faces_gt": self.faces_gt,
             "face_recall": round(self.faces_found / self.faces_gt, 3) if self.faces_gt else 0.0,
             "violations_gt": self.violations_gt,
@@ -100,6 +126,9 @@ class Tally:
             "violation_ap": round(average_precision(conf * p, self.on_violation, self.violations_gt), 3),
             "mask_ap": round(average_precision(conf * (1 - p), self.on_mask, self.masks_gt), 3),
         }
+        if len(self.image) == len(self.conf) and self.image_violations:
+            out["violation_f1_ci"] = [round(v, 3) for v in f1_interval(self.image_counts(threshold, min_score))]
+        return out
 
     def pr_curve(self) -> tuple[np.ndarray, np.ndarray]:
         """Violation precision and recall as the ranking threshold falls."""
@@ -107,6 +136,41 @@ class Tally:
         hit = np.asarray(self.on_violation, bool)[np.argsort(-rank, kind="stable")]
         tp, fp = np.cumsum(hit), np.cumsum(~hit)
         return tp / np.maximum(tp + fp, 1), tp / max(self.violations_gt, 1)
+
+
+def f1_of(counts: np.ndarray) -> np.ndarray:
+    """Violation F1 of (..., 3) summed true violations, false violations and missed violators."""
+    tp, fp, fn = (np.asarray(counts, np.float64)[..., k] for k in range(3))
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+def _resampled(n_images: int, rounds: int, seed: int) -> np.ndarray:
+    """`rounds` draws of n_images image indices with replacement; a fixed seed, so a report repeats."""
+    return np.random.default_rng(seed).integers(0, n_images, (rounds, n_images))
+
+
+def f1_interval(counts: np.ndarray, level: float = CI_LEVEL, rounds: int = BOOTSTRAP_ROUNDS,
+                seed: int = 0) -> tuple[float, float]:
+    """The `level` interval of violation F1 over images drawn again with replacement (percentile
+    bootstrap): how far another set of images like these could move the number. Images, not faces,
+    are drawn, since one crowd's faces share their light, size and annotator."""
+    f1 = f1_of(np.asarray(counts)[_resampled(len(counts), rounds, seed)].sum(axis=1))
+    tail = (1 - level) / 2
+    return float(np.quantile(f1, tail)), float(np.quantile(f1, 1 - tail))
+
+
+def f1_gain_interval(old: np.ndarray, new: np.ndarray, level: float = CI_LEVEL, rounds: int = BOOTSTRAP_ROUNDS,
+                     seed: int = 0) -> tuple[float, float]:
+    """The `level` interval of F1(new) - F1(old) on the same images, both drawn together (paired):
+    a gain whose interval holds 0 is one these images cannot tell from chance."""
+    old, new = np.asarray(old), np.asarray(new)
+    if old.shape != new.shape:
+        raise ValueError(f"a paired interval needs both models' counts on the same images: {old.shape} and {new.shape}")
+    draw = _resampled(len(old), rounds, seed)
+    gain = f1_of(new[draw].sum(axis=1)) - f1_of(old[draw].sum(axis=1))
+    tail = (1 - level) / 2
+    return float(np.quantile(gain, tail)), float(np.quantile(gain, 1 - tail))
 
 
 def best_rule(tallies: list[Tally], p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:

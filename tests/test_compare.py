@@ -42,3 +42,14 @@ def test_the_table_shows_the_clips_and_why_a_model_is_refused():
     text = table({"old": old, "new": new, "worse_on": worse_on(old, new), "promotable": False})
     assert "| person clips: duplicates | 0 | 1 |" in text
     assert text.endswith("not promotable: NEW is worse on person clips: duplicate violations 1 > 0")
+
+
+@pytest.mark.parametrize("interval, says", [
+    ([0.01, 0.09], "+0.050 (+0.010 to +0.090: beyond these images' noise)"),
+    ([-0.02, 0.12], "+0.050 (-0.020 to +0.120: within these images' noise)"),
+])
+def test_the_table_says_whether_the_held_out_gain_is_beyond_the_images_noise(interval, says):
+    old, new = _model(0.80), _model(0.85)
+    gain = {"violation_f1": 0.05, "interval": interval, "beyond_noise": not interval[0] <= 0 <= interval[1]}
+    text = table({"old": old, "new": new, "scenes_gain": {"all": gain}, "worse_on": [], "promotable": True})
+    assert f"| held-out scenes, all faces: violation F1 new - old, 95% interval over images | | {says} |" in text

@@ -87,3 +87,84 @@ def test_agrees_with_the_shared_scoring_tool(tmp_path, scenes_dir, pipeline):
         for key in ("face_recall", "violation_precision", "violation_recall", "violation_f1",
                     "violation_ap", "mask_ap"):
             assert ours[key] == pytest.approx(theirs[key], abs=0.002), key
+
+
+def _two_images() -> Tally:
+    """Image 0: a violator caught, a missed one, a false violation on a mask; image 1: one caught."""
+    t = Tally()
+    t.add(np.array([[1, 1, 11, 11], [20, 0, 50, 30], [60, 0, 90, 30]], np.float32),
+          np.array([0.9, 0.8, 0.7]), np.array([0.9, 0.2, 0.8]), GT, VIOL)
+    t.add(GT[:1], np.array([0.9]), np.array([0.9]), GT[:1], VIOL[:1])
+    return t
+
+
+def test_image_counts_split_the_pooled_counts_by_image():
+    t = _two_images()
+    assert t.image_counts(0.5).tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert tuple(t.image_counts(0.5).sum(axis=0)) == t.violation_counts(0.5)
+    pooled = Tally()
+    pooled.extend(_two_images())
+    pooled.extend(_two_images(), fold=1)
+    assert pooled.image_counts(0.5).tolist() == [[1, 1, 1], [1, 0, 0]] * 2
+
+
+@pytest.mark.parametrize("counts, point", [
+    ([[3, 1, 0]] * 20, 6 / 7),                 # every image alike: nothing to resample
+    ([[2, 0, 0], [0, 2, 2]] * 10, 0.5),        # halves that disagree: a wide interval
+    ([[1, 0, 0]] * 5 + [[0, 1, 0]] * 5, 2 / 3),
+])
+def test_the_interval_over_images_holds_the_number_and_narrows_only_where_images_agree(counts, point):
+    from models.metrics import f1_interval, f1_of
+
+    lo, hi = f1_interval(np.array(counts))
+    assert f1_of(np.array(counts).sum(axis=0)) == pytest.approx(point)
+    assert lo <= point <= hi
+    if len({tuple(c) for c in counts}) == 1:
+        assert lo == pytest.approx(point) and hi == pytest.approx(point)
+    else:
+        assert hi - lo > 0.1
+    assert f1_interval(np.array(counts)) == (lo, hi)  # a fixed seed: a report repeats
+
+
+def test_more_images_like_these_narrow_the_interval():
+    from models.metrics import f1_interval
+
+    few, many = np.array([[2, 0, 0], [0, 1, 1]] * 5), np.array([[2, 0, 0], [0, 1, 1]] * 50)
+    assert np.subtract(*f1_interval(many)[::-1]) < np.subtract(*f1_interval(few)[::-1]) / 2
+
+
+def test_a_paired_gain_is_zero_for_one_model_and_beyond_noise_only_where_every_image_gains():
+    from models.metrics import f1_gain_interval
+
+    old = np.array([[1, 1, 1]] * 30)
+    assert f1_gain_interval(old, old) == (0.0, 0.0)
+    better = np.array([[2, 0, 0]] * 30)   # each image: the missed violator caught, the false one gone
+    assert f1_gain_interval(old, better)[0] > 0.4
+    mixed = np.array([[2, 0, 0], [0, 2, 2]] * 15)  # as many images better as worse
+    lo, hi = f1_gain_interval(old, mixed)
+    assert lo < 0 < hi
+    with pytest.raises(ValueError, match="same images"):
+        f1_gain_interval(old, old[:10])
+
+
+def test_an_out_of_fold_file_keeps_the_images_and_an_older_one_gives_no_interval(tmp_path):
+    from models.crossval import CrossVal
+
+    t = _two_images()
+    lo, hi = t.summary(0.5)["violation_f1_ci"]
+    assert lo <= t.summary(0.5)["violation_f1"] <= hi
+    cv = CrossVal(2, labels=[np.zeros(1, np.int64)], probs=[np.ones((1, 3), np.float32)])
+    for name in cv.tallies:
+        cv.tallies[name].extend(_two_images(), fold=0)
+        cv.tallies[name].extend(_two_images(), fold=1)
+    cv.save(tmp_path / "oof.npz")
+    loaded = CrossVal.load(tmp_path / "oof.npz").tallies["all"]
+    assert loaded.image_counts(0.5).tolist() == cv.tallies["all"].image_counts(0.5).tolist()
+    assert loaded.summary(0.5) == cv.tallies["all"].summary(0.5)
+    with np.load(tmp_path / "oof.npz") as data:  # as written before 2026-12-06
+        kept = {k: data[k] for k in data.files if not k.endswith(("/image", "/image_violations"))}
+    np.savez(tmp_path / "old.npz", **kept)
+    old = CrossVal.load(tmp_path / "old.npz").tallies["all"]
+    assert "violation_f1_ci" not in old.summary(0.5)
+    with pytest.raises(ValueError, match="which image"):
+        old.image_counts(0.5)

@@ -158,6 +158,11 @@ def test_compare_promotes_only_a_model_worse_on_neither(tiny_model, exported, sc
     report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert report["old"]["reviews"]["faces"] == len(load_reviews(exported[0]))
     assert report["old"]["scenes"]["all"]["violation_f1"] > report["new"]["scenes"]["all"]["violation_f1"]
+    gain = report["scenes_gain"]["all"]  # the paired interval over the same images holds the difference
+    assert gain["violation_f1"] == pytest.approx(report["new"]["scenes"]["all"]["violation_f1"]
+                                                 - report["old"]["scenes"]["all"]["violation_f1"], abs=1e-3)
+    assert gain["interval"][0] <= gain["violation_f1"] <= gain["interval"][1]
+    assert "violation F1 new - old, 95% interval over images" in worse.stdout
     better = _maskwatch("evaluate", "--compare", tiny, DEFAULT_CLASSIFIER, *args)
     assert better.returncode == 0, better.stderr[-2000:]
     assert "promotable: NEW is worse on none" in better.stdout

@@ -61,6 +61,10 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     assert (oof["all/conf"] >= saved["min_face_score"] - 1e-3).sum() >= cal["faces"]
     assert oof["annotated_probs"].shape == (len(oof["annotated_labels"]), 3)
     assert int(oof["all/violations_gt"]) == saved["metrics"]["out_of_fold"]["all"]["violations_gt"]
+    # and which image each detection came from: the out-of-fold F1's interval over images
+    assert len(oof["all/image"]) == len(oof["all/conf"]) and len(oof["all/image_violations"]) == n_scenes
+    lo, hi = saved["metrics"]["out_of_fold"]["all"]["violation_f1_ci"]
+    assert lo <= saved["metrics"]["out_of_fold"]["all"]["violation_f1"] <= hi
     from models import levers as levers_cli
     from models.crossval import CrossVal
 
