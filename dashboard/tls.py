@@ -15,7 +15,8 @@ import os
 import socket
 from pathlib import Path
 
-from maskwatch.config import ConfigError, DashboardConfig
+from maskwatch.config import ConfigError
+from maskwatch.dashboard_config import DashboardConfig
 
 log = logging.getLogger(__name__)
 VALID_DAYS = 825  # the longest validity browsers accept for a server certificate

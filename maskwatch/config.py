@@ -17,7 +17,9 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from maskwatch.alerts_config import AlertsConfig
+from maskwatch.dashboard_config import DashboardConfig
 from maskwatch.errors import MaskwatchError
+from maskwatch.events_config import EventsConfig
 from maskwatch.models_config import ClassifierConfig, DetectorConfig
 from maskwatch.motion_config import MotionConfig
 from maskwatch.policy import CameraPolicy, Window
@@ -132,82 +134,9 @@ class WorkerConfig(Strict):
     live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed")
 
 
-class EventsConfig(Strict):
-    track_iou: float = Field(0.2, ge=0.01, le=0.95, description="IoU to continue a track")
-    track_max_gap_s: float = Field(3.0, gt=0, le=120, description="a track unseen this long ends")
-    track_high_score: float = Field(
-        0.5, ge=0.0, le=1.0, description="faces at least this confident start tracks and are matched first; "
-                                         "less confident ones only continue tracks (ByteTrack's two stages)")
-    appearance_gate: float = Field(
-        0.5, ge=-1.0, le=1.0, description="a face less alike a track than this (cosine) never continues it")
-    # measured on the person clips (README): the same person's track prototypes >= 0.97, different
-    # people at the same spot (alike backgrounds in their crops) up to 0.84
-    identity_threshold: float = Field(
-        0.88, ge=0.0, le=1.0, description="cosine similarity at which a violating track is the same person "
-                                          "as an earlier violator (no second violation)")
-    # measured on the occlusion clips (README): a walker found again past a pillar is 0.76-0.88
-    # alike their track before it; the place and time checked instead (workers.identity.on_course)
-    on_course_threshold: float = Field(
-        0.70, ge=0.0, le=1.0, description="the same, for a track that begins where an earlier violator, "
-                                          "lost a few seconds before, would have walked to")
-    revisit_s: float = Field(
-        600.0, ge=0, le=86_400, description="a violator who leaves and comes back within this long stays one "
-                                            "violation; also how long appearance descriptors are kept (memory and "
-                                            "Redis only)")
-    vote_n: int = Field(5, ge=1, le=50, description="sightings considered per track")
-    vote_k: int = Field(3, ge=1, le=50, description="no_mask sightings among the last n that make a violation")
-    shards: int = Field(1, ge=1, le=64, description="events processes, each owning a fixed subset of cameras "
-                                                    "(`maskwatch events --shard K/N`)")
-    reorder_s: float = Field(0.5, ge=0, le=10, description="hold results this long to put them in capture order")
-    webhook_url: str | None = Field(None, description="POST each violation as JSON here")
-    webhook_timeout_s: float = Field(3.0, gt=0, le=60)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, data):
-        if isinstance(data, dict) and "cooldown_s" in data:
-            raise ValueError("cooldown_s was removed: violations are now deduplicated by who the person is, "
-                             "not where they stood; use revisit_s (README: Upgrading)")
-        return data
-
-    @model_validator(mode="after")
-    def _vote(self):
-        if self.vote_k > self.vote_n:
-            raise ValueError(f"vote_k ({self.vote_k}) cannot exceed vote_n ({self.vote_n})")
-        if self.on_course_threshold > self.identity_threshold:
-            raise ValueError(f"on_course_threshold ({self.on_course_threshold}) cannot exceed "
-                             f"identity_threshold ({self.identity_threshold}): place and time are evidence too")
-        return self
-
-
 class RetentionConfig(Strict):
     days: float = Field(30.0, gt=0, le=3650, description="violations and their files older than this are deleted")
     prune_interval_s: float = Field(3600.0, ge=60, le=86_400)
-
-
-class DashboardConfig(Strict):
-    host: str = Field("127.0.0.1", description="bind address")
-    port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(2, ge=1, le=32, description="gunicorn worker processes")
-    threads: int = Field(4, ge=1, le=64, description="threads per gunicorn worker")
-    secret_key: str | None = Field(None, description="session signing key; use ${MASKWATCH_SECRET_KEY}")
-    secure_cookies: bool = Field(False, description="mark cookies Secure (behind an HTTPS proxy; on with tls)")
-    tls: bool = Field(False, description="serve HTTPS with tls_cert/tls_key; made self-signed at the first "
-                                         "start when neither file exists")
-    tls_cert: str = Field("tls/cert.pem", description="PEM certificate (chain) for tls")
-    tls_key: str = Field("tls/key.pem", description="PEM private key for tls")
-    tls_hosts: list[str] = Field(default_factory=list, description="more names/addresses for a self-signed "
-                                                                   "certificate (it has localhost and the host name)")
-    page_size: int = Field(50, ge=5, le=500)
-    compliance_target: float = Field(0.95, ge=0.0, le=1.0, description="the compliance rate a camera should "
-                                     "reach: the target line on the stats page; below it a camera shows amber")
-    trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For, "
-                                                            "-Proto and -Host are believed (0: none)")
-
-    @property
-    def cookies_secure(self) -> bool:
-        """Secure cookies when the dashboard serves HTTPS itself or is told a proxy does."""
-        return self.secure_cookies or self.tls
 
 
 class Config(Strict):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from maskwatch.config import EventsConfig
+from maskwatch.events_config import EventsConfig
 from workers.identity import TRAIL, Identity, Match, Registry, center, center_spacing, shift, unit
 
 Box = tuple[float, float, float, float]
