@@ -75,13 +75,19 @@ def held_out(detector, model: Path, scenes: list[Scene]) -> CrossVal:
     return cv
 
 
-def kinds(cv: CrossVal, found: list[Found], rule: tuple[float, float]) -> np.ndarray:
-    """KINDS' index for each flagged detection of the "all" tally, -1 where the rule does not flag it."""
-    t = cv.tallies["all"]
+def same_detections(found: list[Found], t) -> np.ndarray:
+    """The tally's face scores, once `found` is checked to be its detections, row by row."""
     conf = np.asarray(t.conf, float)
     if len(found) != len(conf) or not np.allclose([f.score for f in found], conf, atol=1e-6):
         raise StudyError(f"the detector found {len(found)} faces, the file holds {len(conf)}, or their scores "
                          f"differ: not the detections of this file (another detector setting or scene set?)")
+    return conf
+
+
+def kinds(cv: CrossVal, found: list[Found], rule: tuple[float, float]) -> np.ndarray:
+    """KINDS' index for each flagged detection of the "all" tally, -1 where the rule does not flag it."""
+    t = cv.tallies["all"]
+    conf = same_detections(found, t)
     flagged = (np.asarray(t.p_no_mask) >= rule[0]) & (conf >= rule[1])
     hit, mask = np.asarray(t.on_violation, bool), np.asarray(t.on_mask, bool)
     near = np.asarray([f.iou for f in found]) > NEAR_IOU

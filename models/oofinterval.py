@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from models.crossval import RULE_BUCKETS, CrossVal
-from models.falsestudy import Found, detections_in_order, in_fold_order
+from models.falsestudy import Found, detections_in_order, in_fold_order, same_detections
 from models.metrics import Tally, f1_interval
 from models.rulestudy import StudyError
 from models.voc import Scene, load_scenes, split_of
@@ -28,10 +28,7 @@ def knows_images(cv: CrossVal) -> bool:
 def retallied(cv: CrossVal, scenes: list[Scene], found: list[Found]) -> dict[str, Tally]:
     """The file's detections tallied again image by image: `found` are the same detections, in the
     file's order, over `scenes` in that order."""
-    conf = np.asarray(cv.tallies["all"].conf, float)
-    if len(found) != len(conf) or not np.allclose([f.score for f in found], conf, atol=1e-6):
-        raise StudyError(f"the detector found {len(found)} faces, the file holds {len(conf)}, or their scores "
-                         f"differ: not the detections of this file (another detector setting or scene set?)")
+    conf = same_detections(found, cv.tallies["all"])
     p = np.asarray(cv.tallies["all"].p_no_mask, float)
     rows: dict[str, list[int]] = {}
     for i, f in enumerate(found):
