@@ -23,8 +23,9 @@ CI_LEVEL = 0.95           # intervals over images (f1_interval, f1_gain_interval
 BOOTSTRAP_ROUNDS = 2000
 
 
-# what a Tally keeps per detection, in this order (and `image`, which pooling renumbers)
+# what a Tally keeps per detection, in this order
 DETECTION_FIELDS = ("conf", "p_no_mask", "on_violation", "on_mask", "width", "fold")
+# each detection's image and each image's violators (pooling renumbers the images, so apart)
 IMAGE_FIELDS = ("image", "image_violations")
 
 
