@@ -18,7 +18,7 @@ models.falsestudy, are no non-faces); or with the shipped detector's own objectn
 (`teacher`, distilled), so only annotated faces move. Faces the window cuts to under 60% teach
 nothing either. With `--fold K` it learns from the non-test images outside fold K only, so `python
 -m models.detlevers --fold K --weights ...` can score it on fold K, which it never saw. Measured,
-not shipped: the README's model card ("A detector taught this scene set").
+not shipped: docs/model-studies.md ("A detector taught this scene set").
 """
 from __future__ import annotations
 
