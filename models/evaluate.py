@@ -51,6 +51,8 @@ def f1_interval_cell(bucket: dict) -> str:
 
 def report(results: dict[str, dict], out: Path | None) -> str:
     """A Markdown table (printed, and pasted into the README) plus report.json and a PR-curve PNG."""
+    for r in results.values():
+        r.pop("_counts", None)  # for a paired comparison (models.compare), not for the report
     lines = ["| pipeline | faces | " + " | ".join(COLUMNS) + f" | violation F1, {CI_LEVEL:.0%} interval over images"
              " | detect ms | classify ms |",
              "|---" * (len(COLUMNS) + 5) + "|"]
@@ -73,13 +75,10 @@ def report(results: dict[str, dict], out: Path | None) -> str:
 
         out.mkdir(parents=True, exist_ok=True)
         curves = {name: r.pop("_pr") for name, r in results.items()}
-        for r in results.values():
-            r.pop("_counts", None)
         pr_curves(curves, out / "pr_curve.png", "violations, all faces")
         (out / "report.json").write_text(json.dumps(results, indent=2))
         (out / "report.md").write_text(table + "\n")
     else:
         for r in results.values():
             r.pop("_pr", None)
-            r.pop("_counts", None)
     return table

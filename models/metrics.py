@@ -95,9 +95,13 @@ class Tally:
         tp = int((flagged & hit).sum())
         return tp, int((flagged & ~hit).sum()), self.violations_gt - tp
 
+    def knows_images(self) -> bool:
+        """Whether each detection's image is known (not in a tally loaded from an older file)."""
+        return len(self.image) == len(self.conf) and bool(self.image_violations)
+
     def image_counts(self, threshold: float, min_score: float = 0.0) -> np.ndarray:
         """(images, 3): each image's true and false violations and missed violators at the rule."""
-        if len(self.image) != len(self.conf) or not self.image_violations:
+        if not self.knows_images():
             raise ValueError("this tally does not know which image each detection came from "
                              "(one loaded from a file, or built without Tally.add): no interval over images")
         flagged = (np.asarray(self.p_no_mask) >= threshold) & (np.asarray(self.conf) >= min_score)
@@ -127,7 +131,7 @@ class Tally:
             "violation_ap": round(average_precision(conf * p, self.on_violation, self.violations_gt), 3),
             "mask_ap": round(average_precision(conf * (1 - p), self.on_mask, self.masks_gt), 3),
         }
-        if len(self.image) == len(self.conf) and self.image_violations:
+        if self.knows_images():
             out["violation_f1_ci"] = [round(v, 3) for v in f1_interval(self.image_counts(threshold, min_score))]
         return out
 
@@ -151,14 +155,18 @@ def _resampled(n_images: int, rounds: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n_images, (rounds, n_images))
 
 
+def _central(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central `level` share of the draws (percentile interval)."""
+    tail = (1 - level) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
 def f1_interval(counts: np.ndarray, level: float = CI_LEVEL, rounds: int = BOOTSTRAP_ROUNDS,
                 seed: int = 0) -> tuple[float, float]:
     """The `level` interval of violation F1 over images drawn again with replacement (percentile
     bootstrap): how far another set of images like these could move the number. Images, not faces,
     are drawn, since one crowd's faces share their light, size and annotator."""
-    f1 = f1_of(np.asarray(counts)[_resampled(len(counts), rounds, seed)].sum(axis=1))
-    tail = (1 - level) / 2
-    return float(np.quantile(f1, tail)), float(np.quantile(f1, 1 - tail))
+    return _central(f1_of(np.asarray(counts)[_resampled(len(counts), rounds, seed)].sum(axis=1)), level)
 
 
 def f1_gain_interval(old: np.ndarray, new: np.ndarray, level: float = CI_LEVEL, rounds: int = BOOTSTRAP_ROUNDS,
@@ -169,9 +177,7 @@ def f1_gain_interval(old: np.ndarray, new: np.ndarray, level: float = CI_LEVEL, 
     if old.shape != new.shape:
         raise ValueError(f"a paired interval needs both models' counts on the same images: {old.shape} and {new.shape}")
     draw = _resampled(len(old), rounds, seed)
-    gain = f1_of(new[draw].sum(axis=1)) - f1_of(old[draw].sum(axis=1))
-    tail = (1 - level) / 2
-    return float(np.quantile(gain, tail)), float(np.quantile(gain, 1 - tail))
+    return _central(f1_of(new[draw].sum(axis=1)) - f1_of(old[draw].sum(axis=1)), level)
 
 
 def best_rule(tallies: list[Tally], p_grid=P_GRID, score_grid=SCORE_GRID) -> tuple[float, float]:

@@ -95,6 +95,23 @@ def scenes_missing_one(tmp_path) -> Path:
 
 
 @pytest.fixture
+def without_image_ids(tmp_path):
+    """Writes a copy of an out_of_fold.npz as files were before they kept image ids (2026-12-06);
+    returns its path."""
+    import numpy as np
+
+    from models.metrics import IMAGE_FIELDS
+
+    def strip(src: Path) -> Path:
+        dst = tmp_path / "older-out_of_fold.npz"
+        with np.load(src) as data:
+            kept = {k: data[k] for k in data.files if k.rsplit("/", 1)[-1] not in IMAGE_FIELDS}
+        np.savez(dst, **kept)
+        return dst
+    return strip
+
+
+@pytest.fixture
 def shipped_folds(tmp_path):
     """Makes tmp_path/NAME holding two fold models, each a copy of the shipped Keras file, as
     `models.levers --folds-from` reads them: call it with the folder's name."""

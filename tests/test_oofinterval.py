@@ -12,13 +12,6 @@ from models.crossval import CrossVal
 from models.rulestudy import StudyError
 
 
-def _without_images(src, dst) -> None:
-    """The file as written before 2026-12-06."""
-    with np.load(src) as data:
-        kept = {k: data[k] for k in data.files if not k.endswith(("/image", "/image_violations"))}
-    np.savez(dst, **kept)
-
-
 def test_a_file_that_keeps_its_images_gives_the_interval_of_its_own_tallies(scenes_oof):
     path, cv = scenes_oof
     rule = cv.rule()
@@ -31,11 +24,11 @@ def test_a_file_that_keeps_its_images_gives_the_interval_of_its_own_tallies(scen
         assert got["buckets"][name]["true"] == t.violation_counts(*rule)[0] > 0
 
 
-def test_an_older_file_is_tallied_again_from_the_same_detections(scenes_oof, scenes_dir, tmp_path, capsys):
+def test_an_older_file_is_tallied_again_from_the_same_detections(scenes_oof, scenes_dir, without_image_ids, capsys):
     path, _ = scenes_oof
-    _without_images(path, tmp_path / "old.npz")
-    assert not oofinterval.knows_images(CrossVal.load(tmp_path / "old.npz"))
-    assert oofinterval.main([str(tmp_path / "old.npz"), "--scenes", str(scenes_dir)]) == 0
+    older = without_image_ids(path)
+    assert not oofinterval.knows_images(CrossVal.load(older))
+    assert oofinterval.main([str(older), "--scenes", str(scenes_dir)]) == 0
     assert json.loads(capsys.readouterr().out) == oofinterval.study(path, None)
 
 
@@ -43,7 +36,7 @@ def test_an_older_file_is_tallied_again_from_the_same_detections(scenes_oof, sce
     (None, "kept before files said which image each detection came from: give --scenes"),
     ("other", "the detector found"),
 ])
-def test_an_older_file_without_its_scenes_is_refused(scenes_oof, scenes_missing_one, tmp_path, scenes, error):
-    _without_images(scenes_oof[0], tmp_path / "old.npz")
+def test_an_older_file_without_its_scenes_is_refused(scenes_oof, scenes_missing_one, without_image_ids, scenes, error):
+    older = without_image_ids(scenes_oof[0])
     with pytest.raises(StudyError, match=error):
-        oofinterval.study(tmp_path / "old.npz", scenes_missing_one if scenes else None)
+        oofinterval.study(older, scenes_missing_one if scenes else None)
