@@ -1,5 +1,5 @@
 """The violation dashboard: Flask behind gunicorn.
 
-Entry points: dashboard.app.create_app(config, bus=..., engine=..., snapshots=...) builds an app;
-dashboard.serve.serve(config) runs it under gunicorn; dashboard.serve.make_wsgi(config) embeds it.
+Entry points: maskwatch.dashboard.app.create_app(config, bus=..., engine=..., snapshots=...) builds an app;
+maskwatch.dashboard.serve.serve(config) runs it under gunicorn; maskwatch.dashboard.serve.make_wsgi(config) embeds it.
 """

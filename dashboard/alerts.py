@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from flask import Blueprint, jsonify, render_template, request
 
-from dashboard.params import parse_camera
-from dashboard.state import state
 from maskwatch.alerts_config import INCIDENT_KINDS, MqttSink, sinks_of
+from maskwatch.dashboard.params import parse_camera
+from maskwatch.dashboard.state import state
 from maskwatch.redact import redact_text, redact_url
 from maskwatch.storage import outbox
-from maskwatch.storage.models import Incident
 from maskwatch.storage.queries import BadQuery, as_utc
+from maskwatch.storage.tables import Incident
 
 bp = Blueprint("alerts", __name__)
 TIMELINE_HOURS = 24

@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
-from dashboard.auth import require
-from dashboard.params import (
+from maskwatch.dashboard.auth import require
+from maskwatch.dashboard.params import (
     filter_args,
     parse_cursor,
     parse_filter,
@@ -19,12 +19,12 @@ from dashboard.params import (
     parse_status,
     parse_time,
 )
-from dashboard.state import state
-from dashboard.stats import build_stats
-from dashboard.status import read_status
-from dashboard.violations import violation_or_404
-from maskwatch.storage.models import Role, Violation
+from maskwatch.dashboard.state import state
+from maskwatch.dashboard.stats import build_stats
+from maskwatch.dashboard.status import read_status
+from maskwatch.dashboard.violations import violation_or_404
 from maskwatch.storage.queries import BadQuery, as_utc, fetch_page, new_since, review
+from maskwatch.storage.tables import Role, Violation
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

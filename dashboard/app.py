@@ -16,14 +16,14 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import alerts, api, auth, cameras, ops, stats, violations
-from dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
-from dashboard.errors import register_errors
-from dashboard.limiter import make_limiter
-from dashboard.metrics import make_registry
-from dashboard.params import parse_time
-from dashboard.state import EXTENSION, State
 from maskwatch.config import Config
+from maskwatch.dashboard import alerts, api, auth, cameras, ops, stats, violations
+from maskwatch.dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
+from maskwatch.dashboard.errors import register_errors
+from maskwatch.dashboard.limiter import make_limiter
+from maskwatch.dashboard.metrics import make_registry
+from maskwatch.dashboard.params import parse_time
+from maskwatch.dashboard.state import EXTENSION, State
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.snapshots import SnapshotStore

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from dashboard.errors import INSECURE_MESSAGE, error_response, insecure_transport, wants_json
-from dashboard.state import state
-from maskwatch.storage.models import Role, User
+from maskwatch.dashboard.errors import INSECURE_MESSAGE, error_response, insecure_transport, wants_json
+from maskwatch.dashboard.state import state
+from maskwatch.storage.tables import Role, User
 from maskwatch.storage.users import end_sessions, get_user, verify
 
 log = logging.getLogger(__name__)

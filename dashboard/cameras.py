@@ -14,10 +14,10 @@ import time
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
 
-from dashboard.alerts import timelines
-from dashboard.params import parse_int
-from dashboard.state import state
-from dashboard.status import read_status
+from maskwatch.dashboard.alerts import timelines
+from maskwatch.dashboard.params import parse_int
+from maskwatch.dashboard.state import state
+from maskwatch.dashboard.status import read_status
 from maskwatch.errors import BusError
 from maskwatch.wire import WireError
 from maskwatch.wire import live as wire_live

@@ -18,8 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dashboard.status import EVENTS_GROUP, WORKER_GROUP, PipelineStatus, read_status
 from maskwatch.config import Config
+from maskwatch.dashboard.status import EVENTS_GROUP, WORKER_GROUP, PipelineStatus, read_status
 from maskwatch.storage import outbox
 from maskwatch.storage.queries import status_counts
 

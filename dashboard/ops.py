@@ -8,8 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.state import state
-from dashboard.status import read_events
+from maskwatch.dashboard.state import state
+from maskwatch.dashboard.status import read_events
 from maskwatch.errors import BusError
 
 log = logging.getLogger(__name__)

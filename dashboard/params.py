@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 
 from maskwatch.config import CAMERA_ID
-from maskwatch.storage.models import ReviewStatus, Verdict
 from maskwatch.storage.queries import BadQuery, Cursor, Sort, ViolationFilter
+from maskwatch.storage.tables import ReviewStatus, Verdict
 
 FILTER_KEYS = ("camera", "from", "to", "status", "verdict", "min_conf", "sort")
 _CAMERA = re.compile(CAMERA_ID)

@@ -1,6 +1,6 @@
 """Running the dashboard: gunicorn for a site, a plain WSGI app for embedding in `maskwatch run`.
 
-`python -m dashboard.serve CONFIG.yaml` runs serve() directly (the CLI's `maskwatch dashboard -c`
+`python -m maskwatch.dashboard.serve CONFIG.yaml` runs serve() directly (the CLI's `maskwatch dashboard -c`
 does the same through the composition root).
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
     host = f"[{d.host}]" if ":" in d.host and not d.host.startswith("[") else d.host
     tls = {}
     if d.tls:
-        from dashboard.tls import certificate_files
+        from maskwatch.dashboard.tls import certificate_files
 
         tls["certfile"], tls["keyfile"] = certificate_files(d, config.site)
     return {
@@ -67,7 +67,7 @@ class DashboardServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from dashboard.app import create_app
+        from maskwatch.dashboard.app import create_app
 
         return create_app(self.mw_config)
 
@@ -95,7 +95,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 def make_wsgi(config: Config, *, bus=None, engine=None, snapshots=None) -> Flask:
     """The WSGI app for embedding (werkzeug's make_server in `maskwatch run`, with its in-process bus)."""
-    from dashboard.app import create_app
+    from maskwatch.dashboard.app import create_app
 
     return create_app(config, bus=bus, engine=engine, snapshots=snapshots)
 
@@ -103,7 +103,7 @@ def make_wsgi(config: Config, *, bus=None, engine=None, snapshots=None) -> Flask
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m dashboard.serve CONFIG.yaml", file=sys.stderr)
+        print("usage: python -m maskwatch.dashboard.serve CONFIG.yaml", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(load_config(args[0]))

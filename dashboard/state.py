@@ -17,7 +17,7 @@ from maskwatch.storage.snapshots import SnapshotStore
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from dashboard.limiter import LoginLimiter
+    from maskwatch.dashboard.limiter import LoginLimiter
 
 EXTENSION = "maskwatch"
 

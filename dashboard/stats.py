@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from flask import Blueprint, render_template, request
 from sqlalchemy.orm import Session
 
-from dashboard import buckets
-from dashboard.charts import Series, color, compliance_bars, legend, rate_class, rate_legend, stacked_bars
-from dashboard.params import parse_range
-from dashboard.state import State, state
+from maskwatch.dashboard import buckets
+from maskwatch.dashboard.charts import Series, color, compliance_bars, legend, rate_class, rate_legend, stacked_bars
+from maskwatch.dashboard.params import parse_range
+from maskwatch.dashboard.state import State, state
 from maskwatch.storage.queries import Compliance, compliance, hourly_counts, verdict_counts
 
 bp = Blueprint("stats", __name__)

@@ -10,11 +10,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dashboard.state import scan_keys
 from maskwatch.config import Config
+from maskwatch.dashboard.state import scan_keys
 from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
-from maskwatch.status import CameraStatusRecord, hash_number
+from maskwatch.status import CameraStatusRecord, EventsStatusRecord, WorkerStatusRecord, hash_number
 
 log = logging.getLogger(__name__)
 WORKER_GROUP = "workers"   # consumer group on frames:<cam> (workers/worker.py GROUP)
@@ -116,26 +116,19 @@ def _camera(cfg_cam, h: dict[str, str], now: float, stale_s: float) -> CameraSta
 
 
 def _worker(name: str, h: dict[str, str]) -> WorkerStatus:
-    per_cam: dict[str, tuple[int, int]] = {}
-    frame_ts: dict[str, float] = {}
-    gated: dict[str, tuple[int, int]] = {}
-    for key in h:
-        kind, _, cam = key.partition(":")
-        if cam and kind in ("processed", "dropped"):
-            p, d = per_cam.get(cam, (0, 0))
-            per_cam[cam] = (_i(h, key), d) if kind == "processed" else (p, _i(h, key))
-        elif cam and kind == "frame_ts":
-            frame_ts[cam] = _f(h, key)
-        elif cam and kind in ("still", "regions"):
-            still, regions = gated.get(cam, (0, 0))
-            gated[cam] = (_i(h, key), regions) if kind == "still" else (still, _i(h, key))
+    rec = WorkerStatusRecord.from_hash(h)
+    cams = rec.per_camera
     return WorkerStatus(
-        name=name, state=h.get("state", "unknown"), processed=_i(h, "processed"),
-        dropped_stale=_i(h, "dropped_stale"), bad_frames=_i(h, "bad_frames"), faces=_i(h, "faces"),
-        batches=_i(h, "batches"), stage_ms={s: _f(h, f"{s}_ms") for s in STAGES if f"{s}_ms" in h},
-        model_version=h.get("model_version", ""),
-        backend=" + ".join(b for b in (h.get("detector_backend"), h.get("backend")) if b),
-        updated_at=_f(h, "updated_at") or None, per_camera=per_cam, frame_ts=frame_ts, gated=gated)
+        name=name, state=rec.state, processed=rec.counts.get("processed", 0),
+        dropped_stale=rec.counts.get("dropped_stale", 0), bad_frames=rec.counts.get("bad_frames", 0),
+        faces=rec.counts.get("faces", 0), batches=rec.counts.get("batches", 0),
+        stage_ms={s: rec.stage_ms[s] for s in STAGES if s in rec.stage_ms}, model_version=rec.model_version,
+        backend=" + ".join(b for b in (rec.detector_backend, rec.backend) if b), updated_at=rec.updated_at or None,
+        per_camera={cam: (int(k.get("processed", 0)), int(k.get("dropped", 0))) for cam, k in cams.items()
+                    if "processed" in k or "dropped" in k},
+        frame_ts={cam: k["frame_ts"] for cam, k in cams.items() if "frame_ts" in k},
+        gated={cam: (int(k.get("still", 0)), int(k.get("regions", 0))) for cam, k in cams.items()
+               if "still" in k or "regions" in k})
 
 
 def _workers(bus) -> list[WorkerStatus]:
@@ -144,11 +137,12 @@ def _workers(bus) -> list[WorkerStatus]:
 
 
 def _events(h: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: _i(h, k) for k in ("processed", "violations", "bad_entries", "pending")}
-    out["lag_s"] = _f(h, "lag_s")
+    rec = EventsStatusRecord.from_hash(h)
+    out: dict[str, Any] = {k: getattr(rec, k) for k in ("processed", "violations", "bad_entries", "pending")}
+    out["lag_s"] = rec.lag_s
     out["db_ok"] = h.get("db_ok", "") in ("1", "true", "True")
-    out["problem"] = redact_text(h.get("problem", ""))[:200]
-    out["updated_at"] = _f(h, "updated_at") or None
+    out["problem"] = redact_text(rec.problem)[:200]
+    out["updated_at"] = rec.updated_at or None
     out["present"] = bool(h)
     return out
 

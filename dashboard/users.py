@@ -7,9 +7,9 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from dashboard.auth import bp, require
-from dashboard.state import state
-from maskwatch.storage.models import Role
+from maskwatch.dashboard.auth import bp, require
+from maskwatch.dashboard.state import state
+from maskwatch.storage.tables import Role
 from maskwatch.storage.users import UserError, add_user, list_users, update_user
 
 

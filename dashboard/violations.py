@@ -24,10 +24,9 @@ from flask import (
 )
 from flask_login import current_user
 
-from dashboard.auth import require, safe_next
-from dashboard.params import filter_args, parse_cursors, parse_filter, parse_sort, parse_status
-from dashboard.state import state
-from maskwatch.storage.models import ReviewLabel, ReviewStatus, Role, Verdict, Violation
+from maskwatch.dashboard.auth import require, safe_next
+from maskwatch.dashboard.params import filter_args, parse_cursors, parse_filter, parse_sort, parse_status
+from maskwatch.dashboard.state import state
 from maskwatch.storage.queries import (
     NEWEST,
     BadQuery,
@@ -38,6 +37,7 @@ from maskwatch.storage.queries import (
     latest_created,
     review,
 )
+from maskwatch.storage.tables import ReviewLabel, ReviewStatus, Role, Verdict, Violation
 
 bp = Blueprint("violations", __name__)
 MAX_BULK = 1000

@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from maskwatch.commands.run import DEMO_PHOTOS, DEMO_SCENES  # noqa: E402
-from models.democlip import build_clip  # noqa: E402
+from maskwatch.models.evaluation.democlip import build_clip  # noqa: E402
 
 PASSWORD = "screenshot-demo-1"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -28,10 +28,11 @@ from typing import Any
 
 import cv2
 
-from ingest.motion import MotionGate
-from ingest.native import NativeLog
-from ingest.source import configure_ffmpeg, kind_of, open_capture
+from maskwatch.backoff import backoff_delay
 from maskwatch.config import CameraConfig, IngestConfig
+from maskwatch.ingest.motion import MotionGate
+from maskwatch.ingest.native import NativeLog
+from maskwatch.ingest.source import configure_ffmpeg, kind_of, open_capture
 from maskwatch.wire.frames import FrameMsg
 
 PROGRESS_INTERVAL_S = 0.5
@@ -74,11 +75,6 @@ PICTURE_SIZE = (64, 36)
 # the thumbnail's mean absolute change below which two frames are the same picture: a decoder that
 # repeats a frame gives exactly 0, a still scene's sensor noise and I-frames give more
 FROZEN_CHANGE = 0.05
-
-
-def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
-    """Exponential in the attempt number, capped, with +-20% jitter so cameras don't retry in lockstep."""
-    return min(cap, initial * 2 ** max(0, attempt - 1)) * rng.uniform(0.8, 1.2)
 
 
 class Capture:

@@ -16,11 +16,12 @@ import threading
 import time
 from collections import deque
 
-from ingest.capture import Ended, Offline, Opened, Progress, backoff_delay, capture_main
-from ingest.rate import RateMeter
+from maskwatch.backoff import backoff_delay
 from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
 from maskwatch.errors import BusError
+from maskwatch.ingest.capture import Ended, Offline, Opened, Progress, capture_main
+from maskwatch.ingest.rate import RateMeter
 from maskwatch.redact import redact_text, redact_url
 from maskwatch.status import CameraStatusRecord
 from maskwatch.wire import frames as wire
@@ -37,7 +38,7 @@ def context():
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["ingest.capture"])
+        _context.set_forkserver_preload(["maskwatch.ingest.capture"])
     return _context
 
 

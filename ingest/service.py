@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest.reader import CameraReader
-from ingest.source import configure_ffmpeg
 from maskwatch.bus import Bus
 from maskwatch.config import Config
+from maskwatch.ingest.reader import CameraReader
+from maskwatch.ingest.source import configure_ffmpeg
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskwatch.detections import Detections, verdict
+from maskwatch.detections import Detections
+from maskwatch.rule import Rule, verdict
 
 RED, GREEN, GREY = (40, 40, 230), (60, 180, 60), (140, 140, 140)
 COLORS = {"violation": RED, "mask": GREEN, "unsure": GREY, "face": GREEN}
@@ -16,7 +17,7 @@ def label(p_no_mask: float, threshold: float, incorrect: bool = False) -> str:
     probability ("mask 0.03" read as 3% masked)."""
     if not np.isfinite(p_no_mask):
         return "face"
-    if p_no_mask < threshold:
+    if not Rule(threshold).looks_unmasked(p_no_mask):
         return f"mask {1.0 - p_no_mask:.2f}"
     return f"{'mask worn wrong' if incorrect else 'no mask'} {p_no_mask:.2f}"
 
@@ -33,9 +34,9 @@ def verdicts(det: Detections, threshold: float, min_score: float = 0.0) -> list[
     face too doubtful to count) or "face" (not classified). The one rule draw and the live views use."""
     if det.p_no_mask is None:
         return ["face"] * len(det)
-    flags = det.violations(threshold, min_score)
-    return ["face" if not np.isfinite(p) else "violation" if bad else "unsure" if p >= threshold else "mask"
-            for p, bad in zip(det.p_no_mask, flags)]
+    rule = Rule(threshold, min_score)
+    return ["face" if not np.isfinite(p) else "violation" if rule.violates(p, s) else "unsure" if rule.unsure(p, s)
+            else "mask" for p, s in zip(det.p_no_mask, det.scores)]
 
 
 def draw(image: np.ndarray, det: Detections, threshold: float, min_score: float = 0.0,

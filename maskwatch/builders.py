@@ -12,14 +12,14 @@ from maskwatch.service import instance_name
 
 
 def build_ingest(cfg: Config, bus, stop: threading.Event, cameras: list[str] | None = None):
-    from ingest.service import IngestService
+    from maskwatch.ingest.service import IngestService
 
     return IngestService(cfg, bus, stop, cameras)
 
 
 def build_worker_pipeline(cfg: Config):
     """The detector and classifier a worker runs, as the config sets them."""
-    from models.build import build_pipeline
+    from maskwatch.models.build import build_pipeline
 
     classifier = cfg.classifier
     if cfg.worker.threads and not classifier.threads:
@@ -30,8 +30,8 @@ def build_worker_pipeline(cfg: Config):
 def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = None, pipeline=None):
     """`pipeline`: one built by build_worker_pipeline(cfg) for an earlier worker of the same config
     (evaluate --clips plays its clip groups one after another with one model load)."""
-    from models.build import model_version
-    from workers.worker import Worker
+    from maskwatch.models.build import model_version
+    from maskwatch.workers.worker import Worker
 
     return Worker(cfg, bus, pipeline or build_worker_pipeline(cfg), stop, name or instance_name("worker"),
                   model_version(cfg.classifier))
@@ -40,8 +40,21 @@ def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = Non
 def build_events(cfg: Config, bus, stop: threading.Event, name: str = "events", shard=None):
     from maskwatch.storage.db import make_engine, session_factory
     from maskwatch.storage.snapshots import SnapshotStore
-    from workers.events import EventsService
 
     engine = make_engine(cfg.database.url, cfg.database.echo)
-    return EventsService(cfg, bus, session_factory(engine), SnapshotStore(cfg.snapshots.dir), stop, name,
-                         shard)
+    return events_service(cfg, bus, session_factory(engine), SnapshotStore(cfg.snapshots.dir), stop, name, shard)
+
+
+def events_service(cfg: Config, bus, sessions, snapshots, stop: threading.Event, name: str = "events", shard=None):
+    """An events shard with its alerts wired: the outbox writer when a sink asks for violations, and
+    the site's one alerts loop (camera health, delivery) on shard 0."""
+    from maskwatch.shards import Shard
+    from maskwatch.workers.alerts.service import AlertsService
+    from maskwatch.workers.alerts.writer import AlertWriter
+    from maskwatch.workers.events import EventsService
+
+    shard = shard or Shard(0, cfg.events.shards)
+    writer = AlertWriter(cfg)
+    alerts = AlertsService(cfg, bus, sessions, stop) if shard.index == 0 else None
+    return EventsService(cfg, bus, sessions, snapshots, stop, name, shard,
+                         writer=writer if writer else None, alerts=alerts if alerts else None)

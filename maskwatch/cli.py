@@ -17,13 +17,7 @@ from maskwatch import __version__
 from maskwatch.config import load_config
 from maskwatch.errors import MaskwatchError
 from maskwatch.models_config import SCENE_SHARE
-
-SHARED = Path(os.environ.get("MASKWATCH_SHARED", "../shared"))
-
-
-def _shared(rel: str) -> Path | None:
-    p = SHARED / rel
-    return p if p.exists() else None
+from maskwatch.paths import shared as _shared
 
 
 def _view_px(text: str) -> tuple[float, float]:
@@ -59,11 +53,11 @@ def _cmd(sub, name: str, target: str, help: str, config: bool = True) -> argpars
 
 
 def _model_commands(sub) -> None:
-    s = _cmd(sub, "check-config", "maskwatch.commands.models:cmd_check_config", "validate a config file", False)
+    s = _cmd(sub, "check-config", "maskwatch.commands.modeling:cmd_check_config", "validate a config file", False)
     s.add_argument("file", type=Path)
     s.add_argument("-v", "--verbose", action="store_true", help="print the resolved config, secrets masked")
 
-    s = _cmd(sub, "detect", "maskwatch.commands.models:cmd_detect",
+    s = _cmd(sub, "detect", "maskwatch.commands.modeling:cmd_detect",
              "find faces and masks in images, folders and video files")
     s.add_argument("paths", nargs="+")
     s.add_argument("--json", action="store_true", help="one JSON line per image (the scoring contract)")
@@ -71,7 +65,7 @@ def _model_commands(sub) -> None:
     s.add_argument("--batch", type=int, default=8, help="images per classification batch")
     s.add_argument("--video-fps", type=float, default=5.0, help="frames sampled per second of video")
 
-    s = _cmd(sub, "train", "maskwatch.commands.models:cmd_train",
+    s = _cmd(sub, "train", "maskwatch.commands.modeling:cmd_train",
              "fine-tune the MobileNetV2 mask classifier (the rule is chosen on the faces the config's detector finds)")
     s.add_argument("--out", type=Path, required=True, help="model folder to write")
     s.add_argument("--scenes", type=Path, default=_shared("data/scenes-dev"), help="VOC scenes folder")
@@ -81,7 +75,8 @@ def _model_commands(sub) -> None:
                    default=_shared("models/mobilenet_v2/mobilenet_v2_1.0_224_no_top.weights.h5"))
     s.add_argument("--detector-weights", type=Path, help="YuNet ONNX for detector-box crops (default: shipped)")
     s.add_argument("--no-detector", action="store_true", help="skip detector crops and threshold tuning")
-    # the recipe's defaults live once, in models.train.TrainSettings: an option not given is not passed
+    # the recipe's defaults live once, in maskwatch.models.training.train.TrainSettings: an option not
+    # given is not passed
     s.add_argument("--input-size", type=int)
     s.add_argument("--epochs-head", type=int)
     s.add_argument("--epochs-finetune", type=int)
@@ -103,7 +98,7 @@ def _model_commands(sub) -> None:
     s.add_argument("--limit-crops", type=int, help="at most N crops per class (smoke runs)")
     s.add_argument("--seed", type=int)
 
-    s = _cmd(sub, "evaluate", "maskwatch.commands.models:cmd_evaluate",
+    s = _cmd(sub, "evaluate", "maskwatch.commands.modeling:cmd_evaluate",
              "score the pipeline on VOC-annotated scenes, or per person on annotated clips (--clips)")
     s.add_argument("--scenes", type=Path, help="VOC scenes folder (frame-level scores)")
     s.add_argument("--clips", type=Path, metavar="DIR",
@@ -111,7 +106,7 @@ def _model_commands(sub) -> None:
     s.add_argument("--build", action="store_true", help="with --clips: first build the clips into DIR")
     s.add_argument("--clip-fps", default="2,5", help="with --build: frame rates, comma-separated")
     s.add_argument("--seed", type=int, default=1, help="with --build: which people, paths and timings")
-    s.add_argument("--scenes-for-clips", type=Path, default=Path(__file__).resolve().parents[1] / "demo" / "scenes",
+    s.add_argument("--scenes-for-clips", type=Path, default=None,
                    help="with --build: the CC0 scenes the people come from (default: the bundled ones)")
     s.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                    help="test = the scenes-dev images held out from training")
@@ -124,7 +119,7 @@ def _model_commands(sub) -> None:
     s.add_argument("--reviews", type=Path, metavar="DIR", help="with --compare: an export of reviewed faces")
     s.add_argument("--promote", type=Path, metavar="DIR",
                    help="with --compare: copy NEW here if promotable (the workers' classifier.model_dir)")
-    s = _cmd(sub, "export-reviews", "maskwatch.commands.models:cmd_export_reviews",
+    s = _cmd(sub, "export-reviews", "maskwatch.commands.modeling:cmd_export_reviews",
              "write the operators' reviewed faces as labelled crops with a manifest (for train --extra)")
     s.add_argument("--out", type=Path, required=True, help="folder to write")
 

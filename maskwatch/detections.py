@@ -11,18 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maskwatch.geometry import widths
+from maskwatch.rule import Rule, verdict
+
 LABELS = ("mask", "no_mask")  # `label` in detect --json: a violation or not (its contract)
 VERDICTS = ("mask", "no_mask", "mask_incorrect")  # what a violation is: no mask, or worn under the nose
-INCORRECT_SHARE = 0.5  # a violation is mask_incorrect when at least this share of its probability says so
-
-
-def box_width(box) -> int:
-    """A face's width in frame pixels (what face-size buckets measure), from [x1, y1, x2, y2]; 0 for
-    a malformed box."""
-    try:
-        return max(0, round(float(box[2]) - float(box[0])))
-    except (TypeError, ValueError, IndexError):
-        return 0
 
 
 @dataclass(frozen=True)
@@ -61,17 +54,17 @@ class Detections:
 
     @property
     def widths(self) -> np.ndarray:
-        return self.boxes[:, 2] - self.boxes[:, 0]
+        return widths(self.boxes)
 
     def with_p_no_mask(self, p_no_mask: np.ndarray, embeddings: np.ndarray | None = None,
                        p_incorrect: np.ndarray | None = None) -> Detections:
         return Detections(self.boxes, self.scores, p_no_mask, embeddings, p_incorrect)
 
     def violations(self, threshold: float, min_score: float = 0.0) -> np.ndarray:
-        """The decision rule: no_mask when p_no_mask >= threshold on a confident face."""
+        """Each face: a violation by the rule (maskwatch.rule)?"""
         if self.p_no_mask is None:
             raise ValueError("Detections: not classified yet")
-        return (self.p_no_mask >= threshold) & (self.scores >= min_score)
+        return Rule(threshold, min_score).violates(self.p_no_mask, self.scores)
 
     def labels(self, threshold: float, min_score: float = 0.0) -> list[str]:
         return [LABELS[int(v)] for v in self.violations(threshold, min_score)]
@@ -114,10 +107,3 @@ class Detections:
              "label": lab, "p_no_mask": round(float(p), 4), "verdict": kind}
             for b, s, lab, p, kind in zip(self.boxes, self.scores, labels, self.p_no_mask, kinds)
         ]
-
-
-def verdict(is_violation: bool, p_incorrect: float) -> str:
-    """One face's verdict: the rule every stage shares (worker, tracker, stored row, metrics)."""
-    if not is_violation:
-        return "mask"
-    return "mask_incorrect" if p_incorrect >= INCORRECT_SHARE else "no_mask"

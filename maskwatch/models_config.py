@@ -8,8 +8,9 @@ from pydantic import Field, field_validator, model_validator
 
 from maskwatch.strict import Strict
 
-# training (models.dataset.balanced_epoch): each epoch's share of real-scene faces in both its halves;
-# the hard cases and the detector's boxes on no face are drawn from it, so the CLI checks them against it
+# training (maskwatch.models.training.dataset.balanced_epoch): each epoch's share of real-scene faces in
+# both its halves; the hard cases and the detector's boxes on no face are drawn from it, so the CLI
+# checks them against it
 SCENE_SHARE = 0.7
 
 

@@ -4,7 +4,7 @@ Every reviewed violation becomes a face crop in DIR/<label>/<id>.jpg and a line 
 DIR/manifest.jsonl; DIR/manifest.json sums it up. The label is what the operator said the face
 is (review_label), else what the review implies: a confirmed violation keeps the model's verdict;
 a false positive without a label counts as `mask` (what "false positive" meant before the form
-asked). `maskwatch train --extra DIR` reads it back (models.dataset.samples_from_reviews).
+asked). `maskwatch train --extra DIR` reads it back (maskwatch.models.training.dataset.samples_from_reviews).
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from maskwatch.storage.models import ReviewLabel, ReviewStatus, Violation
 from maskwatch.storage.queries import ViolationFilter, as_utc, iter_filtered
 from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.tables import ReviewLabel, ReviewStatus, Violation
 from maskwatch.wire.detections import CROP_MARGIN
 
 log = logging.getLogger(__name__)

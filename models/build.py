@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from maskwatch.models import WEIGHTS_DIR
+from maskwatch.models.classifier import MaskClassifier
+from maskwatch.models.detector import FaceDetector, scales_of
+from maskwatch.models.modelinfo import ModelInfo
+from maskwatch.models.pipeline import MaskPipeline
 from maskwatch.models_config import ClassifierConfig, DetectorConfig
-from models import WEIGHTS_DIR
-from models.classifier import MaskClassifier, ModelInfo
-from models.detector import FaceDetector, scales_of
-from models.pipeline import MaskPipeline
 
 DEFAULT_DETECTOR = WEIGHTS_DIR / "yunet_n_640_640.onnx"
 DEFAULT_CLASSIFIER = WEIGHTS_DIR / "classifier"
@@ -59,7 +60,8 @@ def warn_if_rule_unfit(detector: DetectorConfig, classifier: ClassifierConfig, i
     _RULE_MISFITS_SAID.add((str(info.dir), runs))
     log.warning("classifier %s: its rule (threshold %.4g, face score >= %.2f) was chosen with detector.upscale %s, "
                 "this config runs %s: violations may be called more or less often than its model card says (set "
-                "classifier.threshold, or choose the rule again on this detector's faces: models.recalibrate)",
+                "classifier.threshold, or choose the rule again on this detector's faces: "
+                "maskwatch.models.training.recalibrate)",
                 info.version, info.threshold, info.min_face_score, list(info.rule_upscale), list(runs))
     return True
 

@@ -176,22 +176,3 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
             ece += m.sum() / len(p) * abs(conf - rate)
             rows.append([round(conf, 4), round(rate, 4), int(m.sum())])
     return {"ece": round(float(ece), 4), "bins": rows, "n": int(len(p))}
-
-
-def plot(before: dict, after: dict, path, title: str, method: str = "calibrated") -> None:
-    """The reliability diagram: observed violation rate against stated p, before and after."""
-    from models.plots import _plt
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
-    for rel, name, style in ((before, "raw", "o--"), (after, method, "s-")):
-        xs, ys = [b[0] for b in rel["bins"]], [b[1] for b in rel["bins"]]
-        ax.plot(xs, ys, style, label=f"{name} (ECE {rel['ece']:.3f})")
-    ax.set_xlabel("stated p(violation)")
-    ax.set_ylabel("observed share of violations")
-    ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -4,104 +4,23 @@ TensorFlow).
 
 The Keras model is the source of truth; the TFLite export, run by LiteRT with XNNPACK, serves on
 CPU about 4x faster than TensorFlow and needs no TensorFlow at all. A model directory holds
-`metadata.json` naming the files (the ONNX one is optional: `python -m models.export_onnx` makes
+`metadata.json` naming the files (the ONNX one is optional: `python -m maskwatch.models.training.export_onnx` makes
 it), the input size, the crop margin and the decision threshold,
-and, for models that have one, the embedding (models.embedding): its layers and dimension. A model
+and, for models that have one, the embedding (maskwatch.models.embedding): its layers and dimension. A model
 without an embedding still classifies; the tracker then matches faces by motion alone.
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from maskwatch.errors import MaskwatchError
-from models.calibration import Calibration
+from maskwatch.models.modelinfo import METADATA, ModelError, ModelInfo
 
 log = logging.getLogger(__name__)
 
-METADATA = "metadata.json"
-SCHEMA = 2
-CLASSES = ["mask", "no_mask", "mask_incorrect"]  # schema 2: softmax over three verdicts
-CLASSES_BY_SCHEMA = {1: ["mask", "no_mask"], 2: CLASSES}  # schema 1: one sigmoid p(no_mask)
-# models and out-of-fold files made before the detector setting was recorded chose their rule at
-# 2x, the only default until then
-RULE_UPSCALE_BEFORE_RECORDED = (2.0,)
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # padded batch sizes: one interpreter each, at most
-
-
-class ModelError(MaskwatchError, ValueError):
-    """A model file or its metadata is missing or wrong; the message names the file."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    dir: Path
-    version: str
-    input_size: int
-    crop_margin: float
-    threshold: float
-    min_face_score: float
-    keras_file: str
-    tflite_file: str
-    raw: dict
-    embedding_dim: int = 0  # 0: the model has no appearance output
-    onnx_file: str = ""  # "": no ONNX export in this folder
-    classes: tuple[str, ...] = ("mask", "no_mask")
-    calibration: Calibration = Calibration()  # models.calibration: raw p(violation) -> the served one
-    # detector.upscale of the faces the rule (threshold, minimum face score) was chosen on
-    rule_upscale: tuple[float, ...] = RULE_UPSCALE_BEFORE_RECORDED
-
-    @classmethod
-    def load(cls, model_dir: Path) -> ModelInfo:
-        path = Path(model_dir) / METADATA
-        if not path.is_file():
-            raise ModelError(f"classifier metadata not found: {path}")
-        try:
-            meta = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ModelError(f"classifier metadata unreadable: {path}: {e}") from e
-        if not isinstance(meta, dict):
-            raise ModelError(f"classifier metadata {path}: expected a JSON object")
-        schema = meta.get("schema")
-        if schema not in CLASSES_BY_SCHEMA:
-            raise ModelError(f"classifier metadata {path}: schema {schema!r}, expected one of "
-                             f"{', '.join(map(str, CLASSES_BY_SCHEMA))}")
-        if meta.get("classes") != CLASSES_BY_SCHEMA[schema]:
-            raise ModelError(f"classifier metadata {path}: classes {meta.get('classes')!r}, expected "
-                             f"{CLASSES_BY_SCHEMA[schema]} (schema {schema})")
-        try:
-            info = cls(Path(model_dir), str(meta["version"]), int(meta["input_size"]),
-                       float(meta["crop_margin"]), float(meta["threshold"]), float(meta.get("min_face_score", 0.0)),
-                       str(meta["files"]["keras"]), str(meta["files"]["tflite"]), meta,
-                       int((meta.get("embedding") or {}).get("dim", 0)), str(meta["files"].get("onnx") or ""),
-                       tuple(meta["classes"]), Calibration.from_meta(meta.get("calibration")),
-                       tuple(sorted({float(u) for u in (meta.get("rule_detector") or {}).get("upscale")
-                                         or RULE_UPSCALE_BEFORE_RECORDED})))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelError(f"classifier metadata {path}: missing or bad field {e}") from e
-        if not 16 <= info.input_size <= 512:
-            raise ModelError(f"classifier metadata {path}: input_size {info.input_size} out of 16..512")
-        if not 0.0 < info.threshold < 1.0:
-            raise ModelError(f"classifier metadata {path}: threshold {info.threshold} not in (0, 1)")
-        if not all(0 < u <= 8 for u in info.rule_upscale):
-            raise ModelError(f"classifier metadata {path}: rule_detector upscale {list(info.rule_upscale)} "
-                             "not in (0, 8]")
-        if not 0 <= info.embedding_dim <= 4096:
-            raise ModelError(f"classifier metadata {path}: embedding dim {info.embedding_dim} out of 0..4096")
-        return info
-
-    def raw_p(self) -> ModelInfo:
-        """The same model serving its raw p(violation) and deciding nothing itself (threshold 0.5, no
-        face-score minimum): for the studies that choose a rule of their own on raw p."""
-        return replace(self, calibration=Calibration(), threshold=0.5, min_face_score=0.0)
-
-    @property
-    def embedding_layers(self) -> tuple[str, ...]:
-        return tuple((self.raw.get("embedding") or {}).get("layers", ()))
 
 
 class MaskClassifier:
@@ -123,11 +42,11 @@ class MaskClassifier:
         if backend == "onnxruntime":
             if not self.info.onnx_file:
                 raise ModelError(f"classifier in {self.info.dir} has no ONNX file in {METADATA}: make one with "
-                                 f"`python -m models.export_onnx {self.info.dir}`")
-            from models.onnxclassifier import OrtRunner
+                                 f"`python -m maskwatch.models.training.export_onnx {self.info.dir}`")
+            from maskwatch.models.onnxclassifier import OrtRunner
             return OrtRunner(self.info.dir / self.info.onnx_file, device, threads)
         if device != "cpu":
-            from models.providers import DeviceError
+            from maskwatch.models.providers import DeviceError
             raise DeviceError(f"classifier.device {device} needs classifier.backend onnxruntime")
         if backend == "tflite":
             return _TFLiteRunner(self.info.dir / self.info.tflite_file, self.info.input_size, threads)
@@ -249,7 +168,7 @@ class _KerasRunner:
             model = self._load(path)
         self.model = model
         if embedding_layers:
-            from models.embedding import with_embedding
+            from maskwatch.models.embedding import with_embedding
             self.model = with_embedding(model, embedding_layers)
         self.two_outputs = bool(embedding_layers)
 

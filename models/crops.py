@@ -6,8 +6,6 @@ so a face at the edge keeps its aspect ratio instead of being squashed.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
@@ -49,19 +47,3 @@ def crop_faces(image: np.ndarray, boxes: np.ndarray, size: int, margin: float) -
     if len(boxes) == 0:
         return np.zeros((0, size, size, 3), np.uint8)
     return np.stack([crop_face(image, b, size, margin) for b in boxes])
-
-
-def scene_crops(scenes_dir: Path, split: str | None, size: int, margin: float,
-                limit: int | None = None) -> np.ndarray:
-    """Classifier crops of the annotated faces of a VOC scenes folder (one split of it, or all: None)."""
-    from models.voc import load_scenes, split_of
-
-    out = []
-    for scene in load_scenes(scenes_dir):
-        if split is not None and split_of(scene.stem) != split:
-            continue
-        img = cv2.imread(str(scene.image))
-        if img is not None and len(scene.boxes):
-            out.append(crop_faces(img, scene.boxes, size, margin))
-    crops = np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)
-    return crops[:limit] if limit else crops

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from maskwatch.detections import Detections
-from models.voc import iou_matrix
-from models.yunet import load_yunet
+from maskwatch.geometry import clamp, iou_matrix
+from maskwatch.models.yunet import load_yunet
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +164,7 @@ class FaceDetector:
         looks = np.zeros((len(merged), len(found)), np.float32)
         for j, view in enumerate(found):
             if len(view) and len(merged):
-                boxes = view.boxes.copy()
-                boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-                boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-                near = iou_matrix(merged.boxes, boxes) >= LOOK_IOU
+                near = iou_matrix(merged.boxes, clamp(view.boxes.copy(), w, h)) >= LOOK_IOU
                 looks[:, j] = np.where(near, view.scores[None, :], 0.0).max(axis=1)
         return merged, looks
 
@@ -244,9 +241,7 @@ class FaceDetector:
         found = Detections.concat(parts)
         if len(parts) > 1 and len(found):
             found = found.subset(nms(found.boxes, found.scores, self.nms_threshold))
-        boxes = found.boxes.copy()
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        boxes = clamp(found.boxes.copy(), w, h)
         keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
         return Detections(boxes[keep], found.scores[keep])
 

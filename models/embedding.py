@@ -49,3 +49,10 @@ def with_embedding(model, layers: tuple[str, ...] = EMBEDDING_LAYERS):
 def embedding_dim(model, layers: tuple[str, ...] = EMBEDDING_LAYERS) -> int:
     backbone = _backbone(model)
     return int(sum(backbone.get_layer(n).output.shape[-1] for n in layers))
+
+
+def embedding_meta() -> dict:
+    """The embedding's entry in a model's metadata.json."""
+    return {"layers": list(EMBEDDING_LAYERS), "dim": EMBEDDING_DIM,
+            "what": "appearance descriptor for tracking (models/embedding.py): pooled features of these layers, "
+                    "each L2-normalised, concatenated; a unit vector"}

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from maskwatch.detections import Detections
-from models.classifier import MaskClassifier
-from models.crops import crop_faces
-from models.detector import FaceDetector
+from maskwatch.models.classifier import MaskClassifier
+from maskwatch.models.crops import crop_faces
+from maskwatch.models.detector import FaceDetector
 
 
 @dataclass

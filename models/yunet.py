@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.providers import DeviceError, providers_for, session
+from maskwatch.models.providers import DeviceError, providers_for, session
 
 STRIDES = (8, 16, 32)
 BACKENDS = ("auto", "onnxruntime", "opencv")

@@ -33,26 +33,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from maskwatch.events_config import EventsConfig
-from workers.identity import TRAIL, Identity, Match, Registry, center, center_spacing, shift, unit
+from maskwatch.geometry import Box, iou
+from maskwatch.rule import Rule
+from maskwatch.workers.identity import TRAIL, Identity, Match, Registry, center, center_spacing, shift, unit
 
-Box = tuple[float, float, float, float]
 SMOOTHING = 0.5     # weight of the newest velocity sample: jitter averages out, turns still register
 APPEARANCE_EMA = 0.9  # BoT-SORT's: a track's look changes slowly, one odd frame does not move it
 WINDOW_EMBEDDINGS = 8  # recent embeddings a track averages into its prototype for identity matching
 # at 2 fps a walking face moves 2-3 of its widths a frame, beyond any motion gate: a face that
 # looks this much like the track (cosine), within REFIND_WIDTHS, still continues it
 REFIND_SIM, REFIND_WIDTHS = 0.8, 4.0
-
-
-def iou(a: Box, b: Box) -> float:
-    """The one IoU of the project's tracking code (boxes as x1, y1, x2, y2)."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -75,7 +65,7 @@ class Sighting:
 
     @property
     def no_mask(self) -> bool:
-        return self.required and self.p_no_mask >= self.threshold and self.score >= self.min_score
+        return self.required and bool(Rule(self.threshold, self.min_score).violates(self.p_no_mask, self.score))
 
 
 class State(enum.Enum):

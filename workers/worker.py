@@ -19,18 +19,20 @@ import cv2
 import numpy as np
 
 from maskwatch.annotate import incorrect_flags, label, verdicts
+from maskwatch.backoff import Backoff
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
+from maskwatch.models.crops import cut_square, square_region
+from maskwatch.models.pipeline import MaskPipeline
 from maskwatch.service import Every
 from maskwatch.shards import shard_of
+from maskwatch.status import WorkerStatusRecord, split_per_camera
 from maskwatch.wire import WireError
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
 from maskwatch.wire import live as wire_live
-from models.crops import cut_square, square_region
-from models.pipeline import MaskPipeline
-from workers.roi import inside
+from maskwatch.workers.roi import inside
 
 log = logging.getLogger(__name__)
 GROUP = "workers"
@@ -66,7 +68,7 @@ class Worker:
     def run(self) -> None:
         log.info("worker %s: serving %d cameras, batch %d", self.name, len(self.streams),
                  self.cfg.worker.batch_size)
-        delay, groups, down = self.BACKOFF_INITIAL_S, False, False
+        backoff, groups, down = Backoff(self.BACKOFF_INITIAL_S, self.BACKOFF_MAX_S), False, False
         try:
             while not self.stop.is_set():
                 try:
@@ -76,7 +78,8 @@ class Worker:
                     self._step()
                     if down:
                         log.info("worker %s: bus is back", self.name)
-                    delay, down = self.BACKOFF_INITIAL_S, False
+                    down = False
+                    backoff.reset()
                 except NoGroup:
                     log.warning("worker %s: frame streams or group gone (Redis reset?), recreating", self.name)
                     self.counts["bus_errors"] += 1
@@ -87,8 +90,7 @@ class Worker:
                         log.warning("worker %s: bus unavailable (%s), retrying with backoff", self.name, e)
                     self.counts["bus_errors"] += 1
                     down, groups = True, False  # a Redis restarted without its data lost the groups
-                    self.stop.wait(delay)
-                    delay = min(delay * 2, self.BACKOFF_MAX_S)
+                    self.stop.wait(backoff.next())
         finally:
             self._publish_status(state="stopped")
             log.info("worker %s: stopped after %d frames", self.name, self.counts["processed"])
@@ -276,12 +278,13 @@ class Worker:
 
     def _publish_status(self, state: str = "running") -> None:
         n = max(self.counts["processed"], 1)
-        status = {"state": state, "updated_at": time.time(), "model_version": self.model_version,
-                  "backend": self.pipeline.classifier.backend,
-                  "detector_backend": getattr(self.pipeline.detector, "backend", ""), **self.counts, **self.latest,
-                  **{f"{k}_ms": round(v / n, 2) for k, v in self.stage_ms.items()}}
+        totals, per_camera = split_per_camera({**self.counts, **self.latest})
+        status = WorkerStatusRecord(state, time.time(), self.model_version, self.pipeline.classifier.backend,
+                                    getattr(self.pipeline.detector, "backend", ""), counts=totals,
+                                    stage_ms={k: round(v / n, 2) for k, v in self.stage_ms.items()},
+                                    per_camera=per_camera)
         try:
-            self.bus.put_hash(self.bus.keys.worker_status(self.name), status, ttl_s=120)
+            self.bus.put_hash(self.bus.keys.worker_status(self.name), status.to_hash(), ttl_s=120)
         except BusError as e:  # best effort: a worker must outlive the bus it reports to
             log.debug("worker %s: status not published (%s)", self.name, type(e).__name__)
 

@@ -29,7 +29,7 @@ def annotated_boxes():
     import cv2
     import numpy as np
 
-    from models.voc import load_annotation
+    from maskwatch.models.evaluation.voc import load_annotation
 
     img = cv2.imread(str(SCENE))
     boxes, violation = load_annotation(ROOT / "demo" / "scenes" / "annotations" / f"{STEM}.xml")
@@ -44,7 +44,7 @@ def clip(out: str) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from support.make_clip import make_h264_clip
 
-    from models.democlip import scene_frames
+    from maskwatch.models.evaluation.democlip import scene_frames
 
     img = cv2.imread(str(SCENE))
     if img is None:
@@ -127,7 +127,7 @@ def violation(base: str, env_file: str, timeout: str) -> None:
     # it is the unmasked person, not the masked one
     import numpy as np
 
-    from models.voc import iou_matrix
+    from maskwatch.geometry import iou_matrix
 
     boxes, violation = annotated_boxes()
     overlap = iou_matrix(np.array([v["box"]], np.float32), boxes)[0]

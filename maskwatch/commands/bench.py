@@ -9,8 +9,8 @@ from maskwatch.config import Config, ConfigError
 
 
 def cmd_bench(args, cfg: Config) -> int:
+    from maskwatch.commands.bench_run import run_bench
     from maskwatch.host import describe
-    from workers.bench import run_bench
 
     try:
         w, h = (int(v) for v in args.resolution.lower().split("x"))

@@ -1,10 +1,10 @@
 """`maskwatch evaluate --clips DIR`: person-level precision, recall and duplicates on annotated clips.
 
-Each clip (models.clips) plays as a file camera through the real pipeline: the `run` path on the
+Each clip (maskwatch.models.evaluation.clips) plays as a file camera through the real pipeline: the `run` path on the
 in-process bus, the same ingest, worker, events and SQL code as the services, in real time. Clips
 run side by side as separate cameras, a few at a time so that the machine keeps up (a dropped
 frame would measure the machine, not the tracker). Violations are read back from the database and
-scored against the clip's ground truth (models.clipscore).
+scored against the clip's ground truth (maskwatch.models.evaluation.clipscore).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from maskwatch.config import Config, ConfigError
+from maskwatch.paths import demo_scenes
 
 log = logging.getLogger("maskwatch")
 FPS_BUDGET = 8.0  # camera-frames per second at once: 2 cores keep up at the default settings
@@ -63,7 +64,7 @@ def _config(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> Config:
 
 
 def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=None) -> dict[str, list]:
-    """Play the clips as cameras; per clip, its violations as models.clipscore.Reported.
+    """Play the clips as cameras; per clip, its violations as maskwatch.models.evaluation.clipscore.Reported.
     `pipeline`: the worker's, built once for cfg by the caller (else here)."""
     from maskwatch.commands.run import start_pipeline
     from maskwatch.membus import MemoryBus
@@ -112,9 +113,9 @@ def _watch(c: Config, bus, stop: threading.Event, longest_s: float) -> dict[str,
 def _reported(c: Config, starts: dict[str, float]) -> dict[str, list]:
     from sqlalchemy import select
 
+    from maskwatch.models.evaluation.clipscore import Reported
     from maskwatch.storage.db import make_engine, session_factory
-    from maskwatch.storage.models import Violation
-    from models.clipscore import Reported
+    from maskwatch.storage.tables import Violation
 
     engine = make_engine(c.database.url)
     out: dict[str, list] = {cam.id: [] for cam in c.cameras}
@@ -137,7 +138,7 @@ def _ts(d) -> float:
 
 def evaluate_clips(cfg: Config, root: Path, out: Path | None) -> dict:
     from maskwatch.builders import build_worker_pipeline
-    from models.clipscore import Score, score
+    from maskwatch.models.evaluation.clipscore import Score, score
 
     clips = _clips_in(root)
     work = (out or root) / "runs"
@@ -194,12 +195,12 @@ def with_model(cfg: Config, model_dir: Path | None) -> Config:
 def build(args, cfg: Config, model_dirs: tuple[Path | None, ...] = (None,)) -> None:
     """`--build`: the clips into args.clips, cast only with faces every one of these models reads
     right (so that the clips measure tracking and identity, not the frame-level model)."""
-    from models.build import build_pipeline
-    from models.clips import build_clips, reads_correctly
+    from maskwatch.models.build import build_pipeline
+    from maskwatch.models.evaluation.clips import build_clips, reads_correctly
 
     fps = tuple(float(v) for v in args.clip_fps.split(","))
     vets = [reads_correctly(build_pipeline(c.detector, c.classifier)) for c in (with_model(cfg, d) for d in model_dirs)]
-    build_clips(args.scenes_for_clips, args.clips, fps_list=fps, seed=args.seed,
+    build_clips(args.scenes_for_clips or demo_scenes(), args.clips, fps_list=fps, seed=args.seed,
                 vet=lambda img, violator: all(v(img, violator) for v in vets))
 
 

@@ -27,24 +27,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.models.build import DEFAULT_DETECTOR, build_detector
+from maskwatch.models.classifier import MaskClassifier
+from maskwatch.models.crops import cut_square, square_region
+from maskwatch.models.evaluation.compare import compare, table
+from maskwatch.models.evaluation.metrics import greedy_match
+from maskwatch.models.evaluation.reviewset import load_reviews
+from maskwatch.models.evaluation.voc import Scene, fold_of, load_scenes, split_of
+from maskwatch.models.pipeline import MaskPipeline
+from maskwatch.models.training.train import TrainSettings, train
 from maskwatch.models_config import DetectorConfig
 from maskwatch.reviews import export_reviews
 from maskwatch.storage import queries, repo
 from maskwatch.storage.db import make_engine, session_factory, upgrade
-from maskwatch.storage.models import ReviewLabel, ReviewStatus, Verdict
 from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.tables import ReviewLabel, ReviewStatus, Verdict
 from maskwatch.wire.detections import CROP_MARGIN
-from models.build import DEFAULT_DETECTOR, build_detector
-from models.classifier import MaskClassifier
-from models.compare import compare, table
-from models.crops import cut_square, square_region
-from models.metrics import greedy_match
-from models.pipeline import MaskPipeline
-from models.reviewset import load_reviews
-from models.train import TrainSettings, train
-from models.voc import Scene, fold_of, load_scenes, split_of
-from workers.events.changes import violation_id
-from workers.worker import CROP_PX  # the snapshot crop's side, as the worker cuts it
+from maskwatch.workers.events.changes import violation_id
+from maskwatch.workers.worker import CROP_PX  # the snapshot crop's side, as the worker cuts it
 
 log = logging.getLogger("maskwatch.reviewloop")
 

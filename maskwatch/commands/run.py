@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 from maskwatch.config import Config
+from maskwatch.paths import demo_scenes
 from maskwatch.service import install_signal_handlers
 
 log = logging.getLogger("maskwatch")
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_SCENES = ROOT / "demo" / "scenes" / "images"
 # photos with both masked and unmasked people, faces large enough to read on a 960x540 canvas
 DEMO_DATABASE = "out/demo/maskwatch.db"  # under run --demo's default --out; `users add --demo` opens it
 DEMO_PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jpg", "maksssksksss459.jpg")
@@ -24,11 +23,11 @@ DEMO_PHOTOS = ("maksssksksss114.jpg", "maksssksksss327.jpg", "maksssksksss148.jp
 
 def demo_config(cfg: Config, out: Path) -> Config:
     """The config with a demo camera and local storage under `out` (kept if already set by a file)."""
-    from models.democlip import build_clip
+    from maskwatch.models.evaluation.democlip import build_clip
 
     clip = out / "demo.avi"
     if not clip.is_file():
-        build_clip([DEMO_SCENES / p for p in DEMO_PHOTOS], clip)
+        build_clip([demo_scenes() / "images" / p for p in DEMO_PHOTOS], clip)
     data = cfg.model_dump()
     if not data["cameras"]:
         data["cameras"] = [{"id": "demo", "name": "Demo clip (CC0 scenes)", "url": str(clip), "fps": 5}]
@@ -107,7 +106,7 @@ def _dashboard(cfg: Config, bus) -> tuple[object, list[str]]:
 
     from werkzeug.serving import make_server
 
-    from dashboard.serve import QuietRequestHandler, make_wsgi, with_secret_key
+    from maskwatch.dashboard.serve import QuietRequestHandler, make_wsgi, with_secret_key
     from maskwatch.redact import redact_db_url
     from maskwatch.storage.db import make_engine, session_factory
     from maskwatch.storage.users import ensure_first_admin, list_users
@@ -121,7 +120,7 @@ def _dashboard(cfg: Config, bus) -> tuple[object, list[str]]:
     app = make_wsgi(with_secret_key(cfg), bus=bus, engine=engine)
     ssl_context = None
     if cfg.dashboard.tls:
-        from dashboard.tls import certificate_files
+        from maskwatch.dashboard.tls import certificate_files
 
         ssl_context = certificate_files(cfg.dashboard, cfg.site)
     server = make_server(cfg.dashboard.host, cfg.dashboard.port, app, threaded=True, ssl_context=ssl_context,

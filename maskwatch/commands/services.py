@@ -102,7 +102,7 @@ def cmd_events(args, cfg: Config) -> int:
 
 
 def cmd_dashboard(args, cfg: Config) -> int:
-    from dashboard.serve import serve
+    from maskwatch.dashboard.serve import serve
 
     serve(cfg)
     return 0

@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import text
 
 from maskwatch.storage.db import make_engine
-from maskwatch.storage.models import Base
+from maskwatch.storage.tables import Base
 
 config = context.config
 MIGRATION_LOCK = 0x6D61736B  # "mask": one key for every maskwatch upgrade on a server

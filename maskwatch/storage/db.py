@@ -12,11 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.errors import MaskwatchError
+from maskwatch.paths import migrations_dir
 from maskwatch.redact import redact_db_url
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = migrations_dir()
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

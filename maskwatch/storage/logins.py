@@ -9,7 +9,7 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from maskwatch.storage.models import LoginCounter
+from maskwatch.storage.tables import LoginCounter
 
 T = LoginCounter.__table__
 

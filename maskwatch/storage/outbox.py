@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from maskwatch.storage.models import Incident, OutboxMessage
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.repo import dialect_insert
+from maskwatch.storage.tables import Incident, OutboxMessage
 
 
 def enqueue(session: Session, sink: str, message_id: str, kind: str, camera_id: str, payload: dict) -> bool:

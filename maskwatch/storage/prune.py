@@ -15,8 +15,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.config import RetentionConfig
-from maskwatch.storage.models import CameraHour, Violation
 from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.tables import CameraHour, Violation
 
 log = logging.getLogger(__name__)
 BATCH = 500

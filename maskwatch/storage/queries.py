@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, literal_column, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.errors import MaskwatchError
-from maskwatch.storage.models import LABELS_OF_STATUS, CameraHour, ReviewLabel, ReviewStatus, Verdict, Violation
+from maskwatch.storage.tables import LABELS_OF_STATUS, CameraHour, ReviewLabel, ReviewStatus, Verdict, Violation
 
 HEX_ID = re.compile(r"^[0-9a-f]{8,40}$")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

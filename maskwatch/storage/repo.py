@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from maskwatch.storage.models import CameraHour, Violation
+from maskwatch.storage.tables import CameraHour, Violation
 
 
 def dialect_insert(session: Session):

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from maskwatch.config import refuse_example_secret
 from maskwatch.errors import MaskwatchError
-from maskwatch.storage.models import Role, User
+from maskwatch.storage.tables import Role, User
 
 log = logging.getLogger(__name__)
 

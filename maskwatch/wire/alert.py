@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from maskwatch.detections import box_width
+from maskwatch.geometry import box_width
 
 SCHEMA = "maskwatch.alert/1"
 

@@ -19,7 +19,7 @@ from dataclasses import field as dc_field
 
 import numpy as np
 
-from maskwatch.detections import verdict
+from maskwatch.rule import verdict
 from maskwatch.wire import WireError, check_version, field
 
 VERSION = 2

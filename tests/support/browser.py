@@ -1,5 +1,5 @@
 """A seeded dashboard under real gunicorn (PostgreSQL, Redis) and Debian's headless Chromium, for
-the browser tests (a pytest plugin: tests/conftest.py names it in pytest_plugins).
+the browser tests (their fixtures are in tests/dashboard/conftest.py).
 
 The site: two online cameras with live frames and a worker reporting them, a third camera that is
 offline, one with a long name; violations and compliance counts. Playwright drives
@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from maskwatch.storage.db import make_engine, session_factory
-from maskwatch.storage.models import CameraHour
 from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.tables import CameraHour
 from support.dashboard import (
     PASSWORD,
     add_violations,
@@ -29,10 +29,10 @@ from support.dashboard import (
     live_blob,
     make_users,
     make_violation,
-    pg_database,
-    redis_bus,
+    open_bus,
     violation_id,
 )
+from support.databases import pg_database_url
 from support.gunicorn import serving
 from support.rtsp import free_port
 from support.settings import REDIS_URL, ROOT
@@ -83,7 +83,7 @@ def artifacts() -> Path:
     return path
 
 
-def _seed(url: str, store: SnapshotStore) -> None:
+def seed_site(url: str, store: SnapshotStore) -> None:
     sessions = session_factory(engine := make_engine(url))
     make_users(sessions)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -99,7 +99,7 @@ def _seed(url: str, store: SnapshotStore) -> None:
     engine.dispose()
 
 
-def _config(tmp: Path, url: str, prefix: str, port: int) -> Path:
+def site_config(tmp: Path, url: str, prefix: str, port: int) -> Path:
     path = tmp / "dashboard.yaml"
     path.write_text(yaml.safe_dump({
         "site": "Browser test site",
@@ -113,42 +113,6 @@ def _config(tmp: Path, url: str, prefix: str, port: int) -> Path:
                       "secret_key": secrets.token_hex(16), "page_size": 5},
     }))
     return path
-
-
-@pytest.fixture(scope="session")
-def browser_site(tmp_path_factory) -> Iterator[Site]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run .ci/browser-deps.sh")
-    tmp = tmp_path_factory.mktemp("browser")
-    prefix = f"mwtest-{secrets.token_hex(4)}"
-    bus = redis_bus(prefix)
-    store = SnapshotStore(tmp / "snaps")
-    with pg_database() as url:
-        _seed(url, store)
-        port = free_port()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        try:
-            with serving(_config(tmp, url, prefix, port), port, artifacts() / "browser-gunicorn.log", cwd=ROOT,
-                         env=env) as base:
-                site = Site(base, url, bus, store)
-                site.report_live()
-                yield site
-        finally:
-            drop_prefix(bus, prefix)
-            bus.close()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run .ci/browser-deps.sh")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Tab:
@@ -172,11 +136,3 @@ class Tab:
 
     def close(self) -> None:
         self.context.close()
-
-
-@pytest.fixture
-def tab(chromium, browser_site):
-    t = Tab(chromium, browser_site.base, permissions=["notifications"])
-    yield t
-    t.close()
-    assert t.problems == []  # CSP violations and script errors show up here

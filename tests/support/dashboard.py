@@ -18,11 +18,11 @@ import numpy as np
 
 from maskwatch.config import Config, parse_config
 from maskwatch.storage.db import upgrade
-from maskwatch.storage.models import ReviewStatus, Role, User, Verdict, Violation
 from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.tables import ReviewStatus, Role, User, Verdict, Violation
 from maskwatch.storage.users import add_user
 from maskwatch.wire import live as wire_live
-from support import fixtures
+from support.detections import solid_jpeg
 from support.settings import REDIS_URL
 
 PASSWORD = "correct-horse-42"
@@ -30,20 +30,7 @@ FAST_HASH = "pbkdf2:sha256:1000"  # test users only: werkzeug's default scrypt c
 T0 = dt.datetime(2025, 3, 10, 8, 0, tzinfo=dt.UTC)
 
 
-@contextlib.contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for one test module; yields its URL."""
-    with fixtures.pg_database() as name:
-        yield fixtures.pg_url(name)
-
-
-def sqlite_database(tmp: Path) -> str:
-    url = f"sqlite:///{tmp / 'dash.db'}"
-    upgrade(url)
-    return url
-
-
-def redis_bus(prefix: str):
+def open_bus(prefix: str):
     """A RedisBus on its own prefix; skips without a server."""
     from maskwatch.bus import RedisBus
 
@@ -56,7 +43,7 @@ def drop_prefix(bus, prefix: str) -> None:
         bus.r.delete(*keys)
 
 
-def make_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redis_url: str | None = None,
+def dashboard_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redis_url: str | None = None,
                 prefix: str = "mw", alerts: dict | None = None, **dashboard) -> Config:
     raw = {
         "site": "Test site",
@@ -71,14 +58,6 @@ def make_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redi
     return parse_config(raw, "<test>", env={})
 
 
-def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
-    img = np.zeros((size[1], size[0], 3), np.uint8)
-    img[:] = color
-    ok, buf = cv2.imencode(".jpg", img)
-    assert ok
-    return buf.tobytes()
-
-
 def live_blob(camera: str, color: tuple[int, int, int] = (200, 120, 40), size: tuple[int, int] = (320, 180),
               faces=(((40, 30, 90, 95), "violation", "no mask 0.99"), ((200, 40, 240, 90), "mask", "mask 0.97")),
               captured_at: float | None = None) -> bytes:
@@ -87,7 +66,7 @@ def live_blob(camera: str, color: tuple[int, int, int] = (200, 120, 40), size: t
 
     return wire_live.encode(wire_live.LiveFrame(
         camera, captured_at or time.time(), time.time(), size[0], size[1],
-        [wire_live.LiveFace(tuple(map(float, box)), kind, text) for box, kind, text in faces], jpeg(color, size)))
+        [wire_live.LiveFace(tuple(map(float, box)), kind, text) for box, kind, text in faces], solid_jpeg(color, size)))
 
 
 def violation_id(n: int) -> str:
@@ -100,8 +79,8 @@ def make_violation(n: int, camera: str, first_seen: dt.datetime, *, p: float = 0
     vid = violation_id(n)
     crop, frame = (store.relpaths(vid, first_seen) if store else (f"x/{vid}_crop.jpg", f"x/{vid}_frame.jpg"))
     if store is not None:
-        store.write(crop, jpeg((40, 40, 200)))
-        store.write(frame, jpeg((30, 160, 30), (320, 180)))
+        store.write(crop, solid_jpeg((40, 40, 200)))
+        store.write(frame, solid_jpeg((30, 160, 30), (320, 180)))
     return Violation(
         id=vid, camera_id=camera, track_id=n, first_seen=first_seen,
         last_seen=first_seen + dt.timedelta(seconds=12), p_no_mask=p, face_score=0.8, box=[10, 10, 40, 40],
@@ -122,7 +101,7 @@ def make_users(sessions) -> dict[str, User]:
 
 def login(client, user: User) -> None:
     """Log in through the session cookie (the login form itself is tested separately)."""
-    from dashboard.auth import SessionUser
+    from maskwatch.dashboard.auth import SessionUser
     from maskwatch.storage.users import get_user
 
     # as stored now: a logout or role change since `user` was read has moved its session version

@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from maskwatch.builders import events_service
 from maskwatch.config import parse_config
 from maskwatch.storage.db import make_engine, session_factory
-from maskwatch.storage.models import Violation
 from maskwatch.storage.snapshots import SnapshotStore
+from maskwatch.storage.tables import Violation
 from maskwatch.wire.detections import encode
-from support.fixtures import REDIS_URL, detection
-from workers.events import GROUP, EventsService
+from maskwatch.workers.events import GROUP
+from support.detections import detection
+from support.settings import REDIS_URL, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CAM = "gate-1"
 FPS = 5.0
 BAD_P, GOOD_P = 0.92, 0.08
@@ -37,7 +38,7 @@ def raw_config(bus, url: str, snap_dir: Path, top: dict | None = None, **events)
             "snapshots": {"dir": str(snap_dir)}, "events": ev, **(top or {})}
 
 
-def make_config(bus, url: str, snap_dir: Path, top: dict | None = None, **events):
+def events_config(bus, url: str, snap_dir: Path, top: dict | None = None, **events):
     return parse_config(raw_config(bus, url, snap_dir, top, **events), env={})
 
 
@@ -102,7 +103,7 @@ def wait_for(cond, timeout: float = 10.0, what: str = "condition"):
 @contextlib.contextmanager
 def running(config, bus, sessions, snap_dir: Path, name: str = "events", shard=None):
     stop = threading.Event()
-    svc = EventsService(config, bus, sessions, SnapshotStore(snap_dir), stop, name, shard)
+    svc = events_service(config, bus, sessions, SnapshotStore(snap_dir), stop, name, shard)
     th = threading.Thread(target=svc.run, name="events-under-test", daemon=True)
     th.start()
     try:

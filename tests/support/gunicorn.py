@@ -25,8 +25,8 @@ def serving(config: Path, port: int, log: Path, *, https: bool = False, cwd: Pat
             env: dict[str, str] | None = None) -> Iterator[str]:
     """Yields the base URL of a healthy dashboard; gunicorn's master stops its workers on SIGTERM."""
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.serve", str(config)], cwd=cwd or config.parent,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "maskwatch.dashboard.serve", str(config)],
+                                cwd=cwd or config.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"{'https' if https else 'http'}://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc, log, unverified() if https else None)

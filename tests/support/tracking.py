@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from maskwatch.config import parse_config
-from workers.tracker import Sighting, Tracker
+from maskwatch.workers.tracker import Sighting, Tracker
 
 W, H = 40.0, 48.0  # face box size in pixels
 

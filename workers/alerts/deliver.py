@@ -18,11 +18,12 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from maskwatch.backoff import backoff_delay
 from maskwatch.storage import outbox
-from maskwatch.storage.models import OutboxMessage
 from maskwatch.storage.queries import as_utc
+from maskwatch.storage.tables import OutboxMessage
 from maskwatch.wire import alert
-from workers.alerts.sinks import SinkError
+from maskwatch.workers.alerts.sinks import SinkError
 
 log = logging.getLogger(__name__)
 ROUND = 200
@@ -56,7 +57,7 @@ class Deliverer:
         return len(ok)
 
     def _backoff(self, attempts: int) -> float:
-        return min(self.retry_max_s, 2.0 ** attempts) * self.rng.uniform(0.8, 1.2)
+        return backoff_delay(attempts, 2.0, self.retry_max_s, self.rng)
 
     def _sink_round(self, name: str, msgs: list[OutboxMessage], now: float, ok: list, bad: list) -> None:
         sink, sender = self.sinks[name], self.senders[name]

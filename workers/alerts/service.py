@@ -19,12 +19,12 @@ from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
 from maskwatch.storage import outbox
-from maskwatch.storage.models import utc
 from maskwatch.storage.queries import as_utc
-from workers.alerts.deliver import Deliverer
-from workers.alerts.health import CameraHealth, Change
-from workers.alerts.sinks import sender_for
-from workers.alerts.writer import AlertWriter
+from maskwatch.storage.tables import utc
+from maskwatch.workers.alerts.deliver import Deliverer
+from maskwatch.workers.alerts.health import CameraHealth, Change
+from maskwatch.workers.alerts.sinks import sender_for
+from maskwatch.workers.alerts.writer import AlertWriter
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0

@@ -10,10 +10,10 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
-from maskwatch.detections import verdict
-from maskwatch.storage.models import utc
-from workers.identity import Identity, Registry
-from workers.tracker import Sighting, State, Step
+from maskwatch.rule import verdict
+from maskwatch.storage.tables import utc
+from maskwatch.workers.identity import Identity, Registry
+from maskwatch.workers.tracker import Sighting, State, Step
 
 
 def violation_id(camera: str, entry_id: str, face: int) -> str:

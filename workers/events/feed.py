@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from maskwatch.wire.detections import DetectionMsg
-from workers.tracker import Tracker
+from maskwatch.workers.tracker import Tracker
 
 _order = itertools.count()  # ties in capture time keep arrival order
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from workers.tracker import Sighting
+from maskwatch.workers.tracker import Sighting
 
 
 class AckLedger:

@@ -13,7 +13,7 @@ import math
 
 from maskwatch.bus import Bus
 from maskwatch.errors import BusError
-from workers.identity import Identity, Registry
+from maskwatch.workers.identity import Identity, Registry
 
 log = logging.getLogger(__name__)
 KEPT = 500  # newest violators persisted per camera: bounded writes and memory

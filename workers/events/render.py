@@ -10,7 +10,7 @@ import numpy as np
 from maskwatch.annotate import draw
 from maskwatch.config import SnapshotConfig
 from maskwatch.detections import Detections
-from workers.tracker import Box, Sighting
+from maskwatch.workers.tracker import Box, Sighting
 
 
 @dataclass(frozen=True, slots=True)

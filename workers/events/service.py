@@ -28,21 +28,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
+from maskwatch.geometry import clamp_box
 from maskwatch.policy import required
 from maskwatch.shards import Shard
+from maskwatch.status import EventsStatusRecord
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.wire import WireError
 from maskwatch.wire.detections import DetectionMsg, decode
-from workers.alerts.service import AlertsService
-from workers.alerts.writer import AlertWriter
-from workers.events.changes import Changes, Stored, changes_of, extensions
-from workers.events.feed import CameraFeed
-from workers.events.ledger import AckLedger
-from workers.events.memory import IdentityMemory
-from workers.events.render import FrameInfo
-from workers.events.store import Interrupted, Store
-from workers.events.validate import check
-from workers.tracker import Sighting, Step, Tracker
+from maskwatch.workers.alerts.service import AlertsService
+from maskwatch.workers.alerts.writer import AlertWriter
+from maskwatch.workers.events.changes import Changes, Stored, changes_of, extensions
+from maskwatch.workers.events.feed import CameraFeed
+from maskwatch.workers.events.ledger import AckLedger
+from maskwatch.workers.events.memory import IdentityMemory
+from maskwatch.workers.events.render import FrameInfo
+from maskwatch.workers.events.store import Interrupted, Store
+from maskwatch.workers.events.validate import check
+from maskwatch.workers.tracker import Sighting, Step, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +58,16 @@ STATUS_TTL_S = 30        # a dead service's status disappears instead of looking
 
 class EventsService:
     def __init__(self, config: Config, bus: Bus, sessions: sessionmaker[Session], snapshots: SnapshotStore,
-                 stop: threading.Event, name: str = "events", shard: Shard | None = None):
+                 stop: threading.Event, name: str = "events", shard: Shard | None = None, *,
+                 writer: AlertWriter | None = None, alerts: AlertsService | None = None):
+        """`writer`: the outbox rows a violation's alerts become (None: no sink asks for them);
+        `alerts`: the site's alerts loop (camera health, delivery) that this shard runs in a thread of
+        its own, shard 0's. The composition root (maskwatch.builders) wires both."""
         self.cfg, self.ev, self.bus, self.stop, self.name = config, config.events, bus, stop, name
         self.shard = shard or Shard(0, config.events.shards)
         self.stream = bus.keys.detections(self.shard.index)
-        writer = AlertWriter(config)
         self.store = Store(sessions, snapshots, config.snapshots, stop, lambda: self._publish_status(force=True),
-                           alerts=writer if writer else None)
+                           alerts=writer)
         self.store.on_db_back = self._db_back
         self.memory = IdentityMemory(bus, self.ev.revisit_s)
         self.ledger = AckLedger()
@@ -77,9 +82,7 @@ class EventsService:
         self._backlog_s = 0.0
         self._pending = 0
         self._next_status = 0.0
-        # one alerts loop per site (camera health, outbox delivery): shard 0's
-        alerts = AlertsService(config, bus, sessions, stop) if self.shard.index == 0 else None
-        self._alerts = alerts if alerts else None
+        self._alerts = alerts
 
     @property
     def db_ok(self) -> bool:
@@ -94,15 +97,17 @@ class EventsService:
             return "snapshot store failing"
         return ""
 
-    def counters(self) -> dict[str, int | float | str]:
-        out: dict[str, int | float | str] = dict(self._counts)
+    def status(self) -> EventsStatusRecord:
         # lag: the age of the oldest detection not settled yet (settled ones are deleted), so a
         # stall shows as a growing lag however little gets processed; latency: of the last one
-        out.update(pending=self._pending, lag_s=round(self._backlog_s, 3), latency_s=round(self._latency_s, 3),
-                   problem=self.problem, db_ok=int(self.store.db_ok),
-                   snapshots_ok=int(self.store.snapshots_ok), db_rejected=self.store.rejected,
-                   shard=str(self.shard), cameras=len(self._cams))
-        return out
+        return EventsStatusRecord(**self._counts, pending=self._pending, lag_s=round(self._backlog_s, 3),
+                                  latency_s=round(self._latency_s, 3), problem=self.problem,
+                                  db_ok=int(self.store.db_ok), snapshots_ok=int(self.store.snapshots_ok),
+                                  db_rejected=self.store.rejected, shard=str(self.shard), cameras=len(self._cams),
+                                  updated_at=round(time.time(), 3))
+
+    def counters(self) -> dict[str, int | float | str]:
+        return self.status().to_hash()
 
     def run(self) -> None:
         self.bus.ensure_group(self.stream, GROUP, "0")
@@ -284,8 +289,8 @@ class EventsService:
         try:
             self._pending = self.bus.pending_count(self.stream, GROUP)
             self._backlog_s = self.bus.oldest_age_s(self.stream)
-            self.bus.put_hash(self.bus.keys.events_status(self.shard.index),
-                              {**self.counters(), "updated_at": round(time.time(), 3)}, ttl_s=STATUS_TTL_S)
+            self.bus.put_hash(self.bus.keys.events_status(self.shard.index), self.status().to_hash(),
+                              ttl_s=STATUS_TTL_S)
         except BusError as e:  # status is best effort; the loop reports bus outages
             log.debug("events: status not published (%s)", type(e).__name__)
 
@@ -293,17 +298,10 @@ class EventsService:
 def sightings(entry_id: str, msg: DetectionMsg, under_policy=None) -> list[Sighting]:
     """The faces of one entry; under_policy(box) False: a face where or when no mask is required
     (None: required for every face)."""
-    boxes = [clamp(f.box, msg.width, msg.height) for f in msg.faces]
+    boxes = [clamp_box(f.box, msg.width, msg.height) for f in msg.faces]
     info = FrameInfo(msg.width, msg.height, msg.model_version, tuple(boxes))
     embs = msg.embeddings or [None] * len(msg.faces)  # decode() made them float32 unit vectors
     under = [under_policy(b) for b in boxes] if under_policy else [True] * len(boxes)
     return [Sighting(msg.captured_at, boxes[i], f.p_no_mask, msg.threshold, entry_id, i, f.score, msg.crops[i],
                      msg.frame_jpeg, info, msg.min_face_score, embs[i], under[i], f.p_incorrect)
             for i, f in enumerate(msg.faces)]
-
-
-def clamp(box, width: int, height: int) -> tuple[float, float, float, float]:
-    """A box inside its frame: a face at the edge keeps what is in view, and absurd coordinates
-    cannot overflow anything downstream (they are still somebody's face)."""
-    x1, y1, x2, y2 = (min(max(float(v), 0.0), float(lim)) for v, lim in zip(box, (width, height, width, height)))
-    return x1, y1, max(x2, min(x1 + 1.0, width)), max(y2, min(y1 + 1.0, height))

@@ -14,12 +14,13 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maskwatch.backoff import Backoff
 from maskwatch.config import SnapshotConfig
 from maskwatch.storage import repo
-from maskwatch.storage.models import ReviewStatus, Verdict, Violation, utc
 from maskwatch.storage.snapshots import SnapshotStore
-from workers.events.changes import Changes, NewViolation, Stored, hour_of
-from workers.events.render import render_frame
+from maskwatch.storage.tables import ReviewStatus, Verdict, Violation, utc
+from maskwatch.workers.events.changes import Changes, NewViolation, Stored, hour_of
+from maskwatch.workers.events.render import render_frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class Store:
     def _with_db(self, work: Callable[[Session], T], written: list[str]) -> T | None:
         """Run `work` in a transaction until it commits (transient failures back off and retry);
         None when the database rejects the data itself."""
-        delay = self.BACKOFF_INITIAL_S
+        backoff = Backoff(self.BACKOFF_INITIAL_S, self.BACKOFF_MAX_S)
         while True:
             written.clear()
             try:
@@ -114,8 +115,7 @@ class Store:
                     log.error("events: cannot write snapshots under %s (%s), holding detections unacked",
                               self.snapshots.root, e.strerror or type(e).__name__)
                 self.snapshots_ok = False
-            self._wait(delay)
-            delay = min(delay * 2, self.BACKOFF_MAX_S)
+            self._wait(backoff.next())
 
     def _wait(self, delay: float) -> None:
         """Back off, reporting state at least once a second: a stall must show while it lasts."""

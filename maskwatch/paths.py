@@ -1,0 +1,56 @@
+"""The one resolver of data paths: every file the product reads from its own package (weights,
+migrations, the demo's scenes) and the shared data beside a checkout is found here, never from a
+module's `__file__` elsewhere.
+
+Package data is found through `importlib.resources`, so the same call works from a checkout (the
+editable install), a strict editable install and a wheel in site-packages or a container image.
+"""
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+from pathlib import Path
+
+from maskwatch.errors import MaskwatchError
+
+# the shared data and tools beside a developer's checkout (../shared); a site never needs it
+SHARED_ENV = "MASKWATCH_SHARED"
+
+
+class DataPathError(MaskwatchError, FileNotFoundError):
+    """A data folder the command needs is not where it should be; the message says where to get it."""
+
+
+def _package_dir(package: str) -> Path:
+    return Path(str(files(package)))
+
+
+def weights_dir() -> Path:
+    """The shipped YuNet files and the classifier folder (models/weights in a checkout)."""
+    return _package_dir("maskwatch.models") / "weights"
+
+
+def migrations_dir() -> Path:
+    """Alembic's scripts (maskwatch/migrations)."""
+    return _package_dir("maskwatch") / "migrations"
+
+
+def demo_scenes() -> Path:
+    """The bundled CC0 scenes (demo/scenes in a checkout, maskwatch/demo/scenes when installed): the
+    demo clip, the benchmarks' frames and the tests' fixtures are made from them."""
+    path = _package_dir("maskwatch.demo") / "scenes"
+    if not (path / "images").is_dir():
+        raise DataPathError(f"the bundled demo scenes are missing: {path}/images (reinstall maskwatch)")
+    return path
+
+
+def shared_dir() -> Path:
+    """The shared data beside a checkout: $MASKWATCH_SHARED, else ../shared from the current folder
+    (the project's root, where `make` runs)."""
+    return Path(os.environ.get(SHARED_ENV, "../shared"))
+
+
+def shared(rel: str) -> Path | None:
+    """A path under the shared data, or None where it does not exist (a site, CI without it)."""
+    path = shared_dir() / rel
+    return path if path.exists() else None

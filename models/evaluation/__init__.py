@@ -1,0 +1,2 @@
+"""Evaluation: scene sets, metrics, person clips and the comparisons that promote a model (`maskwatch
+evaluate`, `detect`, `clips`)."""

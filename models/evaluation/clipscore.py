@@ -1,0 +1,86 @@
+"""Person-level scoring of violations against a clip's ground truth (maskwatch.models.evaluation.clips): pure.
+
+A violation is matched to the person whose box overlaps its evidence box best, at IoU >= 0.3 (the
+same IoU as shared/tools/score.py), at frames within `slack_s` of the evidence's capture time (the
+snapshot's; without it, anywhere between first and last seen). Per clip and overall:
+
+- recall: violators with at least one violation / violators;
+- precision: violators reported / (violators reported + violations matching no violator);
+- duplicates: violations beyond a violator's first, as a share of violators.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from maskwatch.geometry import iou_matrix
+
+IOU = 0.3
+
+
+@dataclass(frozen=True)
+class Reported:
+    first_s: float  # seconds into the clip
+    last_s: float
+    box: tuple[float, float, float, float]
+    evidence_s: float | None = None  # when the evidence box was seen: matched at that moment only
+
+
+@dataclass
+class Score:
+    violators: int = 0
+    found: int = 0        # violators with a violation
+    false: int = 0        # violations matching no violator
+    duplicates: int = 0
+    violations: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, other: Score) -> None:
+        for k in ("violators", "found", "false", "duplicates", "violations"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.misses += other.misses
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.violators if self.violators else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.found / (self.found + self.false) if self.found + self.false else 1.0
+
+    @property
+    def duplicate_rate(self) -> float:
+        return self.duplicates / self.violators if self.violators else 0.0
+
+    def row(self) -> dict:
+        return {"violators": self.violators, "violations": self.violations, "found": self.found,
+                "false": self.false, "duplicates": self.duplicates, "recall": round(self.recall, 3),
+                "precision": round(self.precision, 3), "duplicate_rate": round(self.duplicate_rate, 3)}
+
+
+def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
+    fps = truth["fps"]
+    best, best_iou = None, IOU
+    lo, hi = (v.first_s, v.last_s) if v.evidence_s is None else (v.evidence_s, v.evidence_s)
+    for p in truth["persons"]:
+        near = [box for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
+        if near:
+            o = float(iou_matrix([v.box], near).max())
+            if o >= best_iou:
+                best, best_iou = p["id"], o
+    return best
+
+
+def score(truth: dict, reported: list[Reported]) -> Score:
+    violators = {p["id"] for p in truth["persons"] if p["violator"]}
+    hits: dict[str, int] = {}
+    out = Score(violators=len(violators), violations=len(reported))
+    for v in reported:
+        who = match(truth, v)
+        if who in violators:
+            hits[who] = hits.get(who, 0) + 1
+        else:
+            out.false += 1
+    out.found = len(hits)
+    out.duplicates = sum(n - 1 for n in hits.values())
+    out.misses = sorted(violators - set(hits))
+    return out

@@ -1,0 +1,149 @@
+"""`maskwatch evaluate --compare OLD NEW`: two model folders side by side on the held-out scenes,
+on the operators' reviewed faces and on the person clips; NEW is promotable only when it is worse
+on none of them.
+
+The clips are there because frame-level scores cannot see identity: a model's appearance
+embedding is new with its weights, and one that splits a person into two tracks gives a
+duplicate violation while scoring as well as ever on single frames (a three-verdict candidate did).
+
+Promotion (`--promote DIR`) copies NEW into the folder the workers load (classifier.model_dir):
+they pick it up on restart, and its version goes on every violation row from then on. The folder
+it replaces is kept beside it as DIR.previous.
+"""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from maskwatch.models.classifier import MaskClassifier
+from maskwatch.models.crops import crop_faces
+from maskwatch.models.evaluation.evaluate import BUCKETS, evaluate
+from maskwatch.models.evaluation.metrics import CI_LEVEL, f1_gain_interval
+from maskwatch.models.evaluation.reviewset import Reviewed
+from maskwatch.models.modelinfo import ModelInfo
+from maskwatch.models.pipeline import MaskPipeline
+
+GAIN_BUCKETS = ("all", ">=24px")
+
+
+def score_reviews(classifier: MaskClassifier, faces: list[Reviewed]) -> dict:
+    """Violation precision / recall / F1 on reviewed faces, at the model's own threshold."""
+    if not faces:
+        return {"faces": 0, "violation_precision": 0.0, "violation_recall": 0.0, "violation_f1": 0.0, "accuracy": 0.0}
+    size, margin = classifier.input_size, classifier.info.crop_margin
+    crops = np.concatenate([crop_faces(f.image, np.array([f.box]), size, margin) for f in faces])
+    flagged = classifier.predict(crops)[0] >= classifier.info.threshold
+    truth = np.array([f.violation for f in faces])
+    tp, fp, fn = int((flagged & truth).sum()), int((flagged & ~truth).sum()), int((~flagged & truth).sum())
+    prec, rec = (tp / (tp + fp) if tp + fp else 0.0), (tp / (tp + fn) if tp + fn else 0.0)
+    return {"faces": len(faces), "violations": int(truth.sum()), "violation_precision": round(prec, 3),
+            "violation_recall": round(rec, 3),
+            "violation_f1": round(2 * prec * rec / (prec + rec), 3) if prec + rec else 0.0,
+            "accuracy": round(float((flagged == truth).mean()), 3)}
+
+
+def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | None,
+            play_clips: Callable[[str, Path], dict] | None = None) -> dict:
+    """Both models through the same detector; `promotable` (and `worse_on`, why not) says whether NEW
+    may replace OLD.
+    `play_clips(name, model_dir)`: the person-level score (maskwatch.models.evaluation.clipscore.Score.row) of the clips
+    played with that model (the composition root runs them through the real pipeline)."""
+    out, counts = {}, {}
+    for name, folder in (("old", old), ("new", new)):
+        clf = MaskClassifier.load(folder, backend="tflite")
+        result = {"model": str(folder), "version": clf.info.version, "classes": list(clf.info.classes)}
+        if scenes:
+            r = evaluate(MaskPipeline(detector, clf), scenes)
+            counts[name] = r["_counts"]
+            result["scenes"] = {k: r["buckets"][k] for k in BUCKETS}  # F1 by face size too
+        if reviews is not None:
+            result["reviews"] = score_reviews(clf, reviews)
+        if play_clips is not None:
+            result["clips"] = play_clips(name, folder)
+        out[name] = result
+    if counts:
+        out["scenes_gain"] = {k: scenes_gain(out["old"]["scenes"][k], out["new"]["scenes"][k], counts["old"][k],
+                                             counts["new"][k]) for k in GAIN_BUCKETS}
+    out["worse_on"] = worse_on(out["old"], out["new"])
+    out["promotable"] = not out["worse_on"]
+    return out
+
+
+def scenes_gain(old: dict, new: dict, old_counts, new_counts) -> dict:
+    """NEW's held-out F1 less OLD's, with its paired interval over the images: the promotion rule
+    stays "worse on nothing", and this says whether a difference is more than these images' noise."""
+    lo, hi = f1_gain_interval(old_counts, new_counts)
+    return {"violation_f1": round(new["violation_f1"] - old["violation_f1"], 3),
+            "interval": [round(lo, 3), round(hi, 3)], "beyond_noise": not lo <= 0.0 <= hi}
+
+
+# (where, part, bucket, number, its name, higher is better): NEW may lose on none of these
+CRITERIA = (
+    ("held-out scenes", "scenes", "all", "violation_f1", "violation F1", True),
+    ("reviewed faces", "reviews", None, "violation_f1", "violation F1", True),
+    ("person clips", "clips", None, "recall", "violators found", True),
+    ("person clips", "clips", None, "precision", "precision", True),
+    ("person clips", "clips", None, "duplicates", "duplicate violations", False),
+)
+
+
+def worse_on(old: dict, new: dict) -> list[str]:
+    """What NEW is worse on, where both were measured: one line each."""
+    out = []
+    for where, part, bucket, number, name, higher in CRITERIA:
+        if part not in old or part not in new:
+            continue
+        o, n = ((r[part][bucket] if bucket else r[part])[number] for r in (old, new))
+        if (n < o) if higher else (n > o):
+            out.append(f"{where}: {name} {n} {'<' if higher else '>'} {o}")
+    return out
+
+
+def table(result: dict) -> str:
+    lines = ["| | old | new |", "|---|---|---|",
+             f"| version | {result['old']['version']} | {result['new']['version']} |",
+             f"| classes | {len(result['old']['classes'])} | {len(result['new']['classes'])} |"]
+    for part, keys in (("scenes", ("all", ">=24px")), ("reviews", (None,))):
+        if part not in result["old"]:
+            continue
+        for key in keys:
+            o = result["old"][part][key] if key else result["old"][part]
+            n = result["new"][part][key] if key else result["new"][part]
+            label = f"held-out scenes, {key} faces" if key else f"reviewed faces ({o['faces']})"
+            for col in ("violation_precision", "violation_recall", "violation_f1"):
+                lines.append(f"| {label}: {col.replace('violation_', 'violation ')} | {o[col]:.3f} | {n[col]:.3f} |")
+    for key, gain in result.get("scenes_gain", {}).items():
+        lo, hi = gain["interval"]
+        lines.append(f"| held-out scenes, {key} faces: violation F1 new - old, {CI_LEVEL:.0%} interval over images | | "
+                     f"{gain['violation_f1']:+.3f} ({lo:+.3f} to {hi:+.3f}: "
+                     f"{'beyond' if gain['beyond_noise'] else 'within'} these images' noise) |")
+    if "scenes" in result["old"]:
+        for key in (k for k in result["old"]["scenes"] if k not in ("all", ">=24px")):
+            o, n = result["old"]["scenes"][key], result["new"]["scenes"][key]
+            lines.append(f"| held-out scenes, {key} faces ({o['violations_gt']} violations): violation F1 | "
+                         f"{o['violation_f1']:.3f} | {n['violation_f1']:.3f} |")
+    if "clips" in result["old"]:
+        for col in ("violators", "found", "false", "duplicates", "recall", "precision"):
+            lines.append(f"| person clips: {col} | {result['old']['clips'][col]} | {result['new']['clips'][col]} |")
+    lines.append("")
+    lines.append("promotable: NEW is worse on none" if result["promotable"]
+                 else "not promotable: NEW is worse on " + "; ".join(result["worse_on"]))
+    return "\n".join(lines)
+
+
+def promote(new: Path, target: Path) -> Path:
+    """Copy NEW into `target` (atomically replacing it; the old one stays as target.previous)."""
+    ModelInfo.load(new)  # only a model that loads
+    target = Path(target)
+    staging = target.with_name(target.name + ".incoming")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(new, staging)
+    previous = target.with_name(target.name + ".previous")
+    if target.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        target.rename(previous)
+    staging.rename(target)
+    return target
