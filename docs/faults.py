@@ -43,8 +43,8 @@ BEFORE = """Before the hardening issue (#10), on the same kinds of fault: a work
 restarted (no violation after it); behind 3 silent cameras a good file camera came online after
 10.4 s and an RTSP one after 15.7 s, and took 32 s to come back after its server returned; ingest
 closed and reopened every camera once a second during a Redis outage; a full snapshot disk left
-the status at `db_ok=1` with a frozen lag. Each of those is now a test (tests/test_bus_outage.py,
-test_ingest_isolation.py, test_events_stalls.py) besides this table."""
+the status at `db_ok=1` with a frozen lag. Each of those is now a test (tests/maskwatch/test_bus_outage.py,
+tests/ingest/test_ingest_isolation.py, tests/workers/events/test_events_stalls.py) besides this table."""
 
 
 def until(pred, timeout: float, step: float = 0.2) -> float | None:

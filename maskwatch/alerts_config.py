@@ -38,7 +38,7 @@ class SinkBase(Strict):
 
 class WebhookSink(SinkBase):
     type: Literal["webhook"]
-    url: str = Field(description="POSTed JSON (the payload schema in the README); may hold a token: use ${ENV}")
+    url: str = Field(description="POSTed JSON (the payload schema in docs/alerts.md); may hold a token: use ${ENV}")
     timeout_s: float = Field(5.0, gt=0, le=60)
     hmac_secret: str | None = Field(None, description="signs each body: X-Maskwatch-Signature: sha256=<hex>; "
                                                       "use ${ENV}")

@@ -123,7 +123,7 @@ class SnapshotConfig(Strict):
 
 class WorkerConfig(Strict):
     # on a CPU a frame waits for its whole batch: 4 frames keep 8 x 5 fps of 720p under 500 ms p95
-    # (README); a GPU worker gains from 8-32
+    # (docs/measurements.md); a GPU worker gains from 8-32
     batch_size: int = Field(4, ge=1, le=128, description="frames per batch, across cameras")
     max_wait_ms: int = Field(20, ge=0, le=5000, description="wait this long to fill a batch")
     max_frame_age_s: float = Field(2.0, gt=0, le=600, description="older frames are skipped (counted)")

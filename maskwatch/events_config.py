@@ -15,12 +15,13 @@ class EventsConfig(Strict):
                                          "less confident ones only continue tracks (ByteTrack's two stages)")
     appearance_gate: float = Field(
         0.5, ge=-1.0, le=1.0, description="a face less alike a track than this (cosine) never continues it")
-    # measured on the person clips (README): the same person's track prototypes >= 0.97, different
+    # measured on the person clips (docs/tracking-and-identity.md): the same person's track
+    # prototypes >= 0.97, different
     # people at the same spot (alike backgrounds in their crops) up to 0.84
     identity_threshold: float = Field(
         0.88, ge=0.0, le=1.0, description="cosine similarity at which a violating track is the same person "
                                           "as an earlier violator (no second violation)")
-    # measured on the occlusion clips (README): a walker found again past a pillar is 0.76-0.88
+    # measured on the occlusion clips (docs/tracking-and-identity.md): a walker found again past a pillar is 0.76-0.88
     # alike their track before it; the place and time checked instead (workers.identity.on_course)
     on_course_threshold: float = Field(
         0.70, ge=0.0, le=1.0, description="the same, for a track that begins where an earlier violator, "
@@ -42,7 +43,7 @@ class EventsConfig(Strict):
     def _removed(cls, data):
         if isinstance(data, dict) and "cooldown_s" in data:
             raise ValueError("cooldown_s was removed: violations are now deduplicated by who the person is, "
-                             "not where they stood; use revisit_s (README: Upgrading)")
+                             "not where they stood; use revisit_s (docs/tracking-and-identity.md: Upgrading)")
         return data
 
     @model_validator(mode="after")

@@ -10,7 +10,7 @@ same person as an earlier violator only when
   the identity, walking, would be by now, a few seconds after it was lost, heading the same way:
   someone who passed behind a pillar), >= the lower `on_course_threshold`, because a walker's
   crops change with the backdrop and the pose along the way (measured on the occlusion clips,
-  README), and
+  docs/tracking-and-identity.md), and
 - place and time are plausible: where the identity and the track were both seen at the same moment
   they were at the same place (two faces in view at once are two people; the same face seen twice
   at once is a replay after a crash), and from where the identity was last seen to where the track

@@ -13,7 +13,7 @@ generated site, to show what operators' reviews change.
 - `evaluate --compare OLD NEW` scores both on the held-out test scenes and on part B's reviewed
   faces (reviews NEW never trained on), and says whether NEW may be promoted.
 
-Minutes on a CPU; the numbers are the README's "review loop" table.
+Minutes on a CPU; the numbers are the "review loop" table of docs/model-commands.md.
 """
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def f1_interval_cell(bucket: dict) -> str:
 
 
 def report(results: dict[str, dict], out: Path | None) -> str:
-    """A Markdown table (printed, and pasted into the README) plus report.json and a PR-curve PNG."""
+    """A Markdown table (printed, and pasted into the docs) plus report.json and a PR-curve PNG."""
     for r in results.values():
         r.pop("_counts", None)  # for a paired comparison (maskwatch.models.evaluation.compare), not for the report
     lines = ["| pipeline | faces | " + " | ".join(COLUMNS) + f" | violation F1, {CI_LEVEL:.0%} interval over images"

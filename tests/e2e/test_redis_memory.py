@@ -1,4 +1,4 @@
-"""Redis memory over a long run stays under the bound the README states per camera.
+"""Redis memory over a long run stays under the bound docs/running-a-site.md states per camera.
 
 The real `maskwatch run` (ingest's capture processes, a worker, events) against a private
 redis-server, two cameras playing the demo clip of CC0 scenes with violators in it, sampled
@@ -22,7 +22,7 @@ from maskwatch.commands.run import DEMO_PHOTOS
 from maskwatch.models.evaluation.democlip import build_clip
 
 CAMERAS = 2
-PER_CAMERA_MB = 4.0   # README, "Bounded Redis memory"
+PER_CAMERA_MB = 4.0   # docs/running-a-site.md, "Bounded Redis memory"
 RUN_S = 40
 
 

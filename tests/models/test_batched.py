@@ -155,7 +155,8 @@ def _uninstalled_python(tmp_path) -> str:
     checkout on a lent GPU machine, where nothing was pip-installed."""
     wrapper = tmp_path / "python-bare"
     purelib = sysconfig.get_paths()["purelib"]
-    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{purelib}" exec {sys.executable} -S "$@"\n')
+    path = f'PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{purelib}"'
+    wrapper.write_text(f'#!/bin/sh\n{path} exec {sys.executable} -S "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 

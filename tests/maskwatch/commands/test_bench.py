@@ -1,5 +1,5 @@
 """`maskwatch bench` end to end at a toy size: it runs and reports every number it promises
-(no speed is asserted here: targets live in the README, measured by the real benchmark)."""
+(no speed is asserted here: targets live in docs/measurements.md, measured by the real benchmark)."""
 import json
 import subprocess
 import sys
