@@ -99,10 +99,17 @@ def _model_commands(sub) -> None:
     s.add_argument("--seed", type=int)
 
     s = _cmd(sub, "evaluate", "maskwatch.commands.modeling:cmd_evaluate",
-             "score the pipeline on VOC-annotated scenes, or per person on annotated clips (--clips)")
+             "score the pipeline on VOC-annotated scenes, or per person on clips (--clips) or real footage (--videos)")
     s.add_argument("--scenes", type=Path, help="VOC scenes folder (frame-level scores)")
     s.add_argument("--clips", type=Path, metavar="DIR",
-                   help="person-annotated clips (models/clips.py): play each through the run path, score per person")
+                   help="person-annotated clips (models/evaluation/clips.py): play each through the run path, score "
+                        "per person")
+    s.add_argument("--videos", type=Path, metavar="DIR",
+                   help="annotated real footage (STEM.mp4): play each through the run path, score per person")
+    s.add_argument("--labels", type=Path, metavar="DIR",
+                   help="with --videos: STEM.attributes.csv (and STEM.gt.txt, else beside the video); default: "
+                        "the repository's labels (models/evaluation/labels)")
+    s.add_argument("--video-fps", type=float, default=5.0, help="with --videos: the camera's frame rate")
     s.add_argument("--build", action="store_true", help="with --clips: first build the clips into DIR")
     s.add_argument("--clip-fps", default="2,5", help="with --build: frame rates, comma-separated")
     s.add_argument("--seed", type=int, default=1, help="with --build: which people, paths and timings")

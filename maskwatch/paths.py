@@ -44,6 +44,15 @@ def demo_scenes() -> Path:
     return path
 
 
+def video_labels() -> Path:
+    """Our labels of real footage (models/evaluation/labels in a checkout: never in the wheel, like
+    the footage they describe)."""
+    path = _package_dir("maskwatch.models.evaluation") / "labels"
+    if not path.is_dir():
+        raise DataPathError(f"no video labels at {path}: run from a checkout, or pass --labels DIR")
+    return path
+
+
 def shared_dir() -> Path:
     """The shared data beside a checkout: $MASKWATCH_SHARED, else ../shared from the current folder
     (the project's root, where `make` runs)."""

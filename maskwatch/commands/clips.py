@@ -43,19 +43,24 @@ def _clips_in(root: Path) -> list[tuple[Path, dict]]:
 
 def _groups(clips: list[tuple[Path, dict]]) -> list[list[tuple[Path, dict]]]:
     groups, load = [[]], 0.0
-    for clip in sorted(clips, key=lambda c: -c[1]["fps"]):
-        if groups[-1] and load + clip[1]["fps"] > FPS_BUDGET:
+    for clip in sorted(clips, key=lambda c: -_camera_fps(c[1])):
+        if groups[-1] and load + _camera_fps(clip[1]) > FPS_BUDGET:
             groups.append([])
             load = 0.0
         groups[-1].append(clip)
-        load += clip[1]["fps"]
+        load += _camera_fps(clip[1])
     return [g for g in groups if g]
+
+
+def _camera_fps(truth: dict) -> float:
+    return truth.get("camera_fps", truth["fps"])
 
 
 def _config(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> Config:
     data = cfg.model_dump(mode="json")
-    data["cameras"] = [{"id": folder.name, "url": str(folder / "clip.avi"), "fps": truth["fps"]}
-                       for folder, truth in clips]
+    # a rendered clip plays at its own rate; a real video (truth["video"]) as a camera at camera_fps
+    data["cameras"] = [{"id": folder.name, "url": truth.get("video", str(folder / "clip.avi")),
+                        "fps": truth.get("camera_fps", truth["fps"])} for folder, truth in clips]
     data["ingest"]["loop_files"] = False
     data["redis"]["url"] = None
     data["database"]["url"] = f"sqlite:///{work / 'clips.db'}"
@@ -76,7 +81,7 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=
     upgrade(c.database.url)
     bus, stop = MemoryBus("clips"), threading.Event()
     threads = start_pipeline(c, bus, stop, pipeline=pipeline)
-    starts = _watch(c, bus, stop, max(_duration_s(t) for _, t in clips))
+    starts = _watch(c, bus, stop, max(_duration_s(t) for _, t in clips), {f.name: t["fps"] for f, t in clips})
     stop.set()
     for t in threads:
         t.join(30)
@@ -88,9 +93,9 @@ def _duration_s(truth: dict) -> float:
     return (max((b[0] for p in truth["persons"] for b in p["boxes"]), default=0) + 1) / truth["fps"]
 
 
-def _watch(c: Config, bus, stop: threading.Event, longest_s: float) -> dict[str, float]:
+def _watch(c: Config, bus, stop: threading.Event, longest_s: float, read_fps: dict[str, float]) -> dict[str, float]:
     """Wait for every clip to end (plus the time to settle its tracks); the wall time of each
-    clip's first frame, estimated from ingest's status."""
+    clip's first frame, estimated from ingest's status (files are read at their own frame rate)."""
     estimates: dict[str, list[float]] = {cam.id: [] for cam in c.cameras}
     deadline = time.monotonic() + longest_s + 120
     settle = c.events.track_max_gap_s + c.events.reorder_s + 3.0
@@ -101,7 +106,7 @@ def _watch(c: Config, bus, stop: threading.Event, longest_s: float) -> dict[str,
             h = bus.get_hash(bus.keys.camera_status(cam.id))
             read, last = int(h.get("frames_read", 0) or 0), float(h.get("last_frame_at", 0) or 0)
             if read and last:
-                estimates[cam.id].append(last - (read - 1) / cam.fps)
+                estimates[cam.id].append(last - (read - 1) / read_fps[cam.id])
             ended += h.get("state") == "ended"
         if ended == len(c.cameras):
             ended_at = ended_at or time.monotonic()

@@ -77,8 +77,11 @@ def cmd_evaluate(args, cfg: Config) -> int:
     if args.clips:
         from maskwatch.commands.clips import cmd_evaluate_clips
         return cmd_evaluate_clips(args, cfg)
+    if args.videos:
+        from maskwatch.commands.videos import cmd_evaluate_videos
+        return cmd_evaluate_videos(args, cfg)
     if not args.scenes:
-        raise ConfigError("evaluate: give --scenes DIR (frame-level) or --clips DIR (per person)")
+        raise ConfigError("evaluate: give --scenes DIR (frame-level), --clips DIR or --videos DIR (per person)")
     scenes = select_scenes(args.scenes, args.split)
     if not scenes:
         raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
