@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -132,6 +132,11 @@ class WorkerConfig(Strict):
     threads: int | None = Field(None, ge=1, le=64,
                                 description="CPU threads for detection and classification (default: all cores)")
     live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed")
+    # what tells people apart (maskwatch.models.appearance): on real footage clothing separates
+    # people far better than the face alone (docs/real-footage.md)
+    appearance: Literal["face", "face+clothing"] = Field(
+        "face", description="the descriptor the tracker and identity compare: the face embedding, or it "
+                            "joined with the colours of the torso below the face")
 
 
 class RetentionConfig(Strict):

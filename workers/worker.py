@@ -23,6 +23,7 @@ from maskwatch.backoff import Backoff
 from maskwatch.bus import Bus, Entry
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
+from maskwatch.models.appearance import with_clothing
 from maskwatch.models.crops import cut_square, square_region
 from maskwatch.models.pipeline import MaskPipeline
 from maskwatch.service import Every
@@ -216,6 +217,8 @@ class Worker:
         # and where ingest saw no change since the camera's last frame, no detection is needed
         results = self.pipeline.run([f.image for f in batch], skip_doubtful=True,
                                     regions=[f.msg.regions for f in batch])
+        if self.cfg.worker.appearance == "face+clothing":
+            results = [with_clothing(f.image, det) for f, det in zip(batch, results)]
         for f in batch:
             kind = "full" if f.msg.regions is None else "regions" if f.msg.regions else "still"
             self.counts[f"{kind}_frames"] += 1

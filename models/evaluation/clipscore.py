@@ -73,7 +73,7 @@ def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     near = {p["id"]: [box for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
             for p in truth["persons"]}
     if truth.get("boxes_are", "face") == "person":
-        return _holding(v.box, near)
+        return holding(v.box, near)
     best, best_iou = None, IOU
     for pid, boxes in near.items():
         if boxes:
@@ -83,7 +83,7 @@ def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     return best
 
 
-def _holding(face, near: dict[str, list]) -> str | None:
+def holding(face, near: dict[str, list]) -> str | None:
     cx, cy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
     held = [((x2 - x1) * (y2 - y1), pid) for pid, boxes in near.items() for x1, y1, x2, y2 in boxes
             if x1 <= cx <= x2 and y1 <= cy <= y1 + (y2 - y1) / 2]

@@ -32,7 +32,7 @@ SITE_CONFIG = DEPLOY / "maskwatch.yaml"
 CONFIG_IN_CONTAINER = "/etc/maskwatch/maskwatch.yaml"
 HEALTHCHECK = "/opt/maskwatch/healthcheck.py"
 
-# the ways the README uses the compose files: (files under deploy/, env file under deploy/)
+# the ways deploy/README.md uses the compose files: (files under deploy/, env file under deploy/)
 COMPOSE_SETS = {
     "central": (["docker-compose.yml"], ".env.example"),
     "central-gpu": (["docker-compose.yml", "docker-compose.gpu.yml"], ".env.example"),

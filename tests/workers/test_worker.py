@@ -8,6 +8,7 @@ import pytest
 from support.detections import frame_fields
 
 from maskwatch.config import parse_config
+from maskwatch.models.appearance import CLOTHING_DIM
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
 from maskwatch.wire import live as wire_live
@@ -123,3 +124,15 @@ def test_frames_left_by_a_dead_worker_are_claimed(redis_bus, pipeline, scene_ima
     assert w.counts["claimed"] == 3
     assert w.counts["processed"] == 1 and w.counts["dropped_superseded"] == 2  # newest of the three
     assert redis_bus.pending_count(s, GROUP) == 0
+
+
+@pytest.mark.parametrize("appearance, extra", [("face", 0), ("face+clothing", CLOTHING_DIM)])
+def test_the_descriptor_travels_as_the_config_asks(redis_bus, pipeline, scene_images, appearance, extra):
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    make_groups(redis_bus, ("a",))
+    redis_bus.add(redis_bus.keys.frames("a"), frame_fields("a", 0, img))
+    run_worker(config(appearance=appearance), redis_bus, pipeline, lambda w: w.counts["processed"] >= 1)
+    (m,) = read_detections(redis_bus)
+    dims = {len(e) for e in m.embeddings if e is not None}
+    assert dims == {pipeline.classifier.info.embedding_dim + extra}
+    assert all(abs(float(np.linalg.norm(e)) - 1.0) < 1e-2 for e in m.embeddings if e is not None)
