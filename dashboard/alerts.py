@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, render_template, request
 from maskwatch.alerts_config import INCIDENT_KINDS, MqttSink, sinks_of
 from maskwatch.dashboard.params import parse_camera
 from maskwatch.dashboard.state import state
-from maskwatch.redact import redact_text, redact_url
+from maskwatch.redact import origin, redact_text
 from maskwatch.storage import outbox
 from maskwatch.storage.queries import BadQuery, as_utc
 from maskwatch.storage.tables import Incident
@@ -40,7 +40,7 @@ def sink_views(session) -> list[SinkView]:
     out = []
     for sink in sinks_of(state().config):
         target = f"mqtt{'s' if sink.tls else ''}://{sink.host}:{sink.port}" if isinstance(sink, MqttSink) \
-            else redact_url(sink.url.split("?", 1)[0])
+            else origin(sink.url)  # Slack's, Discord's and Teams' paths are their credentials
         v = SinkView(sink.name, sink.type, target)
         if (st := states.get(sink.name)) is not None:
             v.pending, v.failing, v.delivered = st.pending, st.failing, st.delivered

@@ -166,7 +166,8 @@ def export_csv():
     rows = iter_filtered(state().sessions, flt, sort=sort)
     name = f"violations-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.csv"
     return Response(stream_with_context(csv_lines(rows)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    # a list of people's violations and reviews: no browser or proxy cache keeps a copy
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 def _snapshot(vid: str, kind: str):

@@ -1,15 +1,20 @@
-"""Keep credentials out of logs, status and pages: camera URLs carry passwords."""
+"""Keep credentials out of logs, status and pages: camera URLs and webhook targets carry them.
+
+What a URL may show is its scheme, host, port and path: the user information is replaced by ***,
+every query value by *** (vendors name their secrets freely: password, psw, loginpas, access_token,
+api_key...) and any fragment by ***. Free text (an FFmpeg error, a delivery failure) gets the same
+for every URL inside it.
+"""
 from __future__ import annotations
 
 import re
 
-# greedy to the last '@' before white space: a password may itself hold '/', '?', '#' or '@'
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>\S*@)")
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*")
+# a URL inside text runs to the next white space
+_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<rest>\S*)")
 
 
 def redact_url(url: str) -> str:
-    """The URL with user:password replaced by *** and secret query values hidden."""
+    """The URL with user:password, every query value and the fragment replaced by ***."""
     return redact_text(url.strip())
 
 
@@ -24,6 +29,31 @@ def redact_db_url(url: str) -> str:
         return redact_text(url)
 
 
+def origin(url: str) -> str:
+    """Only the scheme, host and port of a URL: where a webhook sends, without the path that Slack,
+    Discord and Teams make the credential of."""
+    m = _URL.match(url.strip())
+    if not m:
+        return "***"
+    return m["scheme"] + re.split(r"[/?#]", _redact_rest(m["rest"]).removeprefix("***@"), maxsplit=1)[0]
+
+
 def redact_text(text: str) -> str:
-    """Any URL credentials inside free text (an OpenCV or FFmpeg error message, say)."""
-    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\g<scheme>***@", text))
+    """Every URL inside free text, redacted as redact_url does."""
+    return _URL.sub(lambda m: m["scheme"] + _redact_rest(m["rest"]), text)
+
+
+def _redact_rest(rest: str) -> str:
+    # user information runs to the last '@': a password may itself hold '/', '?', '#' or '@'
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    rest, hash_, _fragment = rest.partition("#")
+    path, question, query = rest.partition("?")
+    if question:
+        query = "&".join(_hide_value(param) for param in query.split("&"))
+    return path + question + query + ("#***" if hash_ else "")
+
+
+def _hide_value(param: str) -> str:
+    name, eq, _value = param.partition("=")
+    return f"{name}=***" if eq else ("***" if name else "")

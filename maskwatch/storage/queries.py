@@ -69,6 +69,7 @@ class ViolationFilter:
         return out
 
 
+INT32 = (-(2 ** 31), 2 ** 31 - 1)  # face_width is an INTEGER column
 SORT_COLUMNS = {"first_seen": Violation.first_seen, "p_no_mask": Violation.p_no_mask,
                 "face_width": Violation.face_width, "face_score": Violation.face_score}
 
@@ -134,6 +135,8 @@ class Cursor:
                 value = int(number) if column == "face_width" else float(number)
                 if column not in SORT_COLUMNS or column == "first_seen" or not math.isfinite(value):
                     raise ValueError
+                if column == "face_width" and not INT32[0] <= value <= INT32[1]:
+                    raise ValueError  # the column's own range: a larger one cannot be bound to the query
         except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
             raise BadQuery("invalid page cursor") from None
         if not HEX_ID.match(vid):

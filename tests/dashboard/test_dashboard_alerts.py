@@ -16,6 +16,8 @@ from maskwatch.storage import outbox
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 SINKS = {"sinks": [
     {"type": "webhook", "name": "ops-hook", "url": "https://hooks.example/abc?token=tok-secret-1"},
+    # Slack's, Discord's and Teams' webhooks carry their credential in the path (and a fragment)
+    {"type": "webhook", "name": "chat-hook", "url": "https://hooks.slack.example/services/T000/B000/path-secret-1#f"},
     {"type": "mqtt", "name": "site-mqtt", "host": "broker.local", "port": 8883, "tls": True,
      "username": "mw", "password": "mqtt-secret-1"}]}
 
@@ -50,11 +52,15 @@ def client(app):
 
 def test_the_alerts_page_shows_each_sinks_state_and_no_credential(client):
     html = client.get("/alerts").get_data(as_text=True)
-    for text in ("ops-hook", "site-mqtt", "https://hooks.example/abc", "mqtts://broker.local:8883", "HTTP 503",
-                 "failing", "waiting", "offline: refused", "the same picture"):
+    for text in ("ops-hook", "chat-hook", "site-mqtt", "https://hooks.example", "https://hooks.slack.example",
+                 "mqtts://broker.local:8883", "HTTP 503", "failing", "waiting", "offline: refused", "the same picture"):
         assert text in html, text
-    assert "tok-secret-1" not in html and "mqtt-secret-1" not in html
+    api = client.get("/api/alerts").get_data(as_text=True)
+    for page in (html, api):  # a webhook shows its host and its sink's name, never its path
+        assert "tok-secret-1" not in page and "mqtt-secret-1" not in page and "path-secret-1" not in page
+        assert "/services/" not in page and "/abc" not in page
     sinks = {s["name"]: s for s in client.get("/api/alerts").get_json()["sinks"]}
+    assert sinks["chat-hook"]["target"] == "https://hooks.slack.example"
     assert (sinks["ops-hook"]["delivered"], sinks["ops-hook"]["failing"], sinks["ops-hook"]["health"]) == \
         (2, 1, "failing")
     assert (sinks["site-mqtt"]["pending"], sinks["site-mqtt"]["health"]) == (1, "waiting")

@@ -51,7 +51,9 @@ def _publish_status(bus, now: float) -> None:
         "fps_cap": 5, "frames_read": 1000, "frames_sent": 400, "last_frame_at": now - 1, "reconnects": 2,
         "last_error": "", "next_retry_at": 0, "width": 1280, "height": 720, "updated_at": now})
     bus.put_hash(k.camera_status("cam-b"), {
-        "state": "offline", "name": "Camera B", "url": "rtsp://admin:hunter2@10.0.0.2/s", "fps_read": 3,
+        "state": "offline", "name": "Camera B", "fps_read": 3,
+        # an older ingest's raw URL: userinfo and query values of any name are secrets (vendors' own names)
+        "url": "rtsp://admin:hunter2@10.0.0.2/s?access_token=hunter2&api_key=hunter2&psw=hunter2&loginpas=hunter2",
         "frames_read": 50, "frames_sent": 20, "last_frame_at": now - 300, "reconnects": 7,
         "last_error": "cannot open rtsp://admin:hunter2@10.0.0.2/s", "next_retry_at": now + 5, "updated_at": now})
     for name, (pa, pb, da) in {"w1": (150, 10, 3), "w2": (100, 0, 1)}.items():

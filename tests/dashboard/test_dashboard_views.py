@@ -228,6 +228,7 @@ def test_csv_export_streams_filtered_rows(env, client):
     resp = client.get("/violations.csv?camera=cam-b")
     assert resp.is_streamed and resp.mimetype == "text/csv"
     assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["Cache-Control"] == "no-store"  # people's faces and reviews: no cache keeps a copy
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
     assert [r["id"] for r in rows] == [v.id for v in _rows(sessions) if v.camera_id == "cam-b"]
     noted = next(r for r in rows if r["id"] == violation_id(16))

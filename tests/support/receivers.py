@@ -23,9 +23,11 @@ class Webhook:
     """Records every POST (body, headers); `secret` checks X-Maskwatch-Signature, answering 401 when
     it is wrong."""
 
-    def __init__(self, port: int | None = None, secret: str | None = None):
-        self.port, self.secret = port or free_port(), secret
+    def __init__(self, port: int | None = None, secret: str | None = None, redirect: tuple[int, str] | None = None):
+        """`redirect`: (status, location) to answer every POST with instead."""
+        self.port, self.secret, self.redirect = port or free_port(), secret, redirect
         self.got: list[dict] = []
+        self.other: list[tuple[str, dict]] = []  # requests other than POST: (method, headers)
         self.headers: list[dict] = []
         self.bad_signatures = 0
         self.server = self.thread = None
@@ -40,6 +42,11 @@ class Webhook:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if owner.redirect is not None:
+                    self.send_response(owner.redirect[0])
+                    self.send_header("Location", owner.redirect[1])
+                    self.end_headers()
+                    return
                 if owner.secret is not None:
                     want = "sha256=" + hmac.new(owner.secret.encode(), body, "sha256").hexdigest()
                     if not hmac.compare_digest(want, self.headers.get("X-Maskwatch-Signature", "")):
@@ -50,6 +57,11 @@ class Webhook:
                 owner.got.append(json.loads(body))
                 owner.headers.append(dict(self.headers))
                 self.send_response(204)
+                self.end_headers()
+
+            def do_GET(self):  # what a followed 301/302/303 turns a POST into
+                owner.other.append((self.command, dict(self.headers)))
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):

@@ -18,6 +18,7 @@ import urllib.request
 
 from maskwatch.alerts_config import MqttSink, WebhookSink
 from maskwatch.errors import MaskwatchError
+from maskwatch.redact import origin
 from maskwatch.wire.alert import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,17 @@ log = logging.getLogger(__name__)
 
 class SinkError(MaskwatchError):
     """A message the receiver did not take; the text is safe to store and show."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failed delivery, never followed: following one would forward the message id
+    and its signature to another host, and a body that reached no one would count as delivered."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def body_of(payload: dict) -> bytes:
@@ -48,9 +60,12 @@ class WebhookSender:
             headers["X-Maskwatch-Signature"] = signature(self.cfg.hmac_secret, body)
         req = urllib.request.Request(self.cfg.url, data=body, method="POST", headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
+            with _OPENER.open(req, timeout=self.cfg.timeout_s) as resp:
                 resp.read(1024)
         except urllib.error.HTTPError as e:
+            if 300 <= e.code < 400:
+                raise SinkError(f"HTTP {e.code}: a redirect to {origin(e.headers.get('Location') or '')}, "
+                                "not followed") from None
             raise SinkError(f"HTTP {e.code}") from None
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
