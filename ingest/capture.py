@@ -32,7 +32,7 @@ from maskwatch.backoff import backoff_delay
 from maskwatch.config import CameraConfig, IngestConfig
 from maskwatch.ingest.motion import MotionGate
 from maskwatch.ingest.native import NativeLog
-from maskwatch.ingest.source import configure_ffmpeg, kind_of, open_capture
+from maskwatch.ingest.source import configure_ffmpeg, kind_of, open_capture, probe_target, reachable
 from maskwatch.wire.frames import FrameMsg
 
 PROGRESS_INTERVAL_S = 0.5
@@ -118,7 +118,22 @@ class Capture:
             delay = backoff_delay(self.failures, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.rng)
             self._emit(Offline(error, delay, bug))
             self._progress(force=True)
+            self._wait_out(delay)
+
+    def _wait_out(self, delay: float) -> None:
+        """The backoff, cut short when the camera's server comes back: a server that refused or
+        did not answer is probed once a second (a TCP connect, far cheaper than an open), and the
+        moment it accepts again the camera reopens, so a rebooted camera is back within seconds
+        however long the backoff has grown. A server that answers yet fails the open (a wrong
+        path or password) waits its whole backoff."""
+        target = probe_target(self.cam.url) if self.cfg.probe_interval_s else None
+        if target is None or reachable(target):
             self.stop.wait(delay)
+            return
+        deadline = time.monotonic() + delay
+        while not self.stop.wait(min(self.cfg.probe_interval_s, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or reachable(target):
+                return
 
     def _with_reason(self, error: str) -> str:
         """The error with what FFmpeg said about it, if it said something."""

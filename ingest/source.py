@@ -7,6 +7,8 @@ open in ~0.1 s instead of ~5 s.
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 from pathlib import Path
 
 import cv2
@@ -50,3 +52,29 @@ def open_capture(cam: CameraConfig, cfg: IngestConfig) -> cv2.VideoCapture:
         cap.release()
         raise OSError("could not open the stream (unreachable, refused, wrong path or timed out)")
     return cap
+
+
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443, "rtmp": 1935}
+
+
+def probe_target(url: str) -> tuple[str, int] | None:
+    """(host, port) a stream camera's server listens on, for a reachability probe; None for files,
+    webcams and URLs without a host."""
+    if kind_of(url) != "stream":
+        return None
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    return (parts.hostname, port) if parts.hostname and port else None
+
+
+def reachable(target: tuple[str, int], timeout_s: float = 0.5) -> bool:
+    """Does the server accept a TCP connection? Far cheaper than an open (no RTSP or HTTP
+    handshake, no decoder): what a camera waiting out its backoff asks about once a second."""
+    try:
+        with socket.create_connection(target, timeout=timeout_s):
+            return True
+    except OSError:
+        return False

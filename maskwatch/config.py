@@ -92,6 +92,9 @@ class IngestConfig(Strict):
     read_timeout_s: float = Field(5.0, gt=0, le=120, description="a read that blocks longer is a failure")
     backoff_initial_s: float = Field(1.0, gt=0, le=60)
     backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    # between two opens, a camera whose server is down is probed (a TCP connect) this often, and
+    # reopened the moment its server accepts again: back within seconds of a reboot (0: off)
+    probe_interval_s: float = Field(1.0, ge=0, le=60)
     max_width: int = Field(1920, ge=160, le=7680, description="frames wider than this are downscaled")
     status_interval_s: float = Field(1.0, gt=0, le=60)
     loop_files: bool = Field(True, description="restart file sources at their end (demo clips)")

@@ -104,7 +104,7 @@ def interpolate(rows: dict[int, tuple[float, float, float, float]]) -> list[list
 
 
 def frame_rate(stem_path: Path, video: Path | None) -> float:
-    ini = stem_path.with_suffix(".seqinfo.ini")
+    ini = stem_path.parent / f"{stem_path.name}.seqinfo.ini"
     if ini.is_file():
         parser = configparser.ConfigParser()
         parser.read(ini)

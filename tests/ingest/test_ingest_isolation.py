@@ -131,6 +131,26 @@ def test_a_camera_whose_server_returns_is_back_within_its_backoff(rtsp_clip_serv
     assert back - returned <= BACKOFF_MAX_S * 1.2 + 2.5, f"back after {back - returned:.1f} s"
 
 
+def test_a_rebooted_camera_is_back_within_seconds_at_the_default_backoff(rtsp_clip_server, redis_bus):
+    """The default backoff grows to 30 s; a camera whose server comes back after a long outage is
+    reopened the moment its server accepts connections again, not at its next backoff."""
+    cfg = {"cameras": [{"id": "cam", "url": rtsp_clip_server.url("cam")}],
+           "ingest": {"status_interval_s": 0.2}}  # the default backoff and probe
+    with Running(parse_config(cfg, env={}), redis_bus):
+        assert wait_until(lambda: state(redis_bus, "cam") == "online", 2 * OPEN_TIMEOUT_S)
+        rtsp_clip_server.kill()
+        assert wait_until(lambda: state(redis_bus, "cam") == "offline", 8)
+        # refused opens at 1, 2, 4 and 8 s: the backoff stands at 16 s (+-20%) when the server returns
+        assert wait_until(lambda: int(redis_bus.get_hash(redis_bus.keys.camera_status("cam")).get("reconnects", 0))
+                          >= 5, 30)
+        rtsp_clip_server.start()
+        returned = time.monotonic()
+        back = wait_until(lambda: state(redis_bus, "cam") == "online", 30)
+    assert back is not None, "the camera did not come back"
+    # with probe_interval_s: 0 it waits out the backoff, 16 s (tried)
+    assert back - returned <= 5.0, f"back after {back - returned:.1f} s"
+
+
 def test_a_killed_capture_process_is_restarted_and_the_others_keep_sending(avi, redis_bus):
     cams = [{"id": "victim", "url": str(avi), "fps": 5}, {"id": "other", "url": str(avi), "fps": 5}]
     status = lambda cam: redis_bus.get_hash(redis_bus.keys.camera_status(cam))  # noqa: E731
