@@ -12,7 +12,7 @@ from support.settings import DEMO_SCENES
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
     for item in items:
-        if here in Path(item.fspath).parents:
+        if here in item.path.parents:
             item.add_marker(pytest.mark.study)
 
 
