@@ -1,9 +1,10 @@
 """Operations endpoints, open without login: /healthz for load balancers, /metrics for Prometheus."""
 from __future__ import annotations
 
+import hmac
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -64,4 +65,13 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(generate_latest(state().registry), content_type=CONTENT_TYPE_LATEST)
+    token = state().config.dashboard.metrics_token
+    if token is not None:
+        scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            resp = Response("metrics need a bearer token (dashboard.metrics_token)\n", 401, mimetype="text/plain")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="maskwatch metrics"'
+            return resp
+    resp = Response(generate_latest(state().registry), content_type=CONTENT_TYPE_LATEST)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

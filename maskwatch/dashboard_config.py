@@ -25,6 +25,11 @@ class DashboardConfig(Strict):
                                      "reach: the target line on the stats page; below it a camera shows amber")
     trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For, "
                                                             "-Proto and -Host are believed (0: none)")
+    # /metrics names every camera and its state: open for a Prometheus on the site network, or behind
+    # a bearer token where the dashboard is reachable from further away
+    metrics_token: str | None = Field(None, min_length=16, description="when set, /metrics answers only "
+                                      "`Authorization: Bearer <token>` (Prometheus' authorization: credentials); "
+                                      "use ${ENV}")
 
     @property
     def cookies_secure(self) -> bool:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from maskwatch.config import Config, ConfigError, load_config
-from maskwatch.redact import redact_db_url, redact_url
+from maskwatch.redact import origin, redact_db_url, redact_url
 
 log = logging.getLogger("maskwatch")
 
@@ -17,17 +17,28 @@ def cmd_check_config(args, _cfg: Config | None) -> int:
     print(f"{args.file}: OK ({n} camera{'' if n == 1 else 's'}, time zone {cfg.timezone}, "
           f"{'redis' if cfg.redis.url else 'in-process bus'}, database {cfg.database.url.split(':', 1)[0]})")
     if args.verbose:
-        dump = cfg.model_dump(mode="json")
-        for cam in dump["cameras"]:
-            cam["url"] = redact_url(cam["url"])
-        for section, key in (("redis", "url"), ("events", "webhook_url")):
-            if dump[section][key]:
-                dump[section][key] = redact_url(dump[section][key])
-        dump["database"]["url"] = redact_db_url(dump["database"]["url"])
-        if dump["dashboard"]["secret_key"]:
-            dump["dashboard"]["secret_key"] = "***"
-        print(json.dumps(dump, indent=2))
+        print(json.dumps(redacted(cfg), indent=2))
     return 0
+
+
+SECRETS = ("secret_key", "metrics_token", "hmac_secret", "password")
+
+
+def redacted(cfg: Config) -> dict:
+    """The config as check-config -v shows it: no password, key, token or secret path anywhere."""
+    dump = cfg.model_dump(mode="json")
+    for cam in dump["cameras"]:
+        cam["url"] = redact_url(cam["url"])
+    for section, key in (("redis", "url"), ("events", "webhook_url")):
+        if dump[section][key]:
+            dump[section][key] = redact_url(dump[section][key])
+    dump["database"]["url"] = redact_db_url(dump["database"]["url"])
+    for sink in dump["alerts"]["sinks"]:
+        if sink.get("url"):
+            sink["url"] = origin(sink["url"])  # a chat tool's webhook path is its credential
+    for part in (dump["dashboard"], *dump["alerts"]["sinks"]):
+        part.update({k: "***" for k in SECRETS if part.get(k)})
+    return dump
 
 
 def cmd_detect(args, cfg: Config) -> int:

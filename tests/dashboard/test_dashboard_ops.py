@@ -20,6 +20,7 @@ from support.dashboard import (
 from support.databases import sqlite_database
 
 from maskwatch.bus import RedisBus
+from maskwatch.config import ConfigError
 from maskwatch.dashboard.app import create_app
 from maskwatch.membus import MemoryBus
 from maskwatch.storage.db import make_engine
@@ -229,3 +230,26 @@ def test_memory_bus_workers_are_found(tmp_path):
 
     st = read_status(cfg, bus)
     assert [w.name for w in st.workers] == ["solo"] and st.cameras[0].frames_processed == 5
+
+
+TOKEN = "scrape-token-0123456789"
+
+
+@pytest.mark.parametrize("header, status", [
+    (None, 401), ("", 401), ("Bearer wrong-token-0123456789", 401), (f"Basic {TOKEN}", 401), (f"Bearer {TOKEN}x", 401),
+    (f"Bearer {TOKEN}", 200), (f"bearer {TOKEN}", 200),
+])
+def test_metrics_behind_a_token_answer_only_that_token(tmp_path, header, status):
+    cfg = dashboard_config(sqlite_database(tmp_path), tmp_path / "snaps", metrics_token=TOKEN)
+    client = create_app(cfg, bus=MemoryBus("metrics")).test_client()
+    resp = client.get("/metrics", headers={"Authorization": header} if header is not None else {})
+    assert resp.status_code == status
+    if status == 401:
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer") and b"maskwatch_" not in resp.data
+    else:
+        assert b"maskwatch_camera_online" in resp.data and resp.headers["Cache-Control"] == "no-store"
+
+
+def test_a_short_metrics_token_is_refused_by_the_config(tmp_path):
+    with pytest.raises(ConfigError, match="dashboard.metrics_token: String should have at least 16 characters"):
+        dashboard_config(sqlite_database(tmp_path), tmp_path / "snaps", metrics_token="short")
