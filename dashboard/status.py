@@ -14,7 +14,7 @@ from maskwatch.config import Config
 from maskwatch.dashboard.state import scan_keys
 from maskwatch.errors import BusError
 from maskwatch.redact import redact_text, redact_url
-from maskwatch.status import CameraStatusRecord, EventsStatusRecord, WorkerStatusRecord, hash_number
+from maskwatch.status import CameraStatusRecord, EventsStatusRecord, WorkerStatusRecord
 
 log = logging.getLogger(__name__)
 WORKER_GROUP = "workers"   # consumer group on frames:<cam> (workers/worker.py GROUP)
@@ -22,14 +22,6 @@ EVENTS_GROUP = "events"    # consumer group on detections
 STAGES = ("decode", "detect", "classify", "latency")
 LAGGING_S = 5.0    # a camera whose newest processed frame is older than this is shown as behind
 STALLED_S = 30.0   # ... and older than this as not processed at all
-
-
-def _f(h: dict[str, str], key: str, default: float = 0.0) -> float:
-    return hash_number(h, key, float, default)
-
-
-def _i(h: dict[str, str], key: str) -> int:
-    return hash_number(h, key, int, 0)
 
 
 @dataclass

@@ -67,8 +67,7 @@ def wheel(tree, tmp_path_factory) -> tuple[Path, str]:
     return _build("wheel", tree, tmp_path_factory.mktemp("dist") / "wheel")
 
 
-def _installed(kind: str, tree: Path, tmp: Path) -> dict:
-    wheel, _ = _build(kind, tree, tmp / "dist")
+def _installed(wheel: Path, tmp: Path) -> dict:
     site_dir = tmp / "site"
     with zipfile.ZipFile(wheel) as z:
         z.extractall(site_dir)
@@ -109,8 +108,9 @@ def test_the_wheel_metadata_is_spdx_and_short(wheel):
 
 
 @pytest.mark.parametrize("kind", ["wheel", "lenient", "strict"])
-def test_every_install_resolves_maskwatch_before_any_other_models(kind, tree, tmp_path):
-    got = _installed(kind, tree, tmp_path)
+def test_every_install_resolves_maskwatch_before_any_other_models(kind, tree, wheel, tmp_path):
+    built = wheel[0] if kind == "wheel" else _build(kind, tree, tmp_path / "dist")[0]
+    got = _installed(built, tmp_path)
     for module in NAMESPACE:
         assert "elsewhere" not in got[module], f"{module} came from the decoy: {got[module]}"
         assert Path(got[module]).is_file()

@@ -60,7 +60,7 @@ def _config(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> Config:
     data = cfg.model_dump(mode="json")
     # a rendered clip plays at its own rate; a real video (truth["video"]) as a camera at camera_fps
     data["cameras"] = [{"id": folder.name, "url": truth.get("video", str(folder / "clip.avi")),
-                        "fps": truth.get("camera_fps", truth["fps"])} for folder, truth in clips]
+                        "fps": _camera_fps(truth)} for folder, truth in clips]
     data["ingest"]["loop_files"] = False
     data["redis"]["url"] = None
     data["database"]["url"] = f"sqlite:///{work / 'clips.db'}"

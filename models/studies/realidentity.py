@@ -8,7 +8,7 @@ each person's faces are cut into runs of RUN consecutive ones (a violating track
 in identitystats). Reported per descriptor: how many same-person and different-person prototype
 pairs there are, their similarities' quantiles, the area under the ROC curve (the chance that a
 same-person pair is more alike than a different-person pair) and the share of each above the
-registry's thresholds (identity 0.88, on course 0.70: what a rejoin must clear).
+registry's default thresholds (identity_threshold, on_course_threshold: what a rejoin must clear).
 """
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.events_config import EventsConfig
 from maskwatch.models.appearance import clothing
 from maskwatch.models.evaluation.clipscore import holding
 from maskwatch.models.evaluation.videotruth import load_truth
 from maskwatch.models.studies.identitystats import separation
 
-THRESHOLDS = {"identity": 0.88, "on_course": 0.70}
+# what a rejoin must clear at the registry's default settings
+THRESHOLDS = {"identity": EventsConfig().identity_threshold, "on_course": EventsConfig().on_course_threshold}
 
 
 def sightings(pipeline, video: Path, truth: dict, fps: float) -> dict[str, dict[str, list[np.ndarray]]]:
