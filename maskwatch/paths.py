@@ -63,3 +63,13 @@ def shared(rel: str) -> Path | None:
     """A path under the shared data, or None where it does not exist (a site, CI without it)."""
     path = shared_dir() / rel
     return path if path.exists() else None
+
+
+# where TensorRT keeps the engines and timing caches it builds, across restarts (a mounted volume in
+# the GPU image): building one takes tens of seconds to minutes, per input shape
+ENGINE_CACHE_ENV = "MASKWATCH_ENGINE_CACHE"
+
+
+def engine_cache_dir() -> Path:
+    """$MASKWATCH_ENGINE_CACHE, else ~/.cache/maskwatch/tensorrt."""
+    return Path(os.environ.get(ENGINE_CACHE_ENV) or Path.home() / ".cache" / "maskwatch" / "tensorrt")

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.models.modelinfo import METADATA, ModelError, ModelInfo
+from maskwatch.models.modelinfo import METADATA, ModelError, ModelInfo, pad_batch
 
 log = logging.getLogger(__name__)
 
-BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # padded batch sizes: one interpreter each, at most
 
 
 class MaskClassifier:
@@ -44,7 +43,8 @@ class MaskClassifier:
                 raise ModelError(f"classifier in {self.info.dir} has no ONNX file in {METADATA}: make one with "
                                  f"`python -m maskwatch.models.training.export_onnx {self.info.dir}`")
             from maskwatch.models.onnxclassifier import OrtRunner
-            return OrtRunner(self.info.dir / self.info.onnx_file, device, threads)
+            return OrtRunner(self.info.dir / self.info.onnx_file, device, threads, self.info.input_size,
+                             self.max_batch)
         if device != "cpu":
             from maskwatch.models.providers import DeviceError
             raise DeviceError(f"classifier.device {device} needs classifier.backend onnxruntime")
@@ -152,10 +152,8 @@ class _TFLiteRunner:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         n = len(x)
-        bucket = next((b for b in BUCKETS if b >= n), n)
-        if bucket != n:
-            x = np.concatenate([x, np.zeros((bucket - n, *x.shape[1:]), x.dtype)])
-        it, i_in, i_p, i_emb = self._get(bucket)
+        x = pad_batch(x)
+        it, i_in, i_p, i_emb = self._get(len(x))
         it.set_tensor(i_in, x)
         it.invoke()
         emb = it.get_tensor(i_emb)[:n].copy() if i_emb is not None else None

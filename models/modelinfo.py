@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from maskwatch.errors import MaskwatchError
 from maskwatch.models.calibration import Calibration
 
@@ -88,3 +90,17 @@ class ModelInfo:
     @property
     def embedding_layers(self) -> tuple[str, ...]:
         return tuple((self.raw.get("embedding") or {}).get("layers", ()))
+
+
+# padded batch sizes: a runtime sees a few shapes only (TFLite: one interpreter each; TensorRT: one
+# engine profile; cuDNN: one algorithm search each), however many faces a frame brings
+BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def pad_batch(x: np.ndarray) -> np.ndarray:
+    """`x` with zero rows appended up to the next of BUCKETS (unchanged beyond the largest)."""
+    n = len(x)
+    bucket = next((b for b in BUCKETS if b >= n), n)
+    if bucket == n:
+        return x
+    return np.concatenate([x, np.zeros((bucket - n, *x.shape[1:]), x.dtype)])

@@ -13,7 +13,7 @@ import numpy as np
 from maskwatch.models.classifier import _TFLiteRunner
 from maskwatch.models.evaluation.voc import scene_crops
 from maskwatch.models.modelinfo import METADATA, ModelError, ModelInfo
-from maskwatch.models.onnxclassifier import ONNX_FILE, OPSET, OrtRunner
+from maskwatch.models.onnxclassifier import ONNX_FILE, OPSET, OrtRunner, plain_input
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def export_onnx(model_dir: Path, check_crops: np.ndarray | None = None) -> dict:
     info = ModelInfo.load(model_dir)
     path = info.dir / ONNX_FILE
     tf2onnx.convert.from_tflite(str(info.dir / info.tflite_file), opset=OPSET, output_path=str(path))
+    path.write_bytes(plain_input(path.read_bytes())[0])  # a name TensorRT's profiles can hold
     x = check_crops if check_crops is not None else \
         np.random.default_rng(0).integers(0, 256, (64, info.input_size, info.input_size, 3))
     x = np.asarray(x, np.float32)
