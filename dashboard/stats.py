@@ -51,6 +51,7 @@ class StatsData:
             cams.append({
                 "camera_id": cam, "name": self.labels.get(cam, cam), "violations": self.totals.get(cam, 0),
                 "people": c.people if c else 0, "counted_violations": c.violations if c else 0,
+                "not_judged": c.not_judged if c else 0, "still_faces": c.still if c else 0,
                 "compliance": c.rate if c else None, "counts": self.counts.get(cam, []),
                 "by_verdict": self.verdicts_of(cam),
                 "daily": self.daily.get(cam, []), "hourly": self.hourly.get(cam, []) if self.hours else None})
@@ -88,7 +89,8 @@ def _charts(data: StatsData, target: float) -> dict:
     series = [Series(data.labels[c], color(i), data.counts[c]) for i, c in enumerate(data.cameras)]
     labels = [buckets.describe(t, data.unit) for t in data.starts]
     order = {cam: i for i, cam in enumerate(data.cameras)}  # the config's order, as everywhere else
-    rows = [(data.labels.get(c.camera_id, c.camera_id), c.rate, f"{c.violations} of {c.people} people")
+    rows = [(data.labels.get(c.camera_id, c.camera_id), c.rate,
+             f"{c.violations} of {c.people} people" + (f", {c.not_judged} not judged" if c.not_judged else ""))
             for c in sorted(data.compliance, key=lambda c: order.get(c.camera_id, len(order)))]
     return {"legend": legend(series), "rate_legend": rate_legend(target),
             "time": stacked_bars(labels, series, title=f"violations per {data.unit}",

@@ -87,6 +87,8 @@ class EventsStatusRecord(FlatRecord):
     bad_entries: int = 0
     wrong_shard: int = 0
     unknown_camera: int = 0
+    not_judged: int = 0          # people whose tracks ended never seen well enough to tell
+    still_faces: int = 0         # still faces (pictures) that passed the vote and were not reported
     pending: int = 0
     lag_s: float = 0.0           # age of the oldest detection not settled yet: a stall shows as growth
     latency_s: float = 0.0       # of the last one settled

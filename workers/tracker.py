@@ -11,6 +11,13 @@ inversions are tolerated). Association follows ByteTrack / BoT-SORT:
 2. doubtful faces (blurred, turned away, usually unclassified) then continue the tracks left over,
    by motion alone: a track is not lost because one frame scored low. They never start a track.
 
+Only what can be judged votes: a face narrower than `judge_min_px` keeps its track going but
+never votes, and one narrower than `judge_full_px` counts less, so that a small face needs more
+agreeing sightings (at judge_min_px, all of the window). A person never seen large enough is *not judged*: counted, never
+a violation. A face that has not moved (`still_tol` of its width) is held when it passes the vote,
+until it moves; one still for `still_s` is a picture (a poster, a screen, a painting) and never
+becomes a violation.
+
 When a track passes the vote, the identity registry (workers.identity) decides whether this is a
 violator seen before on this camera within `revisit_s`: then the track *rejoins* that violation
 (its row's last_seen and sightings advance) instead of making a new one. A different person at the
@@ -71,6 +78,7 @@ class Sighting:
 class State(enum.Enum):
     VOTING = "voting"
     VIOLATION = "violation"  # fired: at most one violation per track
+    STILL = "still"          # a face that never moved: a picture, never a violation
     REJOINED = "rejoined"    # passed the vote as a violator seen before: their violation goes on
 
 
@@ -94,6 +102,41 @@ class Track:
     new_person: bool = False  # set when the track ends: nobody seen before on this camera
     under_policy: bool = False  # seen at least once where and when a mask is required (compliance counts it)
     trail: list[tuple[float, Box]] = field(default_factory=list)  # recent (time, box), in time order
+    judged: int = 0        # sightings large enough to vote
+    held: bool = False     # passed the vote while it had not moved: waits to move (a picture never does)
+    lo: tuple[float, float] | None = None  # the extents of the centre over the whole track
+    hi: tuple[float, float] | None = None
+    width_sum: float = 0.0
+
+    @property
+    def reach(self) -> float:
+        """How far the face's centre has wandered (its larger range), in its mean widths."""
+        if self.lo is None or self.width_sum <= 0:
+            return 0.0
+        mean = self.width_sum / max(1, self.count)
+        return max(self.hi[0] - self.lo[0], self.hi[1] - self.lo[1]) / mean
+
+    @property
+    def picture(self) -> bool:
+        """Held as a still face, or found to be one: not a person."""
+        return self.state is State.STILL or (self.held and self.state is State.VOTING)
+
+    @property
+    def tally(self) -> str | None:
+        """What this track, once ended, adds to its camera's hour: "people" (a person judged where and
+        when a mask is required), "not_judged" (one never seen well enough to tell), "still" (a
+        picture), or None (a flicker, outside the mask policy, or someone counted before)."""
+        if self.picture:
+            return "still"
+        if not (self.new_person and self.under_policy):
+            return None
+        return "people" if self.judged else "not_judged"
+
+    def _extend(self, box: Box) -> None:
+        x, y = center(box)
+        self.lo = (x, y) if self.lo is None else (min(self.lo[0], x), min(self.lo[1], y))
+        self.hi = (x, y) if self.hi is None else (max(self.hi[0], x), max(self.hi[1], y))
+        self.width_sum += max(0.0, box[2] - box[0])
 
     def predict(self, t: float, horizon: float) -> Box:
         # extrapolate only a little: beyond the track gap a person's path is anyone's guess
@@ -112,6 +155,7 @@ class Track:
 
     def follow(self, s: Sighting) -> None:
         """Move to a sighting newer than the last one; an older one only widens first_seen."""
+        self._extend(s.box)
         trail = sorted(self.trail + [(s.captured_at, s.box)])
         # bounded, but the first point stays: where and when the track appeared
         self.trail = trail if len(trail) <= TRAIL else [trail[0]] + trail[-(TRAIL - 1):]
@@ -204,6 +248,8 @@ class Tracker:
         if tr.identity is not None:
             tr.new_person = tr.state is State.VIOLATION
             return
+        if tr.picture:
+            return  # not a person: nobody to count or to recognise
         proto = tr.prototype
         found = self.identities.match(proto, tr.trail, violators_only=False)
         known = found.identity if found else None
@@ -259,13 +305,42 @@ class Tracker:
         tr.follow(s)
         if tr.state is not State.VOTING:
             step.settled.append(s)  # the track's outcome is decided: nothing to replay for it
-            tr.identity.observe(s.captured_at, s.box, s.embedding)
+            if tr.identity is not None:
+                tr.identity.observe(s.captured_at, s.box, s.embedding)
             return
+        if self.weight(s) <= 0:
+            step.settled.append(s)  # too small to tell: it keeps the track going, it cannot vote
+            return
+        tr.judged += 1
         bisect.insort(tr.window, s, key=lambda x: x.captured_at)
         if len(tr.window) > self.cfg.vote_n:
             step.settled.append(tr.window.pop(0))
-        if sum(x.no_mask for x in tr.window) >= self.cfg.vote_k:
-            self._fire(tr, s, step)
+        if sum(self.weight(x) for x in tr.window if x.no_mask) >= self.cfg.vote_k - 1e-9:
+            self._passed(tr, s, step)
+
+    def weight(self, s: Sighting) -> float:
+        """A sighting's say in the vote: none below judge_min_px; vote_k / vote_n at it, so that a
+        face that small fires only when every sighting of the window agrees; rising with its width
+        to a whole vote at judge_full_px."""
+        w, lo, hi = s.box[2] - s.box[0], self.cfg.judge_min_px, self.cfg.judge_full_px
+        if w < lo:
+            return 0.0
+        if w >= hi:
+            return 1.0
+        floor = self.cfg.vote_k / self.cfg.vote_n
+        return floor + (1.0 - floor) * (w - lo) / (hi - lo)
+
+    def _passed(self, tr: Track, s: Sighting, step: Step) -> None:
+        """The vote passed: a violation, unless the face has not moved yet (held) or never will."""
+        if self.cfg.still_s > 0 and tr.reach < self.cfg.still_tol:
+            if tr.last_seen - tr.first_seen < self.cfg.still_s:
+                tr.held = True
+                return
+            tr.state = State.STILL
+            step.settled += tr.window
+            tr.window = []
+            return
+        self._fire(tr, s, step)
 
     def _fire(self, tr: Track, s: Sighting, step: Step) -> None:
         # a replay firing at the sighting that named a violation is that violation again (its

@@ -88,6 +88,26 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=
     return _reported(c, starts)
 
 
+def hour_counts(work: Path) -> dict[str, dict[str, int]]:
+    """Per camera of a group played in `work` (run_group's): what the events service counted in
+    its camera hours (people judged, not judged, still faces)."""
+    from sqlalchemy import func, select
+
+    from maskwatch.storage.db import make_engine, session_factory
+    from maskwatch.storage.tables import CameraHour
+
+    engine = make_engine(f"sqlite:///{work / 'clips.db'}")
+    try:
+        with session_factory(engine)() as s:
+            rows = s.execute(select(CameraHour.camera_id, func.sum(CameraHour.people),
+                                    func.sum(CameraHour.not_judged), func.sum(CameraHour.still))
+                             .group_by(CameraHour.camera_id))
+            return {cam: {"people": int(p or 0), "not_judged": int(n or 0), "still": int(st or 0)}
+                    for cam, p, n, st in rows}
+    finally:
+        engine.dispose()
+
+
 def _duration_s(truth: dict) -> float:
     """Up to the last frame anyone is in view: what the wait for a clip's end is sized by."""
     return (max((b[0] for p in truth["persons"] for b in p["boxes"]), default=0) + 1) / truth["fps"]

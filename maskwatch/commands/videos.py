@@ -4,7 +4,10 @@ Each video with labels (maskwatch.models.evaluation.videotruth: MOTChallenge box
 mask attributes) plays as a file camera at `--video-fps` through the real run path, as the person
 clips do (maskwatch.commands.clips), one at a time; its violations are read back from the database
 and scored per person (maskwatch.models.evaluation.clipscore): unmasked people found, duplicates,
-false alarms (on masked people, or on no one).
+false alarms (on masked people, or on no one), and what the events service counted: people not
+judged (never seen well enough to tell) and still faces (pictures) not reported. Then each video
+is read again at the same rate for the detector's frame-level face recall on the frames whose
+labels call a face visible (maskwatch.models.evaluation.facerecall).
 """
 from __future__ import annotations
 
@@ -35,13 +38,14 @@ def camera_id(stem: str) -> str:
 
 def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Path | None) -> dict:
     from maskwatch.builders import build_worker_pipeline
-    from maskwatch.commands.clips import run_group
+    from maskwatch.commands.clips import hour_counts, run_group
     from maskwatch.models.evaluation.clipscore import Score, score
+    from maskwatch.models.evaluation.facerecall import face_recall
     from maskwatch.models.evaluation.videotruth import load_truth
 
     pipeline = build_worker_pipeline(cfg)
     work = (out or Path("out/videos")) / "runs"
-    rows, total = [], Score()
+    rows, total, counted, faces = [], Score(), {"not_judged": 0, "still": 0}, {"faces": 0, "found": 0}
     for stem in sequences(videos, labels):
         truth = load_truth(stem, labels, videos)
         truth.update(video=str(videos / f"{stem}.mp4"), camera_fps=min(fps, truth["fps"]))
@@ -49,10 +53,18 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
         log.info("videos: playing %s at %g fps", stem, truth["camera_fps"])
         reported = run_group(cfg, [(Path(cam), truth)], work / cam, pipeline)[cam]
         s = score(truth, reported)
+        hours = hour_counts(work / cam).get(cam, {})
+        recall = face_recall(pipeline, videos / f"{stem}.mp4", truth, truth["camera_fps"])
         rows.append({"video": stem, "fps": truth["camera_fps"], **s.row(), "misses": s.misses,
-                     "masked_people": sum(p["masked"] for p in truth["persons"])})
+                     "masked_people": sum(p["masked"] for p in truth["persons"]),
+                     "not_judged": hours.get("not_judged", 0), "still": hours.get("still", 0), "face_recall": recall})
         total.add(s)
-    result = {"videos": rows, "overall": total.row()}
+        for k in counted:
+            counted[k] += hours.get(k, 0)
+        for k in faces:
+            faces[k] += recall[k]
+    recall = round(faces["found"] / faces["faces"], 3) if faces["faces"] else None
+    result = {"videos": rows, "overall": {**total.row(), **counted, "face_recall": {**faces, "recall": recall}}}
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "videos.json").write_text(json.dumps(result, indent=1))
@@ -61,11 +73,14 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
 
 
 def table(result: dict) -> str:
-    lines = ["| video | unmasked people | found | violations | duplicates | false alarms (on masked) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| video | unmasked people | found | violations | duplicates | false alarms (on masked) | "
+             "not judged | still faces | face recall (faces) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in [*result["videos"], {"video": "**all**", **result["overall"]}]:
+        fr = r["face_recall"]
         lines.append(f"| {r['video']} | {r['violators']} | {r['found']} ({r['recall']:.0%}) | {r['violations']} | "
-                     f"{r['duplicates']} | {r['false']} ({r['on_masked']}) |")
+                     f"{r['duplicates']} | {r['false']} ({r['on_masked']}) | {r['not_judged']} | {r['still']} | "
+                     f"{'-' if fr['recall'] is None else format(fr['recall'], '.0%')} ({fr['faces']}) |")
     return "\n".join(lines) + "\n"
 
 

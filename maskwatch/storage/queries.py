@@ -298,6 +298,8 @@ class Compliance:
     camera_id: str
     people: int
     violations: int
+    not_judged: int = 0  # people never seen well enough to tell: neither compliant nor violations
+    still: int = 0       # still faces (pictures) not reported
 
     @property
     def rate(self) -> float | None:
@@ -308,11 +310,14 @@ class Compliance:
 
 
 def compliance(session: Session, start: dt.datetime, end: dt.datetime) -> list[Compliance]:
-    """People and violations per camera over [start, end), from the hourly camera_hours rows."""
-    stmt = (select(CameraHour.camera_id, func.sum(CameraHour.people), func.sum(CameraHour.violations))
+    """People, violations, people not judged and still faces per camera over [start, end), from
+    the hourly camera_hours rows."""
+    stmt = (select(CameraHour.camera_id, func.sum(CameraHour.people), func.sum(CameraHour.violations),
+                   func.sum(CameraHour.not_judged), func.sum(CameraHour.still))
             .where(CameraHour.hour >= _bind(start), CameraHour.hour < _bind(end))
             .group_by(CameraHour.camera_id).order_by(CameraHour.camera_id))
-    return [Compliance(cam, int(p or 0), int(v or 0)) for cam, p, v in session.execute(stmt)]
+    return [Compliance(cam, int(p or 0), int(v or 0), int(n or 0), int(s or 0))
+            for cam, p, v, n, s in session.execute(stmt)]
 
 
 def status_counts(session: Session) -> dict[str, int]:

@@ -110,7 +110,8 @@ class Violation(Base):
 
 
 class CameraHour(Base):
-    """Per camera and hour: people tracked and violations, for compliance rates."""
+    """Per camera and hour: people tracked and judged, violations (compliance rates), people never
+    seen well enough to judge, and still faces (pictures) that were not reported."""
     __tablename__ = "camera_hours"
 
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -118,6 +119,8 @@ class CameraHour(Base):
     people: Mapped[int] = mapped_column(Integer, default=0)
     violations: Mapped[int] = mapped_column(Integer, default=0)
     sightings: Mapped[int] = mapped_column(Integer, default=0)
+    not_judged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    still: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class User(Base):

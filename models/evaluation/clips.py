@@ -188,12 +188,24 @@ def _pulldown(d: _Draw) -> Scenario:
     return Scenario("pulldown", 15.0, people, notes={"mask_down_at_s": down})
 
 
+# a standing person's head sways: on the real group clip five people standing wandered 0.14-0.35 of
+# their face's width in 5 s (docs/real-footage.md); a face that does not move at all is a picture
+SWAY = 0.14
+
+
+def _standing(x: float, y: float, width: float, t0: float, t1: float) -> list[tuple[float, float, float]]:
+    """A standing person's path: side to side by SWAY face widths, once a second."""
+    half = SWAY * width / 2
+    return [(t, x + (half if k % 2 else -half), y) for k, t in enumerate(np.arange(t0, t1 + 1e-9, 1.0))]
+
+
 def _waiting(name: str, drift: float):
-    """People standing still (a waiting area), the camera still or swaying."""
+    """People standing (a waiting area), the camera still or swaying."""
     def build(d: _Draw) -> Scenario:
-        c = d.cast()
-        people = [Person(c.take(i == 1), [(1.0, 200 + 260 * i, 280 + 30 * i), (15.0, 200 + 260 * i, 280 + 30 * i)],
-                         d.width(), [(1.0, 15.0)]) for i in range(3)]
+        c, people = d.cast(), []
+        for i in range(3):
+            face, w = c.take(i == 1), d.width()  # in this order: the draws of the clips before sway
+            people.append(Person(face, _standing(200 + 260 * i, 280 + 30 * i, w, 1.0, 15.0), w, [(1.0, 15.0)]))
         return Scenario(name, 16.0, people, drift_px=drift)
     return build
 

@@ -145,5 +145,6 @@ def load_truth(stem: str, labels: Path, videos: Path) -> dict:
     for pid, rows in sorted(boxes.items(), key=lambda kv: (len(kv[0]), kv[0])):
         violator, masked, seen = judge([s for s in spans if s.person == pid], fps)
         persons.append({"id": pid, "violator": violator, "masked": masked, "optional": not (violator or masked),
-                        "visible_frames": seen, "boxes": interpolate(rows)})
+                        "visible_frames": seen, "boxes": interpolate(rows),
+                        "visible": [[s.first, s.last] for s in spans if s.person == pid and s.face == "visible"]})
     return {"scenario": stem, "fps": fps, "boxes_are": "person", "persons": persons}

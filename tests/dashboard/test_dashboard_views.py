@@ -40,7 +40,8 @@ def _seed(sessions, store: SnapshotStore) -> None:
     add_violations(sessions, rows)
     with sessions() as s:
         s.add_all([CameraHour(camera_id="cam-a", hour=T0, people=100, violations=5, sightings=400),
-                   CameraHour(camera_id="cam-b", hour=T0, people=10, violations=5, sightings=40),
+                   CameraHour(camera_id="cam-b", hour=T0, people=10, violations=5, sightings=40, not_judged=7,
+                              still=2),
                    CameraHour(camera_id="cam-b", hour=T0 - dt.timedelta(days=30), people=1, violations=1,
                               sightings=1)])
         s.commit()
@@ -252,6 +253,10 @@ def test_stats_api_counts_hours_days_and_compliance(env, client):
     assert cams["cam-a"]["by_verdict"]["mask_incorrect"] >= 1
     assert cams["cam-a"]["compliance"] == pytest.approx(0.95)
     assert cams["cam-b"]["compliance"] == pytest.approx(0.5) and cams["cam-b"]["people"] == 10
+    # people never seen well enough to tell are beside the rate, not in it
+    assert (cams["cam-b"]["not_judged"], cams["cam-b"]["still_faces"], cams["cam-a"]["not_judged"]) == (7, 2, 0)
+    page = client.get("/stats?from=2025-03-10&to=2025-03-10").get_data(as_text=True)
+    assert "5 of 10 people, 7 not judged" in page and ">Not judged</th>" in page
 
 
 @pytest.mark.parametrize(("query", "bucket", "bars"), [

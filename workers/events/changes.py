@@ -62,7 +62,7 @@ class Changes:
     camera: str
     new: list[NewViolation] = field(default_factory=list)
     extend: list[Extension] = field(default_factory=list)
-    hours: Counter = field(default_factory=Counter)  # (hour, "people" | "sightings") -> n; the store
+    hours: Counter = field(default_factory=Counter)  # (hour, kind) -> n, kind one of HOUR_COUNTS; the store
     # counts "violations" itself, for the rows it creates (a replay creates none)
 
     def __bool__(self) -> bool:
@@ -89,9 +89,12 @@ def changes_of(camera: str, step: Step) -> Changes:
     for tr in step.rejoined:
         out.extend.append(_extension(camera, tr.identity))
     for tr in step.ended:
-        out.hours[hour_of(tr.first_seen), "sightings"] += tr.count
+        hour = hour_of(tr.first_seen)
+        out.hours[hour, "sightings"] += tr.count
         # compliance counts people seen where and when a mask is required (the camera's policy)
-        out.hours[hour_of(tr.first_seen), "people"] += int(tr.new_person and tr.under_policy)
+        # and seen well enough to judge; those never seen well enough are counted apart
+        if tr.tally:
+            out.hours[hour, tr.tally] += 1
         if tr.state in (State.VIOLATION, State.REJOINED):
             out.extend.append(_extension(camera, tr.identity))
     return out

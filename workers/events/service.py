@@ -73,7 +73,7 @@ class EventsService:
         self.ledger = AckLedger()
         self._cams: dict[str, CameraFeed] = {}
         self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0,
-                               unknown_camera=0)
+                               unknown_camera=0, not_judged=0, still_faces=0)
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
         self._known = {c.id for c in config.cameras}
@@ -232,6 +232,7 @@ class EventsService:
             self._counts["rejoined"] += 1
             log.info("camera %s: track %d is a violator seen before (%.2f alike%s), their violation goes on",
                      cam_id, tr.id, tr.rejoin.similarity, ", on course" if tr.rejoin.on_course else "")
+        self._ended(cam_id, step)
         changes = changes_of(cam_id, step)
         if changes:
             created = self.store.commit(changes)
@@ -246,6 +247,15 @@ class EventsService:
                         tr.identity.unwritten = False  # just written
                 self._report(cam_id, changes, created)
         self.ledger.settle(step.settled)
+
+    def _ended(self, cam_id: str, step: Step) -> None:
+        for tr in step.ended:
+            if tr.tally == "still":
+                self._counts["still_faces"] += 1
+                log.info("camera %s: track %d passed the vote but never moved (%.2f of its width in %.0f s): "
+                         "a picture, not reported", cam_id, tr.id, tr.reach, tr.last_seen - tr.first_seen)
+            elif tr.tally == "not_judged":
+                self._counts["not_judged"] += 1
 
     def _report(self, cam_id: str, changes: Changes, created: dict[str, Stored]) -> None:
         for v in changes.new:

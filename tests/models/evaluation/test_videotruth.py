@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from maskwatch.models.evaluation.clipscore import Reported, score
+from maskwatch.models.evaluation.facerecall import visible_in
 from maskwatch.models.evaluation.videotruth import TruthError, interpolate, load_truth, read_attributes, read_gt
 
 FPS = 10.0
@@ -99,3 +100,14 @@ def test_labels_for_an_id_the_boxes_lack_are_refused(tmp_path):
 def test_a_missing_gt_file_says_where_it_looked(tmp_path):
     with pytest.raises(TruthError, match="no seq.gt.txt in"):
         load_truth("seq", tmp_path, Path("/nonexistent"))
+
+
+@pytest.mark.parametrize("frame, visible", [
+    (1, {"1", "2", "3"}),
+    (5, {"1", "2", "3"}),
+    (6, {"1", "2"}),     # 3 turned away: their face is not asked of the detector
+    (50, {"1", "2"}),
+    (51, set()),         # everyone left
+])
+def test_face_recall_asks_only_for_faces_labelled_visible(truth, frame, visible):
+    assert set(visible_in(truth).get(frame, {})) == visible

@@ -46,7 +46,7 @@ def test_ledger_acks_an_entry_once_all_its_faces_settled():
 def _walk(tracker, t0, n, x=100.0, p=0.95, emb=None):
     steps = []
     for i in range(n):
-        msg = detection("cam", i, t0 + i * 0.2, [((x, 50, x + 40, 98), p)],
+        msg = detection("cam", i, t0 + i * 0.2, [((x + 8 * i, 50, x + 40 + 8 * i, 98), p)],
                         embeddings=[emb] if emb is not None else None)
         steps.append(tracker.update(msg.captured_at, sightings(f"{int(t0)}-{i}", msg)))
     return steps
@@ -71,7 +71,7 @@ def test_ended_tracks_extend_their_violation_and_count_people_once():
     ch = changes_of("cam", end)
     assert ch.extend == [Extension(violation_id("cam", first.fired.entry_id, 0), 1000.8, 5)]
     assert ch.hours[hour_of(1000.0), "people"] == 1 and ch.hours[hour_of(1000.0), "sightings"] == 5
-    steps = _walk(tracker, 1010.0, 5, x=300.0, emb=emb)  # back, elsewhere: the same violation goes on
+    steps = _walk(tracker, 1010.0, 5, x=200.0, emb=emb)  # back, elsewhere: the same violation goes on
     (rejoin,) = [s for s in steps if s.rejoined]
     assert rejoin.rejoined[0].state is State.REJOINED and not any(s.fired for s in steps)
     again = changes_of("cam", rejoin)

@@ -1,0 +1,134 @@
+"""Judge only what can be judged: small faces vote less or not at all, a person never seen well
+enough is counted as not judged, and a face that never moves (a poster, a screen) is never a
+violation (workers.tracker: Tracker.weight, Track.tally, the still-face hold)."""
+from __future__ import annotations
+
+import pytest
+from support.tracking import People, Run, pause
+
+from maskwatch.workers.events.changes import changes_of, hour_of
+from maskwatch.workers.tracker import State
+
+T0 = 1000.0
+
+
+def sized(x: float, y: float, w: float) -> tuple:
+    return (x, y, x + w, y + 1.2 * w)
+
+
+def walk_sized(run: Run, widths: list[float], p: float = 0.95, fps: float = 5.0, speed: float = 20.0):
+    """One face walking right at `speed` px/s, one sighting per width given."""
+    return [run.frame(T0 + i / fps, [("a", sized(50 + speed * i / fps, 100, w), p)]) for i, w in enumerate(widths)]
+
+
+@pytest.mark.parametrize("widths, fires_at", [
+    ([30] * 8, 2),             # large: three agreeing sightings, as ever
+    ([24] * 8, 2),             # judge_full_px: a whole vote each
+    ([18] * 8, 3),             # 0.83 a sighting: four agree
+    ([15] * 8, 4),             # 0.74: all five of the window
+    ([10] * 8, 4),             # judge_min_px: vote_k / vote_n a sighting, all five
+    ([8] * 12, None),          # below judge_min_px: never a violation
+    ([8] * 6 + [30] * 3, 8),   # too small at first, judged once large: the third large one
+])
+def test_small_faces_need_more_agreeing_sightings(widths, fires_at):
+    run = Run()
+    steps = walk_sized(run, widths)
+    run.finish()
+    if fires_at is None:
+        assert run.fired == []
+        return
+    ((tr, step),) = run.fired
+    assert step is steps[fires_at]
+
+
+def test_a_person_never_seen_well_enough_is_not_judged_and_counted_once():
+    run = Run()
+    walk_sized(run, [6, 7, 8, 9, 8, 7, 6, 8])
+    end = run.tracker.expire(T0 + 100)
+    run._record(end)
+    assert run.fired == [] and end.ended[0].tally == "not_judged"
+    hours = changes_of("cam", end).hours
+    assert hours[hour_of(T0), "not_judged"] == 1 and hours[hour_of(T0), "people"] == 0
+
+
+@pytest.mark.parametrize("widths, p, tally", [
+    ([30] * 5 + [8] * 3, 0.95, "people"),  # a violator is one of the people compliance counts
+    ([8] * 3 + [30] * 5, 0.95, "people"),
+    ([8] * 6, 0.05, "not_judged"),         # masked or not, nobody could tell
+    ([8] * 6, 0.95, "not_judged"),
+    ([30], 0.95, None),                     # one sighting: a flicker of the detector, nobody
+    ([8], 0.05, None),
+])
+def test_what_an_ended_track_counts_as(widths, p, tally):
+    run = Run()
+    walk_sized(run, widths, p=p)
+    (tr,) = run.tracker.expire(T0 + 100).ended
+    assert tr.tally == tally
+
+
+def test_a_masked_person_seen_large_is_a_judged_person():
+    run = Run()
+    walk_sized(run, [8, 8, 30, 30, 30], p=0.05)
+    (tr,) = run.tracker.expire(T0 + 100).ended
+    assert tr.tally == "people" and tr.judged == 3
+
+
+def test_a_violator_who_turns_away_and_back_stays_one_violation():
+    """Turned away, the face is not found for longer than the track gap; turned back, the new
+    track passes the vote again and rejoins the first violation instead of making a second."""
+    run, people = Run(), People(3)
+    for i in range(6):
+        run.frame(T0 + i * 0.2, [("a", sized(100 + 4 * i, 100, 40), 0.95, people("a"))])
+    pause(run, T0 + 4.0)  # turned away: nothing for 2.8 s, the track ends
+    for i in range(6):
+        run.frame(T0 + 5.0 + i * 0.2, [("a", sized(130 - 4 * i, 104, 40), 0.95, people("a"))])
+    run.finish()
+    assert len(run.fired) == 1 and len(run.rejoined) == 1
+    assert run.rejoined[0].identity is run.fired[0][0].identity
+
+
+def still_face(run: Run, seconds: float, p: float = 0.95, fps: float = 5.0, start: float = T0, drift: float = 0.0):
+    steps = []
+    for i in range(int(seconds * fps)):
+        x = 200 + drift * i / fps
+        steps.append(run.frame(start + i / fps, [("poster", sized(x, 60, 40), p)]))
+    return steps
+
+
+def test_a_face_that_never_moves_is_a_picture_never_a_violation():
+    run = Run(still_s=5.0)
+    still_face(run, 12.0)
+    (tr,) = run.tracker.tracks
+    assert tr.state is State.STILL and tr.reach == 0.0
+    end = run.tracker.expire(T0 + 100)
+    run._record(end)
+    run.finish()  # every sighting settled once, the held ones included
+    assert run.fired == [] and end.ended[0].tally == "still"
+    assert changes_of("cam", end).hours[hour_of(T0), "still"] == 1
+
+
+def test_a_still_face_that_leaves_before_still_s_is_still_not_reported():
+    run = Run(still_s=20.0)
+    still_face(run, 8.0)
+    end = run.tracker.expire(T0 + 100)
+    run._record(end)
+    run.finish()
+    assert run.fired == [] and end.ended[0].held and end.ended[0].tally == "still"
+
+
+def test_a_standing_violator_is_held_until_they_move_then_reported():
+    run = Run(still_s=20.0)
+    steps = still_face(run, 3.0)
+    assert run.fired == [] and run.tracker.tracks[0].held
+    later = still_face(run, 2.0, start=T0 + 3.0, drift=4.0)  # sways: 4 px a second on a 40 px face
+    run.finish()
+    ((tr, step),) = run.fired
+    assert step in later and tr.reach >= 0.1 and steps
+
+
+def test_a_walking_violator_is_not_held():
+    run = Run(still_s=20.0)
+    steps = walk_sized(run, [40] * 6, speed=20.0)
+    run.finish()
+    ((tr, step),) = run.fired
+    assert step is steps[2] and not tr.held
