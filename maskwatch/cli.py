@@ -69,6 +69,9 @@ def _model_commands(sub) -> None:
              "fine-tune the MobileNetV2 mask classifier (the rule is chosen on the faces the config's detector finds)")
     s.add_argument("--out", type=Path, required=True, help="model folder to write")
     s.add_argument("--scenes", type=Path, default=_shared("data/scenes-dev"), help="VOC scenes folder")
+    s.add_argument("--more-scenes", type=Path, action="append", metavar="DIR",
+                   help="another VOC scenes folder (e.g. ../shared/data/scenes-extra), repeatable: every image "
+                        "trained on and cross-validated, reported per folder")
     s.add_argument("--crops", type=Path, default=_shared("data/facecrops"),
                    help="folder with with_mask/ and without_mask/ face crops")
     s.add_argument("--imagenet-weights", type=Path,
@@ -158,6 +161,9 @@ def _service_commands(sub) -> None:
     s.add_argument("--resolution", default="1280x720")
     s.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="when the config has no redis.url")
     s.add_argument("--seed-frames", type=int, default=40, help="frames for the seed-style loop (0: skip)")
+    s.add_argument("--frames-redis", metavar="URL",
+                   help="keep the frame streams on this Redis (redis.frames_url, an edge host's): the site "
+                        "Redis's bytes in per camera-second are reported either way")
     s.add_argument("--out", default="out/bench", help="every number goes to OUT/bench-PROFILE-TIME.json")
     s.add_argument("--profile", choices=("synthetic", "clip"), default="synthetic",
                    help="synthetic: the busy clip built from the CC0 photos; clip: a real clip (--clip)")

@@ -103,6 +103,9 @@ class IngestConfig(Strict):
 
 class RedisConfig(Strict):
     url: str | None = Field(None, description="redis://host:port/db; none: in-process bus (maskwatch run only)")
+    frames_url: str | None = Field(
+        None, description="redis://host:port/db for the frame streams only: an edge host's own Redis beside its "
+                          "ingest and workers, so frames never cross the site network (none: redis.url)")
     prefix: str = Field("mw", pattern=r"^[A-Za-z0-9:_-]{1,40}$", description="key prefix, for sharing a server")
     frames_maxlen: int = Field(10, ge=1, le=10_000, description="frames kept per camera stream")
     # settled detections are deleted at once; this caps what piles up while events cannot keep up

@@ -182,11 +182,16 @@ class MemoryBus:
         pass
 
 
-def make_bus(redis_url: str | None, prefix: str):
-    """RedisBus for a configured URL, else the in-process bus."""
+def make_bus(redis_url: str | None, prefix: str, frames_url: str | None = None):
+    """RedisBus for a configured URL (its frame streams on `frames_url`'s server when given:
+    maskwatch.splitbus), else the in-process bus."""
     if redis_url:
         from maskwatch.bus import RedisBus
-        return RedisBus(redis_url, prefix)
+        bus = RedisBus(redis_url, prefix)
+        if frames_url and frames_url != redis_url:
+            from maskwatch.splitbus import SplitBus
+            return SplitBus(bus, RedisBus(frames_url, prefix))
+        return bus
     return MemoryBus(prefix)
 
 

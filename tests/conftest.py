@@ -1,5 +1,6 @@
 """Fixtures shared by every folder: the bundled CC0 scenes, the shipped pipeline, a Redis bus of the
-test's own (key prefix deleted afterwards) and a migrated database (SQLite and PostgreSQL)."""
+test's own (key prefix deleted afterwards), a
+private redis-server and a migrated database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import os
@@ -30,6 +31,16 @@ def pipeline():
 
     cfg = load_config(None)
     return build_pipeline(cfg.detector, cfg.classifier.model_copy(update={"backend": "tflite"}))
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own on a free loopback port, stopped by PID afterwards."""
+    from support.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

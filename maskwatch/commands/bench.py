@@ -27,7 +27,7 @@ def cmd_bench(args, cfg: Config) -> int:
         raise ConfigError("--clip is for --profile clip")
     common = dict(cameras=args.cameras, fps=args.fps, workers=args.workers, duration=args.duration,
                   warmup=args.warmup, size=(w, h), out=Path(args.out), redis_url=cfg.redis.url or args.redis,
-                  clip=clip)
+                  clip=clip, frames_redis=args.frames_redis)
     if args.gating == "both":  # the same run, gating off then on: the ratio is what gating buys here
         off = run_bench(cfg, **common, seed_frames=0, gating=False)
         result = run_bench(cfg, **common, seed_frames=args.seed_frames, gating=True)

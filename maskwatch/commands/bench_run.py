@@ -72,29 +72,30 @@ def _tree_pss_mb(pid: int) -> float:
 
 
 def _bench_config(cfg: Config, clip: Path, cameras: int, fps: float, prefix: str, redis_url: str,
-                  workers: int, gating: bool | None = None) -> dict:
+                  workers: int, gating: bool | None = None, frames_redis: str | None = None) -> dict:
     data = cfg.model_dump(mode="json")
     if gating is not None:
         data["ingest"]["motion"]["enabled"] = gating
     if not data["worker"]["threads"]:  # one process per core beats every process on every core
         data["worker"]["threads"] = max(1, (os.cpu_count() or 1) // workers)
     data["cameras"] = [{"id": f"bench{i}", "url": str(clip), "fps": fps} for i in range(cameras)]
-    data["redis"].update(url=redis_url, prefix=prefix)
+    data["redis"].update(url=redis_url, prefix=prefix, frames_url=frames_redis)
     data["events"]["shards"] = 1  # the bench reads the one detections stream itself
     return data
 
 
 def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: float, warmup: float,
               size: tuple[int, int], out: Path, redis_url: str, seed_frames: int, clip: Path | None = None,
-              gating: bool | None = None) -> dict:
+              gating: bool | None = None, frames_redis: str | None = None) -> dict:
     """clip None: the busy synthetic clip built from the CC0 photos (profile "synthetic"); a path:
     that real clip on every camera (profile "clip"). gating: ingest.motion on or off (None: as
-    configured)."""
+    configured). frames_redis: the frame streams on that Redis (redis.frames_url: an edge host's),
+    so that the site Redis's traffic is what a site's central one would carry."""
     out.mkdir(parents=True, exist_ok=True)
     profile = "clip" if clip is not None else "synthetic"
     clip = clip if clip is not None else bench_clip(out, size, fps=int(round(fps)))
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    data = _bench_config(cfg, clip, cameras, fps, prefix, redis_url, workers, gating)
+    data = _bench_config(cfg, clip, cameras, fps, prefix, redis_url, workers, gating, frames_redis)
     bus = RedisBus(redis_url, prefix)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(data, f)
@@ -121,6 +122,9 @@ def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: 
         bus.close()
         os.unlink(cfg_path)
     host = machine()
+    # what reached the site (central) Redis: every command's bytes in, per camera and second
+    result["site_redis_kb_in_per_camera_s"] = round(result.pop("site_bytes_in_per_s") / 1024 / cameras, 1)
+    result["frames_on"] = "an edge Redis (redis.frames_url)" if frames_redis else "the site Redis"
     result.update(cameras=cameras, fps_per_camera=fps, workers=workers, offered_fps=cameras * fps,
                   resolution=f"{size[0]}x{size[1]}" if profile == "synthetic" else "the clip's own",
                   profile=profile, clip=clip.name, machine=host, motion_gating=data["ingest"]["motion"]["enabled"],
@@ -139,8 +143,12 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
     start = time.time() + warmup
     end = start + duration
     latencies, stages, rss = [], {"queue": [], "total": []}, {}
-    frames = 0
+    frames, bytes_in = 0, {}
     while time.time() < end + 2:
+        if "start" not in bytes_in and time.time() >= start:
+            bytes_in["start"] = (time.time(), _bytes_in(bus))
+        if "end" not in bytes_in and time.time() >= end:
+            bytes_in["end"] = (time.time(), _bytes_in(bus))
         for e in bus.read_group("bench", "bench", [bus.keys.detections()], 500, block_ms=500):
             m = wire_det.decode(e.fields)
             if start <= m.detected_at <= end:
@@ -166,8 +174,10 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
         vals = [float(w.get(key, 0)) for w in workers if key in w]
         return round(float(np.mean(vals)), 1) if vals else None
 
+    (t0, b0), (t1, b1) = bytes_in["start"], bytes_in["end"]
     return {
         "frames_per_s": round(frames / duration, 1),
+        "site_bytes_in_per_s": (b1 - b0) / max(1e-3, t1 - t0),
         "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
         "stage_ms_per_frame": {"decode_jpeg": avg("decode_ms"), "detect": avg("detect_ms"),
@@ -179,6 +189,10 @@ def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:
         "frames_full_regions_still": [looked["full"], looked["regions"], looked["still"]],
         "rss_mb": {"workers": [round(v) for v in list(rss.values())[:-1]], "ingest": round(list(rss.values())[-1])},
     }
+
+
+def _bytes_in(bus: RedisBus) -> int:
+    return int(bus.r.info("stats")["total_net_input_bytes"])
 
 
 def seed_style_loop(cfg: Config, clip: Path, n: int) -> dict:

@@ -29,7 +29,7 @@ def redacted(cfg: Config) -> dict:
     dump = cfg.model_dump(mode="json")
     for cam in dump["cameras"]:
         cam["url"] = redact_url(cam["url"])
-    for section, key in (("redis", "url"), ("events", "webhook_url")):
+    for section, key in (("redis", "url"), ("redis", "frames_url"), ("events", "webhook_url")):
         if dump[section][key]:
             dump[section][key] = redact_url(dump[section][key])
     dump["database"]["url"] = redact_db_url(dump["database"]["url"])
@@ -67,10 +67,12 @@ def cmd_train(args, cfg: Config) -> int:
     detector = cfg.detector.model_copy(update={"model": weights})
     given = {k: getattr(args, k) for k in RECIPE_OPTIONS if getattr(args, k) is not None}
     settings = TrainSettings(
-        out=args.out, scenes=args.scenes, crops=args.crops, imagenet_weights=args.imagenet_weights,
+        out=args.out, scenes=args.scenes, more_scenes=tuple(args.more_scenes or ()), crops=args.crops,
+        imagenet_weights=args.imagenet_weights,
         detector_weights=None if args.no_detector else detector.model, detector=detector,
         limit_crops=args.limit_crops, extra=args.extra, keep_folds=args.keep_folds, **given)
-    for label, path in (("--scenes", settings.scenes), ("--crops", settings.crops), ("--extra", settings.extra),
+    for label, path in (("--scenes", settings.scenes), *(("--more-scenes", p) for p in settings.more_scenes),
+                        ("--crops", settings.crops), ("--extra", settings.extra),
                         ("--imagenet-weights", settings.imagenet_weights)):
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"{label}: {path} does not exist")

@@ -71,7 +71,7 @@ def cmd_run(args, cfg: Config) -> int:
     if args.host is not None or args.port is not None:
         listen = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         cfg = cfg.model_copy(update={"dashboard": cfg.dashboard.model_copy(update=listen)})
-    bus = make_bus(cfg.redis.url, cfg.redis.prefix)
+    bus = make_bus(cfg.redis.url, cfg.redis.prefix, cfg.redis.frames_url)
     upgrade(cfg.database.url)
     stop = threading.Event()
     install_signal_handlers(stop, "run")

@@ -16,16 +16,26 @@ log = logging.getLogger("maskwatch")
 
 
 def redis_bus(cfg: Config, command: str):
+    """The site's bus; for ingest and workers with redis.frames_url, frame streams on that server."""
     from maskwatch.bus import RedisBus
 
     if not cfg.redis.url:
         raise ConfigError(f"redis.url: `maskwatch {command}` runs as a separate service and needs Redis; "
                           "for a single machine without Redis use `maskwatch run`")
-    bus = RedisBus(cfg.redis.url, cfg.redis.prefix)
+    bus = _reached("redis.url", RedisBus(cfg.redis.url, cfg.redis.prefix), cfg.redis.url)
+    frames_url = cfg.redis.frames_url
+    if command in ("ingest", "worker") and frames_url and frames_url != cfg.redis.url:
+        from maskwatch.splitbus import SplitBus
+
+        return SplitBus(bus, _reached("redis.frames_url", RedisBus(frames_url, cfg.redis.prefix), frames_url))
+    return bus
+
+
+def _reached(field: str, bus, url: str):
     try:
         bus.ping()
     except Exception as e:  # the redis client's errors carry no credentials, but the URL might
-        raise ConfigError(f"redis.url: cannot reach {redact_url(cfg.redis.url)}: {type(e).__name__}") from None
+        raise ConfigError(f"{field}: cannot reach {redact_url(url)}: {type(e).__name__}") from None
     return bus
 
 

@@ -39,12 +39,18 @@ class CrossVal:
     curves: dict[str, list[list[float]]] = field(default_factory=dict)  # val_* per epoch, per fold
     # detector.upscale of the pipeline that found these faces: the rule chosen here fits that detector
     upscale: tuple[float, ...] = ()
+    # the same detections per scene set (train --more-scenes), for the report per set
+    by_source: dict[str, dict[str, Tally]] = field(default_factory=dict)
 
     def rule(self) -> tuple[float, float]:
         return best_rule(list(self.tallies.values()))
 
     def summary(self, threshold: float, min_score: float) -> dict:
         return {name: t.summary(threshold, min_score) for name, t in self.tallies.items()}
+
+    def summary_by_source(self, threshold: float, min_score: float) -> dict:
+        return {src: {name: t.summary(threshold, min_score) for name, t in tallies.items()}
+                for src, tallies in self.by_source.items()}
 
     def mean_curves(self) -> dict[str, list[float]]:
         """Held-out-fold metrics per epoch, averaged over the folds."""
@@ -132,9 +138,10 @@ def softmax_rows(model, x: np.ndarray) -> np.ndarray:
 
 
 def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, size: int, margin: float,
-                   fit: Callable, keep: Callable | None = None) -> CrossVal:
+                   fit: Callable, keep: Callable | None = None, sources: dict[str, str] | None = None) -> CrossVal:
     """`fit(train_samples, (val_x, val_y))` -> (keras model, history) is called once per fold;
-    `keep(k, model)`, where given, is handed each fold's model (to save it for the levers' study)."""
+    `keep(k, model)`, where given, is handed each fold's model (to save it for the levers' study);
+    `sources`: each scene's set by stem, to tally per set as well (None: one set)."""
     from maskwatch.models.evaluation.evaluate import tally_scenes
 
     cv = CrossVal(folds, upscale=detector.scales)
@@ -154,8 +161,14 @@ def cross_validate(pool: Samples, scenes: list[Scene], detector, folds: int, siz
         cv.probs.append(softmax_rows(model, val_x))
         info = ModelInfo(Path("."), f"fold{k}", size, margin, 0.5, 0.0, "", "", {}, classes=tuple(CLASSES))
         pipe = MaskPipeline(detector, MaskClassifier(info, keras_model=model), threshold=0.5, min_face_score=0.0)
-        for name, t in tally_scenes(pipe, held, RULE_BUCKETS).items():
-            cv.tallies[name].extend(t, fold=k)
+        by_set: dict[str, list[Scene]] = {}
+        for sc in held:
+            by_set.setdefault((sources or {}).get(sc.stem, "scenes"), []).append(sc)
+        for src, part in sorted(by_set.items()):
+            mine = cv.by_source.setdefault(src, {n: Tally(*v) for n, v in RULE_BUCKETS.items()})
+            for name, t in tally_scenes(pipe, part, RULE_BUCKETS).items():
+                cv.tallies[name].extend(t, fold=k)
+                mine[name].extend(t, fold=k)
         log.info("fold %d/%d: %d held-out scenes, %d violations so far", k + 1, folds, len(held),
                  cv.tallies["all"].violations_gt)
     return cv

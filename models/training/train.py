@@ -46,6 +46,9 @@ OOF_FILE = "out_of_fold.npz"  # every out-of-fold detection and annotated face (
 class TrainSettings:
     out: Path
     scenes: Path | None = None
+    # more annotated scene sets (scenes-extra): every image trained on and cross-validated, no test
+    # split of ours; results are reported per set
+    more_scenes: tuple[Path, ...] = ()
     crops: Path | None = None
     extra: Path | None = None  # an export of operators' reviews (maskwatch export-reviews): always trained on
     imagenet_weights: Path | None = None
@@ -199,7 +202,7 @@ def train(s: TrainSettings) -> dict:
     # the detector the workers run: the rule is chosen on the faces it finds
     detector = build_detector((s.detector or DetectorConfig()).model_copy(update={"model": s.detector_weights})
                               ) if s.detector_weights else None
-    scenes = [x for x in load_scenes(s.scenes) if split_of(x.stem) != "test"] if s.scenes else []
+    scenes, sources = training_scenes(s)
     pool = _load_pool(s, scenes, detector)
     log.info("%d training samples (%d no_mask) from %d scenes and the crop folders", len(pool),
              int(pool.labels.sum()), len(scenes))
@@ -207,7 +210,7 @@ def train(s: TrainSettings) -> dict:
     if s.folds >= 2 and scenes and detector is not None:
         keep = (lambda k, m: _save_without_optimizer(m, s, _fold_path(out, k))) if s.keep_folds else None
         cv = cross_validate(pool, scenes, detector, s.folds, s.input_size, s.crop_margin,
-                            lambda part, val: _fit(part, val, s, s.seed), keep)
+                            lambda part, val: _fit(part, val, s, s.seed), keep, sources)
         cv.save(out / OOF_FILE)
     model, history = _fit(pool, None, s, s.seed)
     _save_without_optimizer(model, s, out / "mask_classifier.keras")
@@ -225,6 +228,8 @@ def train(s: TrainSettings) -> dict:
     if cv:
         meta["rule_detector"] = rule_detector(cv)
         meta["metrics"].update(out_of_fold=cv.summary(threshold, min_score), **three_class(cv, threshold, out))
+        if len(cv.by_source) > 1:
+            meta["metrics"]["out_of_fold_by_source"] = cv.summary_by_source(threshold, min_score)
     fold_curves = cv.mean_curves() if cv else {}
     if fold_curves:
         meta["training"]["held_out_fold_curves"] = fold_curves
@@ -233,6 +238,22 @@ def train(s: TrainSettings) -> dict:
     ModelInfo.load(out)  # what we wrote must load
     _export_onnx(out, _views(scene_faces, s, 64) if len(scene_faces) else _views(pool, s, 64))
     return json.loads((out / METADATA).read_text())
+
+
+def training_scenes(s: TrainSettings) -> tuple[list, dict[str, str]]:
+    """The scenes trained on: --scenes outside its test split, every image of each --more-scenes
+    set; and each one's set (its folder's name), for the report per set."""
+    scenes = [x for x in load_scenes(s.scenes) if split_of(x.stem) != "test"] if s.scenes else []
+    sources = {x.stem: Path(s.scenes).name for x in scenes}
+    for root in s.more_scenes:
+        more = load_scenes(root)
+        clash = sorted({x.stem for x in more} & set(sources))
+        if clash:
+            raise ValueError(f"--more-scenes {root}: images named as in another set ({', '.join(clash[:3])}...): "
+                             "folds and reports go by image name")
+        scenes += more
+        sources.update({x.stem: Path(root).name for x in more})
+    return scenes, sources
 
 
 def _export_onnx(out: Path, crops: np.ndarray) -> None:
@@ -285,8 +306,9 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
         "files": {"keras": "mask_classifier.keras", "tflite": "mask_classifier.tflite"},
         "embedding": embedding_meta(),
         "data": {"train_samples": counts,
+                 "more_scenes": [Path(p).name for p in s.more_scenes],
                  "split": "scenes by image: sha1(stem) % 10 in 0-1 is test (never read); the others are "
-                          "trained on" + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
+                          "trained on" + (" (and every image of the more_scenes sets)" if s.more_scenes else "") + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
                                           "to choose the decision rule" if s.folds >= 2 else "")},
         "training": {"settings": settings, "epochs": s.epochs_head + s.epochs_finetune,
                      "history": {k: [round(x, 4) for x in v] for k, v in history.items()}},

@@ -15,18 +15,10 @@ import numpy as np
 import pytest
 import yaml
 from support.detections import jpeg
-from support.redis_server import RedisServer
 
 from maskwatch.bus import RedisBus
 from maskwatch.config import parse_config
 from maskwatch.wire import frames as wire_frames
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 def wait_for(pred, timeout: float, step: float = 0.1):

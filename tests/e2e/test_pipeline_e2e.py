@@ -14,33 +14,16 @@ import pytest
 import yaml
 from sqlalchemy import select
 from support.databases import pg_database, pg_url
+from support.make_clip import SIZE, two_people_clip
 from support.rtsp import RtspServer, gst_available
-from support.settings import DEMO_SCENES, REDIS_URL, ROOT
+from support.settings import REDIS_URL, ROOT
 
 from maskwatch.geometry import iou_matrix
-from maskwatch.models.evaluation.democlip import scene_frames
-from maskwatch.models.evaluation.voc import load_annotation
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.tables import Violation
 
-SIZE = (640, 360)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not gst_available() and not os.environ.get("CI"),
                                                      reason="GStreamer RTSP server not installed")]
-
-
-def two_people_clip(tmp_path):
-    """One unmasked and one masked person (a CC0 photo), drifting slowly; their boxes in clip pixels."""
-    from support.make_clip import make_h264_clip
-
-    stem = "maksssksksss114"
-    img = cv2.imread(str(DEMO_SCENES / "images" / f"{stem}.jpg"))
-    boxes, violation = load_annotation(DEMO_SCENES / "annotations" / f"{stem}.xml")
-    assert violation.tolist().count(True) == 1 and violation.tolist().count(False) == 1
-    frames = list(scene_frames(img, seconds=4, fps=10, size=SIZE, drift_px=6))
-    s = min(SIZE[0] / img.shape[1], SIZE[1] / img.shape[0]) * 0.92
-    x0, y0 = (SIZE[0] - round(img.shape[1] * s)) // 2, (SIZE[1] - round(img.shape[0] * s)) // 2
-    boxes = boxes * s + np.array([x0, y0, x0, y0], np.float32)
-    return make_h264_clip(frames, 10, tmp_path / "two_people.h264"), boxes, violation
 
 
 def test_one_unmasked_and_one_masked_person_give_exactly_one_violation(tmp_path, redis_prefix):

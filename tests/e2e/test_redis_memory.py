@@ -14,7 +14,6 @@ import time
 import pytest
 import redis
 import yaml
-from support.redis_server import RedisServer
 from support.settings import DEMO_SCENES
 
 from maskwatch.bus import Keys
@@ -24,13 +23,6 @@ from maskwatch.models.evaluation.democlip import build_clip
 CAMERAS = 2
 PER_CAMERA_MB = 4.0   # docs/running-a-site.md, "Bounded Redis memory"
 RUN_S = 40
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

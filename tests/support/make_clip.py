@@ -11,7 +11,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
+
+from maskwatch.models.evaluation.democlip import scene_frames
+from maskwatch.models.evaluation.voc import load_annotation
+from support.settings import DEMO_SCENES
 
 
 def make_h264_clip(frames: list[np.ndarray], fps: int, path: str | Path, *,
@@ -66,3 +71,18 @@ def make_h264_clip(frames: list[np.ndarray], fps: int, path: str | Path, *,
         raise RuntimeError(f"gst-launch-1.0 failed ({proc.returncode}): {err.decode(errors='replace')}")
     return path
 
+
+SIZE = (640, 360)
+
+
+def two_people_clip(tmp_path):
+    """One unmasked and one masked person (a CC0 photo), drifting slowly; their boxes in clip pixels."""
+    stem = "maksssksksss114"
+    img = cv2.imread(str(DEMO_SCENES / "images" / f"{stem}.jpg"))
+    boxes, violation = load_annotation(DEMO_SCENES / "annotations" / f"{stem}.xml")
+    assert violation.tolist().count(True) == 1 and violation.tolist().count(False) == 1
+    frames = list(scene_frames(img, seconds=4, fps=10, size=SIZE, drift_px=6))
+    s = min(SIZE[0] / img.shape[1], SIZE[1] / img.shape[0]) * 0.92
+    x0, y0 = (SIZE[0] - round(img.shape[1] * s)) // 2, (SIZE[1] - round(img.shape[0] * s)) // 2
+    boxes = boxes * s + np.array([x0, y0, x0, y0], np.float32)
+    return make_h264_clip(frames, 10, tmp_path / "two_people.h264"), boxes, violation

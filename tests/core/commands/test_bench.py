@@ -35,6 +35,8 @@ def test_bench_reports_every_number(tmp_path):
     assert out["latency_ms_p95"] >= out["latency_ms_p50"] > 0
     assert set(out["stage_ms_per_frame"]) == {"decode_jpeg", "detect", "classify", "transport_queue"}
     assert out["rss_mb"]["workers"] and out["rss_mb"]["ingest"] > 0
+    # the frames went through the site Redis here: their bytes show
+    assert out["frames_on"] == "the site Redis" and out["site_redis_kb_in_per_camera_s"] > 0
     assert out["seed_style"]["frames"] == 3 and out["speedup_vs_seed_style"] > 0
     assert json.loads(r.stdout) == out
 

@@ -67,3 +67,42 @@ def test_a_fold_is_scored_a_batch_at_a_time(scenes_dir, monkeypatch, tmp_path):
 
 def test_softmax_rows_of_nothing_is_an_empty_table():
     assert crossval.softmax_rows(Recording(), np.zeros((0, 32, 32, 3), np.float32)).shape == (0, 3)
+
+
+def test_each_scene_set_is_tallied_apart_and_together(scenes_dir):
+    scenes = [s for s in load_scenes(scenes_dir) if split_of(s.stem) != "test"]
+    detector = FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=(1.0,))
+    pool = samples_from_scenes(scenes, detector)
+    sources = {s.stem: ("a" if i % 2 else "b") for i, s in enumerate(scenes)}
+    cv = crossval.cross_validate(pool, scenes, detector, 2, 32, 0.15,
+                                 lambda part, val: (Recording(), {}), sources=sources)
+    assert set(cv.by_source) == {"a", "b"}
+    for bucket in crossval.RULE_BUCKETS:
+        parts = [cv.by_source[src][bucket] for src in ("a", "b")]
+        assert sum(t.faces_gt for t in parts) == cv.tallies[bucket].faces_gt
+        assert sum(t.violations_gt for t in parts) == cv.tallies[bucket].violations_gt
+    summary = cv.summary_by_source(0.5, 0.0)
+    assert set(summary) == {"a", "b"} and set(summary["a"]) == set(crossval.RULE_BUCKETS)
+
+
+def copy_scenes(src, dst, stems, rename=lambda s: s):
+    (dst / "images").mkdir(parents=True)
+    (dst / "annotations").mkdir()
+    for stem in stems:
+        (dst / "images" / f"{rename(stem)}.jpg").write_bytes((src / "images" / f"{stem}.jpg").read_bytes())
+        (dst / "annotations" / f"{rename(stem)}.xml").write_text((src / "annotations" / f"{stem}.xml").read_text())
+    return dst
+
+
+def test_more_scene_sets_are_trained_on_whole_and_named_apart(scenes_dir, tmp_path):
+    from maskwatch.models.training.train import TrainSettings, training_scenes
+
+    stems = sorted(p.stem for p in (scenes_dir / "images").glob("*.jpg"))
+    extra = copy_scenes(scenes_dir, tmp_path / "extra", stems[:4], rename=lambda s: f"x-{s}")
+    scenes, sources = training_scenes(TrainSettings(out=tmp_path, scenes=scenes_dir, more_scenes=(extra,)))
+    dev = [s for s in scenes if not s.stem.startswith("x-")]
+    assert {sources[s.stem] for s in dev} == {scenes_dir.name} and all(split_of(s.stem) != "test" for s in dev)
+    assert sorted(s.stem for s in scenes if sources[s.stem] == "extra") == [f"x-{s}" for s in stems[:4]]
+    clash = copy_scenes(scenes_dir, tmp_path / "clash", [s.stem for s in dev[:1]])  # a name trained on already
+    with pytest.raises(ValueError, match="images named as in another set"):
+        training_scenes(TrainSettings(out=tmp_path, scenes=scenes_dir, more_scenes=(clash,)))
