@@ -25,6 +25,7 @@ from maskwatch.wire import live as wire_live
 log = logging.getLogger(__name__)
 bp = Blueprint("cameras", __name__)
 WALL_SIZES = (1, 4, 9, 16)
+WATCH_TTL_S = 15  # a live page polls every second or two: workers stop publishing soon after it closes
 
 
 @bp.get("/cameras")
@@ -59,6 +60,8 @@ def _live(cam: str) -> wire_live.LiveFrame:
     if cam not in st.camera_ids or st.bus is None:
         abort(404, "no such camera")
     try:
+        # someone is watching: the workers publish this camera's live frames for a while
+        st.bus.put_blob(st.bus.keys.watched(cam), b"1", ttl_s=WATCH_TTL_S)
         blob = st.bus.get_blob(st.bus.keys.live(cam))
     except (BusError, OSError) as e:  # Redis down: the page shows its placeholder and retries
         log.warning("live %s: cannot read the bus: %s", cam, type(e).__name__)

@@ -62,6 +62,11 @@ class Keys:
     def live(self, cam: str) -> str:
         return f"{self.prefix}:live:{cam}"
 
+    def watched(self, cam: str) -> str:
+        """Set by the dashboard while someone looks at a camera's live view: workers publish live
+        frames only then."""
+        return f"{self.prefix}:watched:{cam}"
+
 
 class Bus(Protocol):
     keys: Keys

@@ -137,7 +137,14 @@ class WorkerConfig(Strict):
     crop_jpeg_quality: int = Field(90, ge=30, le=100)
     threads: int | None = Field(None, ge=1, le=64,
                                 description="CPU threads for detection and classification (default: all cores)")
-    live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed")
+    live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed, "
+                                                                  "while someone watches it")
+    # measured on the shared fixed street camera (docs/sizing.md): a candidate's frame is the largest
+    # thing a detections entry carries; the first one of each new candidate is always sent
+    evidence_interval_s: float = Field(
+        2.0, ge=0, le=60, description="send a camera's full frame with its detections at most this often while "
+                                      "the same number of faces look like violations (the first frame of a new "
+                                      "one always goes): the snapshot's evidence; 0: with every candidate frame")
     # what tells people apart (maskwatch.models.appearance): on real footage clothing separates
     # people far better than the face alone (docs/real-footage.md)
     appearance: Literal["face", "face+clothing"] = Field(

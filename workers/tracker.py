@@ -13,10 +13,10 @@ inversions are tolerated). Association follows ByteTrack / BoT-SORT:
 
 Only what can be judged votes: a face narrower than `judge_min_px` keeps its track going but
 never votes, and one narrower than `judge_full_px` counts less, so that a small face needs more
-agreeing sightings (at judge_min_px, all of the window). A person never seen large enough is *not judged*: counted, never
-a violation. A face that has not moved (`still_tol` of its width) is held when it passes the vote,
-until it moves; one still for `still_s` is a picture (a poster, a screen, a painting) and never
-becomes a violation.
+agreeing sightings (at judge_min_px, all of the window). A person never seen large enough is *not
+judged*: counted, never a violation. A face that has not moved (`still_tol` of its width) is held
+when it passes the vote, until it moves; one still for `still_s` is a picture (a poster, a screen,
+a painting) and never becomes a violation.
 
 When a track passes the vote, the identity registry (workers.identity) decides whether this is a
 violator seen before on this camera within `revisit_s`: then the track *rejoins* that violation
@@ -355,7 +355,8 @@ class Tracker:
         else:
             tr.state = State.VIOLATION
             tr.fired = s
-            tr.best = max(tr.window, key=lambda x: (x.frame is not None, x.p_no_mask))
+            # evidence: a sighting with its crop and frame (workers send them only now and then)
+            tr.best = max(tr.window, key=lambda x: (bool(x.crop), x.frame is not None, x.p_no_mask))
             exemplars = [tr.prototype] if tr.prototype is not None else []
             tr.identity = same or self.identities.add(Identity(tr.first_seen, tr.last_seen, tr.box, exemplars,
                                                                (s.entry_id, s.face), tr.count, trail=list(tr.trail)))

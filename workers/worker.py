@@ -10,6 +10,7 @@ dead replica left pending are claimed after claim_idle_s (and dropped if stale b
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ from maskwatch.wire import WireError
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
 from maskwatch.wire import live as wire_live
+from maskwatch.workers.evidence import EvidencePacer
 from maskwatch.workers.roi import inside
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ class Worker:
         self.latest: dict[str, float] = {}
         self.stage_ms: Counter[str] = Counter()
         self._live_due: dict[str, float] = {}
+        self._watched: dict[str, tuple[float, bool]] = {}  # per camera: (checked at, watched)
+        self._evidence = EvidencePacer(config.worker.evidence_interval_s)
         self._status = Every(1.0)
         self._claim = Every(max(1.0, config.worker.claim_idle_s / 2))
 
@@ -248,20 +252,30 @@ class Worker:
         shares = det.p_incorrect if det.p_incorrect is not None else np.zeros(len(det), np.float32)
         faces = [wire_det.Face(tuple(float(v) for v in b), float(s), float(p), round(float(q), 4))
                  for b, s, p, q in zip(det.boxes, det.scores, det.p_no_mask, shares)]
+        candidate = det.violations(thr, self.pipeline.min_face_score)
+        # a crop is evidence: only a face that may become a violation needs one
         crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, wire_det.CROP_MARGIN)), (CROP_PX, CROP_PX)),
-                       self.cfg.worker.crop_jpeg_quality) for b in det.boxes]
+                       self.cfg.worker.crop_jpeg_quality) if c else b"" for b, c in zip(det.boxes, candidate)]
         embs = [] if det.embeddings is None else [e if e.any() else None for e in det.embeddings]
         return wire_det.DetectionMsg(
             camera=f.msg.camera, seq=f.msg.seq, captured_at=f.msg.captured_at, detected_at=done,
             worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
             threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops, embeddings=embs,
-            frame_jpeg=f.msg.jpeg if det.violations(thr, self.pipeline.min_face_score).any() else None,
+            frame_jpeg=f.msg.jpeg if self._evidence.send(f.msg.camera, int(candidate.sum()), done) else None,
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})
 
+    def _is_watched(self, cam: str) -> bool:
+        """Whether the dashboard has asked for this camera's live view lately (checked once a second)."""
+        at, watched = self._watched.get(cam, (-math.inf, False))
+        if time.monotonic() - at >= 1.0:
+            watched = self.bus.get_blob(self.bus.keys.watched(cam)) is not None
+            self._watched[cam] = (time.monotonic(), watched)
+        return watched
+
     def _maybe_live(self, f: Frame, det, done: float) -> None:
         cam = f.msg.camera
-        if time.monotonic() < self._live_due.get(cam, 0.0):
+        if time.monotonic() < self._live_due.get(cam, 0.0) or not self._is_watched(cam):
             return
         self._live_due[cam] = time.monotonic() + self.cfg.worker.live_interval_s
         thr = self.pipeline.threshold

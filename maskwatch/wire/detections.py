@@ -1,9 +1,11 @@
 """detections entries: one processed frame, from a worker to the events service. Schema version 2.
 
-`meta` is JSON (camera, timing, faces); every face has a JPEG crop in `crop:<i>` and its
-appearance embedding in `emb:<i>` (little-endian float16, a unit vector from the classifier's
-pass; empty when the face was not classified or the model has none); the full frame travels in
-`frame` only when some face looks like a violation (events needs it for the snapshot).
+`meta` is JSON (camera, timing, faces); every face has a JPEG crop in `crop:<i>` (empty unless the
+face looks like a violation: a crop is evidence) and its appearance embedding in `emb:<i>`
+(little-endian float16, a unit vector from the classifier's pass; empty when the face was not
+classified or the model has none); the full frame travels in `frame` only when some face looks
+like a violation, and then at most every worker.evidence_interval_s a camera unless a new one
+does (events needs it for the snapshot).
 
 Version 2 added the embeddings; a face's `p_incorrect` (three-verdict models) was added within
 version 2, read as 0 where absent. A version 1 entry is refused with a WireError naming both versions:

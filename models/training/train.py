@@ -308,8 +308,9 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
         "data": {"train_samples": counts,
                  "more_scenes": [Path(p).name for p in s.more_scenes],
                  "split": "scenes by image: sha1(stem) % 10 in 0-1 is test (never read); the others are "
-                          "trained on" + (" (and every image of the more_scenes sets)" if s.more_scenes else "") + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
-                                          "to choose the decision rule" if s.folds >= 2 else "")},
+                          "trained on" + (" (and every image of the more_scenes sets)" if s.more_scenes else "")
+                          + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
+                             "to choose the decision rule" if s.folds >= 2 else "")},
         "training": {"settings": settings, "epochs": s.epochs_head + s.epochs_finetune,
                      "history": {k: [round(x, 4) for x in v] for k, v in history.items()}},
         "export_check": check,

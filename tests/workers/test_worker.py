@@ -50,6 +50,7 @@ def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pip
     cfg = config()
     img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))  # faces on both halves
     make_groups(redis_bus)
+    redis_bus.put_blob(redis_bus.keys.watched("a"), b"1", ttl_s=60)  # someone looks at a's live view, not b's
     for seq in range(3):  # a backlog of three frames per camera: only the newest is worth processing
         redis_bus.add(redis_bus.keys.frames("a"), frame_fields("a", seq, img))
         redis_bus.add(redis_bus.keys.frames("b"), frame_fields("b", seq, img))
@@ -62,8 +63,11 @@ def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pip
     assert len(a[0].faces) >= 2
     for m in out:
         assert len(m.crops) == len(m.faces)
-        assert all(cv2.imdecode(np.frombuffer(c, np.uint8), cv2.IMREAD_COLOR) is not None for c in m.crops)
-        assert (m.frame_jpeg is not None) == m.has_candidate
+        # a crop is evidence: a face that may become a violation has one, the others none
+        for face, c in zip(m.faces, m.crops):
+            assert (bool(c) and cv2.imdecode(np.frombuffer(c, np.uint8), cv2.IMREAD_COLOR) is not None) == \
+                m.is_violation(face)
+        assert m.has_candidate and m.frame_jpeg is not None  # the camera's first candidate frame carries it
         assert m.model_version == "test-model" and m.detected_at >= m.captured_at
     # camera b's region of interest is the left half: no face centre to the right of it
     left = [f for f in a[0].faces if (f.box[0] + f.box[2]) / 2 <= img.shape[1] / 2]
@@ -71,6 +75,7 @@ def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pip
     assert b[0].faces == left
     for cam in ("a", "b"):
         assert redis_bus.pending_count(redis_bus.keys.frames(cam), GROUP) == 0
+    assert redis_bus.get_blob(redis_bus.keys.live("b")) is None  # nobody watches b: no live frames
     live = wire_live.decode(redis_bus.get_blob(redis_bus.keys.live("a")))
     # the live blob is the frame as sent, with each face's verdict for the dashboard to draw
     assert live.camera == "a" and live.jpeg[:2] == b"\xff\xd8" and len(live.faces) == len(a[0].faces)

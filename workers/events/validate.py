@@ -33,7 +33,7 @@ def check(m: DetectionMsg) -> None:
         raise WireError("detections: a box is empty or inverted")
     if not isinstance(m.model_version, str):
         raise WireError("detections: bad model_version")
-    if not all(is_jpeg(c) for c in m.crops) or (m.frame_jpeg is not None and not is_jpeg(m.frame_jpeg)):
+    if not all(is_jpeg(c) for c in m.crops if c) or (m.frame_jpeg is not None and not is_jpeg(m.frame_jpeg)):
         raise WireError("detections: a crop or the frame is not a JPEG")  # it would be stored as evidence
     if m.frame_jpeg is not None and jpeg_size(m.frame_jpeg) != (m.width, m.height):
         raise WireError("detections: the frame is not of the declared size")  # decoded for the snapshot
