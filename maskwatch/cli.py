@@ -141,7 +141,8 @@ def _service_commands(sub) -> None:
     s.add_argument("--name", help="consumer name (default: worker-HOST-PID)")
     s = _cmd(sub, "events", "maskwatch.commands.services:cmd_events",
              "track faces, vote, write violations and snapshots")
-    s.add_argument("--shard", metavar="K/N", help="own shard K of N (events.shards) of the cameras; default 0/1")
+    s.add_argument("--shard", metavar="K/N", help="own shard K of N (events.shards) of the cameras, or K alone (N "
+                                                  "from the config: a StatefulSet's pod ordinal); default 0/1")
     s = _cmd(sub, "run", "maskwatch.commands.run:cmd_run",
              "ingest + workers + events + dashboard in one process (in-process bus without redis.url)")
     s.add_argument("--demo", action="store_true", help="add a camera playing a clip of the bundled CC0 scenes")
@@ -170,6 +171,12 @@ def _service_commands(sub) -> None:
     s.add_argument("--clip", help="the video every camera plays with --profile clip (e.g. a fixed street camera)")
     s.add_argument("--gating", choices=("config", "on", "off", "both"), default="config",
                    help="motion gating (ingest.motion): as configured, on, off, or both in one run (off, then on)")
+    s = _cmd(sub, "k8s-scaler", "maskwatch.commands.scaler:cmd_k8s_scaler",
+             "print the KEDA ScaledObject that scales the workers on their cameras' frame backlog")
+    s.add_argument("--deployment", default="worker", help="the Deployment to scale (worker, or a GPU one)")
+    s.add_argument("--min", type=int, default=1, help="fewest workers")
+    s.add_argument("--max", type=int, default=8, help="most workers")
+    s.add_argument("--lag", type=int, default=5, help="frames waiting on any camera that ask for another worker")
     _cmd(sub, "dashboard", "maskwatch.commands.services:cmd_dashboard", "serve the dashboard with gunicorn")
     s = _cmd(sub, "users", "maskwatch.commands.services:cmd_users", "manage dashboard users")
     s.add_argument("action", choices=("add",))

@@ -25,12 +25,13 @@ class Shard:
 
     @classmethod
     def parse(cls, text: str, configured: int) -> Shard:
-        """`K/N` as given to `maskwatch events --shard`; N must be the config's events.shards,
-        which the workers route by."""
+        """`K/N` as given to `maskwatch events --shard`, or `K` alone (N: the config's; a
+        StatefulSet passes its pod's ordinal); N must be the config's events.shards, which the
+        workers route by."""
         try:
-            k, n = (int(v) for v in text.split("/"))
+            k, n = (int(v) for v in text.split("/")) if "/" in text else (int(text), configured)
         except ValueError:
-            raise ConfigError(f"--shard {text!r}: expected K/N, for example 0/2") from None
+            raise ConfigError(f"--shard {text!r}: expected K/N or K, for example 0/2") from None
         if not 0 <= k < n:
             raise ConfigError(f"--shard {text!r}: K must be in 0..{n - 1}")
         if n != configured:

@@ -523,7 +523,8 @@ def test_k8s_matches_the_compose_services(resolved):
         svc = compose[name]
         assert ctr["image"] == svc["image"], name
         env = {e["name"]: e for e in ctr.get("env", [])}
-        assert set(env) - {"PGDATA"} == set(svc.get("environment", {})), f"{name}: env differs from compose"
+        own = {"PGDATA", "MASKWATCH_SHARD"}  # the shard: the StatefulSet pod's ordinal, below
+        assert set(env) - own == set(svc.get("environment", {})), f"{name}: env differs from compose"
         for e in env.values():
             ref = e.get("valueFrom", {})
             if "secretKeyRef" in ref:
@@ -536,7 +537,14 @@ def test_k8s_matches_the_compose_services(resolved):
             assert ctr.get("command") == expected, name
             assert ctr["readinessProbe"] and ctr["livenessProbe"]
             continue
-        assert ctr["args"] == svc["command"], name
+        if name == "events":  # compose's one process owns shard 0/1; k8s's pods each their ordinal
+            assert svc["command"] == ["events", "--shard", "0/1"] and w["kind"] == "StatefulSet"
+            assert ctr["args"] == ["events", "--shard", "$(MASKWATCH_SHARD)"]
+            assert env["MASKWATCH_SHARD"]["valueFrom"]["fieldRef"]["fieldPath"] == \
+                "metadata.labels['apps.kubernetes.io/pod-index']"
+            assert w["spec"]["serviceName"] == "events" and w["spec"]["replicas"] == 1
+        else:
+            assert ctr["args"] == svc["command"], name
         assert env["MASKWATCH_CONFIG"]["value"] == CONFIG_IN_CONTAINER
         mounts = {m["name"]: m for m in ctr["volumeMounts"]}
         vols = {v["name"]: v for v in spec["volumes"]}
@@ -551,7 +559,7 @@ def test_k8s_matches_the_compose_services(resolved):
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 alive = ["--alive"] if name == "ingest" and probe != "readinessProbe" else []
                 assert ctr[probe]["exec"]["command"] == ["python", HEALTHCHECK, name, *alive], f"{name} {probe}"
-        if name in ("events", "ingest"):
+        if name == "ingest":
             assert w["spec"]["replicas"] == 1 and w["spec"]["strategy"]["type"] == "Recreate"
         if name in ("events", "dashboard"):
             assert vols["snapshots"]["persistentVolumeClaim"]["claimName"] == "maskwatch-snapshots"
@@ -661,3 +669,19 @@ def test_the_gpu_image_swaps_onnx_runtime_for_its_gpu_build(extras, has, lacks):
     assert r.returncode == 0, r.stderr
     reqs = r.stdout.split()
     assert any(d.startswith(has) for d in reqs) and not any(d.startswith(lacks) for d in reqs)
+
+
+@pytest.mark.parametrize("k8s_version", ["1.28", "1.31"])
+def test_k8s_manifests_are_valid_against_the_kubernetes_schemas(k8s_version):
+    """Every manifest (the GPU patch merged the way kustomize would) against the official
+    OpenAPI schemas, strictly: an unknown or misspelt field fails (kubernetes-validate)."""
+    import kubernetes_validate
+
+    checked = 0
+    for name, docs in k8s_docs().items():
+        for doc in docs:
+            if doc.get("kind") in (None, "Kustomization") or name == "worker-gpu-patch.yaml":
+                continue
+            kubernetes_validate.validate(doc, k8s_version, strict=True)
+            checked += 1
+    assert checked >= 12

@@ -11,8 +11,10 @@ from maskwatch.workers.evidence import EvidencePacer
     ([(0.0, 1), (0.2, 1), (0.4, 1), (2.0, 1), (2.2, 1)], [True, False, False, True, False]),
     ([(0.0, 0), (0.2, 0)], [False, False]),                          # nobody unmasked: no frame
     ([(0.0, 1), (0.2, 2), (0.4, 2)], [True, True, False]),            # someone new: their first frame goes
-    ([(0.0, 2), (0.2, 1), (0.4, 2)], [True, False, True]),            # one fewer, then two again: maybe someone new
-    ([(0.0, 1), (0.2, 0), (0.4, 1)], [True, False, True]),            # gone and another (or the same) again
+    ([(0.0, 2), (0.2, 1), (0.4, 2)], [True, False, False]),           # a face lost for a frame and found again
+    ([(0.0, 1), (0.2, 0), (0.4, 1)], [True, False, False]),
+    ([(0.0, 1), (0.2, 0), (2.4, 1)], [True, False, True]),            # gone, and someone an interval later
+    ([(0.0, 1), (1.0, 2), (1.2, 1), (1.4, 2)], [True, True, False, False]),  # a second person, once
 ])
 def test_a_frame_goes_with_someone_new_or_after_the_interval(frames, sent):
     pacer = EvidencePacer(2.0)

@@ -90,13 +90,15 @@ def test_hours_are_utc():
     ("0/1", 1, None),
     ("2/2", 2, "K must be in 0..1"),
     ("-1/2", 2, "K must be in 0..1"),
-    ("1", 2, "expected K/N"),
+    ("1", 2, None),                     # a StatefulSet pod's ordinal: N from the config
+    ("2", 2, "K must be in 0..1"),
+    ("", 2, "expected K/N or K"),
     ("a/b", 2, "expected K/N"),
     ("0/3", 2, "events.shards = 2"),
 ])
 def test_shard_option(text, configured, error):
     if error is None:
-        assert str(Shard.parse(text, configured)) == text
+        assert str(Shard.parse(text, configured)) == (text if "/" in text else f"{text}/{configured}")
         return
     with pytest.raises(ConfigError, match=error):
         Shard.parse(text, configured)
