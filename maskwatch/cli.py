@@ -166,8 +166,13 @@ def _service_commands(sub) -> None:
                    help="keep the frame streams on this Redis (redis.frames_url, an edge host's): the site "
                         "Redis's bytes in per camera-second are reported either way")
     s.add_argument("--out", default="out/bench", help="every number goes to OUT/bench-PROFILE-TIME.json")
-    s.add_argument("--profile", choices=("synthetic", "clip"), default="synthetic",
-                   help="synthetic: the busy clip built from the CC0 photos; clip: a real clip (--clip)")
+    s.add_argument("--profile", choices=("synthetic", "clip", "events"), default="synthetic",
+                   help="synthetic: the busy clip built from the CC0 photos; clip: a real clip (--clip); events: "
+                        "recorded detections replayed through events shards as fast as they go")
+    s.add_argument("--shards", default="1,2", help="--profile events: events shard counts to run, e.g. 1,2")
+    s.add_argument("--database", action="append", metavar="URL",
+                   help="--profile events: a database to write to (repeatable; default a SQLite file in --out); "
+                        "its tables are created, and written to")
     s.add_argument("--clip", help="the video every camera plays with --profile clip (e.g. a fixed street camera)")
     s.add_argument("--gating", choices=("config", "on", "off", "both"), default="config",
                    help="motion gating (ingest.motion): as configured, on, off, or both in one run (off, then on)")

@@ -27,6 +27,7 @@ import numpy as np
 
 from maskwatch.detections import Detections
 from maskwatch.geometry import clamp, iou_matrix
+from maskwatch.models.modelinfo import BUCKETS
 from maskwatch.models.yunet import load_yunet
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,6 @@ class View:
 
 LOOK_IOU = 0.5  # a view's box this close to a kept face is that view's look at the same face
 REGION_STEP = 128  # batched, a region's view grows (over its frame's pixels) to sides in multiples of this
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # on a GPU, batches are padded to these: a fixed set of shapes
 
 
 class FaceDetector:
@@ -222,8 +222,9 @@ class FaceDetector:
         batch is padded to a bucket size, so the shapes a session sees stay few and fixed."""
         n = len(images)
         if self._pad_batches:
-            n = next((b for b in BATCH_BUCKETS if b >= n), n)
-        blob = np.zeros((n, 3, *shape), np.float32)
+            n = next((b for b in BUCKETS if b >= n), n)
+        # uint8, a quarter of float32's bytes: the network casts it itself (yunet.uint8_input)
+        blob = np.zeros((n, 3, *shape), np.uint8)
         for j, img in enumerate(images):
             blob[j, :, :img.shape[0], :img.shape[1]] = img.transpose(2, 0, 1)
         return self._net.run_batch(blob, [img.shape[:2] for img in images])

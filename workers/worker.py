@@ -261,7 +261,7 @@ class Worker:
             camera=f.msg.camera, seq=f.msg.seq, captured_at=f.msg.captured_at, detected_at=done,
             worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
             threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops, embeddings=embs,
-            frame_jpeg=f.msg.jpeg if self._evidence.send(f.msg.camera, int(candidate.sum()), done) else None,
+            frame_jpeg=f.msg.jpeg if self._evidence.send(f.msg.camera, det.boxes[candidate], done) else None,
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})
 

@@ -8,9 +8,40 @@ from pathlib import Path
 from maskwatch.config import Config, ConfigError
 
 
+def cmd_bench_events(args, cfg: Config) -> int:
+    from maskwatch.commands.bench_events import record, run_events_bench
+    from maskwatch.commands.bench_run import bench_clip
+    from maskwatch.host import machine
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        shard_counts = [int(v) for v in args.shards.split(",")]
+    except ValueError:
+        raise ConfigError(f"--shards: expected counts such as 1,2, got {args.shards!r}") from None
+    databases = args.database or [f"sqlite:///{out.resolve() / 'bench-events.db'}"]
+    w, h = (int(v) for v in args.resolution.lower().split("x"))
+    recorded = record(cfg, bench_clip(out, (w, h), fps=int(round(args.fps))), args.fps)
+    runs = []
+    for db in databases:
+        for n in shard_counts:
+            if db.startswith("sqlite:///"):
+                Path(db.removeprefix("sqlite:///")).unlink(missing_ok=True)  # each run on a fresh file
+            runs.append(run_events_bench(cfg, recorded, cameras=args.cameras, fps=args.fps, shards=n,
+                                         redis_url=cfg.redis.url or args.redis, database=db, out=out))
+    result = {"profile": "events", "machine": machine(), "recorded_entries": len(recorded), "runs": runs}
+    text = json.dumps(result, indent=2)
+    (out / "bench-events.json").write_text(text)
+    print(text)
+    return 0
+
+
 def cmd_bench(args, cfg: Config) -> int:
     from maskwatch.commands.bench_run import run_bench
     from maskwatch.host import describe
+
+    if args.profile == "events":
+        return cmd_bench_events(args, cfg)
 
     try:
         w, h = (int(v) for v in args.resolution.lower().split("x"))

@@ -145,6 +145,9 @@ def test_onnxruntime_backend_finds_what_opencv_finds(scenes_dir):
             np.testing.assert_allclose(np.sort(a.scores), np.sort(b.scores), atol=1e-3)
         faces += len(a)
     assert faces > 50
+    # it gets the image as uint8 and casts it itself (yunet.uint8_input): a quarter of the bytes
+    (inp,) = ort._net._sess.get_inputs()
+    assert inp.type == "tensor(uint8)" and inp.shape[1] == 3
 
 
 def test_unknown_detector_backend_is_named():
