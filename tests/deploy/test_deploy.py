@@ -51,9 +51,9 @@ CODE_VARS = {
     "MASKWATCH_ADMIN_USER": ROOT / "maskwatch" / "storage" / "users.py",
     "MASKWATCH_ADMIN_PASSWORD": ROOT / "maskwatch" / "storage" / "users.py",
 }
-# read by TensorFlow / Keras / CUDA in the GPU image
-GPU_VARS = {"TF_FORCE_GPU_ALLOW_GROWTH", "KERAS_HOME", "CUDA_CACHE_PATH", "MASKWATCH_DETECTOR_DEVICE",
-            "MASKWATCH_CLASSIFIER_BACKEND", "MASKWATCH_CLASSIFIER_DEVICE"}
+# read by CUDA, TensorRT and the site config (deploy/maskwatch.yaml) in the GPU image
+GPU_VARS = {"CUDA_CACHE_PATH", "MASKWATCH_ENGINE_CACHE", "MASKWATCH_DETECTOR_DEVICE", "MASKWATCH_CLASSIFIER_BACKEND",
+            "MASKWATCH_CLASSIFIER_DEVICE", "MASKWATCH_WORKER_BATCH_SIZE"}
 # read by the Redis and PostgreSQL images (official ones and the smoke stand-ins)
 STORE_VARS = {
     "redis": {"REDIS_PASSWORD", "REDISCLI_AUTH"},
@@ -658,7 +658,7 @@ def test_k8s_gpu_patch_matches_the_compose_gpu_override(resolved):
 
 @pytest.mark.parametrize(("extras", "has", "lacks"), [
     ("", "onnxruntime>=", "onnxruntime-gpu"),
-    ("gpu", "onnxruntime-gpu>=", "onnxruntime>="),
+    ("gpu", "onnxruntime-gpu[cuda,cudnn]>=", "onnxruntime>="),
 ])
 def test_the_gpu_image_swaps_onnx_runtime_for_its_gpu_build(extras, has, lacks):
     # the Dockerfile's own requirements step, run here: the two ONNX Runtime builds cannot share a venv
@@ -669,6 +669,10 @@ def test_the_gpu_image_swaps_onnx_runtime_for_its_gpu_build(extras, has, lacks):
     assert r.returncode == 0, r.stderr
     reqs = r.stdout.split()
     assert any(d.startswith(has) for d in reqs) and not any(d.startswith(lacks) for d in reqs)
+    # neither image serves with TensorFlow; the GPU one brings CUDA 12 / cuDNN 9 with ONNX Runtime itself
+    assert not any(d.startswith("tensorflow") for d in reqs)
+    if extras == "gpu":
+        assert "onnxruntime-gpu[cuda,cudnn]>=1.22" in reqs
 
 
 @pytest.mark.parametrize("k8s_version", ["1.28", "1.31"])
