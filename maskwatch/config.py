@@ -139,12 +139,12 @@ class WorkerConfig(Strict):
                                 description="CPU threads for detection and classification (default: all cores)")
     live_interval_s: float = Field(0.5, ge=0, le=60, description="how often the live view frame is refreshed, "
                                                                   "while someone watches it")
-    # measured on the shared fixed street camera (docs/sizing.md): a candidate's frame is the largest
-    # thing a detections entry carries; the first one of each new candidate is always sent
+    # measured (docs/sizing.md): a candidate's frame is the largest thing a detections entry carries;
+    # the first frame of each new candidate always goes, so this only bounds the repeats
     evidence_interval_s: float = Field(
-        2.0, ge=0, le=60, description="send a camera's full frame with its detections at most this often while "
-                                      "the same number of faces look like violations (the first frame of a new "
-                                      "one always goes): the snapshot's evidence; 0: with every candidate frame")
+        5.0, ge=0, le=60, description="send a camera's full frame with its detections at most this often while "
+                                      "the same faces look like violations (the first frame of someone new always "
+                                      "goes): the snapshot's evidence; 0: with every candidate frame")
     # what tells people apart (maskwatch.models.appearance): on real footage clothing separates
     # people far better than the face alone (docs/real-footage.md)
     appearance: Literal["face", "face+clothing"] = Field(
@@ -154,7 +154,12 @@ class WorkerConfig(Strict):
 
 class RetentionConfig(Strict):
     days: float = Field(30.0, gt=0, le=3650, description="violations and their files older than this are deleted")
-    prune_interval_s: float = Field(3600.0, ge=60, le=86_400)
+    max_gb: float | None = Field(None, gt=0, description="the snapshot folder's most: beyond it the oldest violations "
+                                                          "and their files are deleted, whatever their age")
+    min_free_gb: float = Field(1.0, ge=0, description="the least free space left on the snapshot folder's disk: "
+                                                      "below it the oldest violations go too, and an error is logged "
+                                                      "when nothing of ours is left to delete")
+    prune_interval_s: float = Field(600.0, ge=60, le=86_400)
 
 
 class Config(Strict):

@@ -160,10 +160,14 @@ def _require_schema(cfg: Config) -> None:
 
 
 def cmd_prune(args, cfg: Config) -> int:
-    from maskwatch.storage.prune import prune
+    from maskwatch.storage.prune import prune, prune_space
     from maskwatch.storage.snapshots import SnapshotStore
 
     days = args.days if args.days is not None else cfg.retention.days
-    n = prune(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), days)
+    sessions, store = _sessions(cfg), SnapshotStore(cfg.snapshots.dir)
+    n = prune(sessions, store, days)
     print(f"pruned {n} violations older than {days:g} days")
+    more = prune_space(sessions, store, cfg.retention.max_gb, cfg.retention.min_free_gb)
+    if more:
+        print(f"pruned {more} more, the oldest, for space (retention.max_gb, retention.min_free_gb)")
     return 0

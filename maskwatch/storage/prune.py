@@ -1,4 +1,6 @@
-"""Retention: delete violations older than N days with their snapshot files, and old camera_hours.
+"""Retention: delete violations older than N days with their snapshot files, and old camera_hours;
+then, oldest first, as many more as it takes to keep the snapshot folder under retention.max_gb and
+the disk it is on above retention.min_free_gb.
 
 Files go first, rows second, batch by batch: a crash in between leaves rows whose files are gone
 (deleted again on the next run), never files that no row points to any more.
@@ -8,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -22,19 +26,25 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def _delete_files(snapshots: SnapshotStore, rels: list[str]) -> set[Path]:
-    """Remove the files; returns their folders, to drop the ones left empty."""
+GB = 1024 ** 3
+
+
+def _delete_files(snapshots: SnapshotStore, rels: list[str]) -> tuple[set[Path], int]:
+    """Remove the files; returns their folders (to drop the ones left empty) and the bytes freed."""
     folders: set[Path] = set()
+    freed = 0
     for rel in rels:
         try:
             path = snapshots.resolve(rel)
+            if path.is_file():
+                freed += path.stat().st_size
             path.unlink(missing_ok=True)
             folders.add(path.parent)
         except ValueError:
             log.warning("prune: stored snapshot path %r leaves the snapshot folder; not touched", rel)
         except OSError as e:
             log.warning("prune: cannot delete %s: %s", rel, e)
-    return folders
+    return folders, freed
 
 
 def _remove_empty(snapshots: SnapshotStore, folders: set[Path]) -> None:
@@ -48,17 +58,28 @@ def _remove_empty(snapshots: SnapshotStore, folders: set[Path]) -> None:
             folder = folder.parent
 
 
-def _prune_batch(sessions: sessionmaker[Session], snapshots: SnapshotStore, cutoff: dt.datetime) -> int:
+def _delete_rows(sessions: sessionmaker[Session], snapshots: SnapshotStore, rows) -> int:
+    """Files first, then the rows; the bytes freed."""
+    folders, freed = _delete_files(snapshots, [p for r in rows for p in (r.crop_path, r.frame_path) if p])
     with sessions() as s:
-        rows = s.execute(select(Violation.id, Violation.crop_path, Violation.frame_path)
-                         .where(Violation.first_seen < cutoff)
-                         .order_by(Violation.first_seen).limit(BATCH)).all()
-        if not rows:
-            return 0
-        folders = _delete_files(snapshots, [p for r in rows for p in (r.crop_path, r.frame_path) if p])
         s.execute(delete(Violation).where(Violation.id.in_([r.id for r in rows])))
         s.commit()
     _remove_empty(snapshots, folders)
+    return freed
+
+
+def _oldest(sessions: sessionmaker[Session], cutoff: dt.datetime | None, limit: int = BATCH) -> list:
+    with sessions() as s:
+        query = select(Violation.id, Violation.crop_path, Violation.frame_path, Violation.first_seen)
+        if cutoff is not None:
+            query = query.where(Violation.first_seen < cutoff)
+        return s.execute(query.order_by(Violation.first_seen, Violation.id).limit(limit)).all()
+
+
+def _prune_batch(sessions: sessionmaker[Session], snapshots: SnapshotStore, cutoff: dt.datetime) -> int:
+    rows = _oldest(sessions, cutoff)
+    if rows:
+        _delete_rows(sessions, snapshots, rows)
     return len(rows)
 
 
@@ -85,12 +106,65 @@ def prune(sessions: sessionmaker[Session], snapshots: SnapshotStore, days: float
     return total
 
 
+def folder_bytes(root: Path) -> int:
+    """Bytes of every file under `root`."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:  # deleted meanwhile
+                pass
+    return total
+
+
+def _size(snapshots: SnapshotStore, rel: str) -> int:
+    try:
+        return snapshots.resolve(rel).stat().st_size
+    except (ValueError, OSError):
+        return 0
+
+
+def prune_space(sessions: sessionmaker[Session], snapshots: SnapshotStore, max_gb: float | None,
+                min_free_gb: float, disk_free: Callable[[Path], int] | None = None) -> int:
+    """Delete the oldest violations and their files while the snapshot folder holds more than
+    `max_gb` (None: no cap) or its disk has less than `min_free_gb` free; the number deleted.
+    `disk_free(root)`: free bytes on root's disk (default: shutil.disk_usage)."""
+    free_of = disk_free or (lambda root: shutil.disk_usage(root).free)
+    snapshots.root.mkdir(parents=True, exist_ok=True)
+    used, free = folder_bytes(snapshots.root), free_of(snapshots.root)
+    need = max(0.0 if max_gb is None else used - max_gb * GB, min_free_gb * GB - free)
+    total, until = 0, None
+    while need > 0:
+        rows = _oldest(sessions, None)
+        if not rows:
+            break  # nothing of ours left to delete: the disk is full of something else
+        take = []
+        for r in rows:  # only as many as the room wanted, oldest first
+            take.append(r)
+            need -= sum(_size(snapshots, p) for p in (r.crop_path, r.frame_path) if p)
+            if need <= 0:
+                break
+        freed = _delete_rows(sessions, snapshots, take)
+        total, used, free, until = total + len(take), used - freed, free + freed, take[-1].first_seen
+    if total:
+        log.warning("prune: snapshots at %.2f GB (retention.max_gb %s), %.2f GB free on their disk "
+                    "(retention.min_free_gb %g): deleted the %d oldest violations, up to %s", used / GB,
+                    "none" if max_gb is None else f"{max_gb:g}", free / GB, min_free_gb, total,
+                    until.isoformat(timespec="seconds") if until else "-")
+    if free < min_free_gb * GB:
+        log.error("prune: only %.2f GB free on the snapshot disk and no snapshot left to delete: free some "
+                  "space (retention.min_free_gb %g)", free / GB, min_free_gb)
+    return total
+
+
 def prune_forever(sessions: sessionmaker[Session], snapshots: SnapshotStore, retention: RetentionConfig,
                   stop: threading.Event) -> None:
     """Prune every retention.prune_interval_s until `stop` is set (for a long-running service)."""
     while not stop.is_set():
         try:
             prune(sessions, snapshots, retention.days)
+            prune_space(sessions, snapshots, retention.max_gb, retention.min_free_gb)
         except Exception:  # a database hiccup must not end the loop; the next round retries
             log.exception("prune: failed; retrying in %.0f s", retention.prune_interval_s)
         stop.wait(retention.prune_interval_s)

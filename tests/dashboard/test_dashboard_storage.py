@@ -230,3 +230,39 @@ def test_new_since_counts_rows_written_after_a_time_even_with_an_old_first_seen(
         assert found.latest == fresh.created_at
         assert new_since(s, ViolationFilter(camera="cam-b"), since).count == 1
         assert new_since(s, ViolationFilter(), found.latest).count == 0
+
+
+def _sized(store, i: int, when: dt.datetime, kb: int):
+    """A violation whose crop and frame files hold `kb` KB together."""
+    v = make_violation(i, "cam-a", when, store=store)
+    for rel in (v.crop_path, v.frame_path):
+        (store.root / rel).write_bytes(b"x" * (kb * 512))
+    return v
+
+
+@pytest.mark.parametrize("max_kb, free_kb, min_free_kb, kept", [
+    (None, 10_000, 0, 6),        # no cap, room on the disk: nothing goes
+    (60, 10_000, 0, 6),          # 60 KB of files, a 60 KB cap: nothing goes
+    (40, 10_000, 0, 4),          # the two oldest go, whatever their age
+    (5, 10_000, 0, 0),           # a cap below one violation: all go
+    (None, 15, 30, 4),           # 15 KB free, 30 wanted: the two oldest (20 KB) make room
+    (None, 0, 1_000, 0),         # the disk is full of something else: ours go, then an error
+])
+def test_the_oldest_go_when_the_snapshots_outgrow_their_room(sessions, tmp_path, caplog, max_kb, free_kb,
+                                                              min_free_kb, kept):
+    from maskwatch.storage.prune import GB, prune_space
+
+    store = SnapshotStore(tmp_path / "snaps")
+    rows = [_sized(store, i, NOW - (6 - i) * DAY, 10) for i in range(6)]  # 10 KB each, the first the oldest
+    add_violations(sessions, rows)
+    kb = 1024 / GB
+    deleted = prune_space(sessions, store, None if max_kb is None else max_kb * kb, min_free_kb * kb,
+                          disk_free=lambda root: free_kb * 1024)
+    assert deleted == 6 - kept
+    with sessions() as s:
+        left = set(s.scalars(select(Violation.id)))
+    assert left == {v.id for v in rows[6 - kept:]}  # the newest stay
+    for v in rows[:6 - kept]:
+        assert not (store.root / v.crop_path).exists()
+    if min_free_kb > free_kb + 60:
+        assert "no snapshot left to delete" in caplog.text
