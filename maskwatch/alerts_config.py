@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from maskwatch.strict import Strict
 
@@ -42,6 +42,13 @@ class WebhookSink(SinkBase):
     timeout_s: float = Field(5.0, gt=0, le=60)
     hmac_secret: str | None = Field(None, description="signs each body: X-Maskwatch-Signature: sha256=<hex>; "
                                                       "use ${ENV}")
+    format: Literal["maskwatch", "slack", "teams", "template"] = Field(
+        "maskwatch", description="the body: maskwatch.alert/1 JSON, a Slack or a Microsoft Teams message, or "
+                                 "`template` (docs/alerts.md)")
+    template: str | None = Field(None, max_length=20_000, description="format template: a Jinja2 template of the "
+                                 "body, rendered sandboxed with `message` (the alert/1 object) and a tojson filter")
+    content_type: str = Field("application/json", pattern=r"^[\w.+-]+/[\w.+-]+(; ?charset=[\w-]+)?$",
+                              description="the body's Content-Type (format template)")
 
     @field_validator("url")
     @classmethod
@@ -49,6 +56,16 @@ class WebhookSink(SinkBase):
         if not v.startswith(("http://", "https://")):
             raise ValueError("a webhook URL starts with http:// or https://")
         return v
+
+    @model_validator(mode="after")
+    def _template(self):
+        from maskwatch.wire.alert_formats import compile_template
+
+        if (self.format == "template") != (self.template is not None):
+            raise ValueError("format: template and a template go together (give both, or neither)")
+        if self.template is not None:
+            compile_template(self.template)  # FormatError, a ValueError: the sink's field names it
+        return self
 
 
 class MqttSink(SinkBase):

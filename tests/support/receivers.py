@@ -26,7 +26,8 @@ class Webhook:
     def __init__(self, port: int | None = None, secret: str | None = None, redirect: tuple[int, str] | None = None):
         """`redirect`: (status, location) to answer every POST with instead."""
         self.port, self.secret, self.redirect = port or free_port(), secret, redirect
-        self.got: list[dict] = []
+        self.got: list[dict] = []   # JSON bodies, parsed
+        self.raw: list[bytes] = []  # every body as it came
         self.other: list[tuple[str, dict]] = []  # requests other than POST: (method, headers)
         self.headers: list[dict] = []
         self.bad_signatures = 0
@@ -54,7 +55,9 @@ class Webhook:
                         self.send_response(401)
                         self.end_headers()
                         return
-                owner.got.append(json.loads(body))
+                owner.raw.append(body)
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    owner.got.append(json.loads(body))
                 owner.headers.append(dict(self.headers))
                 self.send_response(204)
                 self.end_headers()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import ssl
@@ -20,6 +19,7 @@ from maskwatch.alerts_config import MqttSink, WebhookSink
 from maskwatch.errors import MaskwatchError
 from maskwatch.redact import origin
 from maskwatch.wire.alert import SCHEMA
+from maskwatch.wire.alert_formats import FormatError, body_of, render
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def body_of(payload: dict) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-
-
 def signature(secret: str, body: bytes) -> str:
     """The X-Maskwatch-Signature header a receiver recomputes: HMAC-SHA256 of the raw body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -53,9 +49,12 @@ class WebhookSender:
         self.cfg = cfg
 
     def send(self, payload: dict) -> None:
-        body = body_of(payload)
-        headers = {"Content-Type": "application/json", "User-Agent": "maskwatch", "X-Maskwatch-Schema": SCHEMA,
-                   "X-Maskwatch-Id": payload["message_id"]}
+        try:
+            body = render(self.cfg.format, payload, self.cfg.template)
+        except FormatError as e:
+            raise SinkError(str(e)) from None
+        headers = {"Content-Type": self.cfg.content_type, "User-Agent": "maskwatch", "X-Maskwatch-Schema": SCHEMA,
+                   "X-Maskwatch-Id": payload["message_id"], "X-Maskwatch-Format": self.cfg.format}
         if self.cfg.hmac_secret:
             headers["X-Maskwatch-Signature"] = signature(self.cfg.hmac_secret, body)
         req = urllib.request.Request(self.cfg.url, data=body, method="POST", headers=headers)

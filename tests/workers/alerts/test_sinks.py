@@ -10,13 +10,6 @@ from maskwatch.workers.alerts.sinks import SinkError, WebhookSender
 PAYLOAD = {"schema": "maskwatch.alert/1", "message_id": "violation:abc", "kind": "violation"}
 
 
-@pytest.fixture
-def target():
-    hook = Webhook().start()
-    yield hook
-    hook.stop()
-
-
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 def test_a_redirect_is_a_failed_delivery_and_nothing_follows_it(target, code):
     hop = Webhook(redirect=(code, target.url + "?to=elsewhere")).start()
