@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -62,6 +62,7 @@ def _configure(app: Flask, config: Config) -> None:
         # the token lives as long as the session: operators keep a page open all shift
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=config.dashboard.cookies_secure,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by _csrf: every form and browser call, no API token request
         MAX_CONTENT_LENGTH=1 << 20,
         SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(hours=1),
     )
@@ -133,7 +134,13 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
         limiter=make_limiter(bus, config.redis.prefix, sessions), registry=make_registry(config, sessions, bus))
     # the login gate first, CSRF second: an anonymous POST is refused as anonymous (401/redirect)
     auth.init_auth(app)
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def _csrf():
+        # a request with an API token carries no cookie: nothing for a forged request to ride on
+        if current_app.config.get("WTF_CSRF_ENABLED", True) and g.get("api_token") is None:
+            csrf.protect()
     for bp in (violations.bp, stats.bp, cameras.bp, alerts.bp, api.bp, ops.bp):
         app.register_blueprint(bp)
     register_errors(app)

@@ -3,6 +3,12 @@
 Every route needs a logged-in user except the PUBLIC endpoints; the gate is one before_request
 hook rather than a decorator per view, so a new route cannot be left open by forgetting it.
 Anonymous API calls get 401 JSON, pages a redirect to /login.
+
+Machines use API tokens instead (`Authorization: Bearer mwt_...`, maskwatch.storage.tokens), on
+/api/* only: a token on a page is no login. A `read` token acts as a viewer, a `review` one as an
+operator, none as an admin; token requests carry no cookie and need no CSRF token (a browser never
+sends the header by itself). Guesses count as failed logins of their address: past the login
+limiter's limit every token from it is refused (429) before any is checked.
 """
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from maskwatch.dashboard.errors import INSECURE_MESSAGE, error_response, insecure_transport, wants_json
 from maskwatch.dashboard.state import state
-from maskwatch.storage.tables import Role, User
+from maskwatch.storage import tokens
+from maskwatch.storage.tables import Role, TokenScope, User
 from maskwatch.storage.users import end_sessions, get_user, verify
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,42 @@ class SessionUser(UserMixin):
         return RANK[self.role] >= RANK[Role(role)]
 
 
+class TokenUser(UserMixin):
+    """A machine with an API token, for one request: never in a session."""
+
+    def __init__(self, name: str, scope: TokenScope):
+        self.uid, self.username = None, f"token:{name}"
+        self.role = Role.operator if scope is TokenScope.review else Role.viewer
+
+    def get_id(self) -> None:
+        return None
+
+    def can(self, role: Role | str) -> bool:
+        return RANK[self.role] >= RANK[Role(role)]
+
+
+def _from_token(req) -> TokenUser | None:
+    """Flask-Login's request loader: the bearer token of an /api/* request, else nobody."""
+    kind, _, token = (req.headers.get("Authorization") or "").partition(" ")
+    if kind.lower() != "bearer" or not req.path.startswith("/api/"):
+        return None
+    address, limiter = req.remote_addr or "", state().limiter
+    g.api_token_tried = True
+    if limiter.blocked(address):
+        g.api_token_error = (429, "too many failed attempts from this address; wait a few minutes")
+        return None
+    with state().sessions.begin() as s:
+        row = tokens.find(s, token.strip())
+        found = None if row is None else (row.name, row.scope)
+    if found is None:
+        limiter.failed("(api token)", address)
+        log.warning("api: a bad or revoked token from %s", address)
+        g.api_token_error = (401, "invalid or revoked API token")
+        return None
+    g.api_token = found[0]
+    return TokenUser(*found)
+
+
 def _token(user: User) -> str:
     return hashlib.sha256(f"{user.session_version}:{user.password_hash}".encode()).hexdigest()[:16]
 
@@ -61,6 +104,8 @@ def _load_user(user_id: str) -> SessionUser | None:
 
 
 def _unauthorized():
+    if g.get("api_token_error"):
+        return error_response(*g.api_token_error)
     if wants_json():
         return error_response(401, "login required")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -76,6 +121,7 @@ def init_auth(app: Flask) -> None:
     manager = LoginManager(app)
     manager.session_protection = "basic"
     manager.user_loader(_load_user)
+    manager.request_loader(_from_token)
     manager.unauthorized_handler(_unauthorized)
     app.before_request(_gate)
     app.register_blueprint(bp)

@@ -50,6 +50,10 @@ class LoginLimiter(Protocol):
     def succeeded(self, name: str, address: str) -> None:
         """The attempt succeeded: the account's counter starts again."""
 
+    def blocked(self, address: str) -> bool:
+        """Whether the address is over its failures (counting nothing): API tokens are checked
+        after this, so a flood of guesses is refused before any is tried."""
+
 
 class RedisLimiter:
     """Counters in Redis, fixed windows from the first count. Fails open (logged) when Redis cannot
@@ -87,6 +91,13 @@ class RedisLimiter:
         except (RedisError, OSError) as e:
             log.warning("login limiter: Redis unavailable (%s)", type(e).__name__)
 
+    def blocked(self, address: str) -> bool:
+        try:
+            return int(self.r.get(self._key(_address(address))) or 0) >= MAX_PER_ADDRESS
+        except (RedisError, OSError) as e:
+            log.warning("login limiter: Redis unavailable (%s); not limiting", type(e).__name__)
+            return False
+
 
 class DatabaseLimiter:
     """The same counters in the database (an upsert each), for a dashboard without Redis."""
@@ -119,6 +130,14 @@ class DatabaseLimiter:
                 logins.clear(s, _account(name, address))
         except SQLAlchemyError as e:
             log.warning("login limiter: database unavailable (%s)", type(e).__name__)
+
+    def blocked(self, address: str) -> bool:
+        try:
+            with self.sessions.begin() as s:
+                return logins.count(s, _address(address), time.time()) >= MAX_PER_ADDRESS
+        except SQLAlchemyError as e:
+            log.warning("login limiter: database unavailable (%s); not limiting", type(e).__name__)
+            return False
 
 
 def make_limiter(bus, prefix: str, sessions) -> LoginLimiter:

@@ -1,4 +1,5 @@
-"""The users page (admin): add users, change roles, deactivate and reactivate, reset passwords.
+"""The users page (admin): add users, change roles, deactivate and reactivate, reset passwords;
+create API tokens (shown once) and revoke them.
 
 Routes live on the auth blueprint. The storage layer refuses to remove the last active admin.
 """
@@ -9,14 +10,52 @@ from flask_login import current_user
 
 from maskwatch.dashboard.auth import bp, require
 from maskwatch.dashboard.state import state
+from maskwatch.storage import tokens
 from maskwatch.storage.tables import Role
 from maskwatch.storage.users import UserError, add_user, list_users, update_user
+
+
+def _page(status: int = 200, **extra):
+    with state().sessions() as s:
+        listed = tokens.listing(s)
+        s.expunge_all()
+    return render_template("users.html", users=list_users(state().sessions), roles=list(Role), tokens=listed,
+                           **extra), status
 
 
 @bp.get("/users")
 @require(Role.admin)
 def users():
-    return render_template("users.html", users=list_users(state().sessions), roles=list(Role))
+    return _page()
+
+
+@bp.post("/users/tokens")
+@require(Role.admin)
+def tokens_add():
+    try:
+        with state().sessions.begin() as s:
+            row, value = tokens.create(s, (request.form.get("name") or "").strip(), request.form.get("scope") or "",
+                                       current_user.username)
+            shown = {"name": row.name, "scope": row.scope.value, "value": value}
+    except tokens.TokenError as e:
+        flash(str(e), "error")
+        return _page(400)
+    # shown in this response only: no redirect (the value would have to travel in the session)
+    page, _ = _page(new_token=shown)
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/users/tokens/<name>/revoke")
+@require(Role.admin)
+def tokens_revoke(name: str):
+    try:
+        with state().sessions.begin() as s:
+            tokens.revoke(s, name)
+    except tokens.TokenError as e:
+        flash(str(e), "error")
+        return redirect(url_for("auth.users"))
+    flash(f"Token {name} revoked: it is refused from now on.", "ok")
+    return redirect(url_for("auth.users", _anchor="tokens"))
 
 
 @bp.post("/users")
@@ -28,8 +67,7 @@ def users_add():
                         form.get("password") or "")
     except UserError as e:
         flash(str(e), "error")
-        return render_template("users.html", users=list_users(state().sessions), roles=list(Role),
-                               form=form), 400
+        return _page(400, form=form)
     flash(f"User {user.username} added as {user.role.value}.", "ok")
     return redirect(url_for("auth.users"))
 

@@ -136,6 +136,27 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class TokenScope(str, enum.Enum):
+    read = "read"      # GET /api/*
+    review = "review"  # and reviews (POST /api/violations/<id>/review)
+
+
+class ApiToken(Base):
+    """A machine's access to /api/*: only a SHA-256 of the token is kept (the token itself, 256
+    random bits, is shown once), with its scope, who made it, its last use and its revocation."""
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(12))  # the token's first characters, to tell tokens apart
+    scope: Mapped[TokenScope] = mapped_column(Enum(TokenScope, name="token_scope", native_enum=False, length=10))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class LoginCounter(Base):
     """Failed-login counters shared by every dashboard process (without Redis): one row per hashed
     key (a user name + client address, or an address), until its window ends."""

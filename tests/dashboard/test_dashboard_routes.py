@@ -50,6 +50,8 @@ ROUTES = [
     ("GET", "/users", A, False, None),
     ("POST", "/users", A, False, {"username": "newbie", "role": "viewer", "password": "long-enough-1"}),
     ("POST", "/users/{uid}", A, False, {"action": "role", "role": "operator"}),
+    ("POST", "/users/tokens", A, False, {"name": "routes-table", "scope": "read"}),
+    ("POST", "/users/tokens/{tok}/revoke", A, False, {}),
     ("POST", "/logout", V, False, {}),
     ("GET", "/api/violations", V, True, None),
     ("GET", "/api/violations/new?since=2025-01-01T00:00:00", V, True, None),
@@ -95,7 +97,7 @@ def users(env):
 
 
 def _path(template: str, users) -> str:
-    return template.format(vid=VID, uid=users["operator"].id)
+    return template.format(vid=VID, uid=users["operator"].id, tok="routes-table")
 
 
 def _call(client, method: str, path: str, api: bool, body, headers=None):
@@ -109,6 +111,7 @@ def _call(client, method: str, path: str, api: bool, body, headers=None):
 def test_every_route_is_in_the_table(app):
     """A new route must be added to ROUTES or PUBLIC, so its access rules get tested."""
     known = {t.replace("{vid}", "<vid>").replace("{uid}", "<int(max=2147483647):user_id>").replace("cam-a", "<cam>")
+             .replace("{tok}", "<name>")
              .partition("?")[0] for _, t, *_ in ROUTES}
     known |= {p for p in PUBLIC if not p.startswith("/static")} | {"/static/<path:filename>"}
     assert {r.rule for r in app.url_map.iter_rules()} == known
