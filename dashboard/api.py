@@ -108,6 +108,14 @@ def stats():
         return jsonify(build_stats(s, st, start, end, (request.args.get("bucket") or "").strip() or None).as_json())
 
 
+@bp.get("/openapi.json")
+def openapi():
+    """The document of this API (public, like any API's description: it names no camera or user)."""
+    from maskwatch.dashboard.openapi import document
+
+    return jsonify(document())
+
+
 @bp.get("/cameras")
 def cameras():
     st = state()

@@ -29,7 +29,7 @@ from maskwatch.storage.users import end_sessions, get_user, verify
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
-PUBLIC = {"auth.login", "ops.healthz", "ops.metrics", "static"}
+PUBLIC = {"auth.login", "ops.healthz", "ops.metrics", "api.openapi", "static"}
 RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
 
 

@@ -193,6 +193,7 @@ def _service_commands(sub) -> None:
     s.add_argument("action", choices=("add", "list", "revoke"))
     s.add_argument("name", nargs="?")
     s.add_argument("--scope", choices=("read", "review"), help="add: read (GET /api/*) or review (and reviews)")
+    s.add_argument("--demo", action="store_true", help="the database of `maskwatch run --demo` (out/demo/maskwatch.db)")
     s = _cmd(sub, "prune", "maskwatch.commands.services:cmd_prune",
              "delete violations and their snapshots older than retention.days")
     s.add_argument("--days", type=float, help="override retention.days")

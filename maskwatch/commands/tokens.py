@@ -6,9 +6,12 @@ from maskwatch.config import Config, ConfigError
 
 
 def cmd_tokens(args, cfg: Config) -> int:
+    from maskwatch.commands.run import DEMO_DATABASE
     from maskwatch.commands.services import _require_schema, _sessions
     from maskwatch.storage import tokens
 
+    if args.demo:
+        cfg = cfg.model_copy(update={"database": cfg.database.model_copy(update={"url": f"sqlite:///{DEMO_DATABASE}"})})
     _require_schema(cfg)
     sessions = _sessions(cfg)
     try:

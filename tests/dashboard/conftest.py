@@ -2,6 +2,7 @@
 Chromium (support/browser.py builds them)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -17,11 +18,9 @@ from support.settings import ROOT
 from maskwatch.storage.snapshots import SnapshotStore
 
 
-@pytest.fixture(scope="session")
-def browser_site(tmp_path_factory) -> Iterator[Site]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run .ci/browser-deps.sh")
-    tmp = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def _served(tmp, log_name: str) -> Iterator[Site]:
+    """A seeded site (PostgreSQL, Redis under a prefix of its own) under the real gunicorn."""
     prefix = f"mwtest-{secrets.token_hex(4)}"
     bus = open_bus(prefix)
     store = SnapshotStore(tmp / "snaps")
@@ -30,7 +29,7 @@ def browser_site(tmp_path_factory) -> Iterator[Site]:
         port = free_port()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         try:
-            with serving(site_config(tmp, url, prefix, port), port, artifacts() / "browser-gunicorn.log", cwd=ROOT,
+            with serving(site_config(tmp, url, prefix, port), port, artifacts() / log_name, cwd=ROOT,
                          env=env) as base:
                 site = Site(base, url, bus, store)
                 site.report_live()
@@ -38,6 +37,21 @@ def browser_site(tmp_path_factory) -> Iterator[Site]:
         finally:
             drop_prefix(bus, prefix)
             bus.close()
+
+
+@pytest.fixture(scope="session")
+def browser_site(tmp_path_factory) -> Iterator[Site]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run .ci/browser-deps.sh")
+    with _served(tmp_path_factory.mktemp("browser"), "browser-gunicorn.log") as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def api_site(tmp_path_factory) -> Iterator[Site]:
+    """The API under the real gunicorn, for the contract tests (no browser needed)."""
+    with _served(tmp_path_factory.mktemp("api"), "api-gunicorn.log") as site:
+        yield site
 
 
 @pytest.fixture(scope="session")

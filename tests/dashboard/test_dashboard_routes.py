@@ -60,7 +60,7 @@ ROUTES = [
     ("GET", "/api/stats", V, True, None),
     ("GET", "/api/cameras", V, True, None),
 ]
-PUBLIC = ["/healthz", "/metrics", "/login", "/static/style.css", "/static/app.js", "/static/live.js",
+PUBLIC = ["/healthz", "/metrics", "/login", "/api/openapi.json", "/static/style.css", "/static/app.js", "/static/live.js",
           "/static/watch.js"]
 RANK = [V, O, A]
 
