@@ -80,6 +80,10 @@ class MqttSink(SinkBase):
                               description="topics: PREFIX/SITE/CAMERA/violation, .../incident, .../availability")
     qos: Literal[0, 1, 2] = 1
     timeout_s: float = Field(10.0, gt=0, le=120, description="for the broker to acknowledge a message")
+    ha_discovery: bool = Field(False, description="announce each camera to Home Assistant (MQTT discovery): a binary "
+                                                  "sensor 'mask violation', a sensor 'compliance today', availability")
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                  description="Home Assistant's discovery prefix")
 
     @field_validator("topic_prefix")
     @classmethod

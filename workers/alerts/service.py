@@ -1,5 +1,6 @@
 """The alerts loop, a thread of the events service's shard 0 (one per site): camera health from
-ingest's status records, delivery of the outbox, and its pruning.
+ingest's status records, delivery of the outbox, and its pruning; for MQTT sinks with
+ha_discovery, the cameras announced to Home Assistant and today's compliance published.
 
 Every incident change is committed (the incident row and its outbox rows in one transaction)
 before the next is judged; a change the database refused is kept and tried again next round, so a
@@ -7,6 +8,7 @@ database outage delays alerts and loses none.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -19,11 +21,12 @@ from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
 from maskwatch.storage import outbox
-from maskwatch.storage.queries import as_utc
+from maskwatch.storage.queries import as_utc, compliance
 from maskwatch.storage.tables import utc
+from maskwatch.workers.alerts import homeassistant
 from maskwatch.workers.alerts.deliver import Deliverer
 from maskwatch.workers.alerts.health import CameraHealth, Change
-from maskwatch.workers.alerts.sinks import sender_for
+from maskwatch.workers.alerts.sinks import SinkError, sender_for
 from maskwatch.workers.alerts.writer import AlertWriter
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,9 @@ class AlertsService:
         self._resumed = False
         self._next_prune = 0.0
         self._db_down = False
+        self.ha_sinks = [s for s in sinks if getattr(s, "ha_discovery", False)]
+        self._ha_due = 0.0
+        self._ha_announced: set[str] = set()
         self.thread = threading.Thread(target=self.run, name="events-alerts", daemon=True)
 
     def __bool__(self) -> bool:
@@ -79,6 +85,8 @@ class AlertsService:
                 self.deliverer.run_once()
             if now >= self._next_prune:
                 self._prune(now)
+            if self.ha_sinks and now >= self._ha_due:
+                self._home_assistant(now)
             if self._db_down:
                 log.info("alerts: database is back")
             self._db_down = False
@@ -119,6 +127,28 @@ class AlertsService:
                                      state="opened" if ch.opened else "closed", started_at=utc(ch.started_at),
                                      ended_at=None if ch.opened else utc(ch.at), detail=ch.detail)
             self.waiting.pop(0)
+
+    def _home_assistant(self, now: float) -> None:
+        """Announce the cameras to Home Assistant once per sink, then publish today's compliance."""
+        zone = self.cfg.zone
+        midnight = dt.datetime.fromtimestamp(now, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        with self.sessions() as s:
+            offline = {i.camera_id for i in outbox.open_incidents(s) if i.kind == "offline"}
+            rates = {c.camera_id: c.rate for c in compliance(s, midnight, dt.datetime.fromtimestamp(now, dt.UTC))}
+        cameras = [(c.id, c.label) for c in self.cfg.cameras if c.enabled]
+        self._ha_due = now + homeassistant.COMPLIANCE_EVERY_S
+        for sink in self.ha_sinks:
+            sender = self.deliverer.senders[sink.name]
+            try:
+                if sink.name not in self._ha_announced:
+                    done = homeassistant.announce(sender, cameras, sink.discovery_prefix, offline)
+                    log.info("alerts: sink %s: %d Home Assistant entities announced, %d removed", sink.name,
+                             done["announced"], done["removed"])
+                    self._ha_announced.add(sink.name)
+                homeassistant.publish_compliance(sender, {c: rates.get(c) for c, _ in cameras})
+            except SinkError as e:
+                log.warning("alerts: sink %s: Home Assistant not updated (%s); trying again in a minute", sink.name, e)
+                self._ha_due = now + 60
 
     def _prune(self, now: float) -> None:
         a = self.cfg.alerts
