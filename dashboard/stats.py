@@ -40,6 +40,14 @@ class StatsData:
     compliance: list[Compliance]
     by_verdict: dict[str, dict[str, int]]  # per camera: no_mask / mask_incorrect
 
+    def coverage(self, c: Compliance | None) -> float | None:
+        """The share of the range (up to now) the camera was watched; None without a record of it."""
+        if c is None or not c.watched_s:
+            return None
+        now = dt.datetime.now(dt.UTC)
+        span = (min(self.end, now) - self.start).total_seconds()
+        return min(1.0, c.watched_s / span) if span > 0 else None
+
     def verdicts_of(self, cam: str) -> dict[str, int]:
         return self.by_verdict.get(cam) or {"no_mask": 0, "mask_incorrect": 0}
 
@@ -52,6 +60,7 @@ class StatsData:
                 "camera_id": cam, "name": self.labels.get(cam, cam), "violations": self.totals.get(cam, 0),
                 "people": c.people if c else 0, "counted_violations": c.violations if c else 0,
                 "not_judged": c.not_judged if c else 0, "still_faces": c.still if c else 0,
+                "watched_s": c.watched_s if c else 0, "coverage": self.coverage(c),
                 "compliance": c.rate if c else None, "counts": self.counts.get(cam, []),
                 "by_verdict": self.verdicts_of(cam),
                 "daily": self.daily.get(cam, []), "hourly": self.hourly.get(cam, []) if self.hours else None})
@@ -90,7 +99,8 @@ def _charts(data: StatsData, target: float) -> dict:
     labels = [buckets.describe(t, data.unit) for t in data.starts]
     order = {cam: i for i, cam in enumerate(data.cameras)}  # the config's order, as everywhere else
     rows = [(data.labels.get(c.camera_id, c.camera_id), c.rate,
-             f"{c.violations} of {c.people} people" + (f", {c.not_judged} not judged" if c.not_judged else ""))
+             f"{c.violations} of {c.people} people" + (f", {c.not_judged} not judged" if c.not_judged else "")
+             + (f", watched {cov:.0%} of the time" if (cov := data.coverage(c)) is not None else ""))
             for c in sorted(data.compliance, key=lambda c: order.get(c.camera_id, len(order)))]
     return {"legend": legend(series), "rate_legend": rate_legend(target),
             "time": stacked_bars(labels, series, title=f"violations per {data.unit}",

@@ -300,6 +300,7 @@ class Compliance:
     violations: int
     not_judged: int = 0  # people never seen well enough to tell: neither compliant nor violations
     still: int = 0       # still faces (pictures) not reported
+    watched_s: int = 0   # seconds of the range the camera's frames were processed (its coverage)
 
     @property
     def rate(self) -> float | None:
@@ -313,11 +314,11 @@ def compliance(session: Session, start: dt.datetime, end: dt.datetime) -> list[C
     """People, violations, people not judged and still faces per camera over [start, end), from
     the hourly camera_hours rows."""
     stmt = (select(CameraHour.camera_id, func.sum(CameraHour.people), func.sum(CameraHour.violations),
-                   func.sum(CameraHour.not_judged), func.sum(CameraHour.still))
+                   func.sum(CameraHour.not_judged), func.sum(CameraHour.still), func.sum(CameraHour.watched_s))
             .where(CameraHour.hour >= _bind(start), CameraHour.hour < _bind(end))
             .group_by(CameraHour.camera_id).order_by(CameraHour.camera_id))
-    return [Compliance(cam, int(p or 0), int(v or 0), int(n or 0), int(s or 0))
-            for cam, p, v, n, s in session.execute(stmt)]
+    return [Compliance(cam, int(p or 0), int(v or 0), int(n or 0), int(s or 0), int(w or 0))
+            for cam, p, v, n, s, w in session.execute(stmt)]
 
 
 def status_counts(session: Session) -> dict[str, int]:

@@ -45,11 +45,12 @@ def extend_violation(session: Session, violation_id: str, last_seen: dt.datetime
                     .values(last_seen=last_seen, sightings=sightings))
 
 
-HOUR_COUNTS = ("people", "violations", "sightings", "not_judged", "still")
+HOUR_COUNTS = ("people", "violations", "sightings", "not_judged", "still", "watched_s")
 
 
 def add_camera_hour(session: Session, camera_id: str, hour: dt.datetime, people: int = 0,
-                    violations: int = 0, sightings: int = 0, not_judged: int = 0, still: int = 0) -> None:
+                    violations: int = 0, sightings: int = 0, not_judged: int = 0, still: int = 0,
+                    watched_s: int = 0) -> None:
     """Add counts to one camera's hour (created at zero when absent). `hour` must be timezone-aware."""
     if hour.tzinfo is None:
         raise ValueError("add_camera_hour: hour must be timezone-aware")
@@ -57,7 +58,7 @@ def add_camera_hour(session: Session, camera_id: str, hour: dt.datetime, people:
     table = CameraHour.__table__
     ins = dialect_insert(session)(table).values(camera_id=camera_id, hour=hour, people=people,
                                          violations=violations, sightings=sightings, not_judged=not_judged,
-                                         still=still)
+                                         still=still, watched_s=watched_s)
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.camera_id, table.c.hour],
         set_={name: table.c[name] + ins.excluded[name] for name in HOUR_COUNTS})

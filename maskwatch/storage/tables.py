@@ -121,6 +121,7 @@ class CameraHour(Base):
     sightings: Mapped[int] = mapped_column(Integer, default=0)
     not_judged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     still: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    watched_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # seconds of frames processed
 
 
 class User(Base):

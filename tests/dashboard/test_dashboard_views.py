@@ -41,7 +41,7 @@ def _seed(sessions, store: SnapshotStore) -> None:
     with sessions() as s:
         s.add_all([CameraHour(camera_id="cam-a", hour=T0, people=100, violations=5, sightings=400),
                    CameraHour(camera_id="cam-b", hour=T0, people=10, violations=5, sightings=40, not_judged=7,
-                              still=2),
+                              still=2, watched_s=2160),
                    CameraHour(camera_id="cam-b", hour=T0 - dt.timedelta(days=30), people=1, violations=1,
                               sightings=1)])
         s.commit()
@@ -256,7 +256,9 @@ def test_stats_api_counts_hours_days_and_compliance(env, client):
     # people never seen well enough to tell are beside the rate, not in it
     assert (cams["cam-b"]["not_judged"], cams["cam-b"]["still_faces"], cams["cam-a"]["not_judged"]) == (7, 2, 0)
     page = client.get("/stats?from=2025-03-10&to=2025-03-10").get_data(as_text=True)
-    assert "5 of 10 people, 7 not judged" in page and ">Not judged</th>" in page
+    assert "5 of 10 people, 7 not judged, watched 2% of the time" in page and ">Not judged</th>" in page
+    # coverage: the seconds its frames were processed over the range (a day): an offline hour adds none
+    assert cams["cam-b"]["coverage"] == pytest.approx(2160 / 86400) and cams["cam-a"]["coverage"] is None
 
 
 @pytest.mark.parametrize(("query", "bucket", "bars"), [

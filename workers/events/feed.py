@@ -1,16 +1,21 @@
-"""One camera's inbox: entries held `reorder_s` and released in capture order to its tracker."""
+"""One camera's inbox: entries held `reorder_s` and released in capture order to its tracker, and
+the time it was watched: the capture-time gaps between its processed frames, per hour, where a gap
+up to WATCH_GAP_S is watched time and a longer one (the camera offline, the workers behind) is not."""
 from __future__ import annotations
 
 import heapq
 import itertools
 import math
 from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass, field
 
 from maskwatch.wire.detections import DetectionMsg
+from maskwatch.workers.events.changes import hour_of
 from maskwatch.workers.tracker import Tracker
 
 _order = itertools.count()  # ties in capture time keep arrival order
+WATCH_GAP_S = 10.0          # a camera read at 0.1 fps and more is watched between its frames
 
 
 @dataclass
@@ -19,6 +24,7 @@ class CameraFeed:
     heap: list = field(default_factory=list)  # (captured_at, order, received, entry id, msg)
     last_rx: float = 0.0                      # monotonic time of the last entry received
     last_capture: float = -math.inf
+    watched: Counter = field(default_factory=Counter)  # hour -> seconds watched, not yet stored
 
     def push(self, entry_id: str, msg: DetectionMsg, now: float) -> None:
         heapq.heappush(self.heap, (msg.captured_at, next(_order), now, entry_id, msg))
@@ -28,8 +34,20 @@ class CameraFeed:
         """Entries held at least `hold_s`, oldest capture first (popped as they are yielded)."""
         while self.heap and self.heap[0][2] + hold_s <= now:
             _, _, _, entry_id, msg = heapq.heappop(self.heap)
+            gap = msg.captured_at - self.last_capture
+            if 0 < gap <= WATCH_GAP_S:
+                self.watched[hour_of(msg.captured_at)] += gap
             self.last_capture = max(self.last_capture, msg.captured_at)
             yield entry_id, msg
+
+    def take_watched(self) -> dict:
+        """Whole seconds watched per hour, to store; the fractions stay for next time."""
+        out = {h: int(s) for h, s in self.watched.items() if s >= 1}
+        for h, n in out.items():
+            self.watched[h] -= n
+            if self.watched[h] <= 0:
+                del self.watched[h]
+        return out
 
     def next_due(self, hold_s: float) -> float | None:
         return self.heap[0][2] + hold_s if self.heap else None

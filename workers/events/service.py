@@ -274,6 +274,9 @@ class EventsService:
         # rows, then identities, then acks: nothing acked may be ahead of the database, and a
         # violator's entries are never gone while their identity is not stored
         for cam_id, cam in self._cams.items():
+            watched = cam.take_watched()
+            if watched:  # written, or rejected for good (counted): a lost minute of coverage, never a row
+                self.store.commit(Changes(cam_id, hours=Counter({(h, "watched_s"): n for h, n in watched.items()})))
             registry = cam.tracker.identities
             ext = extensions(cam_id, registry)
             if ext:

@@ -73,6 +73,13 @@ def test_one_unmasked_one_masked_person_gives_one_violation(bus, db_url, tmp_pat
         with sessions() as s:
             (hour,) = s.scalars(select(CameraHour)).all()
         assert (hour.people, hour.violations, hour.sightings) == (2, 1, 40)
+        # the camera was watched between its frames: 20 frames at 5 fps, 3.8 s, stored in whole seconds
+        span = feed.msgs[-1].captured_at - feed.msgs[0].captured_at
+
+        def watched():
+            with sessions() as s:
+                return s.scalar(select(func.sum(CameraHour.watched_s)))
+        wait_for(lambda: watched() == int(span), what="the watched seconds stored")
         (v,) = rows(sessions)  # the track has ended: the row says how long the person was seen
         assert v.sightings == 20 and v.last_seen > v.first_seen
         status = bus.get_hash(bus.keys.events_status())

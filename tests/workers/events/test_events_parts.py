@@ -127,3 +127,19 @@ def test_the_dashboard_sums_shards_and_shows_a_silent_one():
     one = _merge_events([a, _events({})])
     assert one["present"] and (one["shards_reporting"], one["shards"]) == (1, 2)
     assert _merge_events([_events({}), _events({})])["shards_reporting"] == 0
+
+
+@pytest.mark.parametrize("captures, watched", [
+    ([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2], {0: 1}),        # 1.2 s of frames at 5 fps: 1 whole second now
+    ([0.0, 5.0, 10.0, 15.0], {0: 15}),                     # 0.2 fps: watched between its frames
+    ([0.0, 1.0, 2.0, 40.0, 41.0], {0: 3}),                 # 38 s without frames (offline): not watched
+    ([3598.0, 3599.0, 3600.5, 3601.5], {0: 1, 3600: 2}),   # each gap in the hour of the frame that ends it
+])
+def test_a_camera_is_watched_between_its_frames(captures, watched):
+    feed = CameraFeed(Tracker(EV))
+    t0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600  # on the hour
+    for i, t in enumerate(captures):
+        feed.push(f"e{i}", detection("cam", i, t0 + t, []), now=100.0)
+    list(feed.due(200.0, hold_s=0.5))
+    assert feed.take_watched() == {hour_of(t0 + h): s for h, s in watched.items()}
+    assert all(0 <= v < 1 for v in feed.watched.values())  # the fractions wait for more
