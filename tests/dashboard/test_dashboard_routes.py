@@ -60,8 +60,8 @@ ROUTES = [
     ("GET", "/api/stats", V, True, None),
     ("GET", "/api/cameras", V, True, None),
 ]
-PUBLIC = ["/healthz", "/metrics", "/login", "/api/openapi.json", "/static/style.css", "/static/app.js", "/static/live.js",
-          "/static/watch.js"]
+PUBLIC = ["/healthz", "/metrics", "/login", "/api/openapi.json", "/static/style.css", "/static/app.js",
+          "/static/live.js", "/static/watch.js"]
 RANK = [V, O, A]
 
 

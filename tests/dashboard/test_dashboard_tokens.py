@@ -10,8 +10,15 @@ import sys
 
 import pytest
 from sqlalchemy import select, text
-from support.dashboard import add_violations, csrf_token, dashboard_config, login, make_users, make_violation, \
-    violation_id
+from support.dashboard import (
+    add_violations,
+    csrf_token,
+    dashboard_config,
+    login,
+    make_users,
+    make_violation,
+    violation_id,
+)
 from support.databases import pg_database_url, sqlite_database
 from support.settings import ROOT
 
