@@ -24,6 +24,7 @@ from maskwatch.models_config import ClassifierConfig, DetectorConfig
 from maskwatch.motion_config import MotionConfig
 from maskwatch.policy import CameraPolicy, Window
 from maskwatch.redact import redact_url
+from maskwatch.reports_config import ReportsConfig
 from maskwatch.strict import Strict
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -178,6 +179,7 @@ class Config(Strict):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
     schedules: dict[str, list[Window]] = Field(default_factory=dict, description="named times a mask is required "
                                                "(the site's time zone), used by cameras' policy.schedule")
 
@@ -205,6 +207,12 @@ class Config(Strict):
             unknown = sorted(set(sink.cameras) - ids)
             if unknown and self.cameras:
                 raise ValueError(f"alerts sink {sink.name!r}: unknown cameras {unknown}")
+        for report in self.reports.schedule:
+            unknown = sorted(set(report.cameras) - ids)
+            if unknown and self.cameras:
+                raise ValueError(f"reports: {report.name!r}: unknown cameras {unknown}")
+        if self.reports.schedule and self.reports.smtp is None:
+            raise ValueError("reports.schedule needs reports.smtp: the server the reports are sent through")
         return self
 
     @model_validator(mode="after")

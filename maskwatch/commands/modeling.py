@@ -36,7 +36,8 @@ def redacted(cfg: Config) -> dict:
     for sink in dump["alerts"]["sinks"]:
         if sink.get("url"):
             sink["url"] = origin(sink["url"])  # a chat tool's webhook path is its credential
-    for part in (dump["dashboard"], *dump["alerts"]["sinks"]):
+    smtp = [dump["reports"]["smtp"]] if dump["reports"]["smtp"] else []
+    for part in (dump["dashboard"], *dump["alerts"]["sinks"], *smtp):
         part.update({k: "***" for k in SECRETS if part.get(k)})
     return dump
 

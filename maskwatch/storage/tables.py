@@ -158,6 +158,17 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class ReportRun(Base):
+    """A scheduled report sent for one period: the row is written in the same transaction that marks
+    it sent, so a restart never sends a period twice, and a failed send is tried again."""
+    __tablename__ = "report_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    recipients: Mapped[int] = mapped_column(Integer)
+
+
 class LoginCounter(Base):
     """Failed-login counters shared by every dashboard process (without Redis): one row per hashed
     key (a user name + client address, or an address), until its window ends."""

@@ -85,13 +85,14 @@ def test_check_config_command(tmp_path):
                     "alerts:\n  sinks:\n"
                     "    - {type: webhook, name: chat, url: 'https://hooks.example/services/T0/hunter2',"
                     " hmac_secret: hunter2-hmac-secret}\n"
-                    "    - {type: mqtt, name: ha, host: broker.local, username: mw, password: hunter2-mqtt}\n")
+                    "    - {type: mqtt, name: ha, host: broker.local, username: mw, password: hunter2-mqtt}\n"
+                    "reports:\n  smtp: {host: mail.local, username: mw, password: hunter2-smtp, sender: mw@site.example}\n")
     run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "maskwatch.cli", "check-config", *a],  # noqa: E731
                                           capture_output=True, text=True, **kw)
     ok = run(str(good), "-v", env={"CAM_PW": "hunter2", "PATH": "/usr/bin:/bin"})
     assert ok.returncode == 0 and "OK (1 camera, time zone UTC" in ok.stdout
     assert "rtsp://***@10.0.0.9/s" in ok.stdout and "https://hooks.example" in ok.stdout
-    assert "hunter2" not in ok.stdout  # the camera's password, keys, tokens, a webhook's path, a broker's password
+    assert "hunter2" not in ok.stdout  # the camera's password, keys, tokens, a webhook's path, a broker's and SMTP's
     missing = run(str(good), env={"PATH": "/usr/bin:/bin"})
     assert missing.returncode == 2 and "cameras[0].url: environment variable CAM_PW is not set" in missing.stderr
 

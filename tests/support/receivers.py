@@ -123,3 +123,35 @@ class Mosquitto:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             self.proc.wait(10)
+
+
+class Smtp:
+    """aiosmtpd's SMTP server on a free loopback port, keeping every message it accepts; stopped and
+    started again on the same port to test an outage."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.messages: list = []  # email.message.EmailMessage
+        self.controller = None
+
+    def start(self) -> Smtp:
+        import email
+        import email.policy
+
+        from aiosmtpd.controller import Controller
+
+        owner = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                owner.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None

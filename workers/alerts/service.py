@@ -1,6 +1,7 @@
 """The alerts loop, a thread of the events service's shard 0 (one per site): camera health from
 ingest's status records, delivery of the outbox, and its pruning; for MQTT sinks with
-ha_discovery, the cameras announced to Home Assistant and today's compliance published.
+ha_discovery, the cameras announced to Home Assistant and today's compliance published; the
+scheduled compliance reports (workers.alerts.reports).
 
 Every incident change is committed (the incident row and its outbox rows in one transaction)
 before the next is judged; a change the database refused is kept and tried again next round, so a
@@ -23,7 +24,7 @@ from maskwatch.status import CameraStatusRecord
 from maskwatch.storage import outbox
 from maskwatch.storage.queries import as_utc, compliance
 from maskwatch.storage.tables import utc
-from maskwatch.workers.alerts import homeassistant
+from maskwatch.workers.alerts import homeassistant, reports
 from maskwatch.workers.alerts.deliver import Deliverer
 from maskwatch.workers.alerts.health import CameraHealth, Change
 from maskwatch.workers.alerts.sinks import SinkError, sender_for
@@ -32,6 +33,7 @@ from maskwatch.workers.alerts.writer import AlertWriter
 log = logging.getLogger(__name__)
 TICK_S = 1.0
 PRUNE_EVERY_S = 3600.0
+REPORTS_EVERY_S = 60.0  # how often the schedule is looked at (and a failed send tried again)
 
 
 class AlertsService:
@@ -52,10 +54,11 @@ class AlertsService:
         self.ha_sinks = [s for s in sinks if getattr(s, "ha_discovery", False)]
         self._ha_due = 0.0
         self._ha_announced: set[str] = set()
+        self._reports_due = 0.0
         self.thread = threading.Thread(target=self.run, name="events-alerts", daemon=True)
 
     def __bool__(self) -> bool:
-        return bool(self.deliverer or self.health)
+        return bool(self.deliverer or self.health or self.cfg.reports.schedule)
 
     def start(self) -> None:
         self.thread.start()
@@ -87,6 +90,9 @@ class AlertsService:
                 self._prune(now)
             if self.ha_sinks and now >= self._ha_due:
                 self._home_assistant(now)
+            if self.cfg.reports.schedule and now >= self._reports_due:
+                self._reports_due = now + REPORTS_EVERY_S
+                reports.run_due(self.sessions, self.cfg, dt.datetime.fromtimestamp(now, dt.UTC))
             if self._db_down:
                 log.info("alerts: database is back")
             self._db_down = False
