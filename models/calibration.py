@@ -144,9 +144,10 @@ def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...
     return tuple(zip(xs, qs, strict=True))
 
 
-def fit(p: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[Calibration, dict]:
-    """The calibration with the lower ECE on held-out halves, refitted on all of (p, y); and the
-    held-out ECE of each candidate."""
+def fit(p: np.ndarray, y: np.ndarray, seed: int = 0, keeps=None) -> tuple[Calibration, dict]:
+    """The calibration with the lower ECE on held-out halves, refitted on all of (p, y), among those
+    `keeps(calibration)` accepts (None: all; no calibration is always a candidate); and the held-out
+    ECE of each candidate."""
     p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
     if not len(p) or y.min() == y.max():
         return Calibration(), {}
@@ -159,8 +160,10 @@ def fit(p: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[Calibration, dict]
         eces = [reliability(fitter(p[a], y[a]).apply(p[~a]), y[~a])["ece"] for a in (half, ~half)
                 if y[a].min() != y[a].max()]
         held_out[name] = round(float(np.mean(eces)), 4) if eces else float("inf")
-    best = min(held_out, key=held_out.get)
-    return (fitters[best](p, y) if best in fitters else Calibration()), held_out
+    fitted = {name: fitter(p, y) for name, fitter in fitters.items()}
+    allowed = [n for n in held_out if n == "none" or keeps is None or keeps(fitted[n])]
+    best = min(allowed, key=held_out.get)
+    return fitted.get(best, Calibration()), held_out
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:

@@ -112,6 +112,21 @@ def test_isotonic_calibration_fixes_what_one_temperature_cannot():
     np.testing.assert_allclose(back.apply(grid), chosen.apply(grid), atol=1e-4)
 
 
+@pytest.mark.parametrize("refused, expected", [
+    ({"isotonic"}, {"platt", "temperature"}),                  # the next best of the rest
+    ({"isotonic", "platt", "temperature"}, {"none"}),          # no map at all is always allowed
+])
+def test_a_map_the_guard_refuses_is_never_chosen(refused, expected):
+    """The training's AP guard (oofreport.calibrate) passes `keeps`: a map that would cost the
+    ranking is not chosen, however well it calibrates."""
+    rng = np.random.default_rng(1)
+    p = rng.random(20000)
+    y = rng.random(len(p)) < np.where(p < 0.5, p * 0.4, 0.2 + (p - 0.5) * 0.8)
+    chosen, held_out = fit(p, y, keeps=lambda c: c.method not in refused)
+    assert chosen.method in expected
+    assert held_out[chosen.method] == min(v for k, v in held_out.items() if k not in refused)
+
+
 def test_platt_scaling_recovers_a_shift_that_one_temperature_cannot():
     rng = np.random.default_rng(2)
     z = rng.normal(0, 2, 20000)
