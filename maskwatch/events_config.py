@@ -43,10 +43,12 @@ class EventsConfig(Strict):
                                         "needs every sighting of the window to agree")
     # measured on real footage (docs/real-footage.md: Faces that are not people): the group clip's
     # painting wandered 0.056 of its width in 10 s, the five people standing in front of it 0.14-0.35
+    # in 5 s (and 0.05-0.19 in their first 1.4 s: a hold must not outlast a brief bare moment)
     still_s: float = Field(
-        20.0, ge=0, le=3600, description="a face that has not moved more than still_tol of its width for this "
+        10.0, ge=0, le=3600, description="a face that has not moved more than still_tol of its width for this "
                                          "long is a picture (poster, screen, painting) and never becomes a "
-                                         "violation; a violating face is held until it has moved; 0: off")
+                                         "violation; a violating face is held until it moves or leaves (then "
+                                         "reported); 0: off")
     still_tol: float = Field(0.10, ge=0.0, le=5.0, description="how far (in face widths) a face's centre must "
                                                                "have moved to count as a person's")
     shards: int = Field(1, ge=1, le=64, description="events processes, each owning a fixed subset of cameras "

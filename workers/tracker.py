@@ -15,8 +15,10 @@ Only what can be judged votes: a face narrower than `judge_min_px` keeps its tra
 never votes, and one narrower than `judge_full_px` counts less, so that a small face needs more
 agreeing sightings (at judge_min_px, all of the window). A person never seen large enough is *not
 judged*: counted, never a violation. A face that has not moved (`still_tol` of its width) is held
-when it passes the vote, until it moves; one still for `still_s` is a picture (a poster, a screen,
-a painting) and never becomes a violation.
+when it passes the vote, on the window it passed with, until it moves (then it is reported) or
+leaves (reported too: nothing showed it was a picture); one still for `still_s` is a picture (a
+poster, a screen, a painting), never a violation, and a face held at a picture's place later is one
+at once.
 
 When a track passes the vote, the identity registry (workers.identity) decides whether this is a
 violator seen before on this camera within `revisit_s`: then the track *rejoins* that violation
@@ -50,6 +52,7 @@ WINDOW_EMBEDDINGS = 8  # recent embeddings a track averages into its prototype f
 # at 2 fps a walking face moves 2-3 of its widths a frame, beyond any motion gate: a face that
 # looks this much like the track (cosine), within REFIND_WIDTHS, still continues it
 REFIND_SIM, REFIND_WIDTHS = 0.8, 4.0
+PICTURE_IOU, MAX_PICTURES = 0.5, 32
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -195,6 +198,7 @@ class Tracker:
         self.clock = -math.inf  # newest capture time seen
         self.identities = Registry(cfg.revisit_s, cfg.identity_threshold, cfg.track_max_gap_s,
                                    cfg.on_course_threshold)
+        self.pictures: list[Box] = []  # where faces were found to be pictures: a face there is one at once
         self._next_id = 1
 
     def update(self, captured_at: float, sightings: list[Sighting]) -> Step:
@@ -236,6 +240,11 @@ class Tracker:
             if clock - tr.last_seen <= self.cfg.track_max_gap_s:
                 keep.append(tr)
                 continue
+            if tr.held and tr.state is State.VOTING and not self._at_picture(tr):
+                # it passed the vote and left (turned, covered) before it could move: nothing says
+                # it was a picture, so it is the person it looked like
+                tr.held = False
+                self._fire(tr, tr.window[-1], step)
             step.ended.append(tr)
             step.settled += tr.window
             tr.window = []
@@ -308,6 +317,10 @@ class Tracker:
             if tr.identity is not None:
                 tr.identity.observe(s.captured_at, s.box, s.embedding)
             return
+        if tr.held:
+            step.settled.append(s)  # the vote passed already, on the window kept: this one only shows motion
+            self._held(tr, step)
+            return
         if self.weight(s) <= 0:
             step.settled.append(s)  # too small to tell: it keeps the track going, it cannot vote
             return
@@ -331,16 +344,29 @@ class Tracker:
         return floor + (1.0 - floor) * (w - lo) / (hi - lo)
 
     def _passed(self, tr: Track, s: Sighting, step: Step) -> None:
-        """The vote passed: a violation, unless the face has not moved yet (held) or never will."""
+        """The vote passed: a violation, unless the face has not moved yet: then it is held, its
+        window kept as it is (unsettled, so a replay holds it again), until it moves (a violation
+        after all, on that window, named by the sighting that passed the vote) or has been still
+        for still_s (a picture)."""
         if self.cfg.still_s > 0 and tr.reach < self.cfg.still_tol:
-            if tr.last_seen - tr.first_seen < self.cfg.still_s:
-                tr.held = True
-                return
-            tr.state = State.STILL
-            step.settled += tr.window
-            tr.window = []
+            tr.held = True
+            self._held(tr, step)
             return
         self._fire(tr, s, step)
+
+    def _at_picture(self, tr: Track) -> bool:
+        return any(iou(tr.box, place) >= PICTURE_IOU for place in self.pictures)
+
+    def _held(self, tr: Track, step: Step) -> None:
+        if tr.reach >= self.cfg.still_tol:
+            tr.held = False
+            self._fire(tr, tr.window[-1], step)
+        elif tr.last_seen - tr.first_seen >= self.cfg.still_s or self._at_picture(tr):
+            tr.state = State.STILL
+            if not self._at_picture(tr):  # where a picture is, the next face is one at once
+                self.pictures = (self.pictures + [tr.box])[-MAX_PICTURES:]
+            step.settled += tr.window
+            tr.window = []
 
     def _fire(self, tr: Track, s: Sighting, step: Step) -> None:
         # a replay firing at the sighting that named a violation is that violation again (its
