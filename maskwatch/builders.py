@@ -55,6 +55,6 @@ def events_service(cfg: Config, bus, sessions, snapshots, stop: threading.Event,
 
     shard = shard or Shard(0, cfg.events.shards)
     writer = AlertWriter(cfg)
-    alerts = AlertsService(cfg, bus, sessions, stop) if shard.index == 0 else None
+    alerts = AlertsService(cfg, bus, sessions, stop, snapshots) if shard.index == 0 else None
     return EventsService(cfg, bus, sessions, snapshots, stop, name, shard,
                          writer=writer if writer else None, alerts=alerts if alerts else None)

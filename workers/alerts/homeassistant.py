@@ -6,7 +6,10 @@ Per camera, retained under `<discovery_prefix>/<component>/maskwatch_<site>_<cam
   violation topic (a `value_template` of ON), off again after `OFF_DELAY_S` (HA's `off_delay`);
 - sensor `compliance` ("Compliance today", %): the share of people judged today (the site's day)
   without a violation, published retained on `.../<camera>/compliance` every `COMPLIANCE_EVERY_S`;
-- both with the camera's availability topic (online / offline, retained: the offline incidents
+- image `last_violation` ("Last violation"): the face crop of the camera's last violation, published
+  retained as JPEG bytes on `.../<camera>/last_violation.jpg` with each violation message (faces
+  go to the broker: opt in per sink, and keep the broker on the site network with its credentials);
+- all with the camera's availability topic (online / offline, retained: the offline incidents
   keep it, and it is set online when a camera is announced without an open offline incident).
 A camera taken out of the config has its configs replaced by empty retained messages (Home
 Assistant removes the entities): the announcer reads back the retained configs of this site from
@@ -17,6 +20,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+
+from sqlalchemy import select
 
 from maskwatch.workers.alerts.sinks import MqttSender, SinkError
 
@@ -42,6 +47,10 @@ def configs(sender: MqttSender, cameras: list[tuple[str, str]], prefix: str) -> 
             "name": "Mask violation", "unique_id": f"{node}_violation", "object_id": f"{node}_violation",
             "state_topic": sender.topic(cam, "violation"), "value_template": "ON", "payload_on": "ON",
             "off_delay": OFF_DELAY_S, "device_class": "problem", "device": device, **avail}
+        out[f"{prefix}/image/{node}/last_violation/config"] = {
+            "name": "Last violation", "unique_id": f"{node}_last_violation", "object_id": f"{node}_last_violation",
+            "image_topic": sender.topic(cam, "last_violation.jpg"), "content_type": "image/jpeg", "device": device,
+            **avail}
         out[f"{prefix}/sensor/{node}/compliance/config"] = {
             "name": "Compliance today", "unique_id": f"{node}_compliance", "object_id": f"{node}_compliance",
             "state_topic": sender.topic(cam, "compliance"), "unit_of_measurement": "%",
@@ -86,6 +95,20 @@ def announce(sender: MqttSender, cameras: list[tuple[str, str]], prefix: str, of
     for topic in sorted(stale):
         sender.publish(topic, b"", retain=True)  # Home Assistant removes the entity
     return {"announced": len(wanted), "removed": len(stale)}
+
+
+def crop_of(sessions, snapshots, violation_id: str) -> bytes | None:
+    """A violation's face crop, from its snapshot file (None when the row or the file is gone)."""
+    from maskwatch.storage.tables import Violation
+
+    with sessions() as s:
+        rel = s.scalar(select(Violation.crop_path).where(Violation.id == violation_id))
+    if not rel:
+        return None
+    try:
+        return snapshots.resolve(rel).read_bytes()
+    except (ValueError, OSError):
+        return None
 
 
 def publish_compliance(sender: MqttSender, rates: dict[str, float | None]) -> None:

@@ -37,12 +37,14 @@ REPORTS_EVERY_S = 60.0  # how often the schedule is looked at (and a failed send
 
 
 class AlertsService:
-    def __init__(self, config: Config, bus, sessions: sessionmaker[Session], stop: threading.Event):
+    def __init__(self, config: Config, bus, sessions: sessionmaker[Session], stop: threading.Event, snapshots=None):
+        """`snapshots`: the violations' files, for the Home Assistant image of the last violation."""
         self.cfg, self.bus, self.sessions, self.stop = config, bus, sessions, stop
         self.writer = AlertWriter(config)
         sinks = sinks_of(config)
-        self.deliverer = Deliverer(sessions, sinks, {s.name: sender_for(s, config.site) for s in sinks}, config.site,
-                                   config.alerts.retry_max_s) if sinks else None
+        crop = (lambda vid: homeassistant.crop_of(sessions, snapshots, vid)) if snapshots is not None else None
+        self.deliverer = Deliverer(sessions, sinks, {s.name: sender_for(s, config.site, crop) for s in sinks},
+                                   config.site, config.alerts.retry_max_s) if sinks else None
         hc = config.alerts.health
         stale_s = max(10.0, 5 * config.ingest.status_interval_s)
         self.health = {c.id: CameraHealth(c.id, hc, stale_s) for c in config.cameras if c.enabled} \

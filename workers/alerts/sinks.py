@@ -83,10 +83,12 @@ def slug(text: str) -> str:
 class MqttSender:
     """One connection to the broker, kept open by paho's network thread and reconnected by it."""
 
-    def __init__(self, cfg: MqttSink, site: str):
+    def __init__(self, cfg: MqttSink, site: str, crop=None):
+        """`crop(violation_id)`: the violation's face crop (JPEG bytes) for Home Assistant's image
+        entity, with ha_discovery; None: no image."""
         import paho.mqtt.client as mqtt
 
-        self.cfg, self.site = cfg, slug(site)
+        self.cfg, self.site, self.crop = cfg, slug(site), crop
         self._connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"maskwatch-{self.site}-{cfg.name}",
                                   protocol=mqtt.MQTTv311)
@@ -126,6 +128,10 @@ class MqttSender:
     def send(self, payload: dict) -> None:
         camera = payload["camera"]["id"]
         self.publish(self.topic(camera, payload["type"]), body_of(payload))
+        if payload["type"] == "violation" and self.cfg.ha_discovery and self.crop is not None:
+            image = self.crop(payload["id"])
+            if image:  # retained: Home Assistant shows the last one
+                self.publish(self.topic(camera, "last_violation.jpg"), image, retain=True)
         if payload["type"] == "incident" and payload["kind"] == "offline":
             # retained: a client that connects later (Home Assistant) learns the camera's state
             state = "offline" if payload["state"] == "opened" else "online"
@@ -137,5 +143,5 @@ class MqttSender:
             self.client.disconnect()
 
 
-def sender_for(cfg: WebhookSink | MqttSink, site: str):
-    return WebhookSender(cfg) if isinstance(cfg, WebhookSink) else MqttSender(cfg, site)
+def sender_for(cfg: WebhookSink | MqttSink, site: str, crop=None):
+    return WebhookSender(cfg) if isinstance(cfg, WebhookSink) else MqttSender(cfg, site, crop)

@@ -58,11 +58,12 @@ def test_each_camera_becomes_a_device_and_a_removed_one_goes(broker):
     sender = MqttSender(sink(broker), "Test Station")
     try:
         assert homeassistant.announce(sender, CAMERAS, "homeassistant", offline={"hall"}) == \
-            {"announced": 4, "removed": 0}
+            {"announced": 6, "removed": 0}
         configs = {t: json.loads(p) for t, p in retained(broker, "homeassistant/#").items()}
         assert set(configs) == {f"homeassistant/{kind}/maskwatch_test_station_{cam}/{obj}/config"
                                 for cam, _ in CAMERAS for kind, obj in (("binary_sensor", "violation"),
-                                                                        ("sensor", "compliance"))}
+                                                                        ("sensor", "compliance"),
+                                                                        ("image", "last_violation"))}
         gate = configs["homeassistant/binary_sensor/maskwatch_test_station_gate/violation/config"]
         # what Home Assistant needs of a binary sensor: a unique id, a state topic and its payloads, a device
         assert gate["unique_id"] == "maskwatch_test_station_gate_violation" and gate["value_template"] == "ON"
@@ -76,7 +77,7 @@ def test_each_camera_becomes_a_device_and_a_removed_one_goes(broker):
         assert avail == {"maskwatch/test-station/gate/availability": b"online"}
         # the hall camera is taken out of the config: its entities go
         assert homeassistant.announce(sender, CAMERAS[:1], "homeassistant", offline=set()) == \
-            {"announced": 2, "removed": 2}
+            {"announced": 3, "removed": 3}
         left = retained(broker, "homeassistant/#")
         assert left and all("_gate/" in t for t in left)
     finally:
@@ -102,9 +103,26 @@ def test_the_alerts_loop_announces_and_publishes_todays_compliance(broker, tmp_p
     service = AlertsService(cfg, bus, sessions, threading.Event())
     try:
         service.tick(now)
-        assert len(retained(broker, "ha-test/#")) == 4
+        assert len(retained(broker, "ha-test/#")) == 6
         compliance = retained(broker, "maskwatch/test-station/+/compliance")
         assert compliance == {"maskwatch/test-station/gate/compliance": b"95.0"}  # hall: nobody today, no value
     finally:
         service.deliverer.close()
         engine.dispose()
+
+
+def test_a_violation_shows_as_the_last_violation_image(broker):
+    from maskwatch.wire import alert
+
+    crop = b"\xff\xd8\xff\xe0 a face crop"
+    sender = MqttSender(sink(broker), "Test Station", crop=lambda vid: crop if vid == "v1" else None)
+    try:
+        (image_cfg,) = [c for t, c in homeassistant.configs(sender, CAMERAS[:1], "homeassistant").items()
+                        if "/image/" in t]
+        sender.send(alert.violation(site="Test Station", violation_id="v1", camera_id="gate", camera_name="North gate",
+                                    first_seen=dt.datetime(2026, 12, 6, tzinfo=dt.UTC), p_no_mask=0.9,
+                                    face_score=0.9, box=[0, 0, 40, 48], frame_size=(640, 360), model_version="m"))
+        assert retained(broker, image_cfg["image_topic"]) == {image_cfg["image_topic"]: crop}
+        assert image_cfg["content_type"] == "image/jpeg"
+    finally:
+        sender.close()
