@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from maskwatch.strict import Strict
+from maskwatch.strict import Strict, unique_names
 
 SINK_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 INCIDENT_KINDS = ("offline", "frozen", "dark", "saturated", "slow")
@@ -124,10 +124,7 @@ class AlertsConfig(Strict):
     @field_validator("sinks")
     @classmethod
     def _unique(cls, v: list) -> list:
-        names = [s.name for s in v]
-        if len(set(names)) != len(names):
-            raise ValueError(f"sink names must be unique: {sorted({n for n in names if names.count(n) > 1})}")
-        return v
+        return unique_names(v, "sink")
 
 
 def sinks_of(config) -> list:

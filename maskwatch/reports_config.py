@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from maskwatch.strict import Strict
+from maskwatch.strict import Strict, unique_names
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
@@ -54,7 +54,4 @@ class ReportsConfig(Strict):
     @field_validator("schedule")
     @classmethod
     def _unique(cls, v: list) -> list:
-        names = [r.name for r in v]
-        if len(set(names)) != len(names):
-            raise ValueError(f"report names must be unique: {sorted({n for n in names if names.count(n) > 1})}")
-        return v
+        return unique_names(v, "report")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from maskwatch.bus import RedisBus
+from maskwatch.commands.bench_run import clean_up
 from maskwatch.config import Config
 from maskwatch.shards import shard_of
 from maskwatch.wire import detections as wire_det
@@ -121,17 +121,7 @@ def run_events_bench(cfg: Config, recorded: list, *, cameras: int, fps: float, s
                     raise RuntimeError(f"events shard {k} exited early; run it alone to see its error")
             time.sleep(0.2)
     finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for key in bus.r.scan_iter(f"{prefix}:*", count=500):
-            bus.r.delete(key)
-        bus.close()
-        os.unlink(path)
+        clean_up(list(procs.values()), bus, prefix, path, wait_s=60.0)
     engine = make_engine(database)
     with session_factory(engine)() as s:
         rows = int(s.scalar(select(func.count()).select_from(Violation)) or 0)

@@ -109,18 +109,7 @@ def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: 
         procs.append(subprocess.Popen([*cmd, "ingest", "-c", cfg_path]))
         result = _measure(bus, procs, duration, warmup)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for key in bus.r.scan_iter(f"{prefix}:*", count=500):
-            bus.r.delete(key)
-        bus.close()
-        os.unlink(cfg_path)
+        clean_up(procs, bus, prefix, cfg_path)
     host = machine()
     # what reached the site (central) Redis: every command's bytes in, per camera and second
     result["site_redis_kb_in_per_camera_s"] = round(result.pop("site_bytes_in_per_s") / 1024 / cameras, 1)
@@ -137,6 +126,22 @@ def run_bench(cfg: Config, *, cameras: int, fps: float, workers: int, duration: 
     (out / "bench.json").write_text(text)  # the latest run, and one file per run beside it
     (out / f"bench-{profile}-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(text)
     return result
+
+
+def clean_up(procs, bus: RedisBus, prefix: str, cfg_path: str, wait_s: float = 20.0) -> None:
+    """Stop the bench's processes (SIGTERM, then SIGKILL), delete its keys and its config file."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for key in bus.r.scan_iter(f"{prefix}:*", count=500):
+        bus.r.delete(key)
+    bus.close()
+    os.unlink(cfg_path)
 
 
 def _measure(bus: RedisBus, procs, duration: float, warmup: float) -> dict:

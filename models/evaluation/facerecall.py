@@ -4,9 +4,11 @@ of that person's box, the real-footage scorer's match), at the rate a camera wou
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from maskwatch.models.evaluation.clipscore import holding
 
@@ -22,23 +24,29 @@ def visible_in(truth: dict) -> dict[int, dict[str, list]]:
     return out
 
 
-def face_recall(pipeline, video: Path, truth: dict, fps: float) -> dict:
-    """{"faces": visible faces in the frames read, "found": of them detected, "recall"}."""
-    wanted, step = visible_in(truth), max(1, round(truth["fps"] / fps))
-    faces = found = 0
+def frames(video: Path, every: int, wanted) -> Iterator[tuple[int, np.ndarray]]:
+    """(1-based frame number, image) of every `every`-th frame of `video` that `wanted` holds: the
+    frames a camera read at a lower rate would have seen and the labels say something of."""
     cap, n = cv2.VideoCapture(str(video)), 0
     try:
         while True:
             ok, img = cap.read()
             if not ok:
-                break
+                return
             n += 1
-            if (n - 1) % step or n not in wanted:
-                continue
-            (d,) = pipeline.run([img])
-            held = {holding(b, wanted[n]) for b in d.boxes}
-            faces += len(wanted[n])
-            found += len(held & set(wanted[n]))
+            if not (n - 1) % every and n in wanted:
+                yield n, img
     finally:
         cap.release()
+
+
+def face_recall(pipeline, video: Path, truth: dict, fps: float) -> dict:
+    """{"faces": visible faces in the frames read, "found": of them detected, "recall"}."""
+    wanted = visible_in(truth)
+    faces = found = 0
+    for n, img in frames(video, max(1, round(truth["fps"] / fps)), wanted):
+        (d,) = pipeline.run([img])
+        held = {holding(b, wanted[n]) for b in d.boxes}
+        faces += len(wanted[n])
+        found += len(held & set(wanted[n]))
     return {"faces": faces, "found": found, "recall": round(found / faces, 3) if faces else None}

@@ -16,12 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from maskwatch.events_config import EventsConfig
 from maskwatch.models.appearance import clothing
 from maskwatch.models.evaluation.clipscore import holding
+from maskwatch.models.evaluation.facerecall import frames
 from maskwatch.models.evaluation.videotruth import load_truth
 from maskwatch.models.studies.identitystats import separation
 
@@ -37,29 +37,19 @@ def sightings(pipeline, video: Path, truth: dict, fps: float) -> dict[str, dict[
         for frame, *box in p["boxes"]:
             by_frame.setdefault(int(frame), {}).setdefault(p["id"], []).append(box)
     out: dict[str, dict[str, list[np.ndarray]]] = {"face": {}, "clothing": {}, "both": {}}
-    cap, n = cv2.VideoCapture(str(video)), 0
-    try:
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                break
-            n += 1
-            if (n - 1) % step or n not in by_frame:
+    for n, img in frames(video, step, by_frame):
+        (d,) = pipeline.run([img])
+        if not len(d) or d.embeddings is None:
+            continue
+        flagged = d.violations(pipeline.threshold, pipeline.min_face_score)
+        for i in np.flatnonzero(flagged):
+            who = holding(d.boxes[i], by_frame[n])
+            body = clothing(img, d.boxes[i])
+            if who is None or body is None:
                 continue
-            (d,) = pipeline.run([img])
-            if not len(d) or d.embeddings is None:
-                continue
-            flagged = d.violations(pipeline.threshold, pipeline.min_face_score)
-            for i in np.flatnonzero(flagged):
-                who = holding(d.boxes[i], by_frame[n])
-                body = clothing(img, d.boxes[i])
-                if who is None or body is None:
-                    continue
-                both = np.concatenate([d.embeddings[i], body]) / np.sqrt(2)
-                for kind, v in (("face", d.embeddings[i]), ("clothing", body), ("both", both)):
-                    out[kind].setdefault(who, []).append(v)
-    finally:
-        cap.release()
+            both = np.concatenate([d.embeddings[i], body]) / np.sqrt(2)
+            for kind, v in (("face", d.embeddings[i]), ("clothing", body), ("both", both)):
+                out[kind].setdefault(who, []).append(v)
     return out
 
 

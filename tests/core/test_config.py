@@ -86,7 +86,8 @@ def test_check_config_command(tmp_path):
                     "    - {type: webhook, name: chat, url: 'https://hooks.example/services/T0/hunter2',"
                     " hmac_secret: hunter2-hmac-secret}\n"
                     "    - {type: mqtt, name: ha, host: broker.local, username: mw, password: hunter2-mqtt}\n"
-                    "reports:\n  smtp: {host: mail.local, username: mw, password: hunter2-smtp, sender: mw@site.example}\n")
+                    "reports:\n  smtp: {host: mail.local, username: mw, password: hunter2-smtp,"
+                    " sender: mw@site.example}\n")
     run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "maskwatch.cli", "check-config", *a],  # noqa: E731
                                           capture_output=True, text=True, **kw)
     ok = run(str(good), "-v", env={"CAM_PW": "hunter2", "PATH": "/usr/bin:/bin"})
