@@ -281,11 +281,19 @@ def _views(samples: Samples, s: TrainSettings, n: int) -> np.ndarray:
     return np.stack([plain_view(p, s.input_size, s.crop_margin) for p in samples.patches[:n]]).astype(np.float32)
 
 
+def _plain(value):
+    """A setting as JSON holds it: paths (alone or in a tuple, such as more_scenes) as strings."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
     counts = {f"{src}/{CLASSES[lab]}": int(((train_set.source == src) & (train_set.labels == lab)).sum())
               for src in ("crops", "scene", "detector", "review", "nonface") for lab in (0, 1)}
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()
-                if k not in ("out", "progress", "detector")}
+    settings = {k: _plain(v) for k, v in asdict(s).items() if k not in ("out", "progress", "detector")}
     settings["detector"] = (s.detector or DetectorConfig()).model_dump(mode="json", exclude={"model"})
     return {
         "schema": SCHEMA,

@@ -106,3 +106,19 @@ def test_more_scene_sets_are_trained_on_whole_and_named_apart(scenes_dir, tmp_pa
     clash = copy_scenes(scenes_dir, tmp_path / "clash", [s.stem for s in dev[:1]])  # a name trained on already
     with pytest.raises(ValueError, match="images named as in another set"):
         training_scenes(TrainSettings(out=tmp_path, scenes=scenes_dir, more_scenes=(clash,)))
+
+
+
+def test_the_metadata_of_a_run_with_more_scene_sets_is_json(tmp_path):
+    """A 70-minute run once died writing metadata.json: more_scenes, a tuple of paths, was not JSON."""
+    import json
+
+    from maskwatch.models.training.dataset import Samples
+    from maskwatch.models.training.train import TrainSettings, _metadata
+
+    pool = Samples(np.zeros((2, 8, 8, 3), np.uint8), np.array([20.0, 30.0]), np.array([0, 1]),
+                   np.array(["scene", "scene"]), np.array([False, False]), np.array(["a", "b"]))
+    s = TrainSettings(out=tmp_path, scenes=tmp_path / "dev", more_scenes=(tmp_path / "extra", tmp_path / "more"))
+    meta = json.loads(json.dumps(_metadata(s, pool, {}, {"max_abs_diff": 0.0}, 0.5, 0.0)))
+    assert meta["training"]["settings"]["more_scenes"] == [str(tmp_path / "extra"), str(tmp_path / "more")]
+    assert meta["data"]["more_scenes"] == ["extra", "more"]
