@@ -23,7 +23,7 @@ import time
 
 from sqlalchemy import select
 
-from maskwatch.workers.alerts.sinks import MqttSender, SinkError
+from maskwatch.workers.alerts.sinks import MqttSender
 
 OFF_DELAY_S = 60
 COMPLIANCE_EVERY_S = 300
@@ -116,5 +116,3 @@ def publish_compliance(sender: MqttSender, rates: dict[str, float | None]) -> No
         if rate is not None:
             sender.publish(sender.topic(cam, "compliance"), f"{100 * rate:.1f}".encode(), retain=True)
 
-
-__all__ = ["announce", "configs", "publish_compliance", "SinkError"]

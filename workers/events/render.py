@@ -10,7 +10,8 @@ import numpy as np
 from maskwatch.annotate import draw
 from maskwatch.config import SnapshotConfig
 from maskwatch.detections import Detections
-from maskwatch.workers.tracker import Box, Sighting
+from maskwatch.geometry import Box
+from maskwatch.workers.track import Sighting
 
 
 @dataclass(frozen=True, slots=True)
