@@ -144,7 +144,8 @@ def test_the_command_makes_lists_and_revokes(tmp_path):
     from maskwatch.storage.db import make_engine, session_factory
 
     url = sqlite_database(tmp_path)
-    sessions = session_factory(make_engine(url))
+    engine = make_engine(url)
+    sessions = session_factory(engine)
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump({"database": {"url": url}}))
     cli = [sys.executable, "-m", "maskwatch.cli", "tokens"]
@@ -161,3 +162,4 @@ def test_the_command_makes_lists_and_revokes(tmp_path):
     dup = subprocess.run([*cli, "add", "vms", "--scope", "read", "-c", str(path)], cwd=ROOT, capture_output=True,
                          text=True)
     assert dup.returncode != 0 and "exists already" in dup.stderr
+    engine.dispose()
