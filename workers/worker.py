@@ -10,7 +10,6 @@ dead replica left pending are claimed after claim_idle_s (and dropped if stale b
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import Counter
@@ -65,7 +64,8 @@ class Worker:
         self.latest: dict[str, float] = {}
         self.stage_ms: Counter[str] = Counter()
         self._live_due: dict[str, float] = {}
-        self._watched: dict[str, tuple[float, bool]] = {}  # per camera: (checked at, watched)
+        self._watched: dict[str, bool] = {}     # per camera: someone looks at its live view
+        self._watch_checks: dict[str, Every] = {}  # ...asked of the bus once a second
         self._evidence = EvidencePacer(config.worker.evidence_interval_s)
         self._status = Every(1.0)
         self._claim = Every(max(1.0, config.worker.claim_idle_s / 2))
@@ -267,11 +267,9 @@ class Worker:
 
     def _is_watched(self, cam: str) -> bool:
         """Whether the dashboard has asked for this camera's live view lately (checked once a second)."""
-        at, watched = self._watched.get(cam, (-math.inf, False))
-        if time.monotonic() - at >= 1.0:
-            watched = self.bus.get_blob(self.bus.keys.watched(cam)) is not None
-            self._watched[cam] = (time.monotonic(), watched)
-        return watched
+        if self._watch_checks.setdefault(cam, Every(1.0))():
+            self._watched[cam] = self.bus.get_blob(self.bus.keys.watched(cam)) is not None
+        return self._watched.get(cam, False)
 
     def _maybe_live(self, f: Frame, det, done: float) -> None:
         cam = f.msg.camera

@@ -40,9 +40,11 @@ class CameraFeed:
             self.last_capture = max(self.last_capture, msg.captured_at)
             yield entry_id, msg
 
-    def take_watched(self) -> dict:
-        """Whole seconds watched per hour, to store; the fractions stay for next time."""
-        out = {h: int(s) for h, s in self.watched.items() if s >= 1}
+    def take_watched(self, min_s: float = 1.0) -> dict:
+        """Whole seconds watched per hour, to store: of the newest hour once it holds `min_s`, of an
+        earlier one (it can grow no more) whatever it holds; the fractions stay for next time."""
+        newest = max(self.watched, default=None)
+        out = {h: int(s) for h, s in self.watched.items() if s >= 1 and (s >= min_s or h != newest)}
         for h, n in out.items():
             self.watched[h] -= n
             if self.watched[h] <= 0:

@@ -53,6 +53,7 @@ READ_COUNT = 100
 PENDING_COUNT = 10_000  # the pending list is small in steady state; this bounds a replay's memory
 MAX_BLOCK_S = 0.5
 STATUS_INTERVAL_S = 1.0
+WATCHED_FLUSH_S = 60.0  # watched seconds a camera gathers before they are written
 STATUS_TTL_S = 30        # a dead service's status disappears instead of looking healthy
 
 
@@ -131,7 +132,7 @@ class EventsService:
             log.info("events: stopped while the database was down; unsettled entries stay pending")
         finally:
             try:  # rows, identities, then the acks gathered so far (they follow committed work only)
-                self._flush()
+                self._flush(final=True)
             except (BusError, Interrupted) as e:  # the database or the bus is down at the stop
                 log.warning("events: final acks not written (%s); they are replayed", type(e).__name__)
             self._publish_status(force=True)
@@ -270,15 +271,16 @@ class EventsService:
         for cam in self._cams.values():
             cam.last_rx = now  # we did not read while stalled: that silence is not the camera's
 
-    def _flush(self) -> None:
+    def _flush(self, final: bool = False) -> None:
         # rows, then identities, then acks: nothing acked may be ahead of the database, and a
         # violator's entries are never gone while their identity is not stored
         for cam_id, cam in self._cams.items():
-            watched = cam.take_watched()
-            if watched:  # written, or rejected for good (counted): a lost minute of coverage, never a row
-                self.store.commit(Changes(cam_id, hours=Counter({(h, "watched_s"): n for h, n in watched.items()})))
             registry = cam.tracker.identities
             ext = extensions(cam_id, registry)
+            # watched seconds ride along, a minute's worth at a time (every second would be a write
+            # a camera a second); a crash loses at most that minute of coverage, never a row
+            for hour, n in cam.take_watched(1.0 if final else WATCHED_FLUSH_S).items():
+                ext.hours[hour, "watched_s"] += n
             if ext:
                 self.store.commit(ext)  # written, or rejected for good (counted): not retried each tick
                 for ident in registry.committed():

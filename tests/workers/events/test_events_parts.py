@@ -143,3 +143,17 @@ def test_a_camera_is_watched_between_its_frames(captures, watched):
     list(feed.due(200.0, hold_s=0.5))
     assert feed.take_watched() == {hour_of(t0 + h): s for h, s in watched.items()}
     assert all(0 <= v < 1 for v in feed.watched.values())  # the fractions wait for more
+
+
+def test_watched_seconds_wait_for_a_minute_unless_their_hour_is_over():
+    """The events service writes them a minute's worth at a time (a write a camera a second would be
+    too many), and all of an hour that has ended."""
+    feed = CameraFeed(Tracker(EV))
+    t0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600
+    captures = [3590.0 + i for i in range(16)]  # each gap in the hour of the frame ending it: 9 s, then 6 s
+    for i, t in enumerate(captures):
+        feed.push(f"e{i}", detection("cam", i, t0 + t, []), now=100.0)
+    list(feed.due(200.0, hold_s=0.5))
+    assert feed.take_watched(60.0) == {hour_of(t0): 9}     # the ended hour goes, the newest waits
+    assert feed.take_watched(60.0) == {}
+    assert feed.take_watched() == {hour_of(t0 + 3600): 6}  # at the stop: whatever there is
