@@ -33,7 +33,15 @@ PUBLIC = {"auth.login", "ops.healthz", "ops.metrics", "api.openapi", "static"}
 RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
 
 
-class SessionUser(UserMixin):
+class RankedUser(UserMixin):
+    """Who a request is for, with a role: a person's session or a machine's token."""
+    role: Role
+
+    def can(self, role: Role | str) -> bool:
+        return RANK[self.role] >= RANK[Role(role)]
+
+
+class SessionUser(RankedUser):
     """The logged-in user as Flask-Login sees it.
 
     The session id carries a digest of the password hash and the user's session version, checked
@@ -49,11 +57,8 @@ class SessionUser(UserMixin):
     def get_id(self) -> str:
         return f"{self.uid}:{self.token}"
 
-    def can(self, role: Role | str) -> bool:
-        return RANK[self.role] >= RANK[Role(role)]
 
-
-class TokenUser(UserMixin):
+class TokenUser(RankedUser):
     """A machine with an API token, for one request: never in a session."""
 
     def __init__(self, name: str, scope: TokenScope):
@@ -63,9 +68,6 @@ class TokenUser(UserMixin):
     def get_id(self) -> None:
         return None
 
-    def can(self, role: Role | str) -> bool:
-        return RANK[self.role] >= RANK[Role(role)]
-
 
 def _from_token(req) -> TokenUser | None:
     """Flask-Login's request loader: the bearer token of an /api/* request, else nobody."""
@@ -73,7 +75,6 @@ def _from_token(req) -> TokenUser | None:
     if kind.lower() != "bearer" or not req.path.startswith("/api/"):
         return None
     address, limiter = req.remote_addr or "", state().limiter
-    g.api_token_tried = True
     if limiter.blocked(address):
         g.api_token_error = (429, "too many failed attempts from this address; wait a few minutes")
         return None
