@@ -30,19 +30,24 @@ COMPLIANCE_EVERY_S = 300
 READ_BACK_S = 1.0  # retained messages arrive right after a subscription; this long is plenty on a LAN
 
 
-def _device(node: str, camera: str, label: str, site: str) -> dict:
+def _device(node: str, label: str, site: str) -> dict:
     return {"identifiers": [node], "name": label, "manufacturer": "maskwatch", "model": "camera",
             "suggested_area": site}
+
+
+def _site_node(sender: MqttSender) -> str:
+    """The start of every node id of this site's cameras (their discovery topics' node level)."""
+    return f"maskwatch_{sender.site.replace('-', '_')}_"
 
 
 def configs(sender: MqttSender, cameras: list[tuple[str, str]], prefix: str) -> dict[str, dict]:
     """topic -> discovery payload, for every camera and entity."""
     out = {}
     for cam, label in cameras:
-        node = f"maskwatch_{sender.site.replace('-', '_')}_{cam.replace('-', '_')}"
+        node = _site_node(sender) + cam.replace("-", "_")
         avail = {"availability_topic": sender.topic(cam, "availability"), "payload_available": "online",
                  "payload_not_available": "offline"}
-        device = _device(node, cam, label, sender.site)
+        device = _device(node, label, sender.site)
         out[f"{prefix}/binary_sensor/{node}/violation/config"] = {
             "name": "Mask violation", "unique_id": f"{node}_violation", "object_id": f"{node}_violation",
             "state_topic": sender.topic(cam, "violation"), "value_template": "ON", "payload_on": "ON",
@@ -63,7 +68,7 @@ def retained_configs(sender: MqttSender, prefix: str) -> set[str]:
     found: set[str] = set()
     lock = threading.Lock()
     pattern = f"{prefix}/+/+/+/config"  # a wildcard fills a whole level: the node is checked below
-    ours = f"maskwatch_{sender.site.replace('-', '_')}_"
+    ours = _site_node(sender)
 
     def on_message(client, userdata, msg):
         if msg.retain and msg.payload and msg.topic.split("/")[-3].startswith(ours):
