@@ -27,7 +27,7 @@ import numpy as np
 
 from maskwatch.detections import Detections
 from maskwatch.geometry import clamp, iou_matrix
-from maskwatch.models.modelinfo import BUCKETS
+from maskwatch.models.modelinfo import padded_size
 from maskwatch.models.yunet import load_yunet
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class FaceDetector:
         batch is padded to a bucket size, so the shapes a session sees stay few and fixed."""
         n = len(images)
         if self._pad_batches:
-            n = next((b for b in BUCKETS if b >= n), n)
+            n = padded_size(n)
         # uint8, a quarter of float32's bytes: the network casts it itself (yunet.uint8_input)
         blob = np.zeros((n, 3, *shape), np.uint8)
         for j, img in enumerate(images):

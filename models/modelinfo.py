@@ -97,10 +97,15 @@ class ModelInfo:
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
+def padded_size(n: int) -> int:
+    """The batch size `n` items are padded to: the next of BUCKETS (n itself beyond the largest)."""
+    return next((b for b in BUCKETS if b >= n), n)
+
+
 def pad_batch(x: np.ndarray) -> np.ndarray:
-    """`x` with zero rows appended up to the next of BUCKETS (unchanged beyond the largest)."""
+    """`x` with zero rows appended up to padded_size(len(x))."""
     n = len(x)
-    bucket = next((b for b in BUCKETS if b >= n), n)
+    bucket = padded_size(n)
     if bucket == n:
         return x
     return np.concatenate([x, np.zeros((bucket - n, *x.shape[1:]), x.dtype)])

@@ -91,19 +91,16 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=
 def hour_counts(work: Path) -> dict[str, dict[str, int]]:
     """Per camera of a group played in `work` (run_group's): what the events service counted in
     its camera hours (people judged, not judged, still faces)."""
-    from sqlalchemy import func, select
+    import datetime as dt
 
     from maskwatch.storage.db import make_engine, session_factory
-    from maskwatch.storage.tables import CameraHour
+    from maskwatch.storage.queries import compliance
 
     engine = make_engine(f"sqlite:///{work / 'clips.db'}")
     try:
-        with session_factory(engine)() as s:
-            rows = s.execute(select(CameraHour.camera_id, func.sum(CameraHour.people),
-                                    func.sum(CameraHour.not_judged), func.sum(CameraHour.still))
-                             .group_by(CameraHour.camera_id))
-            return {cam: {"people": int(p or 0), "not_judged": int(n or 0), "still": int(st or 0)}
-                    for cam, p, n, st in rows}
+        with session_factory(engine)() as s:  # every hour a clip can have: its whole run
+            sums = compliance(s, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2200, 1, 1, tzinfo=dt.UTC))
+        return {c.camera_id: {"people": c.people, "not_judged": c.not_judged, "still": c.still} for c in sums}
     finally:
         engine.dispose()
 
