@@ -20,8 +20,7 @@ def cmd_bench_events(args, cfg: Config) -> int:
     except ValueError:
         raise ConfigError(f"--shards: expected counts such as 1,2, got {args.shards!r}") from None
     databases = args.database or [f"sqlite:///{out.resolve() / 'bench-events.db'}"]
-    w, h = (int(v) for v in args.resolution.lower().split("x"))
-    recorded = record(cfg, bench_clip(out, (w, h), fps=int(round(args.fps))), args.fps)
+    recorded = record(cfg, bench_clip(out, _resolution(args), fps=int(round(args.fps))), args.fps)
     runs = []
     for db in databases:
         for n in shard_counts:
@@ -36,17 +35,21 @@ def cmd_bench_events(args, cfg: Config) -> int:
     return 0
 
 
+def _resolution(args) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in args.resolution.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--resolution: expected WIDTHxHEIGHT, got {args.resolution!r}") from None
+    return w, h
+
+
 def cmd_bench(args, cfg: Config) -> int:
     from maskwatch.commands.bench_run import run_bench
     from maskwatch.host import describe
 
     if args.profile == "events":
         return cmd_bench_events(args, cfg)
-
-    try:
-        w, h = (int(v) for v in args.resolution.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--resolution: expected WIDTHxHEIGHT, got {args.resolution!r}") from None
+    w, h = _resolution(args)
     clip = None
     if args.profile == "clip":
         if not args.clip:
