@@ -46,6 +46,7 @@ def violation_json(v: Violation) -> dict:
         "review_note": v.review_note, "reviewed_by": v.reviewed_by, "reviewed_at": _time(v.reviewed_at),
         "url": url_for("violations.detail", vid=v.id),
         "crop_url": url_for("violations.crop", vid=v.id), "frame_url": url_for("violations.frame", vid=v.id),
+        "clip_url": url_for("violations.clip", vid=v.id) if v.clip_path else None,
     }
 
 

@@ -76,7 +76,8 @@ def schemas() -> dict:
             "review_status": {"type": "string", "enum": [s.value for s in ReviewStatus]},
             "review_label": {"type": ["string", "null"], "enum": [lab.value for lab in ReviewLabel] + [None]},
             "review_note": _null(STR), "reviewed_by": _null(STR), "reviewed_at": TIME,
-            "url": STR, "crop_url": STR, "frame_url": STR}}
+            "url": STR, "crop_url": STR, "frame_url": STR,
+            "clip_url": _null(STR)}}
     return {
         "Error": {"type": "object", "required": ["error", "status"], "additionalProperties": False,
                   "properties": {"error": STR, "status": INT}},

@@ -149,9 +149,10 @@ def _cell(value) -> str:
 def csv_lines(rows: Iterable[Violation]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(CSV_FIELDS)
+    writer.writerow(CSV_FIELDS + ("clip_url",))
     for row in rows:
-        writer.writerow([_cell(getattr(row, f)) for f in CSV_FIELDS])
+        clip = url_for("violations.clip", vid=row.id, _external=True) if row.clip_path else ""
+        writer.writerow([_cell(getattr(row, f)) for f in CSV_FIELDS] + [clip])
         if buf.tell() > 32_768:  # chunks of ~32 KiB, not one write per row
             yield buf.getvalue()
             buf.seek(0)
@@ -172,13 +173,17 @@ def export_csv():
 
 def _snapshot(vid: str, kind: str):
     v = violation_or_404(vid)
+    rel = {"crop": v.crop_path, "frame": v.frame_path, "clip": v.clip_path}[kind]
+    if not rel:
+        abort(404, "no clip for this violation")
     try:
-        path = state().snapshots.resolve(v.crop_path if kind == "crop" else v.frame_path)
+        path = state().snapshots.resolve(rel)
     except ValueError:
         abort(404)
     if not path.is_file():
-        abort(404, "image not stored (deleted by retention?)")
-    resp = send_file(path, mimetype="image/jpeg", max_age=3600, conditional=True)
+        abort(404, f"{kind} not stored (deleted by retention?)")
+    # conditional: ETag, Last-Modified and Range requests (a video element seeks with them)
+    resp = send_file(path, mimetype="video/mp4" if kind == "clip" else "image/jpeg", max_age=3600, conditional=True)
     # behind a login: browsers may cache, shared proxies may not
     resp.cache_control.public = False
     resp.cache_control.private = True
@@ -193,3 +198,8 @@ def crop(vid: str):
 @bp.get("/violations/<vid>/frame.jpg")
 def frame(vid: str):
     return _snapshot(vid, "frame")
+
+
+@bp.get("/violations/<vid>/clip.mp4")
+def clip(vid: str):
+    return _snapshot(vid, "clip")

@@ -21,6 +21,7 @@ from maskwatch.bus import Bus
 from maskwatch.config import CameraConfig, IngestConfig, RedisConfig
 from maskwatch.errors import BusError
 from maskwatch.ingest.capture import Ended, Offline, Opened, Progress, capture_main
+from maskwatch.ingest.clips import FrameRing
 from maskwatch.ingest.rate import RateMeter
 from maskwatch.redact import redact_text, redact_url
 from maskwatch.status import CameraStatusRecord
@@ -61,12 +62,13 @@ def exit_reason(code: int | None) -> str:
 
 class CameraReader(threading.Thread):
     def __init__(self, cam: CameraConfig, cfg: IngestConfig, redis_cfg: RedisConfig, bus: Bus,
-                 stop: threading.Event, rng: random.Random | None = None):
+                 stop: threading.Event, rng: random.Random | None = None, ring: FrameRing | None = None):
         super().__init__(name=f"camera-{cam.id}", daemon=True)
         self.cam, self.cfg, self.bus, self.stop_event = cam, cfg, bus, stop
         self.maxlen = redis_cfg.frames_maxlen
         self.stream = bus.keys.frames(cam.id)
         self.rng = rng or random.Random()
+        self.ring = ring           # the frames a violation's clip is made of (ingest.clips)
         self.state = "starting"
         self.last_error = ""
         self.reconnects = 0
@@ -183,6 +185,8 @@ class CameraReader(threading.Thread):
         if not self._publish(msg):
             return
         self.sent_total += 1
+        if self.ring is not None:
+            self.ring.add(msg.captured_at, msg.jpeg)
         self._fps_sent.add(time.monotonic())
         self.last_frame_at = msg.captured_at
         self.size = (msg.width, msg.height)

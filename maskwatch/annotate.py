@@ -58,3 +58,14 @@ def draw(image: np.ndarray, det: Detections, threshold: float, min_score: float 
         cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 1), color, cv2.FILLED)
         cv2.putText(out, text, (x1 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return out
+
+
+def blur_box(img: np.ndarray, box) -> None:
+    """Blur a face in place (privacy: snapshots.blur_faces), so that no identity survives."""
+    h, w = img.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return
+    k = max(3, (x2 - x1) // 2 | 1)  # odd kernel, half a face wide
+    img[y1:y2, x1:x2] = cv2.GaussianBlur(img[y1:y2, x1:x2], (k, k), 0)

@@ -59,6 +59,14 @@ class Keys:
         """A camera's violators' appearance descriptors, kept only for events.revisit_s."""
         return f"{self.prefix}:events:identities:{cam}"
 
+    def clip_requests(self, cam: str) -> str:
+        """Events asks the camera's ingest for a violation's clip (maskwatch.wire.clip_requests)."""
+        return f"{self.prefix}:clipreq:{cam}"
+
+    def clips(self, shard: int = 0) -> str:
+        """The clips ingest made for a shard's violations (maskwatch.wire.clips)."""
+        return f"{self.prefix}:clips:{shard}"
+
     def live(self, cam: str) -> str:
         return f"{self.prefix}:live:{cam}"
 

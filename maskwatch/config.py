@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from maskwatch.alerts_config import AlertsConfig
+from maskwatch.clip_config import ClipConfig
 from maskwatch.dashboard_config import DashboardConfig
 from maskwatch.errors import MaskwatchError
 from maskwatch.events_config import EventsConfig
@@ -125,7 +126,8 @@ class DatabaseConfig(Strict):
 class SnapshotConfig(Strict):
     dir: Path = Field(Path("snapshots"), description="violation images (crop + annotated frame)")
     jpeg_quality: int = Field(90, ge=30, le=100)
-    blur_faces: bool = Field(False, description="blur other faces in stored full frames (privacy)")
+    blur_faces: bool = Field(False, description="blur other faces in stored full frames and clips (privacy)")
+    clip: ClipConfig = Field(default_factory=ClipConfig)
 
 
 class WorkerConfig(Strict):

@@ -89,6 +89,8 @@ class EventsStatusRecord(FlatRecord):
     unknown_camera: int = 0
     not_judged: int = 0          # people whose tracks ended never seen well enough to tell
     still_faces: int = 0         # still faces (pictures) that passed the vote and were not reported
+    clips: int = 0               # violation clips kept
+    clips_missing: int = 0       # violations whose frames had left ingest's memory: no clip
     pending: int = 0
     lag_s: float = 0.0           # age of the oldest detection not settled yet: a stall shows as growth
     latency_s: float = 0.0       # of the last one settled

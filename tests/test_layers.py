@@ -49,7 +49,7 @@ def module_of(path: Path) -> str:
 
 
 def room_of(module: str) -> str:
-    if module.startswith(ROOT_MODULES):
+    if any(module == r or module.startswith(f"{r}.") for r in ROOT_MODULES):  # not maskwatch.clip*
         return "root"
     for room in ("training", "evaluation", "studies"):
         if module.startswith(f"maskwatch.models.{room}"):

@@ -1,4 +1,4 @@
-"""Retention: delete violations older than N days with their snapshot files, and old camera_hours;
+"""Retention: delete violations older than N days with their files (crop, frame, clip), and old camera_hours;
 then, oldest first, as many more as it takes to keep the snapshot folder under retention.max_gb and
 the disk it is on above retention.min_free_gb.
 
@@ -58,9 +58,14 @@ def _remove_empty(snapshots: SnapshotStore, folders: set[Path]) -> None:
             folder = folder.parent
 
 
+def _files(row) -> tuple[str | None, ...]:
+    """A violation's files: its crop, its frame and its clip (None until it has one)."""
+    return row.crop_path, row.frame_path, row.clip_path
+
+
 def _delete_rows(sessions: sessionmaker[Session], snapshots: SnapshotStore, rows) -> int:
     """Files first, then the rows; the bytes freed."""
-    folders, freed = _delete_files(snapshots, [p for r in rows for p in (r.crop_path, r.frame_path) if p])
+    folders, freed = _delete_files(snapshots, [p for r in rows for p in _files(r) if p])
     with sessions() as s:
         s.execute(delete(Violation).where(Violation.id.in_([r.id for r in rows])))
         s.commit()
@@ -70,7 +75,8 @@ def _delete_rows(sessions: sessionmaker[Session], snapshots: SnapshotStore, rows
 
 def _oldest(sessions: sessionmaker[Session], cutoff: dt.datetime | None, limit: int = BATCH) -> list:
     with sessions() as s:
-        query = select(Violation.id, Violation.crop_path, Violation.frame_path, Violation.first_seen)
+        query = select(Violation.id, Violation.crop_path, Violation.frame_path, Violation.clip_path,
+                       Violation.first_seen)
         if cutoff is not None:
             query = query.where(Violation.first_seen < cutoff)
         return s.execute(query.order_by(Violation.first_seen, Violation.id).limit(limit)).all()
@@ -142,7 +148,7 @@ def prune_space(sessions: sessionmaker[Session], snapshots: SnapshotStore, max_g
         take = []
         for r in rows:  # only as many as the room wanted, oldest first
             take.append(r)
-            need -= sum(_size(snapshots, p) for p in (r.crop_path, r.frame_path) if p)
+            need -= sum(_size(snapshots, p) for p in _files(r) if p)
             if need <= 0:
                 break
         freed = _delete_rows(sessions, snapshots, take)

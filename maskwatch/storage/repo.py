@@ -45,6 +45,12 @@ def extend_violation(session: Session, violation_id: str, last_seen: dt.datetime
                     .values(last_seen=last_seen, sightings=sightings))
 
 
+def set_clip(session: Session, violation_id: str, clip_path: str) -> bool:
+    """Point a violation at its clip; False when the row is gone (pruned) or has one already."""
+    return bool(session.execute(update(Violation).where(Violation.id == violation_id, Violation.clip_path.is_(None))
+                                .values(clip_path=clip_path)).rowcount)
+
+
 HOUR_COUNTS = ("people", "violations", "sightings", "not_judged", "still", "watched_s")
 
 

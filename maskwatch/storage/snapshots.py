@@ -1,4 +1,4 @@
-"""Violation snapshots on disk: a face crop and the annotated full frame per violation.
+"""Violation snapshots on disk: a face crop, the annotated full frame and a clip per violation.
 
 Paths are derived from the violation id and date only, never from a request, and every write is
 atomic (temporary file in the same folder, fsync, rename), so a crash never leaves half a JPEG.
@@ -25,10 +25,18 @@ class SnapshotStore:
         day = when.astimezone(dt.UTC).strftime("%Y/%m/%d")
         return f"{day}/{violation_id}_crop.jpg", f"{day}/{violation_id}_frame.jpg"
 
+    @staticmethod
+    def clip_relpath(crop_rel: str, violation_id: str) -> str:
+        """A violation's clip: beside its crop, in the same day folder."""
+        if not _ID.match(violation_id):
+            raise ValueError(f"violation id {violation_id!r} is not a hex id")
+        folder = crop_rel.rpartition("/")[0]
+        return f"{folder}/{violation_id}_clip.mp4" if folder else f"{violation_id}_clip.mp4"
+
     def write(self, rel: str, data: bytes) -> Path:
         path = self.resolve(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jpg")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=Path(rel).suffix)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -85,6 +85,8 @@ class Violation(Base):
     sightings: Mapped[int] = mapped_column(Integer)
     crop_path: Mapped[str] = mapped_column(String(255))   # relative to the snapshot dir
     frame_path: Mapped[str] = mapped_column(String(255))
+    # the clip around the decisive sighting (H.264 MP4), NULL until ingest sent it, or when it had none
+    clip_path: Mapped[str | None] = mapped_column(String(255), default=None)
     model_version: Mapped[str] = mapped_column(String(64))
     review_status: Mapped[ReviewStatus] = mapped_column(
         Enum(ReviewStatus, name="review_status", native_enum=False, length=20), default=ReviewStatus.pending)

@@ -52,6 +52,11 @@ def _walk(page, base: str, shots: Path) -> None:
     page.wait_for_url(f"**/violations/{TARGET}?**")
     page.wait_for_selector("img.crop")
     assert "Loading bay" in page.inner_text(".detail") and _loaded(page, "img.crop")
+    # the clip: Chromium fetches it by ranges, decodes its H.264 and plays it to the end
+    page.eval_on_selector("video.clip", "v => v.play()")
+    page.wait_for_function("() => { const v = document.querySelector('video.clip'); return v.ended; }", timeout=15_000)
+    played = page.eval_on_selector("video.clip", "v => [v.videoWidth, v.videoHeight, v.duration, v.error]")
+    assert played[:2] == [320, 180] and 1.7 <= played[2] <= 2.1 and played[3] is None, played
     page.fill("textarea[name=note]", "poster")
     page.click("button[value='false_positive/not_a_face']")
     page.wait_for_selector(".flash.ok")

@@ -36,6 +36,7 @@ ROUTES = [
     ("GET", "/violations/{vid}", V, False, None),
     ("GET", "/violations/{vid}/crop.jpg", V, False, None),
     ("GET", "/violations/{vid}/frame.jpg", V, False, None),
+    ("GET", "/violations/{vid}/clip.mp4", V, False, None),
     ("GET", "/violations.csv", V, False, None),
     ("POST", "/violations/{vid}/review", O, False, {"status": "confirmed", "note": "seen"}),
     ("POST", "/violations/review", O, False, {"ids": [VID], "status": "false_positive"}),
@@ -77,9 +78,13 @@ def env(tmp_path_factory):
     sessions = app.extensions["maskwatch"].sessions
     users = make_users(sessions)
     evil = make_violation(2, "cam-a", T0)
-    evil.crop_path, evil.frame_path = "../../../../etc/passwd", "/etc/passwd"
+    evil.crop_path, evil.frame_path, evil.clip_path = "../../../../etc/passwd", "/etc/passwd", "../../etc/passwd"
     gone = make_violation(3, "cam-a", T0 + dt.timedelta(minutes=1))  # row without files
-    add_violations(sessions, [make_violation(1, "cam-a", T0, store=store), evil, gone])
+    gone.clip_path = store.clip_relpath(gone.crop_path, gone.id)
+    good = make_violation(1, "cam-a", T0, store=store)
+    good.clip_path = store.clip_relpath(good.crop_path, good.id)
+    store.write(good.clip_path, b"\x00\x00\x00\x20ftypisom")
+    add_violations(sessions, [good, evil, gone])
     return app, users
 
 
@@ -242,6 +247,7 @@ TRAVERSAL = [
     f"/violations/{VID.upper()}/crop.jpg", "/violations/00000000/crop.jpg", "/violations/%00/crop.jpg",
     f"/violations/{violation_id(2)}/crop.jpg", f"/violations/{violation_id(2)}/frame.jpg",
     f"/violations/{violation_id(3)}/crop.jpg", "/violations/..%2f..%2fetc%2fpasswd",
+    f"/violations/{violation_id(2)}/clip.mp4", f"/violations/{violation_id(3)}/clip.mp4", "/violations/../clip.mp4",
     "/api/violations/..%2f..%2fetc%2fpasswd", "/api/violations/.", "/cameras/..%2f..%2fetc/live.jpg",
     "/cameras/unknown/live.jpg", "/cameras/cam-b/live.jpg", "/static/..%2f..%2fapp.py", "/static/../app.py",
 ]

@@ -50,6 +50,9 @@ def test_prune_deletes_old_rows_files_and_empty_folders(sessions, tmp_path):
     store = SnapshotStore(tmp_path / "snaps")
     old = [make_violation(i, "cam-a", NOW - (31 + i) * DAY, store=store) for i in range(5)]
     new = [make_violation(10 + i, "cam-a", NOW - (29 - i) * DAY, store=store) for i in range(2)]
+    for v in (old[0], new[0]):  # with a clip: it goes (or stays) with its row
+        v.clip_path = store.clip_relpath(v.crop_path, v.id)
+        store.write(v.clip_path, b"\x00\x00\x00\x20ftypisom")
     add_violations(sessions, old + new)
     with sessions() as s:
         s.add_all([CameraHour(camera_id="cam-a", hour=NOW - 40 * DAY, people=1, violations=1, sightings=1),
@@ -63,6 +66,7 @@ def test_prune_deletes_old_rows_files_and_empty_folders(sessions, tmp_path):
         assert not (store.root / v.crop_path).exists() and not (store.root / v.crop_path).parent.exists()
     for v in new:
         assert (store.root / v.crop_path).is_file() and (store.root / v.frame_path).is_file()
+    assert [p.name for p in store.root.rglob("*.mp4")] == [f"{new[0].id}_clip.mp4"]
     assert store.root.is_dir()
     assert prune(sessions, store, 30, now=NOW) == 0
 

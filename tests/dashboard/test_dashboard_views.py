@@ -15,14 +15,18 @@ import pytest
 from sqlalchemy import select
 from support.dashboard import T0, add_violations, dashboard_config, login, make_users, make_violation, violation_id
 from support.databases import pg_database_url, sqlite_database
+from support.detections import solid_jpeg
 
+from maskwatch.clipvideo import encode_clip
 from maskwatch.dashboard.app import create_app
 from maskwatch.membus import MemoryBus
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.tables import CameraHour, ReviewLabel, ReviewStatus, Verdict, Violation
+from maskwatch.wire.clip_requests import ClipFrame
 
 MIN = dt.timedelta(minutes=1)
+CLIP = encode_clip([(ClipFrame(i / 5), solid_jpeg((20 * i, 90, 60), (160, 120))) for i in range(10)])[0]
 
 
 def _seed(sessions, store: SnapshotStore) -> None:
@@ -37,6 +41,8 @@ def _seed(sessions, store: SnapshotStore) -> None:
     rows.append(make_violation(22, "cam-b", T0 + 61 * MIN, status=ReviewStatus.false_positive))
     rows.append(make_violation(23, "cam-b", T0 + 62 * MIN, status=ReviewStatus.confirmed))
     rows += [make_violation(i, "cam-a", T0 + (i - 20) * 7 * MIN, verdict=Verdict.mask_incorrect) for i in (24, 25)]
+    rows[0].clip_path = store.clip_relpath(rows[0].crop_path, rows[0].id)
+    store.write(rows[0].clip_path, CLIP)
     add_violations(sessions, rows)
     with sessions() as s:
         s.add_all([CameraHour(camera_id="cam-a", hour=T0, people=100, violations=5, sightings=400),
@@ -153,6 +159,24 @@ def test_api_item_fields(env, client):
     assert client.get(f"/api/violations/{violation_id(24)}").get_json()["verdict"] == "mask_incorrect"
     assert client.get(body["crop_url"]).data[:2] == b"\xff\xd8"
     assert client.get("/api/violations/0123456789abcdef").get_json()["status"] == 404
+    assert body["clip_url"] is None  # none came for it
+    assert client.get(f"/api/violations/{violation_id(0)}").get_json()["clip_url"] == \
+        f"/violations/{violation_id(0)}/clip.mp4"
+
+
+def test_the_clip_plays_from_any_byte(env, client):
+    vid = violation_id(0)
+    html = client.get(f"/violations/{vid}").get_data(as_text=True)
+    assert f'<video class="clip" src="/violations/{vid}/clip.mp4"' in html
+    assert "<video" not in client.get(f"/violations/{violation_id(1)}").get_data(as_text=True)
+    whole = client.get(f"/violations/{vid}/clip.mp4")
+    assert whole.status_code == 200 and whole.mimetype == "video/mp4" and whole.data == CLIP
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    part = client.get(f"/violations/{vid}/clip.mp4", headers={"Range": "bytes=100-299"})
+    assert part.status_code == 206 and part.data == CLIP[100:300]
+    assert part.headers["Content-Range"] == f"bytes 100-299/{len(CLIP)}"
+    assert client.get(f"/violations/{vid}/clip.mp4", headers={"Range": f"bytes={len(CLIP)}-"}).status_code == 416
+    assert client.get(f"/violations/{violation_id(1)}/clip.mp4").status_code == 404
 
 
 def test_list_page_content(env, client):
@@ -234,7 +258,10 @@ def test_csv_export_streams_filtered_rows(env, client):
     assert [r["id"] for r in rows] == [v.id for v in _rows(sessions) if v.camera_id == "cam-b"]
     noted = next(r for r in rows if r["id"] == violation_id(16))
     assert noted["review_note"] == "'=HYPERLINK(1)" and noted["review_status"] == "confirmed"
-    assert noted["verdict"] == "no_mask" and noted["review_label"] == ""
+    assert noted["verdict"] == "no_mask" and noted["review_label"] == "" and noted["clip_url"] == ""
+    clipped = list(csv.DictReader(io.StringIO(client.get("/violations.csv?camera=cam-a").get_data(as_text=True))))
+    assert {r["id"]: r["clip_url"] for r in clipped if r["clip_url"]} == \
+        {violation_id(0): f"http://localhost/violations/{violation_id(0)}/clip.mp4"}
 
 
 def test_stats_api_counts_hours_days_and_compliance(env, client):

@@ -1,6 +1,6 @@
 """The whole pipeline against real servers: a clip served by GStreamer's RTSP server, read by
 OpenCV in ingest, Redis streams, a worker, the events service and PostgreSQL, all started by the
-real `maskwatch run` command."""
+real `maskwatch run` command; the violation's own clip made by ingest and kept by events."""
 import os
 import signal
 import subprocess
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -45,10 +46,10 @@ def test_one_unmasked_and_one_masked_person_give_exactly_one_violation(tmp_path,
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 with sessions() as s:
-                    if s.scalars(select(Violation)).first():
-                        break
+                    if s.scalars(select(Violation).where(Violation.clip_path.is_not(None))).first():
+                        break  # the violation, and its clip 4 s later
                 time.sleep(0.5)
-            time.sleep(8)  # the clip keeps looping: the same people must not be reported again
+            time.sleep(4)  # the video keeps looping: the same people must not be reported again
         finally:
             os.kill(proc.pid, signal.SIGTERM)
             out, _ = proc.communicate(timeout=60)
@@ -66,3 +67,8 @@ def test_one_unmasked_and_one_masked_person_give_exactly_one_violation(tmp_path,
         img = cv2.imread(str(snaps / rel))
         assert img is not None and img.size > 0, rel
     assert cv2.imread(str(snaps / v.frame_path)).shape[:2] == (SIZE[1], SIZE[0])
+    with av.open(str(snaps / v.clip_path)) as c:  # 4 s + 4 s at the 5 fps the workers saw
+        frames = list(c.decode(video=0))
+    times = [f.time for f in frames]
+    assert (frames[0].width, frames[0].height) == SIZE and len(frames) <= 41, times
+    assert 4.0 <= times[-1] - times[0] <= 8.0 and max(b - a for a, b in zip(times, times[1:])) < 1.0, times

@@ -16,12 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
+from maskwatch.clipvideo import encode_clip
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.tables import CameraHour
+from maskwatch.wire.clip_requests import ClipFrame
 from support.dashboard import (
     PASSWORD,
     add_violations,
@@ -83,12 +87,25 @@ def artifacts() -> Path:
     return path
 
 
+def clip_mp4() -> bytes:
+    """A 2 s clip of a face-sized square crossing the frame, as ingest would make it."""
+    frames = []
+    for i in range(10):
+        img = np.full((180, 320, 3), 70, np.uint8)
+        cv2.rectangle(img, (20 + 25 * i, 60), (60 + 25 * i, 110), (180, 190, 200), -1)
+        frames.append((ClipFrame(i / 5, (20 + 25 * i, 60, 60 + 25 * i, 110)), cv2.imencode(".jpg", img)[1].tobytes()))
+    return encode_clip(frames)[0]
+
+
 def seed_site(url: str, store: SnapshotStore) -> None:
     sessions = session_factory(engine := make_engine(url))
     make_users(sessions)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rows = [make_violation(i, "cam-a", now - dt.timedelta(minutes=5 * i), p=0.8, store=store) for i in range(8)]
     rows.append(make_violation(99, "cam-b", now - dt.timedelta(minutes=42), p=0.97, store=store))
+    target = rows[-1]
+    target.clip_path = store.clip_relpath(target.crop_path, target.id)
+    store.write(target.clip_path, clip_mp4())
     add_violations(sessions, rows)
     hour = now.replace(minute=0, second=0)
     with sessions() as s:

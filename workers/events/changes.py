@@ -34,6 +34,7 @@ class NewViolation:
     sightings: int
     best: Sighting    # the evidence: crop, frame and the numbers shown
     model_version: str
+    decided_at: float = 0.0  # capture time of the sighting that passed the vote: the clip's middle
 
     @property
     def verdict(self) -> str:
@@ -85,7 +86,7 @@ def changes_of(camera: str, step: Step) -> Changes:
     for tr in step.fired:
         out.new.append(NewViolation(violation_id(camera, tr.fired.entry_id, tr.fired.face), camera, tr.id,
                                     tr.first_seen, tr.last_seen, tr.count, tr.best,
-                                    getattr(tr.fired.info, "model_version", "")))
+                                    getattr(tr.fired.info, "model_version", ""), tr.fired.captured_at))
     for tr in step.rejoined:
         out.extend.append(_extension(camera, tr.identity))
     for tr in step.ended:

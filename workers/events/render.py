@@ -1,13 +1,12 @@
 """Snapshot images: the full frame with the violating face boxed (other faces blurred if asked)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from maskwatch.annotate import draw
+from maskwatch.annotate import blur_box, draw
 from maskwatch.config import SnapshotConfig
 from maskwatch.detections import Detections
 from maskwatch.geometry import Box
@@ -31,18 +30,8 @@ def render_frame(s: Sighting, info: FrameInfo, snap: SnapshotConfig) -> bytes | 
     if snap.blur_faces:
         for i, box in enumerate(info.boxes):
             if i != s.face:
-                _blur(img, box)
+                blur_box(img, box)
     det = Detections(np.array([s.box]), np.array([s.score]), np.array([s.p_no_mask]))
     ok, buf = cv2.imencode(".jpg", draw(img, det, s.threshold, s.min_score),
                            [cv2.IMWRITE_JPEG_QUALITY, snap.jpeg_quality])
     return buf.tobytes() if ok else None
-
-
-def _blur(img: np.ndarray, box: Box) -> None:
-    h, w = img.shape[:2]
-    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-    x2, y2 = min(w, int(math.ceil(box[2]))), min(h, int(math.ceil(box[3])))
-    if x2 - x1 < 2 or y2 - y1 < 2:
-        return
-    k = max(3, (x2 - x1) // 2 | 1)  # odd kernel, half a face wide: no identity survives
-    img[y1:y2, x1:x2] = cv2.GaussianBlur(img[y1:y2, x1:x2], (k, k), 0)

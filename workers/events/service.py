@@ -9,7 +9,9 @@ the process died are recognised by appearance (identities kept in Redis for `rev
 reported a second time; their row's last_seen and sightings go on advancing.
 
 This class runs the loop and delegates: CameraFeed reorders, Tracker decides, changes_of turns a
-step into typed values, Store writes them, AckLedger acks, IdentityMemory persists violators.
+step into typed values, Store writes them, AckLedger acks, IdentityMemory persists violators,
+ClipPlanner asks ingest for each new violation's clip and Store keeps the clip that comes back
+(workers.events.clips: a lost clip never costs a violation).
 Each process owns one shard of the cameras (maskwatch.shards); tracking needs all of a camera's
 entries in one place, and a shard's stream carries only its own cameras. A violation's alerts are
 outbox rows written with it (Store); shard 0 also runs the site's alerts loop in a thread of its
@@ -33,11 +35,12 @@ from maskwatch.policy import required
 from maskwatch.shards import Shard
 from maskwatch.status import EventsStatusRecord
 from maskwatch.storage.snapshots import SnapshotStore
-from maskwatch.wire import WireError
+from maskwatch.wire import WireError, clip_requests, clips
 from maskwatch.wire.detections import DetectionMsg, decode
 from maskwatch.workers.alerts.service import AlertsService
 from maskwatch.workers.alerts.writer import AlertWriter
 from maskwatch.workers.events.changes import Changes, Stored, changes_of, extensions
+from maskwatch.workers.events.clips import ClipPlanner
 from maskwatch.workers.events.feed import CameraFeed
 from maskwatch.workers.events.ledger import AckLedger
 from maskwatch.workers.events.memory import IdentityMemory
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 
 GROUP = "events"
 READ_COUNT = 100
+CLIP_COUNT = 4        # clips read a tick: each is up to a few MB
+CLIP_REQUESTS_MAXLEN = 32  # per camera: requests its ingest never takes (gone) do not pile up
 PENDING_COUNT = 10_000  # the pending list is small in steady state; this bounds a replay's memory
 MAX_BLOCK_S = 0.5
 STATUS_INTERVAL_S = 1.0
@@ -67,6 +72,8 @@ class EventsService:
         self.cfg, self.ev, self.bus, self.stop, self.name = config, config.events, bus, stop, name
         self.shard = shard or Shard(0, config.events.shards)
         self.stream = bus.keys.detections(self.shard.index)
+        self.clip_stream = bus.keys.clips(self.shard.index)
+        self.clips = ClipPlanner(config.snapshots.clip, config.snapshots.blur_faces, self.shard.index)
         self.store = Store(sessions, snapshots, config.snapshots, stop, lambda: self._publish_status(force=True),
                            alerts=writer)
         self.store.on_db_back = self._db_back
@@ -74,7 +81,7 @@ class EventsService:
         self.ledger = AckLedger()
         self._cams: dict[str, CameraFeed] = {}
         self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0,
-                               unknown_camera=0, not_judged=0, still_faces=0)
+                               unknown_camera=0, not_judged=0, still_faces=0, clips=0, clips_missing=0)
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
         self._known = {c.id for c in config.cameras}
@@ -112,6 +119,7 @@ class EventsService:
 
     def run(self) -> None:
         self.bus.ensure_group(self.stream, GROUP, "0")
+        self.bus.ensure_group(self.clip_stream, GROUP, "0")
         if self._alerts:
             self._alerts.start()
         log.info("events: consumer %s of group %s started, shard %s", self.name, GROUP, self.shard)
@@ -119,12 +127,14 @@ class EventsService:
             # our own unacked entries first: what a crash or stop left unsettled
             self._receive(self.bus.read_group(GROUP, self.name, [self.stream], PENDING_COUNT, None,
                                               pending=True))
+            for e in self.bus.read_group(GROUP, self.name, [self.clip_stream], PENDING_COUNT, None, pending=True):
+                self._keep_clip(e)
             while not self.stop.is_set():
                 try:
                     self._tick()
                 except NoGroup:
                     log.warning("events: stream or group gone (Redis reset?), recreating it")
-                    self._retry(lambda: self.bus.ensure_group(self.stream, GROUP, "0"))
+                    self._retry(lambda: [self.bus.ensure_group(s, GROUP, "0") for s in (self.stream, self.clip_stream)])
                 except BusError as e:
                     log.warning("events: bus unavailable (%s), retrying", type(e).__name__)
                     self.stop.wait(1.0)
@@ -153,6 +163,8 @@ class EventsService:
         self._release_due()
         self._expire_idle()
         self._flush()
+        self._ask_clips()
+        self._keep_clips()
         self._publish_status()
 
     def _block_ms(self) -> int | None:
@@ -210,6 +222,7 @@ class EventsService:
         self._latency_s = max(0.0, time.time() - msg.captured_at)
         if not msg.faces:
             self.ledger.skip(entry_id)
+            self.clips.seen(cam_id, msg.captured_at, ())
             self._apply(cam_id, cam.tracker.expire(msg.captured_at))  # an empty frame still moves time on
             return
         self.ledger.hold(entry_id, len(msg.faces))
@@ -217,7 +230,11 @@ class EventsService:
         # a camera without a policy requires a mask everywhere, always: nothing to evaluate per face
         under = None if pol is None else \
             (lambda box: required(pol, self.cfg.schedules, self.cfg.zone, box, msg.width, msg.height, msg.captured_at))
-        self._apply(cam_id, cam.tracker.update(msg.captured_at, sightings(entry_id, msg, under)))
+        faces = sightings(entry_id, msg, under)
+        step = cam.tracker.update(msg.captured_at, faces)
+        track_of = {s.face: tr.id for tr, s in step.matched if s.entry_id == entry_id}
+        self.clips.seen(cam_id, msg.captured_at, tuple((s.box, track_of.get(s.face)) for s in faces))
+        self._apply(cam_id, step)
 
     def _expire_idle(self) -> None:
         """End tracks of a camera that went quiet: its capture clock stopped, wall time did not."""
@@ -265,6 +282,7 @@ class EventsService:
                 continue
             self._counts["violations"] += 1
             log.info("camera %s: violation %s (track %d)", cam_id, v.id, v.track_id)
+            self.clips.want(cam_id, v.id, v.track_id, v.decided_at, time.monotonic())
 
     def _db_back(self) -> None:
         now = time.monotonic()
@@ -295,6 +313,31 @@ class EventsService:
             except BusError:
                 self.ledger.give_back(acks)
                 raise
+
+    def _ask_clips(self) -> None:
+        for wanted, req in self.clips.due(time.monotonic()):
+            self.bus.add(self.bus.keys.clip_requests(req.camera), clip_requests.encode(req),
+                         maxlen=CLIP_REQUESTS_MAXLEN)
+            self.clips.done(wanted)
+
+    def _keep_clips(self) -> None:
+        """The clips ingest sent back: each written beside its violation's snapshots, then deleted."""
+        for e in self.bus.read_group(GROUP, self.name, [self.clip_stream], CLIP_COUNT, None):
+            self._keep_clip(e)
+
+    def _keep_clip(self, e: Entry) -> None:
+        try:
+            msg = clips.decode(e.fields)
+        except WireError as err:
+            self._counts["bad_entries"] += 1
+            log.warning("clip %s: skipped, %s", e.id, err)
+        else:
+            if msg.mp4 and self.store.keep_clip(msg.violation_id, msg.mp4):
+                self._counts["clips"] += 1
+            elif not msg.mp4:
+                self._counts["clips_missing"] += 1
+                log.warning("camera %s: violation %s has no clip: %s", msg.camera, msg.violation_id, msg.why)
+        self.bus.ack(self.clip_stream, GROUP, [e.id], delete=True)
 
     def _publish_status(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -50,6 +50,24 @@ class Store:
         written: list[str] = []
         return self._with_db(lambda s: self._write(s, changes, written), written)
 
+    def keep_clip(self, violation_id: str, mp4: bytes) -> bool:
+        """Write a violation's clip beside its snapshots and point the row at it; False when the row
+        is gone (pruned, or rejected) or has a clip already (a replay): then no file stays."""
+        written: list[str] = []
+        return bool(self._with_db(lambda s: self._clip(s, violation_id, mp4, written), written))
+
+    def _clip(self, session: Session, violation_id: str, mp4: bytes, written: list[str]) -> bool:
+        row = session.get(Violation, violation_id)
+        if row is None or row.clip_path:
+            return False
+        rel = self.snapshots.clip_relpath(row.crop_path, violation_id)
+        self.snapshots.write(rel, mp4)
+        written.append(rel)
+        if repo.set_clip(session, violation_id, rel):
+            return True
+        self.snapshots.delete(rel)  # pruned meanwhile: no file may outlive its row
+        return False
+
     def _write(self, session: Session, changes: Changes, written: list[str]) -> dict[str, Stored]:
         created: dict[str, Stored] = {}
         hours = changes.hours.copy()

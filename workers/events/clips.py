@@ -1,0 +1,103 @@
+"""Which frames make a violation's clip, and where its faces were: events' half of the clip.
+
+Ingest holds the frames (maskwatch.ingest.clips); events knows which of them the workers saw and
+which face in each was the violator's track. A camera's `FrameLog` keeps that for the last
+`before_s + after_s + LOG_MARGIN_S` seconds of capture time: capture times and boxes only, a few
+KB a camera. When a violation is committed, `ClipPlanner.want` notes it; once the camera's
+capture clock has passed `after_s` beyond the decisive sighting (or GRACE_S of wall time went by,
+for a camera that went quiet), `due` turns it into a request for the camera's ingest. A restart
+of events forgets the notes: at most those clips are lost, never a violation (committed first).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from maskwatch.clip_config import ClipConfig
+from maskwatch.geometry import Box
+from maskwatch.wire.clip_requests import ClipFrame, ClipRequest
+
+LOG_MARGIN_S = 5.0
+LOG_FRAMES = 4096     # per camera, at most (60 fps for a minute)
+MAX_WANTED = 512      # clips waiting for their after_s, per shard: beyond, the oldest note is dropped
+GRACE_S = 15.0        # wall time after which a clip is asked for with the frames seen so far
+
+
+@dataclass(frozen=True)
+class Seen:
+    captured_at: float
+    faces: tuple[tuple[Box, int | None], ...]  # each face's box and the track it joined (None: too doubtful)
+
+
+class FrameLog:
+    def __init__(self, keep_s: float):
+        self.keep_s = keep_s
+        self.frames: deque[Seen] = deque(maxlen=LOG_FRAMES)
+
+    def add(self, seen: Seen) -> None:
+        self.frames.append(seen)
+        newest = max(seen.captured_at, self.clock)
+        while self.frames and newest - self.frames[0].captured_at > self.keep_s:
+            self.frames.popleft()
+
+    @property
+    def clock(self) -> float:
+        return self.frames[-1].captured_at if self.frames else float("-inf")
+
+    def between(self, lo: float, hi: float) -> list[Seen]:
+        return sorted((s for s in self.frames if lo <= s.captured_at <= hi), key=lambda s: s.captured_at)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    camera: str
+    violation_id: str
+    track_id: int
+    at: float          # capture time of the decisive sighting
+    ask_by: float      # monotonic: ask then at the latest
+
+
+class ClipPlanner:
+    def __init__(self, cfg: ClipConfig, blur: bool, shard: int):
+        self.cfg, self.blur, self.shard = cfg, blur, shard
+        self.logs: dict[str, FrameLog] = {}
+        self.wanted: list[Wanted] = []
+        self.dropped = 0
+
+    def seen(self, camera: str, captured_at: float, faces: tuple[tuple[Box, int | None], ...]) -> None:
+        if self.cfg.enabled:
+            log = self.logs.get(camera)
+            if log is None:
+                log = self.logs[camera] = FrameLog(self.cfg.before_s + self.cfg.after_s + LOG_MARGIN_S)
+            log.add(Seen(captured_at, faces))
+
+    def want(self, camera: str, violation_id: str, track_id: int, at: float, now: float) -> None:
+        if not self.cfg.enabled:
+            return
+        self.wanted.append(Wanted(camera, violation_id, track_id, at, now + self.cfg.after_s + GRACE_S))
+        if len(self.wanted) > MAX_WANTED:
+            self.wanted.pop(0)
+            self.dropped += 1
+
+    def due(self, now: float) -> list[tuple[Wanted, ClipRequest]]:
+        """The clips to ask for now; `done` each once its request is sent."""
+        out = []
+        for w in self.wanted:
+            log = self.logs.get(w.camera)
+            clock = log.clock if log else float("-inf")
+            if clock >= w.at + self.cfg.after_s or now >= w.ask_by:
+                out.append((w, self.request(w)))
+        return out
+
+    def done(self, w: Wanted) -> None:
+        self.wanted.remove(w)
+
+    def request(self, w: Wanted) -> ClipRequest:
+        log = self.logs.get(w.camera)
+        seen = log.between(w.at - self.cfg.before_s, w.at + self.cfg.after_s) if log else []
+        return ClipRequest(w.camera, w.violation_id, self.shard, tuple(self._frame(s, w.track_id) for s in seen))
+
+    def _frame(self, s: Seen, track_id: int) -> ClipFrame:
+        mark = next((box for box, tid in s.faces if tid == track_id), None)
+        blur = tuple(box for box, tid in s.faces if tid != track_id) if self.blur else ()
+        return ClipFrame(s.captured_at, mark, blur)
