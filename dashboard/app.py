@@ -103,6 +103,10 @@ def _filters(app: Flask, config: Config) -> None:
 
     app.add_template_filter(confidence, "confidence")
 
+    @app.template_filter("gb")
+    def gb(n) -> str:
+        return f"{n / 1024 ** 3:.2f} GB" if n >= 1024 ** 3 / 100 else f"{n / 1024 ** 2:.1f} MB"
+
     @app.template_filter("ago")
     def ago(epoch: float | None) -> str:
         if not epoch:
@@ -128,10 +132,11 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
     engine = engine if engine is not None else make_engine(config.database.url, config.database.echo)
     bus = bus if bus is not None else _bus(config)
     sessions = session_factory(engine)
+    snapshots = snapshots if snapshots is not None else SnapshotStore(config.snapshots.dir)
     app.extensions[EXTENSION] = State(
-        config=config, sessions=sessions, bus=bus,
-        snapshots=snapshots if snapshots is not None else SnapshotStore(config.snapshots.dir),
-        limiter=make_limiter(bus, config.redis.prefix, sessions), registry=make_registry(config, sessions, bus))
+        config=config, sessions=sessions, bus=bus, snapshots=snapshots,
+        limiter=make_limiter(bus, config.redis.prefix, sessions),
+        registry=make_registry(config, sessions, bus, snapshots.root))
     # the login gate first, CSRF second: an anonymous POST is refused as anonymous (401/redirect)
     auth.init_auth(app)
     csrf = CSRFProtect(app)

@@ -18,6 +18,7 @@ from maskwatch.dashboard.alerts import timelines
 from maskwatch.dashboard.params import parse_int
 from maskwatch.dashboard.state import state
 from maskwatch.dashboard.status import read_status
+from maskwatch.dashboard.storage import read_storage
 from maskwatch.errors import BusError
 from maskwatch.wire import WireError
 from maskwatch.wire import live as wire_live
@@ -37,7 +38,8 @@ def page():
     except DBAPIError as e:  # the status comes from the bus: without the database, only the timelines go
         log.warning("cameras: incidents unreadable (%s)", type(e).__name__)
         lines = {}
-    return render_template("cameras.html", status=read_status(st.config, st.bus), now=time.time(), timelines=lines)
+    return render_template("cameras.html", status=read_status(st.config, st.bus), now=time.time(), timelines=lines,
+                           storage=read_storage(st.config, st.bus, st.snapshots.root))
 
 
 @bp.get("/wall")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.config import Config
 from maskwatch.dashboard.status import EVENTS_GROUP, WORKER_GROUP, PipelineStatus, read_status
+from maskwatch.dashboard.storage import StorageStatus, read_storage
 from maskwatch.storage import outbox
 from maskwatch.storage.queries import status_counts
 
@@ -113,9 +114,26 @@ def _alert_metrics(sinks: dict, open_incidents: list) -> Iterator[Metric]:
     yield fam
 
 
+def _storage_metrics(storage: StorageStatus) -> Iterator[Metric]:
+    if storage.disk_free_bytes is not None:
+        yield GaugeMetricFamily("maskwatch_snapshot_disk_free_bytes", "free bytes on the snapshot folder's disk",
+                                value=storage.disk_free_bytes)
+        yield GaugeMetricFamily("maskwatch_snapshot_disk_size_bytes", "size of the snapshot folder's disk",
+                                value=storage.disk_total_bytes)
+    r = storage.retention
+    if r is not None:
+        yield GaugeMetricFamily("maskwatch_snapshot_bytes", "bytes in the snapshot folder at the last retention run",
+                                value=r.folder_bytes)
+        pruned = CounterMetricFamily("maskwatch_retention_pruned", "violations deleted by retention",
+                                     labels=["reason"])
+        pruned.add_metric(["age"], r.by_age_total)
+        pruned.add_metric(["space"], r.for_space_total)
+        yield pruned
+
+
 class PipelineCollector:
-    def __init__(self, config: Config, sessions: sessionmaker[Session], bus):
-        self.config, self.sessions, self.bus = config, sessions, bus
+    def __init__(self, config: Config, sessions: sessionmaker[Session], bus, snapshot_root=None):
+        self.config, self.sessions, self.bus, self.snapshot_root = config, sessions, bus, snapshot_root
 
     def _violations(self) -> Iterator[Metric]:
         try:
@@ -142,10 +160,13 @@ class PipelineCollector:
             yield from _camera_metrics(st)
             yield from _worker_metrics(st)
             yield from _events_metrics(st)
+        if self.snapshot_root is not None:
+            yield from _storage_metrics(read_storage(self.config, self.bus if st.available else None,
+                                                     self.snapshot_root))
         yield from self._violations()
 
 
-def make_registry(config: Config, sessions: sessionmaker[Session], bus) -> CollectorRegistry:
+def make_registry(config: Config, sessions: sessionmaker[Session], bus, snapshot_root=None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(PipelineCollector(config, sessions, bus))
+    registry.register(PipelineCollector(config, sessions, bus, snapshot_root))
     return registry

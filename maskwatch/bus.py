@@ -55,6 +55,9 @@ class Keys:
     def events_status(self, shard: int = 0) -> str:
         return f"{self.prefix}:status:events:{shard}"
 
+    def retention_status(self) -> str:
+        return f"{self.prefix}:status:retention"
+
     def events_identities(self, cam: str) -> str:
         """A camera's violators' appearance descriptors, kept only for events.revisit_s."""
         return f"{self.prefix}:events:identities:{cam}"

@@ -157,12 +157,25 @@ class WorkerConfig(Strict):
 
 class RetentionConfig(Strict):
     days: float = Field(30.0, gt=0, le=3650, description="violations and their files older than this are deleted")
+    confirmed_days: float | None = Field(
+        365.0, gt=0, le=3650, description="violations an operator confirmed are kept this long (none: retention.days), "
+                                          "and deleted for space only once no other is left")
     max_gb: float | None = Field(None, gt=0, description="the snapshot folder's most: beyond it the oldest violations "
                                                           "and their files are deleted, whatever their age")
     min_free_gb: float = Field(1.0, ge=0, description="the least free space left on the snapshot folder's disk: "
                                                       "below it the oldest violations go too, and an error is logged "
                                                       "when nothing of ours is left to delete")
+    warn_free_gb: float = Field(5.0, ge=0, description="below this much free space on the snapshot disk a \"disk\" "
+                                                        "incident opens (alerts), before retention.min_free_gb is "
+                                                        "reached; 0: never")
     prune_interval_s: float = Field(600.0, ge=60, le=86_400)
+
+    @model_validator(mode="after")
+    def _confirmed_longest(self):
+        if self.confirmed_days is not None and self.confirmed_days < self.days:
+            raise ValueError(f"confirmed_days ({self.confirmed_days:g}) is shorter than days ({self.days:g}): "
+                             "confirmed violations are kept longest")
+        return self
 
 
 class Config(Strict):

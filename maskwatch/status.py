@@ -103,6 +103,19 @@ class EventsStatusRecord(FlatRecord):
     updated_at: float = 0.0
 
 
+@dataclass
+class RetentionStatusRecord(FlatRecord):
+    """What retention deleted (shard 0 of events prunes) and the room it left: the cameras page and
+    /metrics show it. Totals add up across runs and restarts (the hash has no TTL)."""
+    run_at: float = 0.0
+    by_age: int = 0              # the last run's
+    for_space: int = 0
+    by_age_total: int = 0
+    for_space_total: int = 0
+    folder_bytes: int = 0
+    disk_free_bytes: int = 0
+
+
 # a worker's per-camera counters are stored as "KIND:CAMERA" fields of its hash
 PER_CAMERA = ("processed", "dropped", "full", "still", "regions", "frame_ts")
 _WORKER_SCALARS = ("state", "updated_at", "model_version", "backend", "detector_backend")

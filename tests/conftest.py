@@ -1,6 +1,6 @@
 """Fixtures shared by every folder: the bundled CC0 scenes, the shipped pipeline, a Redis bus of the
 test's own (key prefix deleted afterwards), a
-private redis-server and a migrated database (SQLite and PostgreSQL)."""
+private redis-server, a migrated database (SQLite and PostgreSQL) and a small real disk."""
 from __future__ import annotations
 
 import os
@@ -81,3 +81,24 @@ def db_url(request, tmp_path):
         return
     with pg_database_url() as url:
         yield url
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 4 MiB filesystem (tmpfs) of the test's own: retention and the disk incident meet a
+    disk that really fills. Mounting needs root (CI runs as root); elsewhere the test skips."""
+    import os
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs (CI runs as root): {mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

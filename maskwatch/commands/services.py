@@ -95,6 +95,7 @@ def cmd_events(args, cfg: Config) -> int:
     from maskwatch.builders import build_events
     from maskwatch.shards import Shard
     from maskwatch.storage.prune import prune_forever
+    from maskwatch.storage.retention import report_retention
     from maskwatch.storage.snapshots import SnapshotStore
 
     shard = Shard.parse(args.shard, cfg.events.shards) if args.shard else Shard(0, cfg.events.shards)
@@ -105,7 +106,8 @@ def cmd_events(args, cfg: Config) -> int:
     def build(stop):
         if shard.index == 0:  # one pruner per site is enough
             threading.Thread(target=prune_forever, name="prune", daemon=True,
-                             args=(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), cfg.retention, stop)).start()
+                             args=(_sessions(cfg), SnapshotStore(cfg.snapshots.dir), cfg.retention, stop,
+                                   lambda pruned: report_retention(bus, pruned))).start()
         return build_events(cfg, bus, stop, name=f"events-{shard.index}", shard=shard)
 
     return _serve("events", build)
@@ -165,7 +167,7 @@ def cmd_prune(args, cfg: Config) -> int:
 
     days = args.days if args.days is not None else cfg.retention.days
     sessions, store = _sessions(cfg), SnapshotStore(cfg.snapshots.dir)
-    n = prune(sessions, store, days)
+    n = prune(sessions, store, days, confirmed_days=max(days, cfg.retention.confirmed_days or days))
     print(f"pruned {n} violations older than {days:g} days")
     more = prune_space(sessions, store, cfg.retention.max_gb, cfg.retention.min_free_gb)
     if more:

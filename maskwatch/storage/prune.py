@@ -1,6 +1,7 @@
 """Retention: delete violations older than N days with their files (crop, frame, clip), and old camera_hours;
 then, oldest first, as many more as it takes to keep the snapshot folder under retention.max_gb and
-the disk it is on above retention.min_free_gb.
+the disk it is on above retention.min_free_gb. Violations an operator confirmed are kept longest:
+`retention.confirmed_days` by age, and for space only once no other violation is left.
 
 Files go first, rows second, batch by batch: a crash in between leaves rows whose files are gone
 (deleted again on the next run), never files that no row points to any more.
@@ -12,15 +13,17 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.config import RetentionConfig
 from maskwatch.storage.snapshots import SnapshotStore
-from maskwatch.storage.tables import CameraHour, Violation
+from maskwatch.storage.tables import CameraHour, ReviewStatus, Violation
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -73,34 +76,44 @@ def _delete_rows(sessions: sessionmaker[Session], snapshots: SnapshotStore, rows
     return freed
 
 
-def _oldest(sessions: sessionmaker[Session], cutoff: dt.datetime | None, limit: int = BATCH) -> list:
+CONFIRMED = Violation.review_status == ReviewStatus.confirmed
+
+
+def _oldest(sessions: sessionmaker[Session], cutoff: dt.datetime | None, confirmed_cutoff: dt.datetime | None = None,
+            limit: int = BATCH) -> list:
+    """The oldest violations (before the cutoffs, when given): the confirmed ones last."""
     with sessions() as s:
         query = select(Violation.id, Violation.crop_path, Violation.frame_path, Violation.clip_path,
                        Violation.first_seen)
         if cutoff is not None:
-            query = query.where(Violation.first_seen < cutoff)
-        return s.execute(query.order_by(Violation.first_seen, Violation.id).limit(limit)).all()
+            query = query.where(or_(and_(~CONFIRMED, Violation.first_seen < cutoff),
+                                    and_(CONFIRMED, Violation.first_seen < (confirmed_cutoff or cutoff))))
+        return s.execute(query.order_by(CONFIRMED, Violation.first_seen, Violation.id).limit(limit)).all()
 
 
-def _prune_batch(sessions: sessionmaker[Session], snapshots: SnapshotStore, cutoff: dt.datetime) -> int:
-    rows = _oldest(sessions, cutoff)
+def _prune_batch(sessions: sessionmaker[Session], snapshots: SnapshotStore, cutoff: dt.datetime,
+                 confirmed_cutoff: dt.datetime | None) -> int:
+    rows = _oldest(sessions, cutoff, confirmed_cutoff)
     if rows:
         _delete_rows(sessions, snapshots, rows)
     return len(rows)
 
 
 def prune(sessions: sessionmaker[Session], snapshots: SnapshotStore, days: float,
-          now: dt.datetime | None = None) -> int:
-    """Delete violations first seen more than `days` ago, their files, and older camera_hours rows.
+          now: dt.datetime | None = None, confirmed_days: float | None = None) -> int:
+    """Delete violations first seen more than `days` ago (confirmed ones: `confirmed_days`, None:
+    `days` too), their files, and camera_hours rows older than `days`.
 
     Returns the number of violations deleted.
     """
-    if days <= 0:
+    if days <= 0 or (confirmed_days is not None and confirmed_days <= 0):
         raise ValueError("retention days must be positive")
-    cutoff = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC) - dt.timedelta(days=days)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    cutoff = now - dt.timedelta(days=days)
+    confirmed_cutoff = None if confirmed_days is None else now - dt.timedelta(days=confirmed_days)
     total = 0
     while True:
-        n = _prune_batch(sessions, snapshots, cutoff)
+        n = _prune_batch(sessions, snapshots, cutoff, confirmed_cutoff)
         total += n
         if n < BATCH:
             break
@@ -164,13 +177,30 @@ def prune_space(sessions: sessionmaker[Session], snapshots: SnapshotStore, max_g
     return total
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """One retention run: what it deleted, and the room left after it (shown on the cameras page
+    and in /metrics)."""
+    at: float              # epoch seconds
+    by_age: int            # violations older than retention.days (confirmed_days)
+    for_space: int         # the oldest, for retention.max_gb or retention.min_free_gb
+    folder_bytes: int      # the snapshot folder after the run
+    disk_free_bytes: int   # free on its disk after the run
+
+
+def prune_once(sessions: sessionmaker[Session], snapshots: SnapshotStore, retention: RetentionConfig) -> Pruned:
+    by_age = prune(sessions, snapshots, retention.days, confirmed_days=retention.confirmed_days)
+    for_space = prune_space(sessions, snapshots, retention.max_gb, retention.min_free_gb)
+    return Pruned(time.time(), by_age, for_space, folder_bytes(snapshots.root), shutil.disk_usage(snapshots.root).free)
+
+
 def prune_forever(sessions: sessionmaker[Session], snapshots: SnapshotStore, retention: RetentionConfig,
-                  stop: threading.Event) -> None:
-    """Prune every retention.prune_interval_s until `stop` is set (for a long-running service)."""
+                  stop: threading.Event, report: Callable[[Pruned], None] = lambda p: None) -> None:
+    """Prune every retention.prune_interval_s until `stop` is set (for a long-running service);
+    `report` gets each run's Pruned."""
     while not stop.is_set():
         try:
-            prune(sessions, snapshots, retention.days)
-            prune_space(sessions, snapshots, retention.max_gb, retention.min_free_gb)
+            report(prune_once(sessions, snapshots, retention))
         except Exception:  # a database hiccup must not end the loop; the next round retries
             log.exception("prune: failed; retrying in %.0f s", retention.prune_interval_s)
         stop.wait(retention.prune_interval_s)

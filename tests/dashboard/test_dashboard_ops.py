@@ -253,3 +253,26 @@ def test_metrics_behind_a_token_answer_only_that_token(tmp_path, header, status)
 def test_a_short_metrics_token_is_refused_by_the_config(tmp_path):
     with pytest.raises(ConfigError, match="dashboard.metrics_token: String should have at least 16 characters"):
         dashboard_config(sqlite_database(tmp_path), tmp_path / "snaps", metrics_token="short")
+
+
+def test_the_snapshot_disk_and_what_retention_deleted_are_shown(env, client, tmp_path):
+    """Two retention runs reported through the bus (their totals add up); the disk measured now."""
+    import shutil
+
+    from maskwatch.storage.prune import Pruned
+    from maskwatch.storage.retention import report_retention
+
+    bus = env[3]
+    assert "has not run yet" in client.get("/cameras").get_data(as_text=True)
+    report_retention(bus, Pruned(time.time() - 700, 12, 0, 5 * 2 ** 20, 9 * 2 ** 30))
+    report_retention(bus, Pruned(time.time() - 100, 3, 2, 4 * 2 ** 20, 8 * 2 ** 30))
+    (env[2].snapshots.dir).mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(env[2].snapshots.dir).free
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "Snapshot storage" in html and "3 last run, 15 in all" in html and "2 last run, 2 in all" in html
+    assert "4.0 MB" in html
+    m = _metrics(env[0].test_client())
+    assert m[("maskwatch_retention_pruned_total", (("reason", "age"),))] == 15
+    assert m[("maskwatch_retention_pruned_total", (("reason", "space"),))] == 2
+    assert m[("maskwatch_snapshot_bytes", ())] == 4 * 2 ** 20
+    assert m[("maskwatch_snapshot_disk_free_bytes", ())] == pytest.approx(free, rel=0.01)

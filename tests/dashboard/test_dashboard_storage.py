@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +15,7 @@ from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.prune import prune
 from maskwatch.storage.queries import BadQuery, Cursor, Sort, ViolationFilter, fetch_page, latest_created, new_since
 from maskwatch.storage.snapshots import SnapshotStore
-from maskwatch.storage.tables import CameraHour, Role, Violation
+from maskwatch.storage.tables import CameraHour, ReviewStatus, Role, Violation
 from maskwatch.storage.users import UserError, add_user, ensure_first_admin, update_user, verify
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -270,3 +272,43 @@ def test_the_oldest_go_when_the_snapshots_outgrow_their_room(sessions, tmp_path,
         assert not (store.root / v.crop_path).exists()
     if min_free_kb > free_kb + 60:
         assert "no snapshot left to delete" in caplog.text
+
+
+@pytest.mark.parametrize("confirmed_days, gone", [
+    (None, {0, 1, 2}),          # confirmed ones go by retention.days like the rest
+    (400, {0, 2}),              # kept a year: the 40-day-old confirmed one stays
+])
+def test_confirmed_violations_are_kept_longest(sessions, tmp_path, confirmed_days, gone):
+    store = SnapshotStore(tmp_path / "snaps")
+    ages = [50, 40, 35, 10]  # days; the one 40 days old was confirmed by an operator
+    rows = [make_violation(i, "cam-a", NOW - age * DAY, store=store,
+                           status=ReviewStatus.confirmed if i == 1 else ReviewStatus.pending)
+            for i, age in enumerate(ages)]
+    add_violations(sessions, rows)
+    assert prune(sessions, store, 30, now=NOW, confirmed_days=confirmed_days) == len(gone)
+    with sessions() as s:
+        assert set(s.scalars(select(Violation.id))) == {v.id for i, v in enumerate(rows) if i not in gone}
+
+
+def test_retention_by_size_on_a_real_small_disk(sessions, small_disk):
+    """A 4 MiB filesystem filled to 3.4 MiB: retention keeps 1.5 MiB free, oldest first, confirmed last."""
+    from maskwatch.storage.prune import GB, prune_space
+
+    store = SnapshotStore(small_disk)
+    rows = []
+    for i in range(8):  # 0 is the oldest; 1 was confirmed
+        v = make_violation(i, "cam-a", NOW - (10 - i) * DAY, store=store,
+                           status=ReviewStatus.confirmed if i == 1 else ReviewStatus.pending)
+        v.clip_path = store.clip_relpath(v.crop_path, v.id)
+        store.write(v.clip_path, os.urandom(420 * 1024))  # a clip: most of a violation's bytes
+        rows.append(v)
+    add_violations(sessions, rows)
+    free = shutil.disk_usage(small_disk).free
+    assert free < 1.0 * 2 ** 20
+    deleted = prune_space(sessions, store, None, 1.5 * 2 ** 20 / GB)  # the real disk's free space
+    assert shutil.disk_usage(small_disk).free >= 1.5 * 2 ** 20 and deleted in (2, 3)  # ~0.85 MiB to free
+    with sessions() as s:
+        left = set(s.scalars(select(Violation.id)))
+    gone = [0, 2, 3][:deleted]  # the oldest, the confirmed one (1) skipped
+    assert left == {v.id for i, v in enumerate(rows) if i not in gone}
+    assert not list(small_disk.rglob(f"{rows[0].id}*")) and list(small_disk.rglob(f"{rows[1].id}*"))

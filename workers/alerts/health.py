@@ -1,4 +1,5 @@
-"""Camera-health incidents from ingest's status records: offline, frozen, dark, saturated, slow.
+"""Camera-health incidents from ingest's status records: offline, frozen, dark, saturated, slow;
+and the site's own: the snapshot disk running out of room (DiskHealth).
 
 Pure: `CameraHealth.observe(record, now)` says which incidents open and close. A condition opens
 its incident once it has held for its threshold (alerts.health), dated from when it began, and
@@ -15,6 +16,8 @@ from maskwatch.alerts_config import HealthConfig
 from maskwatch.status import CameraStatusRecord
 
 CLOSE_AFTER_S = 5.0
+SITE = "(site)"  # the camera id of an incident of the whole site: no camera id has brackets
+DISK_CLEAR = 1.05  # a disk incident closes once free space is this much above the warning: no flapping
 
 
 def incident_id(camera: str, kind: str, started_at: float) -> str:
@@ -100,3 +103,25 @@ class CameraHealth:
         """An incident left open by a previous run: it closes when its condition is gone."""
         self.open[kind] = _Open(incident_id_, started_at)
         self.since.setdefault(kind, started_at)
+
+
+@dataclass
+class DiskHealth:
+    """A "disk" incident while the snapshot disk has less than `warn_bytes` free: a warning before
+    retention.min_free_gb makes retention delete violations whatever their age."""
+    warn_bytes: int
+    open: _Open | None = None
+
+    def resume(self, incident_id: str, started_at: float) -> None:
+        self.open = _Open(incident_id, started_at)
+
+    def observe(self, free: int, now: float) -> Change | None:
+        gb = 1024 ** 3
+        detail = f"{free / gb:.2f} GB free on the snapshot disk (warning below {self.warn_bytes / gb:g} GB)"
+        if free < self.warn_bytes and self.open is None:
+            self.open = _Open(incident_id(SITE, "disk", now), now)
+            return Change(SITE, "disk", True, self.open.incident_id, now, now, detail)
+        if self.open is not None and free >= self.warn_bytes * DISK_CLEAR:
+            done, self.open = self.open, None
+            return Change(SITE, "disk", False, done.incident_id, done.started_at, now, detail)
+        return None

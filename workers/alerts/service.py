@@ -1,5 +1,5 @@
 """The alerts loop, a thread of the events service's shard 0 (one per site): camera health from
-ingest's status records, delivery of the outbox, and its pruning; for MQTT sinks with
+ingest's status records and the snapshot disk's free space, delivery of the outbox, and its pruning; for MQTT sinks with
 ha_discovery, the cameras announced to Home Assistant and today's compliance published; the
 scheduled compliance reports (workers.alerts.reports).
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import threading
 import time
 
@@ -26,13 +27,14 @@ from maskwatch.storage.queries import as_utc, compliance
 from maskwatch.storage.tables import utc
 from maskwatch.workers.alerts import homeassistant, reports
 from maskwatch.workers.alerts.deliver import Deliverer
-from maskwatch.workers.alerts.health import CameraHealth, Change
+from maskwatch.workers.alerts.health import SITE, CameraHealth, Change, DiskHealth
 from maskwatch.workers.alerts.sinks import SinkError, sender_for
 from maskwatch.workers.alerts.writer import AlertWriter
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
 PRUNE_EVERY_S = 3600.0
+DISK_EVERY_S = 30.0     # free space is a statvfs away: cheap, and a disk fills in minutes at the fastest
 REPORTS_EVERY_S = 60.0  # how often the schedule is looked at (and a failed send tried again)
 
 
@@ -49,6 +51,9 @@ class AlertsService:
         stale_s = max(10.0, 5 * config.ingest.status_interval_s)
         self.health = {c.id: CameraHealth(c.id, hc, stale_s) for c in config.cameras if c.enabled} \
             if hc.enabled else {}
+        warn = int(config.retention.warn_free_gb * 1024 ** 3)
+        self.disk = DiskHealth(warn) if warn > 0 else None
+        self._disk_due = 0.0
         self.waiting: list[Change] = []   # incident changes not committed yet
         self._resumed = False
         self._next_prune = 0.0
@@ -60,7 +65,7 @@ class AlertsService:
         self.thread = threading.Thread(target=self.run, name="events-alerts", daemon=True)
 
     def __bool__(self) -> bool:
-        return bool(self.deliverer or self.health or self.cfg.reports.schedule)
+        return bool(self.deliverer or self.health or self.disk or self.cfg.reports.schedule)
 
     def start(self) -> None:
         self.thread.start()
@@ -85,6 +90,7 @@ class AlertsService:
             if not self._resumed:
                 self._resume()
             self._check_health(now)
+            self._check_disk(now)
             self._commit_waiting()
             if self.deliverer:
                 self.deliverer.run_once()
@@ -108,6 +114,8 @@ class AlertsService:
             for inc in outbox.open_incidents(s):
                 if inc.camera_id in self.health:
                     self.health[inc.camera_id].resume(inc.kind, inc.id, as_utc(inc.started_at).timestamp())
+                elif inc.camera_id == SITE and inc.kind == "disk" and self.disk:
+                    self.disk.resume(inc.id, as_utc(inc.started_at).timestamp())
         self._resumed = True
 
     def _check_health(self, now: float) -> None:
@@ -122,6 +130,20 @@ class AlertsService:
                     "camera %s: %s incident %s %s", cam, change.kind, "opened" if change.opened else "closed",
                     change.detail)
                 self.waiting.append(change)
+
+    def _check_disk(self, now: float) -> None:
+        if self.disk is None or now < self._disk_due:
+            return
+        self._disk_due = now + DISK_EVERY_S
+        try:
+            free = shutil.disk_usage(self.cfg.snapshots.dir).free
+        except OSError:  # not created yet (events writes the first snapshot): nothing to judge
+            return
+        change = self.disk.observe(free, now)
+        if change is not None:
+            (log.warning if change.opened else log.info)("snapshot disk: incident %s, %s",
+                                                         "opened" if change.opened else "closed", change.detail)
+            self.waiting.append(change)
 
     def _commit_waiting(self) -> None:
         while self.waiting:
