@@ -10,17 +10,24 @@ of events forgets the notes: at most those clips are lost, never a violation (co
 """
 from __future__ import annotations
 
-from collections import deque
+import logging
+from collections import Counter, deque
 from dataclasses import dataclass
 
+from maskwatch.bus import Bus, Entry
 from maskwatch.clip_config import ClipConfig
 from maskwatch.geometry import Box
+from maskwatch.wire import WireError, clip_requests, clips
 from maskwatch.wire.clip_requests import ClipFrame, ClipRequest
+
+log = logging.getLogger(__name__)
 
 LOG_MARGIN_S = 5.0
 LOG_FRAMES = 4096     # per camera, at most (60 fps for a minute)
 MAX_WANTED = 512      # clips waiting for their after_s, per shard: beyond, the oldest note is dropped
 GRACE_S = 15.0        # wall time after which a clip is asked for with the frames seen so far
+CLIP_COUNT = 4        # clips read a tick: each is up to a few MB
+REQUESTS_MAXLEN = 32  # per camera: requests its ingest never takes (gone) do not pile up
 
 
 @dataclass(frozen=True)
@@ -101,3 +108,38 @@ class ClipPlanner:
         mark = next((box for box, tid in s.faces if tid == track_id), None)
         blur = tuple(box for box, tid in s.faces if tid != track_id) if self.blur else ()
         return ClipFrame(s.captured_at, mark, blur)
+
+
+class ClipExchange:
+    """Events' side of the exchange over the bus: asks the cameras' ingest for the clips due, and
+    keeps the clips that come back (`keep(violation_id, mp4)`: the store's; True when kept)."""
+
+    def __init__(self, planner: ClipPlanner, bus: Bus, stream: str, group: str, consumer: str, keep,
+                 counts: Counter):
+        self.planner, self.bus, self.stream, self.group, self.consumer = planner, bus, stream, group, consumer
+        self.keep_clip, self.counts = keep, counts
+
+    def ask(self, now: float) -> None:
+        for wanted, req in self.planner.due(now):
+            self.bus.add(self.bus.keys.clip_requests(req.camera), clip_requests.encode(req), maxlen=REQUESTS_MAXLEN)
+            self.planner.done(wanted)
+
+    def receive(self, pending: bool = False) -> None:
+        """The clips sent back (with `pending`: those a stop left unkept), each kept, then deleted."""
+        for e in self.bus.read_group(self.group, self.consumer, [self.stream], 10_000 if pending else CLIP_COUNT,
+                                     None, pending=pending):
+            self._one(e)
+
+    def _one(self, e: Entry) -> None:
+        try:
+            msg = clips.decode(e.fields)
+        except WireError as err:
+            self.counts["bad_entries"] += 1
+            log.warning("clip %s: skipped, %s", e.id, err)
+        else:
+            if not msg.mp4:
+                self.counts["clips_missing"] += 1
+                log.warning("camera %s: violation %s has no clip: %s", msg.camera, msg.violation_id, msg.why)
+            elif self.keep_clip(msg.violation_id, msg.mp4):
+                self.counts["clips"] += 1
+        self.bus.ack(self.stream, self.group, [e.id], delete=True)

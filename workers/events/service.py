@@ -35,12 +35,12 @@ from maskwatch.policy import required
 from maskwatch.shards import Shard
 from maskwatch.status import EventsStatusRecord
 from maskwatch.storage.snapshots import SnapshotStore
-from maskwatch.wire import WireError, clip_requests, clips
+from maskwatch.wire import WireError
 from maskwatch.wire.detections import DetectionMsg, decode
 from maskwatch.workers.alerts.service import AlertsService
 from maskwatch.workers.alerts.writer import AlertWriter
 from maskwatch.workers.events.changes import Changes, Stored, changes_of, extensions
-from maskwatch.workers.events.clips import ClipPlanner
+from maskwatch.workers.events.clips import ClipExchange, ClipPlanner
 from maskwatch.workers.events.feed import CameraFeed
 from maskwatch.workers.events.ledger import AckLedger
 from maskwatch.workers.events.memory import IdentityMemory
@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 
 GROUP = "events"
 READ_COUNT = 100
-CLIP_COUNT = 4        # clips read a tick: each is up to a few MB
-CLIP_REQUESTS_MAXLEN = 32  # per camera: requests its ingest never takes (gone) do not pile up
 PENDING_COUNT = 10_000  # the pending list is small in steady state; this bounds a replay's memory
 MAX_BLOCK_S = 0.5
 STATUS_INTERVAL_S = 1.0
@@ -86,6 +84,8 @@ class EventsService:
         # given no camera list, as in some tests, takes every camera of its shard)
         self._known = {c.id for c in config.cameras}
         self._policies = {c.id: c.policy for c in config.cameras if c.policy is not None}
+        self.exchange = ClipExchange(self.clips, bus, self.clip_stream, GROUP, name, self.store.keep_clip,
+                                     self._counts)
         self._latency_s = 0.0
         self._backlog_s = 0.0
         self._pending = 0
@@ -127,8 +127,7 @@ class EventsService:
             # our own unacked entries first: what a crash or stop left unsettled
             self._receive(self.bus.read_group(GROUP, self.name, [self.stream], PENDING_COUNT, None,
                                               pending=True))
-            for e in self.bus.read_group(GROUP, self.name, [self.clip_stream], PENDING_COUNT, None, pending=True):
-                self._keep_clip(e)
+            self.exchange.receive(pending=True)
             while not self.stop.is_set():
                 try:
                     self._tick()
@@ -163,8 +162,8 @@ class EventsService:
         self._release_due()
         self._expire_idle()
         self._flush()
-        self._ask_clips()
-        self._keep_clips()
+        self.exchange.ask(time.monotonic())
+        self.exchange.receive()
         self._publish_status()
 
     def _block_ms(self) -> int | None:
@@ -313,31 +312,6 @@ class EventsService:
             except BusError:
                 self.ledger.give_back(acks)
                 raise
-
-    def _ask_clips(self) -> None:
-        for wanted, req in self.clips.due(time.monotonic()):
-            self.bus.add(self.bus.keys.clip_requests(req.camera), clip_requests.encode(req),
-                         maxlen=CLIP_REQUESTS_MAXLEN)
-            self.clips.done(wanted)
-
-    def _keep_clips(self) -> None:
-        """The clips ingest sent back: each written beside its violation's snapshots, then deleted."""
-        for e in self.bus.read_group(GROUP, self.name, [self.clip_stream], CLIP_COUNT, None):
-            self._keep_clip(e)
-
-    def _keep_clip(self, e: Entry) -> None:
-        try:
-            msg = clips.decode(e.fields)
-        except WireError as err:
-            self._counts["bad_entries"] += 1
-            log.warning("clip %s: skipped, %s", e.id, err)
-        else:
-            if msg.mp4 and self.store.keep_clip(msg.violation_id, msg.mp4):
-                self._counts["clips"] += 1
-            elif not msg.mp4:
-                self._counts["clips_missing"] += 1
-                log.warning("camera %s: violation %s has no clip: %s", msg.camera, msg.violation_id, msg.why)
-        self.bus.ack(self.clip_stream, GROUP, [e.id], delete=True)
 
     def _publish_status(self, force: bool = False) -> None:
         now = time.monotonic()
