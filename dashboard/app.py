@@ -16,14 +16,15 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from maskwatch.camera_set import CameraWatch, Unfilled
 from maskwatch.config import Config
-from maskwatch.dashboard import alerts, api, auth, cameras, ops, stats, violations
+from maskwatch.dashboard import alerts, api, auth, camera_admin, cameras, ops, stats, violations
 from maskwatch.dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
 from maskwatch.dashboard.errors import register_errors
 from maskwatch.dashboard.limiter import make_limiter
 from maskwatch.dashboard.metrics import make_registry
 from maskwatch.dashboard.params import parse_time
-from maskwatch.dashboard.state import EXTENSION, State
+from maskwatch.dashboard.state import EXTENSION, State, state
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.snapshots import SnapshotStore
@@ -135,8 +136,10 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
     snapshots = snapshots if snapshots is not None else SnapshotStore(config.snapshots.dir)
     app.extensions[EXTENSION] = State(
         config=config, sessions=sessions, bus=bus, snapshots=snapshots,
+        # the dashboard opens no camera (but to test one): their ${VAR}s need not be set here
+        watch=CameraWatch(config, bus, env=Unfilled()) if bus is not None else None,
         limiter=make_limiter(bus, config.redis.prefix, sessions),
-        registry=make_registry(config, sessions, bus, snapshots.root))
+        registry=make_registry(lambda: app.extensions[EXTENSION].config, sessions, bus, snapshots.root))
     # the login gate first, CSRF second: an anonymous POST is refused as anonymous (401/redirect)
     auth.init_auth(app)
     csrf = CSRFProtect(app)
@@ -146,7 +149,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
         # a request with an API token carries no cookie: nothing for a forged request to ride on
         if current_app.config.get("WTF_CSRF_ENABLED", True) and g.get("api_token") is None:
             csrf.protect()
-    for bp in (violations.bp, stats.bp, cameras.bp, alerts.bp, api.bp, ops.bp):
+    for bp in (violations.bp, stats.bp, cameras.bp, camera_admin.bp, alerts.bp, api.bp, ops.bp):
         app.register_blueprint(bp)
     register_errors(app)
     _filters(app, config)
@@ -157,7 +160,20 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
         n = config.dashboard.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.jinja_env.globals.update(site=config.site, camera_label=app.extensions[EXTENSION].camera_label,
-                                 cameras=config.cameras, zone_name=config.timezone,
-                                 zones={c.id: [{"name": z.name, "polygon": z.polygon} for z in c.policy.zones]
-                                        for c in config.cameras if c.policy})
+                                 zone_name=config.timezone)
+    app.before_request(_follow_cameras)
+    app.context_processor(_cameras)
     return app
+
+
+def _follow_cameras() -> None:
+    """The site's cameras as published at runtime (maskwatch.camera_set), looked at once a second."""
+    st = state()
+    if st.watch is not None and st.poll() and st.watch.poll():
+        st.config = st.config.with_cameras(st.watch.cameras)
+
+
+def _cameras() -> dict:
+    cams = state().config.cameras
+    return {"cameras": cams, "zones": {c.id: [{"name": z.name, "polygon": z.polygon} for z in c.policy.zones]
+                                       for c in cams if c.policy}}

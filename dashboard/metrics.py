@@ -11,7 +11,7 @@ Counters (`*_total`) are the producers' own totals and restart at zero with the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -132,8 +132,13 @@ def _storage_metrics(storage: StorageStatus) -> Iterator[Metric]:
 
 
 class PipelineCollector:
-    def __init__(self, config: Config, sessions: sessionmaker[Session], bus, snapshot_root=None):
-        self.config, self.sessions, self.bus, self.snapshot_root = config, sessions, bus, snapshot_root
+    def __init__(self, config: Callable[[], Config], sessions: sessionmaker[Session], bus, snapshot_root=None):
+        """`config`: the app's config now (its cameras follow the site's at runtime)."""
+        self.config_of, self.sessions, self.bus, self.snapshot_root = config, sessions, bus, snapshot_root
+
+    @property
+    def config(self) -> Config:
+        return self.config_of()
 
     def _violations(self) -> Iterator[Metric]:
         try:
@@ -166,7 +171,8 @@ class PipelineCollector:
         yield from self._violations()
 
 
-def make_registry(config: Config, sessions: sessionmaker[Session], bus, snapshot_root=None) -> CollectorRegistry:
+def make_registry(config: Callable[[], Config], sessions: sessionmaker[Session], bus,
+                  snapshot_root=None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(config, sessions, bus, snapshot_root))
     return registry

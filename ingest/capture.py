@@ -29,10 +29,10 @@ from typing import Any
 import cv2
 
 from maskwatch.backoff import backoff_delay
+from maskwatch.camera_source import configure_ffmpeg, kind_of, open_capture, probe_target, reachable
 from maskwatch.config import CameraConfig, IngestConfig
 from maskwatch.ingest.motion import MotionGate
 from maskwatch.ingest.native import NativeLog
-from maskwatch.ingest.source import configure_ffmpeg, kind_of, open_capture, probe_target, reachable
 from maskwatch.wire.frames import FrameMsg
 
 PROGRESS_INTERVAL_S = 0.5

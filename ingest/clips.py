@@ -66,28 +66,30 @@ class FrameRing:
 class ClipDesk(threading.Thread):
     def __init__(self, cfg: ClipConfig, bus: Bus, rings: dict[str, FrameRing], stop: threading.Event):
         super().__init__(name="clips", daemon=True)
-        self.cfg, self.bus, self.rings, self.stop = cfg, bus, rings, stop
-        self.streams = [bus.keys.clip_requests(cam) for cam in rings]
+        self.cfg, self.bus, self.rings, self.stop = cfg, bus, rings, stop  # rings: the service's, kept current
         self.consumer = socket.gethostname()
         self.made = self.gone = self.bad = 0
         self.ready = threading.Event()  # set once it reads its cameras' requests
 
     def run(self) -> None:
-        if not self.streams:
-            return
-        started = False
+        grouped: set[str] = set()
         while not self.stop.is_set():
             try:
-                if not started:
-                    for s in self.streams:
-                        self.bus.ensure_group(s, GROUP, "$")
+                streams = [self.bus.keys.clip_requests(cam) for cam in list(self.rings)]
+                new = [s for s in streams if s not in grouped]
+                for s in new:  # cameras added at runtime too
+                    self.bus.ensure_group(s, GROUP, "$")
+                if new:
                     # what this host was asked before it restarted: the frames are gone, say so
-                    self._answer(self.bus.read_group(GROUP, self.consumer, self.streams, 100, None, pending=True))
-                    started = True
-                    self.ready.set()
-                self._answer(self.bus.read_group(GROUP, self.consumer, self.streams, 10, BLOCK_MS))
+                    self._answer(self.bus.read_group(GROUP, self.consumer, new, 100, None, pending=True))
+                    grouped.update(new)
+                self.ready.set()
+                if not streams:
+                    self.stop.wait(BLOCK_MS / 1000)
+                    continue
+                self._answer(self.bus.read_group(GROUP, self.consumer, streams, 10, BLOCK_MS))
             except NoGroup:
-                started = False
+                grouped.clear()
             except BusError as e:
                 log.warning("clips: bus unavailable (%s), retrying", type(e).__name__)
                 self.stop.wait(1.0)

@@ -57,4 +57,4 @@ def events_service(cfg: Config, bus, sessions, snapshots, stop: threading.Event,
     writer = AlertWriter(cfg)
     alerts = AlertsService(cfg, bus, sessions, stop, snapshots) if shard.index == 0 else None
     return EventsService(cfg, bus, sessions, snapshots, stop, name, shard,
-                         writer=writer if writer else None, alerts=alerts if alerts else None)
+                         writer=writer if writer else None, alerts=alerts)

@@ -55,6 +55,10 @@ class Keys:
     def events_status(self, shard: int = 0) -> str:
         return f"{self.prefix}:status:events:{shard}"
 
+    def cameras(self) -> str:
+        """The site's camera list as published at runtime (maskwatch.camera_set)."""
+        return f"{self.prefix}:cameras"
+
     def retention_status(self) -> str:
         return f"{self.prefix}:status:retention"
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from maskwatch.alerts_config import AlertsConfig
 from maskwatch.clip_config import ClipConfig
@@ -245,6 +245,36 @@ class Config(Strict):
                 return cam
         raise KeyError(cam_id)
 
+    @property
+    def raw_cameras(self) -> list[dict]:
+        """The cameras as the file wrote them, ${ENV} placeholders kept: what seeds the cameras table
+        (maskwatch.storage.cameras) without a secret ever stored or shown."""
+        return [dict(c) for c in self._raw_cameras]
+
+    def with_cameras(self, cameras: list[CameraConfig]) -> Config:
+        """This config with another camera list (the site's, published at runtime: maskwatch.camera_set)."""
+        out = self.model_copy(update={"cameras": list(cameras)})
+        out._raw_cameras = self._raw_cameras
+        return out
+
+    _raw_cameras: list = PrivateAttr(default_factory=list)
+
+
+def parse_camera(raw: Any, env: dict[str, str], schedules: dict | None = None) -> CameraConfig:
+    """One camera entry (the dashboard's, or a published one) as a validated CameraConfig: its
+    ${ENV} placeholders filled from `env`; ConfigError names the camera and what is wrong."""
+    where = f"camera {raw.get('id')!r}" if isinstance(raw, dict) and raw.get("id") else "camera"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: not a mapping")
+    try:
+        cam = CameraConfig.model_validate(expand_env(raw, env, where))
+    except ValidationError as e:
+        raise ConfigError(f"{where}: " + "; ".join(_describe(err, {}) for err in e.errors(include_url=False))) \
+            from None
+    if cam.policy and cam.policy.schedule is not None and cam.policy.schedule not in (schedules or {}):
+        raise ConfigError(f"{where}: policy.schedule {cam.policy.schedule!r} is not in schedules")
+    return cam
+
 
 def expand_env(value: Any, env: dict[str, str], where: str = "") -> Any:
     """Fill ${VAR} placeholders in every string of a parsed YAML tree."""
@@ -312,6 +342,7 @@ def parse_config(raw: Any, source: str = "<config>", env: dict[str, str] | None 
         lines = [d for d in described if not (lines and "camera ids must be unique" in d)] + lines
     if lines:
         raise ConfigError(f"{source}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
+    cfg._raw_cameras = [dict(c) for c in raw.get("cameras") or []]
     return cfg
 
 

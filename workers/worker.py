@@ -21,6 +21,7 @@ import numpy as np
 from maskwatch.annotate import incorrect_flags, label, verdicts
 from maskwatch.backoff import Backoff
 from maskwatch.bus import Bus, Entry
+from maskwatch.camera_set import POLL_S, CameraWatch
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
 from maskwatch.models.appearance import with_clothing
@@ -57,9 +58,9 @@ class Worker:
                  name: str, model_version: str):
         self.cfg, self.bus, self.pipeline, self.stop, self.name = config, bus, pipeline, stop, name
         self.model_version = model_version
-        self.streams = [bus.keys.frames(c.id) for c in config.cameras if c.enabled]
-        self.camera_of = {bus.keys.frames(c.id): c.id for c in config.cameras}  # a stream names its camera
-        self.rois = {c.id: c.roi for c in config.cameras}
+        self.watch = CameraWatch(config, bus)  # the site's cameras at runtime (maskwatch.camera_set)
+        self._cameras(config.cameras)
+        self._poll = Every(POLL_S)
         self.counts: Counter[str] = Counter()
         self.latest: dict[str, float] = {}
         self.stage_ms: Counter[str] = Counter()
@@ -77,7 +78,7 @@ class Worker:
         try:
             while not self.stop.is_set():
                 try:
-                    if not groups:
+                    if self._follow_cameras() or not groups:
                         self._ensure_groups()
                         groups = True
                     self._step()
@@ -99,6 +100,19 @@ class Worker:
         finally:
             self._publish_status(state="stopped")
             log.info("worker %s: stopped after %d frames", self.name, self.counts["processed"])
+
+    def _cameras(self, cameras) -> None:
+        self.streams = [self.bus.keys.frames(c.id) for c in cameras if c.enabled]
+        self.camera_of = {self.bus.keys.frames(c.id): c.id for c in cameras}  # a stream names its camera
+        self.rois = {c.id: c.roi for c in cameras}
+
+    def _follow_cameras(self) -> bool:
+        """Take up the site's camera list when it changed; True when there are new streams to join."""
+        if not self._poll() or not self.watch.poll():
+            return False
+        before = set(self.streams)
+        self._cameras(self.watch.cameras)
+        return bool(set(self.streams) - before)
 
     def _ensure_groups(self) -> None:
         for s in self.streams:

@@ -63,4 +63,41 @@ function initPoll() {
   setInterval(refresh, 3000);
 }
 
-document.addEventListener("DOMContentLoaded", () => { initBulk(); initTiles(); initZoneTool(); initPoll(); initWatch(); });
+// "Test connection" on the cameras' admin page: asked in the background, so the form keeps what was
+// typed (the page the server would send back instead never shows a URL again).
+function initCameraTest() {
+  const button = document.querySelector("form.camera-form button[name=test]");
+  if (!button) return;
+  const form = button.form;
+  button.addEventListener("click", async (ev) => {
+    ev.preventDefault();
+    let out = document.querySelector(".tested");
+    if (!out) { out = document.createElement("div"); form.after(out); }
+    out.className = "tested";
+    out.textContent = "Connecting...";
+    let result;
+    try {
+      const resp = await fetch(button.getAttribute("formaction"), {
+        method: "POST", body: new FormData(form), headers: { Accept: "application/json" }, credentials: "same-origin" });
+      result = await resp.json();
+    } catch (e) {
+      result = { ok: false, reason: "the dashboard did not answer" };
+    }
+    out.className = "tested " + (result.ok ? "ok" : "err");
+    out.textContent = "";
+    const p = document.createElement("p");
+    p.textContent = result.ok ? "Connected: its first frame." : "Could not connect: " + result.reason;
+    out.append(p);
+    if (result.ok) {
+      const img = document.createElement("img");
+      img.className = "test-frame";
+      img.alt = "the camera's first frame";
+      img.src = result.image;
+      out.append(img);
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initBulk(); initTiles(); initZoneTool(); initPoll(); initWatch(); initCameraTest();
+});

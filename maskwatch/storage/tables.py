@@ -217,3 +217,18 @@ class Incident(Base):
     detail: Mapped[str] = mapped_column(String(300), default="")
 
     __table_args__ = (Index("ix_camera_incidents_camera_start", "camera_id", "started_at"),)
+
+
+class Camera(Base):
+    """The site's cameras, edited at runtime on the dashboard; the config file's `cameras:` seed it
+    (maskwatch.storage.cameras). `spec` is the camera's entry as written, ${ENV} placeholders kept:
+    no secret is ever stored here. A removed camera keeps its row, so the file does not bring it back."""
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)          # the order cameras are listed in
+    spec: Mapped[dict] = mapped_column(JSON)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer)           # the list's version when this row last changed
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")   # a username, or "config file"

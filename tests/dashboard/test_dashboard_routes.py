@@ -42,6 +42,10 @@ ROUTES = [
     ("POST", "/violations/review", O, False, {"ids": [VID], "status": "false_positive"}),
     ("GET", "/stats", V, False, None),
     ("GET", "/cameras", V, False, None),
+    ("GET", "/cameras/manage", A, False, None),
+    ("POST", "/cameras/manage", A, False, {"id": "cam-z", "url": "rtsp://127.0.0.1:9/x", "fps": "5"}),
+    ("POST", "/cameras/manage/test", A, False, {"id": "cam-z", "url": "rtsp://127.0.0.1:9/x"}),
+    ("POST", "/cameras/manage/{cam}/remove", A, False, None),
     ("GET", "/cameras/cam-a/live.jpg", V, False, None),
     ("GET", "/cameras/cam-a/live.json", V, False, None),
     ("GET", "/wall", V, False, None),
@@ -102,7 +106,7 @@ def users(env):
 
 
 def _path(template: str, users) -> str:
-    return template.format(vid=VID, uid=users["operator"].id, tok="routes-table")
+    return template.format(vid=VID, uid=users["operator"].id, tok="routes-table", cam="cam-z")
 
 
 def _call(client, method: str, path: str, api: bool, body, headers=None):
@@ -116,7 +120,7 @@ def _call(client, method: str, path: str, api: bool, body, headers=None):
 def test_every_route_is_in_the_table(app):
     """A new route must be added to ROUTES or PUBLIC, so its access rules get tested."""
     known = {t.replace("{vid}", "<vid>").replace("{uid}", "<int(max=2147483647):user_id>").replace("cam-a", "<cam>")
-             .replace("{tok}", "<name>")
+             .replace("{tok}", "<name>").replace("{cam}", "<cam_id>")
              .partition("?")[0] for _, t, *_ in ROUTES}
     known |= {p for p in PUBLIC if not p.startswith("/static")} | {"/static/<path:filename>"}
     assert {r.rule for r in app.url_map.iter_rules()} == known

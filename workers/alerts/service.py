@@ -18,10 +18,13 @@ import time
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maskwatch import camera_set
 from maskwatch.alerts_config import sinks_of
+from maskwatch.camera_set import CameraWatch
 from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
+from maskwatch.storage import cameras as camera_table
 from maskwatch.storage import outbox
 from maskwatch.storage.queries import as_utc, compliance
 from maskwatch.storage.tables import utc
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 PRUNE_EVERY_S = 3600.0
 DISK_EVERY_S = 30.0     # free space is a statvfs away: cheap, and a disk fills in minutes at the fastest
+CAMERAS_EVERY_S = 60.0  # the camera list published again: a Redis that lost its data is filled again
 REPORTS_EVERY_S = 60.0  # how often the schedule is looked at (and a failed send tried again)
 
 
@@ -49,8 +53,11 @@ class AlertsService:
                                    config.site, config.alerts.retry_max_s) if sinks else None
         hc = config.alerts.health
         stale_s = max(10.0, 5 * config.ingest.status_interval_s)
+        self._stale_s = stale_s
         self.health = {c.id: CameraHealth(c.id, hc, stale_s) for c in config.cameras if c.enabled} \
             if hc.enabled else {}
+        self.watch = CameraWatch(config, bus)
+        self._cameras_due = 0.0
         warn = int(config.retention.warn_free_gb * 1024 ** 3)
         self.disk = DiskHealth(warn) if warn > 0 else None
         self._disk_due = 0.0
@@ -63,9 +70,6 @@ class AlertsService:
         self._ha_announced: set[str] = set()
         self._reports_due = 0.0
         self.thread = threading.Thread(target=self.run, name="events-alerts", daemon=True)
-
-    def __bool__(self) -> bool:
-        return bool(self.deliverer or self.health or self.disk or self.cfg.reports.schedule)
 
     def start(self) -> None:
         self.thread.start()
@@ -89,6 +93,9 @@ class AlertsService:
         try:
             if not self._resumed:
                 self._resume()
+            if now >= self._cameras_due:
+                self._publish_cameras(now)
+            self._follow_cameras()
             self._check_health(now)
             self._check_disk(now)
             self._commit_waiting()
@@ -117,6 +124,33 @@ class AlertsService:
                 elif inc.camera_id == SITE and inc.kind == "disk" and self.disk:
                     self.disk.resume(inc.id, as_utc(inc.started_at).timestamp())
         self._resumed = True
+
+    def _publish_cameras(self, now: float) -> None:
+        """The file's new cameras into the table, and the table's list onto the bus (this loop runs
+        once a site: events shard 0)."""
+        with self.sessions.begin() as s:
+            added = camera_table.seed(s, self.cfg.raw_cameras)
+            version, specs = camera_table.current(s)
+        if added:
+            log.info("cameras: %d from the config file added to the site's list", added)
+        if version:  # nothing seeded nor edited yet: the services keep their file's cameras
+            try:
+                camera_set.publish(self.bus, version, specs)
+            except BusError as e:
+                log.warning("cameras: list not published (%s); trying again in a minute", type(e).__name__)
+        self._cameras_due = now + CAMERAS_EVERY_S
+
+    def _follow_cameras(self) -> None:
+        change = self.watch.poll()
+        if not change:
+            return
+        hc = self.cfg.alerts.health
+        for cam in change.removed + [after for _, after in change.changed if not after.enabled]:
+            self.health.pop(cam.id, None)
+        for cam in change.added + [after for _, after in change.changed if after.enabled]:
+            if hc.enabled and cam.id not in self.health:
+                self.health[cam.id] = CameraHealth(cam.id, hc, self._stale_s)
+        self.writer.names = {c.id: c.label for c in self.watch.cameras}
 
     def _check_health(self, now: float) -> None:
         for cam, health in self.health.items():

@@ -28,10 +28,12 @@ from collections import Counter
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.bus import Bus, Entry
+from maskwatch.camera_set import POLL_S, CameraWatch
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
 from maskwatch.geometry import clamp_box
 from maskwatch.policy import required
+from maskwatch.service import Every
 from maskwatch.shards import Shard
 from maskwatch.status import EventsStatusRecord
 from maskwatch.storage.snapshots import SnapshotStore
@@ -82,8 +84,9 @@ class EventsService:
                                unknown_camera=0, not_judged=0, still_faces=0, clips=0, clips_missing=0)
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
-        self._known = {c.id for c in config.cameras}
-        self._policies = {c.id: c.policy for c in config.cameras if c.policy is not None}
+        self.watch = CameraWatch(config, bus)  # the site's cameras at runtime (maskwatch.camera_set)
+        self._poll = Every(POLL_S)
+        self._cameras(config.cameras)
         self.exchange = ClipExchange(self.clips, bus, self.clip_stream, GROUP, name, self.store.keep_clip,
                                      self._counts)
         self._latency_s = 0.0
@@ -157,6 +160,7 @@ class EventsService:
             self.stop.wait(1.0)
 
     def _tick(self) -> None:
+        self._follow_cameras()
         entries = self.bus.read_group(GROUP, self.name, [self.stream], READ_COUNT, self._block_ms())
         self._receive(entries)
         self._release_due()
@@ -165,6 +169,14 @@ class EventsService:
         self.exchange.ask(time.monotonic())
         self.exchange.receive()
         self._publish_status()
+
+    def _cameras(self, cameras) -> None:
+        self._known = {c.id for c in cameras}
+        self._policies = {c.id: c.policy for c in cameras if c.policy is not None}
+
+    def _follow_cameras(self) -> None:
+        if self._poll() and self.watch.poll():
+            self._cameras(self.watch.cameras)
 
     def _block_ms(self) -> int | None:
         """Wake when the oldest held entry is due; None: do not block (0 would block forever)."""

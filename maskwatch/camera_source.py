@@ -1,4 +1,5 @@
-"""Opening a camera with OpenCV: RTSP/HTTP through FFmpeg with open and read timeouts, files, webcams.
+"""Opening a camera with OpenCV: RTSP/HTTP through FFmpeg with open and read timeouts, files, webcams;
+and trying one (`test_connection`: the dashboard's "test connection" button).
 
 Timeouts must be passed to the VideoCapture constructor (setting them after open has no effect);
 without them a hung server blocks read() for 30-60 s. TCP transport and a small probe make RTSP
@@ -78,3 +79,31 @@ def reachable(target: tuple[str, int], timeout_s: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def try_camera(cam: CameraConfig, cfg: IngestConfig) -> tuple[bytes | None, str]:
+    """(a JPEG of the camera's first frame, "") or (None, why not): the server first (a TCP connect
+    says unreachable or refused apart from a stream that will not open), then the open, then a
+    frame. No reason holds the URL: it may carry a password."""
+    configure_ffmpeg()
+    target = probe_target(cam.url)
+    if target is not None and not reachable(target, timeout_s=min(cfg.open_timeout_s, 3.0)):
+        return None, f"cannot reach {target[0]} port {target[1]} (refused, or no answer)"
+    try:
+        cap = open_capture(cam, cfg)
+    except OSError as e:
+        reason = str(e)
+        if target is not None:
+            reason = "the server answered, but the stream did not open: a wrong path or credentials?"
+        return None, reason
+    try:
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    if not ok or frame is None:
+        return None, f"the stream opened, but no frame came within {cfg.read_timeout_s:g} s"
+    h, w = frame.shape[:2]
+    if w > 960:  # a preview: the page shows it small
+        frame = cv2.resize(frame, (960, round(h * 960 / w)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return (buf.tobytes(), "") if ok else (None, "the frame could not be encoded")
