@@ -6,7 +6,8 @@ Exit 0 when the service in this container is doing its work, 1 when not (the rea
 - worker:    its status hash in Redis (mw:status:worker:<name>) was written in the last S seconds
              and says "running" (the worker writes it every second, also when idle);
 - events:    the events status hash was written in the last S seconds (it is written every second);
-- ingest:    every camera this process reads has a status hash written in the last S seconds,
+- ingest:    every camera this process reads (the site's list as published at runtime, else the
+             config's) has a status hash written in the last S seconds,
              and at least one of them is online: with every camera offline the service is
              "degraded" (unhealthy in `docker ps`, not ready on Kubernetes). With --alive only
              the first part counts (the liveness probe: an offline camera's reader is alive and
@@ -85,6 +86,7 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
             print(body.strip())
         return None
 
+    from maskwatch import camera_set
     from maskwatch.bus import RedisBus
     from maskwatch.status import CameraStatusRecord
 
@@ -101,7 +103,10 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
             shard = (option(args, "--shard") or ["0/1"])[-1].split("/")[0]
             keys = {f"events shard {shard}": bus.keys.events_status(int(shard) if shard.isdigit() else 0)}
         else:
-            cams = option(args, "--camera") or [c.id for c in cfg.cameras if c.enabled]
+            # the site's list as published at runtime (cameras added or removed on the dashboard)
+            published = camera_set.read(bus)
+            site = camera_set.parse_cameras(published[1], cfg, camera_set.Unfilled()) if published else cfg.cameras
+            cams = option(args, "--camera") or [c.id for c in site if c.enabled]
             keys = {cam: bus.keys.camera_status(cam) for cam in cams}
         problems, states = [], {}
         for what, key in keys.items():

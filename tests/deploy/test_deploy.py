@@ -461,6 +461,15 @@ def test_healthcheck_against_real_redis(redis_bus, redis_prefix, tmp_path, monke
     redis_bus.put_hash(keys.camera_status("b"), {"state": "online", "updated_at": time.time()})
     assert hc.check("ingest", 30, False) is None and hc.main(["ingest"]) == 0
 
+    # every camera of the site's: camera a, removed on the dashboard, stops counting once the list says so
+    from maskwatch import camera_set
+
+    procs["ingest"] = (7, [])
+    redis_bus.put_hash(keys.camera_status("a"), {"state": "stopped", "updated_at": time.time() - 100})
+    assert "a: status not updated for 100 s" in hc.check("ingest", 30, False)
+    camera_set.publish(redis_bus, 2, [{"id": "b", "url": "rtsp://viewer:${NOT_HERE}@h/b"}])
+    assert hc.check("ingest", 30, False) is None
+
     procs.pop("worker")
     assert "no `maskwatch worker` process" in hc.check("worker", 30, False)
 

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 import yaml
+from support.browser import artifacts
 from support.make_clip import make_h264_clip
 from support.rtsp import RtspServer, gst_available
 from support.settings import REDIS_URL, ROOT
@@ -121,6 +122,10 @@ def test_a_camera_added_and_one_removed_while_the_others_run(tmp_path, redis_pre
         server.stop()
         engine.dispose()
     assert proc.returncode == 0, out[-3000:]
+    (artifacts() / "cameras-at-runtime.txt").write_text(
+        f"added camera sending after {online_after:.1f} s; longest stall of the others: "
+        f"gate {sampler.longest_stall('gate'):.2f} s, hall {sampler.longest_stall('hall', until=removed):.2f} s "
+        f"(status every 0.2 s)\n")
     assert online_after < 10, online_after
     assert sampler.longest_stall("gate") < 1.5, sampler.seen["gate"]   # never stopped, whatever changed
     assert sampler.longest_stall("hall", until=removed) < 1.5, sampler.seen["hall"]
