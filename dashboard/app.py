@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from maskwatch.camera_set import CameraWatch, Unfilled
 from maskwatch.config import Config
-from maskwatch.dashboard import alerts, api, auth, camera_admin, cameras, ops, stats, violations
+from maskwatch.dashboard import alerts, api, auth, camera_admin, cameras, ops, reports, stats, violations
 from maskwatch.dashboard import users as _users  # noqa: F401  (its routes join the auth blueprint at import)
 from maskwatch.dashboard.errors import register_errors
 from maskwatch.dashboard.limiter import make_limiter
@@ -149,7 +149,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
         # a request with an API token carries no cookie: nothing for a forged request to ride on
         if current_app.config.get("WTF_CSRF_ENABLED", True) and g.get("api_token") is None:
             csrf.protect()
-    for bp in (violations.bp, stats.bp, cameras.bp, camera_admin.bp, alerts.bp, api.bp, ops.bp):
+    for bp in (violations.bp, stats.bp, cameras.bp, camera_admin.bp, alerts.bp, reports.bp, api.bp, ops.bp):
         app.register_blueprint(bp)
     register_errors(app)
     _filters(app, config)

@@ -16,8 +16,9 @@ MESSAGE_KINDS = ("violation", "incident")
 class SinkBase(Strict):
     name: str = Field(pattern=SINK_NAME, description="the sink's name: its row in the dashboard and /metrics")
     cameras: list[str] = Field(default_factory=list, description="only these cameras (empty: every camera)")
-    kinds: list[Literal["violation", "incident"]] = Field(
-        default_factory=lambda: list(MESSAGE_KINDS), description="what it is sent: violations and/or incidents")
+    kinds: list[Literal["violation", "incident", "report"]] = Field(
+        default_factory=lambda: list(MESSAGE_KINDS),
+        description="what it is sent: violations, incidents, and (when asked) the scheduled compliance reports")
     verdicts: list[Literal["no_mask"]] = Field(default_factory=lambda: ["no_mask"],
                                                description="the violations' verdicts it is sent")
     min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="only violations with p(no mask) at least this")
@@ -29,7 +30,8 @@ class SinkBase(Strict):
                                                                  "incorrectly (a reminder) to another sink, or none")
 
     def wants(self, kind: str, camera: str, confidence: float | None = None, verdict: str | None = None) -> bool:
-        if kind not in self.kinds or (self.cameras and camera not in self.cameras):
+        # a report is of the whole site ("" for a camera): a sink's camera list does not filter it
+        if kind not in self.kinds or (self.cameras and camera and camera not in self.cameras):
             return False
         if verdict is not None and verdict not in self.verdicts:
             return False

@@ -226,8 +226,14 @@ class Config(Strict):
             unknown = sorted(set(report.cameras) - ids)
             if unknown and self.cameras:
                 raise ValueError(f"reports: {report.name!r}: unknown cameras {unknown}")
-        if self.reports.schedule and self.reports.smtp is None:
-            raise ValueError("reports.schedule needs reports.smtp: the server the reports are sent through")
+        mailed = [r.name for r in self.reports.schedule if r.to]
+        if mailed and self.reports.smtp is None:
+            raise ValueError(f"reports {mailed} are e-mailed: reports.smtp must say through which server")
+        hooked = any("report" in s.kinds for s in self.alerts.sinks)
+        nowhere = [r.name for r in self.reports.schedule if not r.to and not hooked]
+        if nowhere:
+            raise ValueError(f"reports {nowhere} go nowhere: give them `to` addresses, or an alert sink \"report\" "
+                             "in its kinds")
         return self
 
     @model_validator(mode="after")

@@ -34,7 +34,9 @@ class ReportConfig(Strict):
     every: Literal["day", "week"] = Field("week", description="a day, or a week from Monday (the site's time zone)")
     at: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="sent at this time the day after the "
                                                                              "period ends (site time)")
-    to: list[str] = Field(min_length=1, max_length=50)
+    to: list[str] = Field(default_factory=list, max_length=50,
+                          description="e-mail addresses (through reports.smtp); the alert sinks with \"report\" in "
+                                      "their kinds get it too")
     cameras: list[str] = Field(default_factory=list, description="only these cameras (empty: every camera)")
     attach: list[Literal["csv", "pdf"]] = Field(default_factory=lambda: ["csv", "pdf"], min_length=1)
 

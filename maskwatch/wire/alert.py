@@ -6,6 +6,7 @@ is compatible; changing or removing one makes a new schema version.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 from maskwatch.geometry import box_width
@@ -44,6 +45,19 @@ def incident(*, site: str, incident_id: str, camera_id: str, camera_name: str, k
             "site": site, "camera": _camera(camera_id, camera_name), "id": incident_id, "kind": kind,
             "state": state, "started_at": started_at.astimezone(dt.UTC).isoformat(),
             "ended_at": ended_at.astimezone(dt.UTC).isoformat() if ended_at else None, "detail": detail}
+
+
+def report(*, site: str, name: str, period_start: dt.datetime, period_end: dt.datetime, label: str,
+           table: list[list], csv_text: str | None, pdf: bytes | None) -> dict:
+    """A scheduled compliance report (maskwatch.report_files) for the sinks that take reports: the
+    table as objects, and the files as sent by e-mail (the PDF in base64)."""
+    keys = ("camera_id", "camera_name", "people", "violations", "compliance", "not_judged", "watched")
+    return {"schema": SCHEMA, "type": "report",
+            "message_id": f"report:{name}:{period_start.astimezone(dt.UTC).isoformat()}",
+            "site": site, "camera": _camera("", "all cameras"), "name": name, "period": label,
+            "start": period_start.isoformat(), "end": period_end.isoformat(),
+            "cameras": [dict(zip(keys, row)) for row in table], "csv": csv_text,
+            "pdf_base64": base64.b64encode(pdf).decode() if pdf else None}
 
 
 def digest(*, site: str, camera_id: str, camera_name: str, violations: list[dict]) -> dict:

@@ -37,6 +37,8 @@ def summary(m: dict) -> str:
         return f"Mask violation at {where}: {VERDICT_WORDS.get(m.get('verdict'), m.get('verdict'))}"
     if m["type"] == "digest":
         return f"{m['count']} mask violations at {where} between {m['first']} and {m['last']}"
+    if m["type"] == "report":
+        return f"Mask compliance at {m['site']}, {m['period']} ({m['name']})"
     return f"Camera {m['kind'].replace('_', ' ')} at {where}: {m['state']}"
 
 
@@ -47,6 +49,9 @@ def facts(m: dict) -> list[tuple[str, str]]:
         return out + ([("Review", m["url"])] if m.get("url") else [])
     if m["type"] == "digest":
         return [("Violations", str(m["count"])), ("From", m["first"]), ("To", m["last"])]
+    if m["type"] == "report":
+        return [(c["camera_name"], f"{c['compliance']} of {c['people']} people, watched {c['watched']}")
+                for c in m["cameras"]]
     return [("Started", m["started_at"]), ("Ended", m.get("ended_at") or "-"), ("Detail", m.get("detail") or "-")]
 
 

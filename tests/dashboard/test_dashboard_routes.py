@@ -25,9 +25,11 @@ from support.settings import ROOT
 from maskwatch.dashboard.app import create_app
 from maskwatch.membus import MemoryBus
 from maskwatch.storage.snapshots import SnapshotStore
-from maskwatch.storage.tables import Role
+from maskwatch.storage.tables import ReportRun, Role
 
 VID = violation_id(1)
+REPORTS = {"smtp": {"host": "127.0.0.1", "sender": "mw@site.example"},
+           "schedule": [{"name": "weekly", "every": "week", "to": ["ops@site.example"]}]}
 V, O, A = Role.viewer, Role.operator, Role.admin  # noqa: E741 (the role table reads best in capitals)
 
 # (method, path template, lowest role allowed, API route, form or JSON body for an allowed call)
@@ -42,6 +44,8 @@ ROUTES = [
     ("POST", "/violations/review", O, False, {"ids": [VID], "status": "false_positive"}),
     ("GET", "/stats", V, False, None),
     ("GET", "/cameras", V, False, None),
+    ("GET", "/reports", V, False, None),
+    ("GET", "/reports/weekly/1764543600.pdf", V, False, None),
     ("GET", "/cameras/manage", A, False, None),
     ("POST", "/cameras/manage", A, False, {"id": "cam-z", "url": "rtsp://127.0.0.1:9/x", "fps": "5"}),
     ("POST", "/cameras/manage/test", A, False, {"id": "cam-z", "url": "rtsp://127.0.0.1:9/x"}),
@@ -73,7 +77,7 @@ RANK = [V, O, A]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("routes")
-    cfg = dashboard_config(sqlite_database(tmp), tmp / "snaps")
+    cfg = dashboard_config(sqlite_database(tmp), tmp / "snaps", reports=REPORTS)
     bus = MemoryBus("routes")
     bus.put_blob(bus.keys.live("cam-a"), live_blob("cam-a"))
     store = SnapshotStore(tmp / "snaps")
@@ -89,6 +93,9 @@ def env(tmp_path_factory):
     good.clip_path = store.clip_relpath(good.crop_path, good.id)
     store.write(good.clip_path, b"\x00\x00\x00\x20ftypisom")
     add_violations(sessions, [good, evil, gone])
+    with sessions.begin() as s:  # the weekly report of the week from Monday 2025-12-01 (Paris), sent
+        s.add(ReportRun(name="weekly", period_start=dt.datetime(2025, 11, 30, 23, tzinfo=dt.UTC),
+                        sent_at=dt.datetime(2025, 12, 8, 6, tzinfo=dt.UTC), recipients=1))
     return app, users
 
 
@@ -121,6 +128,7 @@ def test_every_route_is_in_the_table(app):
     """A new route must be added to ROUTES or PUBLIC, so its access rules get tested."""
     known = {t.replace("{vid}", "<vid>").replace("{uid}", "<int(max=2147483647):user_id>").replace("cam-a", "<cam>")
              .replace("{tok}", "<name>").replace("{cam}", "<cam_id>")
+             .replace("/reports/weekly/1764543600.pdf", "/reports/<name>/<int:start>.<any(csv, pdf):kind>")
              .partition("?")[0] for _, t, *_ in ROUTES}
     known |= {p for p in PUBLIC if not p.startswith("/static")} | {"/static/<path:filename>"}
     assert {r.rule for r in app.url_map.iter_rules()} == known

@@ -24,7 +24,7 @@ import yaml
 from maskwatch.clipvideo import encode_clip
 from maskwatch.storage.db import make_engine, session_factory
 from maskwatch.storage.snapshots import SnapshotStore
-from maskwatch.storage.tables import CameraHour
+from maskwatch.storage.tables import CameraHour, ReportRun
 from maskwatch.wire.clip_requests import ClipFrame
 from support.dashboard import (
     PASSWORD,
@@ -110,8 +110,14 @@ def seed_site(url: str, store: SnapshotStore) -> None:
     hour = now.replace(minute=0, second=0)
     with sessions() as s:
         s.add_all([CameraHour(camera_id="cam-a", hour=hour, people=200, violations=8, sightings=900),
-                   CameraHour(camera_id="cam-b", hour=hour, people=10, violations=1, sightings=50),
+                   CameraHour(camera_id="cam-b", hour=hour, people=10, violations=1, sightings=50, watched_s=600),
                    CameraHour(camera_id="cam-long", hour=hour, people=40, violations=4, sightings=90)])
+        # last week's report, sent this Monday (the site is UTC)
+        monday = dt.datetime.combine(now.date() - dt.timedelta(days=now.weekday()), dt.time(), dt.UTC)
+        s.add(ReportRun(name="weekly", period_start=monday - dt.timedelta(days=7),
+                        sent_at=monday + dt.timedelta(hours=7), recipients=1))
+        s.add(CameraHour(camera_id="cam-long", hour=monday - dt.timedelta(days=5), people=30, violations=3,
+                         sightings=60, watched_s=7 * 12 * 3600))  # half of last week watched
         s.commit()
     engine.dispose()
 
@@ -128,6 +134,9 @@ def site_config(tmp: Path, url: str, prefix: str, port: int) -> Path:
                     for i, (cam, name) in enumerate(CAMERAS, 1)],
         "dashboard": {"host": "127.0.0.1", "port": port, "workers": 2, "threads": 2,
                       "secret_key": secrets.token_hex(16), "page_size": 5},
+        # a weekly report for the site's BI webhook (never delivered here: the dashboard only shows it)
+        "alerts": {"sinks": [{"type": "webhook", "name": "bi", "url": "http://127.0.0.1:9/r", "kinds": ["report"]}]},
+        "reports": {"schedule": [{"name": "weekly", "every": "week"}]},
     }))
     return path
 

@@ -44,7 +44,7 @@ def drop_prefix(bus, prefix: str) -> None:
 
 
 def dashboard_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"), redis_url: str | None = None,
-                prefix: str = "mw", alerts: dict | None = None, **dashboard) -> Config:
+                prefix: str = "mw", alerts: dict | None = None, reports: dict | None = None, **dashboard) -> Config:
     raw = {
         "site": "Test site",
         "database": {"url": db_url},
@@ -54,6 +54,7 @@ def dashboard_config(db_url: str, snap_dir: Path, *, cameras=("cam-a", "cam-b"),
                     for i, c in enumerate(cameras, 1)],
         "dashboard": {"secret_key": "test-secret-" + "x" * 20, "page_size": 5, **dashboard},
         "alerts": alerts or {},
+        "reports": reports or {},
     }
     return parse_config(raw, "<test>", env={})
 

@@ -9,40 +9,21 @@ report and loses none (a crash between the two sends it again, once).
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
+from maskwatch.report_files import Period, rows, to_csv, to_pdf
 from maskwatch.reports_config import ReportConfig, SmtpConfig
-from maskwatch.storage.queries import compliance
 from maskwatch.storage.tables import ReportRun
+from maskwatch.wire import alert
 
 log = logging.getLogger(__name__)
-HEADER = ["camera", "name", "people judged", "violations", "compliance", "not judged", "watched"]
-
-
 class ReportError(Exception):
     """A report the SMTP server did not take; the text names the server's answer, never a password."""
-
-
-@dataclass(frozen=True)
-class Period:
-    start: dt.datetime  # aware, the site's zone
-    end: dt.datetime
-
-    @property
-    def label(self) -> str:
-        last = (self.end - dt.timedelta(days=1)).date()
-        return self.start.date().isoformat() if last == self.start.date() else \
-            f"{self.start.date().isoformat()} to {last.isoformat()}"
 
 
 def due_period(report: ReportConfig, now: dt.datetime, zone: ZoneInfo) -> Period | None:
@@ -61,47 +42,13 @@ def due_period(report: ReportConfig, now: dt.datetime, zone: ZoneInfo) -> Period
     return Period(dt.datetime.combine(start_day, dt.time(), zone), dt.datetime.combine(end_day, dt.time(), zone))
 
 
-def rows(session: Session, report: ReportConfig, period: Period, labels: dict[str, str]) -> list[list]:
-    seconds = (period.end - period.start).total_seconds()
-    by_cam = {c.camera_id: c for c in compliance(session, period.start, period.end)}
-    cams = report.cameras or list(labels)
-    out = []
-    for cam in cams:
-        c = by_cam.get(cam)
-        rate = c.rate if c else None
-        out.append([cam, labels.get(cam, cam), c.people if c else 0, c.violations if c else 0,
-                    "-" if rate is None else f"{rate:.1%}", c.not_judged if c else 0,
-                    f"{min(1.0, c.watched_s / seconds):.0%}" if c and c.watched_s else "not recorded"])
-    return out
-
-
-def to_csv(table: list[list]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(HEADER)
-    writer.writerows(table)
-    return buf.getvalue().encode()
-
-
-def to_pdf(title: str, table: list[list]) -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF(orientation="landscape")
-    pdf.add_page()
-    pdf.set_font("helvetica", "B", 14)
-    pdf.cell(0, 10, title.encode("latin-1", "replace").decode("latin-1"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", size=9)
-    with pdf.table(col_widths=(30, 60, 30, 25, 25, 25, 30), text_align="LEFT") as t:
-        for line in [HEADER, *table]:
-            row = t.row()
-            for value in line:
-                row.cell(str(value).encode("latin-1", "replace").decode("latin-1"))
-    return bytes(pdf.output())
+def title_of(site: str, period: Period) -> str:
+    return f"{site}: mask compliance, {period.label}"
 
 
 def message(site: str, report: ReportConfig, period: Period, table: list[list], sender: str) -> EmailMessage:
     msg = EmailMessage()
-    title = f"{site}: mask compliance, {period.label}"
+    title = title_of(site, period)
     msg["Subject"], msg["From"], msg["To"] = title, sender, ", ".join(report.to)
     lines = [f"{r[1]}: {r[4]} of {r[2]} people judged, {r[3]} violations, watched {r[6]}" for r in table]
     msg.set_content(f"{title}\n\n" + "\n".join(lines) + "\n\nCompliance counts people the cameras saw well enough "
@@ -132,8 +79,17 @@ def send(smtp: SmtpConfig, msg: EmailMessage) -> None:
                           .strip()) from None
 
 
-def run_due(sessions, cfg, now: dt.datetime) -> int:
-    """Send every report whose period is due and not sent yet; the number sent."""
+def _payload(site: str, report: ReportConfig, period: Period, table: list[list]) -> dict:
+    return alert.report(site=site, name=report.name, period_start=period.start, period_end=period.end,
+                        label=period.label, table=table,
+                        csv_text=to_csv(table).decode() if "csv" in report.attach else None,
+                        pdf=to_pdf(title_of(site, period), table) if "pdf" in report.attach else None)
+
+
+def run_due(sessions, cfg, now: dt.datetime, writer=None) -> int:
+    """Send every report whose period is due and not sent yet: by e-mail to its `to`, and to the
+    alert sinks that take reports (`writer`'s outbox rows, written with the report_runs row, so
+    the sinks get it exactly once however often the e-mail had to be tried); the number sent."""
     sent = 0
     labels = {c.id: c.label for c in cfg.cameras}
     for report in cfg.reports.schedule:
@@ -141,16 +97,18 @@ def run_due(sessions, cfg, now: dt.datetime) -> int:
         with sessions() as s:
             if s.get(ReportRun, (report.name, period.start.astimezone(dt.UTC))) is not None:
                 continue
-            table = rows(s, report, period, labels)
-        msg = message(cfg.site, report, period, table, cfg.reports.smtp.sender)
-        try:
-            send(cfg.reports.smtp, msg)
-        except ReportError as e:
-            log.warning("reports: %s for %s not sent (%s); trying again in a minute", report.name, period.label, e)
-            continue
+            table = rows(s, report.cameras, period, labels)
+        if report.to:
+            try:
+                send(cfg.reports.smtp, message(cfg.site, report, period, table, cfg.reports.smtp.sender))
+            except ReportError as e:
+                log.warning("reports: %s for %s not sent (%s); trying again in a minute", report.name, period.label, e)
+                continue
         with sessions.begin() as s:
+            hooks = writer.report(s, _payload(cfg.site, report, period, table)) if writer is not None else 0
             s.merge(ReportRun(name=report.name, period_start=period.start.astimezone(dt.UTC), sent_at=now,
-                              recipients=len(report.to)))
-        log.info("reports: %s for %s sent to %d recipients", report.name, period.label, len(report.to))
+                              recipients=len(report.to) + hooks))
+        log.info("reports: %s for %s sent to %d recipients and %d sinks", report.name, period.label,
+                 len(report.to), hooks)
         sent += 1
     return sent

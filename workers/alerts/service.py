@@ -107,7 +107,7 @@ class AlertsService:
                 self._home_assistant(now)
             if self.cfg.reports.schedule and now >= self._reports_due:
                 self._reports_due = now + REPORTS_EVERY_S
-                reports.run_due(self.sessions, self.cfg, dt.datetime.fromtimestamp(now, dt.UTC))
+                reports.run_due(self.sessions, self.cfg, dt.datetime.fromtimestamp(now, dt.UTC), self.writer)
             if self._db_down:
                 log.info("alerts: database is back")
             self._db_down = False

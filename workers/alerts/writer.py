@@ -39,6 +39,10 @@ class AlertWriter:
                                  started_at=started_at, ended_at=ended_at, detail=detail)
         return self._enqueue(session, "incident", camera, payload)
 
+    def report(self, session: Session, payload: dict) -> int:
+        """Outbox rows for a scheduled report (maskwatch.wire.alert.report), for the sinks that take reports."""
+        return self._enqueue(session, "report", "", payload)
+
     def _enqueue(self, session: Session, kind: str, camera: str, payload: dict, confidence: float | None = None,
                  verdict: str | None = None) -> int:
         """One outbox row per sink that wants this message; how many were added."""

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from support.receivers import Smtp
+from support.settings import REDIS_URL
 
 from maskwatch.config import ConfigError, parse_config
 from maskwatch.reports_config import ReportConfig
@@ -87,7 +88,8 @@ def test_a_report_goes_once_with_its_numbers_and_an_outage_only_delays_it(smtp, 
 
 
 @pytest.mark.parametrize("reports, error", [
-    ({"schedule": [{"name": "w", "to": ["a@b.example"]}]}, "needs reports.smtp"),
+    ({"schedule": [{"name": "w", "to": ["a@b.example"]}]}, r"reports \['w'\] are e-mailed: reports.smtp must say"),
+    ({"schedule": [{"name": "w"}]}, r"reports \['w'\] go nowhere"),
     ({"smtp": {"host": "h", "sender": "x@y.example"}, "schedule": [{"name": "w", "to": ["not an address"]}]},
      "not e-mail addresses"),
     ({"smtp": {"host": "h", "sender": "x@y.example"}, "schedule": [{"name": "w", "to": ["a@b.example"],
@@ -99,3 +101,47 @@ def test_a_bad_schedule_is_refused(reports, error):
     raw = {"cameras": [{"id": "gate", "url": "rtsp://127.0.0.1/x"}], "reports": reports}
     with pytest.raises(ConfigError, match=error):
         parse_config(raw, env={})
+
+
+def test_a_report_goes_to_the_webhook_that_takes_reports(tmp_path, redis_bus):
+    """No e-mail: the report's table and files through the outbox to a real webhook receiver, once."""
+    import base64
+    import threading
+
+    from support.receivers import Webhook
+
+    from maskwatch.workers.alerts.service import AlertsService
+
+    hook = Webhook().start()
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    upgrade(url)
+    raw = site(1, url)
+    raw["reports"] = {"schedule": [{"name": "weekly", "every": "week", "at": "07:00"}]}
+    raw["alerts"] = {"sinks": [{"type": "webhook", "name": "bi", "url": hook.url, "kinds": ["report"]}]}
+    raw["redis"] = {"url": REDIS_URL, "prefix": redis_bus.keys.prefix}
+    cfg = parse_config(raw, env={})
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    with sessions() as s:
+        s.add(CameraHour(camera_id="hall", hour=local(2026, 12, 2, 9).astimezone(dt.UTC), people=20, violations=1,
+                         sightings=90, watched_s=3600))
+        s.commit()
+    try:
+        alerts = AlertsService(cfg, redis_bus, sessions, threading.Event())
+        monday = local(2026, 12, 7, 7, 5).timestamp()
+        for minute in range(3):
+            alerts.tick(monday + 60 * minute)
+        deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+        while not hook.got and dt.datetime.now() < deadline:
+            alerts.tick(monday + 240)
+        (m,) = hook.got
+        assert m["type"] == "report" and m["period"] == "2026-11-30 to 2026-12-06" and m["name"] == "weekly"
+        assert m["cameras"][1] == {"camera_id": "hall", "camera_name": "Hall", "people": 20, "violations": 1,
+                                   "compliance": "95.0%", "not_judged": 0, "watched": "1%"}
+        assert base64.b64decode(m["pdf_base64"])[:5] == b"%PDF-" and m["csv"].startswith("camera,name,")
+        with sessions() as s:
+            (run,) = s.query(ReportRun).all()
+        assert run.recipients == 1
+    finally:
+        hook.stop()
+        engine.dispose()
