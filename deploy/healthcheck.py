@@ -4,7 +4,9 @@
 
 Exit 0 when the service in this container is doing its work, 1 when not (the reason on stderr):
 - worker:    its status hash in Redis (mw:status:worker:<name>) was written in the last S seconds
-             and says "running" (the worker writes it every second, also when idle);
+             and says "running" (the worker writes it every second, also when idle); with --alive
+             "loading" counts too: a worker building its TensorRT engines (minutes, the first
+             time on a GPU) says so every few seconds, and must not be killed for it;
 - events:    the events status hash was written in the last S seconds (it is written every second);
 - ingest:    every camera this process reads (the site's list as published at runtime, else the
              config's) has a status hash written in the last S seconds,
@@ -118,7 +120,8 @@ def check(service: str, max_age: float, verbose: bool, alive_only: bool = False)
                 print(json.dumps({"key": key, **status}))
             if age is None or age > max_age:
                 problems.append(f"{what}: status not updated for {'ever' if age is None else f'{age:.0f} s'}")
-            elif service == "worker" and status.get("state") != "running":
+            elif service == "worker" and status.get("state") not in (("running", "loading") if alive_only
+                                                                      else ("running",)):
                 problems.append(f"{what}: state {status.get('state')!r}")
         if service == "ingest" and not problems and not alive_only:
             offline = [cam for cam, state in states.items() if state != "online"]
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("service", choices=("ingest", "worker", "events", "dashboard"))
     p.add_argument("--max-age", type=float, default=30.0, help="seconds a status may be old")
     p.add_argument("-v", "--verbose", action="store_true", help="print what was read")
-    p.add_argument("--alive", action="store_true", help="ingest: the readers are alive, cameras online or not")
+    p.add_argument("--alive", action="store_true", help="alive, not necessarily ready: ingest's readers, cameras "
+                                                         "online or not; a worker still loading its models")
     args = p.parse_args(argv)
     try:
         problem = check(args.service, args.max_age, args.verbose, args.alive)

@@ -31,10 +31,14 @@ def build_worker(cfg: Config, bus, stop: threading.Event, name: str | None = Non
     """`pipeline`: one built by build_worker_pipeline(cfg) for an earlier worker of the same config
     (evaluate --clips plays its clip groups one after another with one model load)."""
     from maskwatch.models.build import model_version
+    from maskwatch.workers.loading import LoadingHeartbeat
     from maskwatch.workers.worker import Worker
 
-    return Worker(cfg, bus, pipeline or build_worker_pipeline(cfg), stop, name or instance_name("worker"),
-                  model_version(cfg.classifier))
+    name = name or instance_name("worker")
+    if pipeline is None:
+        with LoadingHeartbeat(bus, name):  # a TensorRT engine build can take minutes: say so meanwhile
+            pipeline = build_worker_pipeline(cfg)
+    return Worker(cfg, bus, pipeline, stop, name, model_version(cfg.classifier))
 
 
 def build_events(cfg: Config, bus, stop: threading.Event, name: str = "events", shard=None):

@@ -328,3 +328,4 @@ def _jpeg(img: np.ndarray, quality: int) -> bytes:
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()
+

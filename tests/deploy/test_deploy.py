@@ -443,6 +443,9 @@ def test_healthcheck_against_real_redis(redis_bus, redis_prefix, tmp_path, monke
     assert hc.check("worker", 30, False) is None
     redis_bus.put_hash(keys.worker_status("worker-box-7"), {"state": "stopped", "updated_at": time.time()})
     assert "stopped" in hc.check("worker", 30, False)
+    # building its TensorRT engines: alive (startup and liveness), not ready
+    redis_bus.put_hash(keys.worker_status("worker-box-7"), {"state": "loading", "updated_at": time.time()})
+    assert hc.check("worker", 30, False, alive_only=True) is None and "'loading'" in hc.check("worker", 30, False)
 
     redis_bus.put_hash(keys.events_status(), {"updated_at": time.time() - 100})
     assert "not updated for 100 s" in hc.check("events", 30, False)
