@@ -29,14 +29,17 @@ def demo_config(cfg: Config, out: Path) -> Config:
     if not clip.is_file():
         build_clip([demo_scenes() / "images" / p for p in DEMO_PHOTOS], clip)
     data = cfg.model_dump()
+    raw = cfg.raw_cameras  # what seeds the cameras table: the file's entries, placeholders kept
     if not data["cameras"]:
-        data["cameras"] = [{"id": "demo", "name": "Demo clip (CC0 scenes)", "url": str(clip), "fps": 5}]
+        data["cameras"] = raw = [{"id": "demo", "name": "Demo clip (CC0 scenes)", "url": str(clip), "fps": 5}]
     defaults = Config()
     if data["database"]["url"] == defaults.database.url:
         data["database"]["url"] = f"sqlite:///{out / 'maskwatch.db'}"
     if data["snapshots"]["dir"] == defaults.snapshots.dir:
         data["snapshots"]["dir"] = out / "snapshots"
-    return Config.model_validate(data)
+    out_cfg = Config.model_validate(data)
+    out_cfg._raw_cameras = raw
+    return out_cfg
 
 
 def _start(name: str, service) -> threading.Thread:

@@ -111,3 +111,16 @@ def test_a_missing_gt_file_says_where_it_looked(tmp_path):
 ])
 def test_face_recall_asks_only_for_faces_labelled_visible(truth, frame, visible):
     assert set(visible_in(truth).get(frame, {})) == visible
+
+
+@pytest.mark.parametrize("stem, people, violators, masked, optional", [
+    ("group_masks_on_off_diazoniclabs", 4, 4, 0, 0),         # bare for over a second before the masks go on
+    ("fixed_indoor_one_by_one_intel_ccby4", 6, 1, 0, 5),     # backs of heads; one profile long enough
+])
+def test_the_repositorys_own_labels_hold_what_the_docs_say(stem, people, violators, masked, optional, tmp_path):
+    from maskwatch.paths import video_labels
+
+    truth = load_truth(stem, video_labels(), tmp_path)  # no video needed: boxes, spans and rate are ours
+    persons = truth["persons"]
+    assert (len(persons), sum(p["violator"] for p in persons), sum(p["masked"] for p in persons),
+            sum(p["optional"] for p in persons)) == (people, violators, masked, optional)
