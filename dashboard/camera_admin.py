@@ -39,6 +39,15 @@ def _spec(form, stored: dict | None) -> dict:
     return {k: v for k, v in spec.items() if v != "" or k == "url"}
 
 
+def _submitted() -> tuple[str | None, dict | None, dict]:
+    """(the id being edited, its stored entry, the entry the form describes)."""
+    editing = request.form.get("editing") or None
+    with state().sessions() as s:
+        row = table.get(s, editing) if editing else None
+        stored = dict(row.spec) if row else None
+    return editing, stored, _spec(request.form, stored)
+
+
 def _check(spec: dict) -> None:
     """The entry must make a valid camera whatever the ${VAR}s hold: the dashboard's environment
     need not have the cameras' secrets."""
@@ -79,11 +88,7 @@ def manage():
 @bp.post("/cameras/manage")
 @require(Role.admin)
 def save():
-    editing = request.form.get("editing") or None
-    with state().sessions() as s:
-        row = table.get(s, editing) if editing else None
-        stored = dict(row.spec) if row else None
-    spec = _spec(request.form, stored)
+    editing, stored, spec = _submitted()
     try:
         _check(spec)
         with state().sessions.begin() as s:
@@ -114,11 +119,7 @@ def remove(cam_id: str):
 @require(Role.admin)
 def test():
     """Open the URL from the form (or the stored one) here, once, and show its frame or the reason."""
-    editing = request.form.get("editing") or None
-    with state().sessions() as s:
-        row = table.get(s, editing) if editing else None
-        stored = dict(row.spec) if row else None
-    spec = _spec(request.form, stored)
+    editing, stored, spec = _submitted()
     result = {"ok": False, "reason": ""}
     try:
         _check(spec)

@@ -22,10 +22,13 @@ def test_round_trips():
     assert clips.decode(clips.encode(gone)) == gone
 
 
+def _changed(fields: dict, **change) -> dict:
+    """An encoded entry with some fields replaced (the tables of bad entries)."""
+    return {**fields, **{k.encode(): v for k, v in change.items()}}
+
+
 def _req(**change):
-    fields = req.encode(REQ)
-    fields.update({k.encode(): v for k, v in change.items()})
-    return fields
+    return _changed(req.encode(REQ), **change)
 
 
 @pytest.mark.parametrize("fields,message", [
@@ -48,9 +51,7 @@ def test_bad_requests(fields, message):
 
 
 def _clip(**change):
-    fields = clips.encode(CLIP)
-    fields.update({k.encode(): v for k, v in change.items()})
-    return fields
+    return _changed(clips.encode(CLIP), **change)
 
 
 @pytest.mark.parametrize("fields,message", [
