@@ -569,7 +569,8 @@ def test_k8s_matches_the_compose_services(resolved):
             assert ctr["livenessProbe"]["httpGet"]["path"] == "/healthz"
         else:
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-                alive = ["--alive"] if name == "ingest" and probe != "readinessProbe" else []
+                # startup and liveness: alive (ingest: cameras offline; a worker: still loading its models)
+                alive = ["--alive"] if name in ("ingest", "worker") and probe != "readinessProbe" else []
                 assert ctr[probe]["exec"]["command"] == ["python", HEALTHCHECK, name, *alive], f"{name} {probe}"
         if name == "ingest":
             assert w["spec"]["replicas"] == 1 and w["spec"]["strategy"]["type"] == "Recreate"
