@@ -27,13 +27,20 @@ def test_round_trips():
     assert back.has_candidate and back.is_violation(back.faces[0])
 
 
-def test_embeddings_travel_as_float16_unit_vectors():
+def test_embeddings_travel_as_int8_unit_vectors():
     msg = dataclasses.replace(DET, faces=DET.faces * 2, crops=DET.crops * 2, embeddings=[EMB, None])
     fields = det.encode(msg)
-    assert len(fields[b"emb:0"]) == 512 and fields[b"emb:1"] == b""
+    assert len(fields[b"e8:0"]) == 256 and fields[b"emb:0"] == fields[b"e8:1"] == fields[b"emb:1"] == b""
     back = det.decode(fields)
-    assert np.allclose(back.embeddings[0], EMB, atol=2e-3) and back.embeddings[1] is None
+    assert float(back.embeddings[0] @ EMB) > 1 - 1e-3 and back.embeddings[1] is None  # the cosine kept
     assert abs(float(np.linalg.norm(back.embeddings[0])) - 1) < 1e-5
+
+
+def test_an_entry_from_before_int8_embeddings_is_read_as_ever():
+    fields = det.encode(dataclasses.replace(DET, embeddings=[EMB]))
+    del fields[b"e8:0"]
+    fields[b"emb:0"] = EMB.astype("<f2").tobytes()
+    assert np.allclose(det.decode(fields).embeddings[0], EMB, atol=2e-3)
 
 
 def test_an_old_version_is_a_clear_error():
@@ -88,6 +95,8 @@ def _det(meta=None, **change):
     (_det(emb_0=b"\x00\x3c\x00"), "embedding 0 has 3 bytes"),
     (_det(emb_0=np.zeros(8, "<f2").tobytes()), "embedding 0 is not a unit vector"),
     (_det(emb_0=np.full(8, np.inf, "<f2").tobytes()), "embedding 0 is not a unit vector"),
+    (_det(e8_0=np.zeros(8, np.int8).tobytes()), "embedding 0 is not a unit vector"),
+    (_det(e8_0=np.ones(5000, np.int8).tobytes()), "embedding 0 has 5000 int8 values"),
     (_det(meta=b"{not json"), "detections: bad meta"),
     (_det(meta=None, crop_0=None), "detections: missing field 'crop:0'"),
     (_det(meta=5), "meta is not an object"),
