@@ -2,13 +2,14 @@
 detector setting each camera resolution needs, with its cost in view, on annotated real footage.
 
 Every labelled sequence is played at the camera rate `--fps` and shown to the detector as a camera
-of each stream size would deliver it (640x360, 1280x720, 1920x1080; downscaled only: a stream
-never holds more than the footage), for each setting of `detector.upscale` and `detector.max_side`
-in SETTINGS. Per size and setting: of the faces the labels call visible, the share found at all
-and the share found with a face score >= the rule's min_face_score (only those can become
-violations: the number that decides), and the detector's milliseconds per frame (one thread,
-measured in this run: ratios between settings carry to other machines, absolutes do not). The
-choice per size: the best share with a sure score; at equal share (within 0.01) the cheaper one.
+of each stream width would deliver it (640, 1280, 1920 pixels wide, its aspect kept; a sequence
+narrower than a stream is left out of it: a stream never holds more than the footage), for each
+setting of `detector.upscale` and `detector.max_side` in SETTINGS. Per size and setting: of the
+faces the labels call visible, the share found at all and the share found with a face score >=
+the rule's min_face_score (only those can become violations: the number that decides), and the
+detector's milliseconds per frame (one thread, measured in this run: ratios between settings carry
+to other machines, absolutes do not). The choice per size: the best share with a sure score; at
+equal share (within 0.01) the cheaper one.
 """
 from __future__ import annotations
 
@@ -24,18 +25,21 @@ from maskwatch.models.evaluation.clipscore import holding
 from maskwatch.models.evaluation.facerecall import frames, visible_in
 from maskwatch.models.evaluation.videotruth import load_truth
 
-SIZES = ((640, 360), (1280, 720), (1920, 1080))
+SIZES = (640, 1280, 1920)  # stream widths: a sub-stream, 720p, 1080p
 # (upscale, max_side): the shipped default is ((1, 2, 3), 1280)
 SETTINGS = (((1.0,), 1280), ((1.0,), 1920), ((1.0, 2.0), 1280), ((1.0, 2.0, 3.0), 1280),
             ((1.0, 2.0), 1920), ((1.0, 2.0, 3.0), 1920), ((1.0, 2.0), 2560))
 SURE = 0.8  # the shipped model's min_face_score
 
 
-def _fit(img: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """The frame as a stream of `size` would hold it (never enlarged), and its scale."""
+def _fit(img: np.ndarray, width: int) -> tuple[np.ndarray, float] | None:
+    """The frame as a stream `width` wide would hold it, and its scale; None when the footage is
+    narrower (a stream never holds more than the footage)."""
     h, w = img.shape[:2]
-    s = min(1.0, size[0] / w, size[1] / h)
-    return (cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else img), s
+    if w < width:
+        return None
+    s = width / w
+    return (cv2.resize(img, (width, round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else img), s
 
 
 def sample(videos: Path, labels: Path, fps: float) -> list[tuple[np.ndarray, dict]]:
@@ -54,7 +58,7 @@ def sample(videos: Path, labels: Path, fps: float) -> list[tuple[np.ndarray, dic
 def measure(detector_for, frames_: list, sizes=SIZES, settings=SETTINGS) -> list[dict]:
     rows = []
     for size in sizes:
-        fitted = [(*_fit(img, size), people) for img, people in frames_]
+        fitted = [(*f, people) for img, people in frames_ if (f := _fit(img, size)) is not None]
         for upscale, max_side in settings:
             det = detector_for(upscale, max_side)
             faces = found = sure = 0
@@ -69,7 +73,7 @@ def measure(detector_for, frames_: list, sizes=SIZES, settings=SETTINGS) -> list
                 faces += len(people)
                 found += len(held & set(people))
                 sure += len(held_sure & set(people))
-            rows.append({"size": f"{size[0]}x{size[1]}", "upscale": list(upscale), "max_side": max_side,
+            rows.append({"size": f"{size} wide", "upscale": list(upscale), "max_side": max_side,
                          "faces": faces, "found": round(found / max(1, faces), 3),
                          "sure": round(sure / max(1, faces), 3), "ms": round(1000 * spent / max(1, len(fitted)), 1)})
     return rows
