@@ -57,6 +57,10 @@ class CameraConfig(Strict):
     jpeg_quality: int = Field(80, ge=30, le=100)
     policy: CameraPolicy | None = Field(None, description="where (zones) and when (a schedule) a mask is required "
                                                           "here; absent: everywhere, always")
+    # measured on real footage (docs/model-studies.md, per camera resolution): detector.max_side 1280
+    # shrinks a 1080p frame to 720p size; 1920 keeps its faces at their size for 1.6x the time
+    max_side: int | None = Field(None, ge=160, le=8192, description="this camera's detector.max_side (a 1080p "
+                                                                   "camera: 1920); absent: detector.max_side")
 
     @field_validator("url")
     @classmethod

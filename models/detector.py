@@ -136,16 +136,19 @@ class FaceDetector:
         regions overlap. The motion-gated path of a worker."""
         return self.detect_many([image], [regions])[0]
 
-    def detect_many(self, images: list[np.ndarray], regions: list | None = None) -> list[Detections]:
+    def detect_many(self, images: list[np.ndarray], regions: list | None = None,
+                    max_sides: list[int | None] | None = None) -> list[Detections]:
         """Faces in each image, in order. regions[i] (motion gating): None, look at the whole image;
-        [], look nowhere; else only inside those boxes. With batch_size > 1 every view of every
-        image (frames, tiles, regions: often from many cameras) goes through the network in one call
-        per input shape (and batch_size)."""
+        [], look nowhere; else only inside those boxes. max_sides[i]: this image's cap instead of
+        max_side (a camera's own, cameras[].max_side: a 1080p camera kept at its size). With
+        batch_size > 1 every view of every image (frames, tiles, regions: often from many cameras)
+        goes through the network in one call per input shape (and batch_size)."""
         views = []
         for i, image in enumerate(images):
             _check(image)
             where = regions[i] if regions is not None else None
-            views.append(self._frame_views(image) if where is None else self._region_views(image, where))
+            cap = (max_sides[i] if max_sides is not None else None) or self.max_side
+            views.append(self._frame_views(image, cap) if where is None else self._region_views(image, where, cap))
         found = self._look([v for vs in views for v in vs])
         out, start = [], 0
         for image, vs in zip(images, views):
@@ -168,21 +171,21 @@ class FaceDetector:
                 looks[:, j] = np.where(near, view.scores[None, :], 0.0).max(axis=1)
         return merged, looks
 
-    def _frame_views(self, image: np.ndarray) -> list[View]:
+    def _frame_views(self, image: np.ndarray, max_side: int | None = None) -> list[View]:
         h, w = image.shape[:2]
         cols, rows = self.tiles
         views = []
-        for s in working_scales(w, h, self.scales, self.max_side):
+        for s in working_scales(w, h, self.scales, max_side or self.max_side):
             work = self._resize(image, s)
             sx, sy = work.shape[1] / w, work.shape[0] / h
             views += [View(work[t.y:t.y + t.h, t.x:t.x + t.w], t.x / sx, t.y / sy, sx, sy)
                       for t in plan_tiles(work.shape[1], work.shape[0], cols, rows, self.tile_overlap)]
         return views
 
-    def _region_views(self, image: np.ndarray, regions) -> list[View]:
+    def _region_views(self, image: np.ndarray, regions, max_side: int | None = None) -> list[View]:
         h, w = image.shape[:2]
         views = []
-        for s in working_scales(w, h, self.scales, self.max_side):
+        for s in working_scales(w, h, self.scales, max_side or self.max_side):
             for x1, y1, x2, y2 in regions:
                 if self.batch_size > 1:
                     x1, x2 = _grow(x1, x2, w, s)

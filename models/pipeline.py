@@ -38,13 +38,14 @@ class MaskPipeline:
         self.times = StageTimes()
 
     def run(self, images: list[np.ndarray], skip_doubtful: bool = False,
-            regions: list | None = None) -> list[Detections]:
+            regions: list | None = None, max_sides: list[int | None] | None = None) -> list[Detections]:
         """Classified faces for each BGR image, in order. With skip_doubtful, faces below the
         rule's minimum face score (never violations) are not classified: p_no_mask 0. regions[i]
         (motion gating): None, look at the whole image; [], nothing changed, look nowhere; else
-        look only inside those boxes."""
+        look only inside those boxes. max_sides[i]: the image's camera's own detector cap, if any."""
         t0 = time.perf_counter()
-        found = self.detector.detect_many(images, regions)
+        found = self.detector.detect_many(images, regions, max_sides) if max_sides is not None else \
+            self.detector.detect_many(images, regions)
         if self.min_face_px:
             found = [d.subset(d.widths >= self.min_face_px) for d in found]
         t1 = time.perf_counter()

@@ -105,6 +105,7 @@ class Worker:
         self.streams = [self.bus.keys.frames(c.id) for c in cameras if c.enabled]
         self.camera_of = {self.bus.keys.frames(c.id): c.id for c in cameras}  # a stream names its camera
         self.rois = {c.id: c.roi for c in cameras}
+        self.max_sides = {c.id: c.max_side for c in cameras if c.max_side}  # cameras' own detector caps
 
     def _follow_cameras(self) -> bool:
         """Take up the site's camera list when it changed; True when there are new streams to join."""
@@ -233,8 +234,9 @@ class Worker:
         d0, c0 = times.detect_s, times.classify_s
         # faces below the minimum face score can never be violations: not worth a classifier call;
         # and where ingest saw no change since the camera's last frame, no detection is needed
+        caps = [self.max_sides.get(f.msg.camera) for f in batch]
         results = self.pipeline.run([f.image for f in batch], skip_doubtful=True,
-                                    regions=[f.msg.regions for f in batch])
+                                    regions=[f.msg.regions for f in batch], max_sides=caps if any(caps) else None)
         if self.cfg.worker.appearance == "face+clothing":
             results = [with_clothing(f.image, det) for f, det in zip(batch, results)]
         for f in batch:

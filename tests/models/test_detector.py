@@ -37,6 +37,27 @@ def test_boxes_map_back_to_input_pixels(upscale, tiles):
     assert best.min() > 0.85, best
 
 
+class SizeRecorder(MarkerDetector):
+    """Remembers the width of every view it is shown."""
+
+    def _run(self, tile):
+        self.widths = getattr(self, "widths", []) + [tile.shape[1]]
+        return super()._run(tile)
+
+
+@pytest.mark.parametrize("caps, widths", [
+    (None, [400, 800, 1200, 400, 800, 1200]),            # detector.max_side 1280: 1x, 2x, 3x for both
+    ([None, 600], [400, 800, 1200, 400, 600]),          # the second camera's own cap: 1x and 1.5x
+    ([1920, 400], [400, 800, 1200, 400]),               # a cap of its own size: looked at once
+])
+def test_a_camera_s_own_cap_sets_its_views_alone(caps, widths):
+    img, truth = synthetic()
+    det = SizeRecorder(DEFAULT_DETECTOR, upscale=(1.0, 2.0, 3.0), max_side=1280)
+    found = det.detect_many([img, img], max_sides=caps)
+    assert sorted(det.widths) == sorted(widths)
+    assert all(iou_matrix(truth, d.boxes).max(axis=1).min() > 0.85 for d in found)  # boxes in frame pixels
+
+
 def test_plan_tiles_cover_the_image_with_overlap():
     tiles = plan_tiles(1000, 600, 3, 2, 0.2)
     assert len(tiles) == 6

@@ -141,3 +141,17 @@ def test_the_descriptor_travels_as_the_config_asks(redis_bus, pipeline, scene_im
     dims = {len(e) for e in m.embeddings if e is not None}
     assert dims == {pipeline.classifier.info.embedding_dim + extra}
     assert all(abs(float(np.linalg.norm(e)) - 1.0) < 1e-2 for e in m.embeddings if e is not None)
+
+
+def test_a_camera_s_own_detector_cap_applies_to_its_frames_alone(redis_bus, pipeline, scene_images):
+    """Camera c caps its frames at 160 px (cameras[].max_side): its faces shrink out of sight, a's do not."""
+    cfg = parse_config({"cameras": [{"id": "a", "url": "rtsp://127.0.0.1:1/a"},
+                                    {"id": "c", "url": "rtsp://127.0.0.1:1/c", "max_side": 160}],
+                        "worker": {"batch_size": 4, "max_wait_ms": 20}}, env={})
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    make_groups(redis_bus, ("a", "c"))
+    for cam in ("a", "c"):
+        redis_bus.add(redis_bus.keys.frames(cam), frame_fields(cam, 0, img))
+    run_worker(cfg, redis_bus, pipeline, lambda w: w.counts["processed"] >= 2)
+    faces = {m.camera: len(m.faces) for m in read_detections(redis_bus)}
+    assert faces["a"] >= 2 and faces["c"] < faces["a"], faces
