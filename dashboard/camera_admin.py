@@ -33,9 +33,12 @@ def _spec(form, stored: dict | None) -> dict:
     spec.update(id=(form.get("id") or "").strip(), name=(form.get("name") or "").strip(),
                 url=(form.get("url") or "").strip() or (stored or {}).get("url", ""),
                 enabled=form.get("enabled") == "on")
-    fps = (form.get("fps") or "").strip()
-    if fps:
-        spec["fps"] = fps
+    for key in ("fps", "max_side"):
+        value = (form.get(key) or "").strip()
+        if value:
+            spec[key] = value
+        elif key == "max_side":
+            spec.pop(key, None)  # empty: the site's detector.max_side
     return {k: v for k, v in spec.items() if v != "" or k == "url"}
 
 

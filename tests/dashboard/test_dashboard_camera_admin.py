@@ -44,9 +44,11 @@ def test_an_admin_adds_edits_disables_and_removes_a_camera(site, monkeypatch):
     page = client.get("/cameras/manage").get_data(as_text=True)
     assert 'data-cam="cam-a"' in page and "hunter2" not in page  # the file's cameras, seeded, redacted
     url = "rtsp://viewer:${DOCK_PW}@10.0.0.7:554/live?token=abc123"
-    resp = client.post("/cameras/manage", data={"id": "dock", "name": "Dock", "url": url, "fps": "2", "enabled": "on"})
+    resp = client.post("/cameras/manage", data={"id": "dock", "name": "Dock", "url": url, "fps": "2", "enabled": "on",
+                                                "max_side": "1920"})
     assert resp.status_code == 302
-    assert _published(bus)["dock"] == {"id": "dock", "name": "Dock", "url": url, "fps": "2", "enabled": True}
+    assert _published(bus)["dock"] == {"id": "dock", "name": "Dock", "url": url, "fps": "2", "enabled": True,
+                                       "max_side": "1920"}
     page = client.get("/cameras/manage").get_data(as_text=True)
     assert 'data-cam="dock"' in page and "abc123" not in page and "DOCK_PW" not in page
 
@@ -57,6 +59,7 @@ def test_an_admin_adds_edits_disables_and_removes_a_camera(site, monkeypatch):
                 data={"editing": "dock", "id": "dock", "name": "Loading dock", "url": "", "fps": "2"})
     dock = _published(bus)["dock"]
     assert dock["url"] == url and dock["enabled"] is False and dock["name"] == "Loading dock"
+    assert "max_side" not in dock  # emptied: the site's cap again
     # the rest of the dashboard follows: the camera's new name on its pages
     assert "Loading dock" in client.get("/cameras").get_data(as_text=True)
 
@@ -70,6 +73,7 @@ def test_an_admin_adds_edits_disables_and_removes_a_camera(site, monkeypatch):
     ({"id": "new", "url": "ftp://10.0.0.9/s"}, "unsupported URL scheme"),
     ({"id": "new", "url": "rtsp://10.0.0.9/s", "fps": "500"}, "fps"),
     ({"id": "new", "url": ""}, "url"),
+    ({"id": "new", "url": "rtsp://10.0.0.9/s", "max_side": "99"}, "max_side"),
 ])
 def test_a_camera_that_would_not_work_is_not_saved(site, form, error):
     client, bus = site
