@@ -98,6 +98,13 @@ function initCameraTest() {
   });
 }
 
+// Forms that undo a site's setup (removing a camera) ask first.
+function initConfirm() {
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (ev) => { if (!window.confirm(form.dataset.confirm)) ev.preventDefault(); });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  initBulk(); initTiles(); initZoneTool(); initPoll(); initWatch(); initCameraTest();
+  initBulk(); initTiles(); initZoneTool(); initPoll(); initWatch(); initCameraTest(); initConfirm();
 });

@@ -44,6 +44,13 @@ def test_an_admin_adds_a_camera_and_tests_its_connection(tab, browser_site, tmp_
 
         page.click("header nav >> text=Cameras")
         page.click("text=Add, edit or remove cameras")
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click('tr[data-cam="dock"] button:has-text("Remove")')  # asked first; "cancel" keeps it
+        page.wait_for_timeout(300)
+        assert asked == ["Remove camera dock? Its reader stops; its violations stay."]
+        assert page.locator('tr[data-cam="dock"]').count() == 1
+        page.once("dialog", lambda d: d.accept())
         page.click('tr[data-cam="dock"] button:has-text("Remove")')
         page.wait_for_selector(".flash.ok")
         assert page.locator('tr[data-cam="dock"]').count() == 0
