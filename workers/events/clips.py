@@ -73,10 +73,10 @@ class ClipPlanner:
 
     def seen(self, camera: str, captured_at: float, faces: tuple[tuple[Box, int | None], ...]) -> None:
         if self.cfg.enabled:
-            log = self.logs.get(camera)
-            if log is None:
-                log = self.logs[camera] = FrameLog(self.cfg.before_s + self.cfg.after_s + LOG_MARGIN_S)
-            log.add(Seen(captured_at, faces))
+            frame_log = self.logs.get(camera)
+            if frame_log is None:
+                frame_log = self.logs[camera] = FrameLog(self.cfg.before_s + self.cfg.after_s + LOG_MARGIN_S)
+            frame_log.add(Seen(captured_at, faces))
 
     def want(self, camera: str, violation_id: str, track_id: int, at: float, now: float) -> None:
         if not self.cfg.enabled:
@@ -90,8 +90,8 @@ class ClipPlanner:
         """The clips to ask for now; `done` each once its request is sent."""
         out = []
         for w in self.wanted:
-            log = self.logs.get(w.camera)
-            clock = log.clock if log else float("-inf")
+            frame_log = self.logs.get(w.camera)
+            clock = frame_log.clock if frame_log else float("-inf")
             if clock >= w.at + self.cfg.after_s or now >= w.ask_by:
                 out.append((w, self.request(w)))
         return out
@@ -100,8 +100,8 @@ class ClipPlanner:
         self.wanted.remove(w)
 
     def request(self, w: Wanted) -> ClipRequest:
-        log = self.logs.get(w.camera)
-        seen = log.between(w.at - self.cfg.before_s, w.at + self.cfg.after_s) if log else []
+        frame_log = self.logs.get(w.camera)
+        seen = frame_log.between(w.at - self.cfg.before_s, w.at + self.cfg.after_s) if frame_log else []
         return ClipRequest(w.camera, w.violation_id, self.shard, tuple(self._frame(s, w.track_id) for s in seen))
 
     def _frame(self, s: Seen, track_id: int) -> ClipFrame:
