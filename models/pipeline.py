@@ -44,8 +44,7 @@ class MaskPipeline:
         (motion gating): None, look at the whole image; [], nothing changed, look nowhere; else
         look only inside those boxes. max_sides[i]: the image's camera's own detector cap, if any."""
         t0 = time.perf_counter()
-        found = self.detector.detect_many(images, regions, max_sides) if max_sides is not None else \
-            self.detector.detect_many(images, regions)
+        found = self.detector.detect_many(images, regions, max_sides)
         if self.min_face_px:
             found = [d.subset(d.widths >= self.min_face_px) for d in found]
         t1 = time.perf_counter()

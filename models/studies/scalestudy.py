@@ -46,7 +46,7 @@ class FusedDetector:
     def __init__(self, detector, fuse: Callable[[np.ndarray, np.ndarray], np.ndarray]):
         self.detector, self.fuse, self.scales = detector, fuse, detector.scales
 
-    def detect_many(self, images, regions=None) -> list[Detections]:  # whole images only
+    def detect_many(self, images, regions=None, max_sides=None) -> list[Detections]:  # whole images, own cap only
         out = []
         for img in images:
             d, looks = self.detector.detect_by_view(img)

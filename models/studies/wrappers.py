@@ -86,7 +86,7 @@ class CachedDetector:
     def __init__(self, detector):
         self.detector, self.seen = detector, {}
 
-    def detect_many(self, images, regions=None):  # whole images only: regions are not used here
+    def detect_many(self, images, regions=None, max_sides=None):  # whole images at the detector's cap only
         keys = [hashlib.sha1(img.tobytes()).hexdigest() for img in images]
         todo = [i for i, k in enumerate(keys) if k not in self.seen]
         for i, d in zip(todo, self.detector.detect_many([images[i] for i in todo]) if todo else [], strict=True):
