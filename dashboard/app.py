@@ -169,7 +169,7 @@ def create_app(config: Config, *, bus=None, engine: Engine | None = None,
 def _follow_cameras() -> None:
     """The site's cameras as published at runtime (maskwatch.camera_set), looked at once a second."""
     st = state()
-    if st.watch is not None and st.poll() and st.watch.poll():
+    if st.watch is not None and st.watch.poll():
         st.config = st.config.with_cameras(st.watch.cameras)
 
 

@@ -62,7 +62,7 @@ def _publish() -> None:
     with st.sessions() as s:
         version, specs = table.current(s)
     camera_set.publish(st.bus, version, specs)
-    if st.watch is not None and st.watch.poll():  # this process at once; the others within a second
+    if st.watch is not None and st.watch.poll(now=True):  # this process at once; the others within a second
         st.config = st.config.with_cameras(st.watch.cameras)
 
 

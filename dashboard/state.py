@@ -5,14 +5,13 @@ apps side by side with different databases and buses.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.config import Config
-from maskwatch.service import Every
 from maskwatch.storage.snapshots import SnapshotStore
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ class State:
     limiter: LoginLimiter
     registry: CollectorRegistry
     watch: Any | None = None      # maskwatch.camera_set.CameraWatch: the cameras at runtime
-    poll: Any = field(default_factory=lambda: Every(1.0))
 
     @property
     def camera_ids(self) -> list[str]:

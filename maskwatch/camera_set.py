@@ -7,8 +7,9 @@ shard 0 when it starts and once a minute (so a Redis that lost its data is fille
 entries keep their ${ENV} placeholders: each service fills them from its own environment, so a
 camera's password lives only where the camera is read, and never in the database or on the bus.
 
-`CameraWatch.poll` costs one GET a second; it hands back a new list only when the version moved,
-and `diff` says which cameras changed, so a service restarts those alone.
+`CameraWatch.poll` reads the bus at most once a POLL_S (one GET), however often a service loop
+calls it; it hands back a change only when the version moved, and `diff` says which cameras
+changed, so a service restarts those alone.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from maskwatch.config import CameraConfig, Config, ConfigError, parse_camera
 from maskwatch.errors import BusError
+from maskwatch.service import Every
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
@@ -83,14 +85,18 @@ def diff(before: list[CameraConfig], after: list[CameraConfig]) -> Diff:
 class CameraWatch:
     """A service's view of the camera list: the config file's until a list is published."""
 
-    def __init__(self, config: Config, bus, env: dict[str, str] | None = None):
+    def __init__(self, config: Config, bus, env: dict[str, str] | None = None, every_s: float = POLL_S):
         self.config, self.bus = config, bus
         self.env = dict(os.environ) if env is None else env
         self.cameras: list[CameraConfig] = list(config.cameras)
         self.version = -1
+        self._due = Every(every_s)
 
-    def poll(self) -> Diff | None:
-        """The change since the last poll, when the published list moved; None otherwise."""
+    def poll(self, now: bool = False) -> Diff | None:
+        """The change since the last look, when the published list moved; None otherwise (and
+        between looks: at most one a POLL_S, or at once with `now`)."""
+        if not (self._due() or now):
+            return None
         try:
             got = read(self.bus)
         except BusError as e:  # the bus's own outage handling reports it: keep the cameras as they are

@@ -21,7 +21,7 @@ import numpy as np
 from maskwatch.annotate import incorrect_flags, label, verdicts
 from maskwatch.backoff import Backoff
 from maskwatch.bus import Bus, Entry
-from maskwatch.camera_set import POLL_S, CameraWatch
+from maskwatch.camera_set import CameraWatch
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
 from maskwatch.models.appearance import with_clothing
@@ -60,7 +60,6 @@ class Worker:
         self.model_version = model_version
         self.watch = CameraWatch(config, bus)  # the site's cameras at runtime (maskwatch.camera_set)
         self._cameras(config.cameras)
-        self._poll = Every(POLL_S)
         self.counts: Counter[str] = Counter()
         self.latest: dict[str, float] = {}
         self.stage_ms: Counter[str] = Counter()
@@ -109,7 +108,7 @@ class Worker:
 
     def _follow_cameras(self) -> bool:
         """Take up the site's camera list when it changed; True when there are new streams to join."""
-        if not self._poll() or not self.watch.poll():
+        if not self.watch.poll():
             return False
         before = set(self.streams)
         self._cameras(self.watch.cameras)

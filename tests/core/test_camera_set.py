@@ -31,7 +31,7 @@ def test_the_diff_names_only_the_cameras_that_changed(before, after, added, remo
 
 def test_a_service_follows_the_published_list(redis_bus, caplog):
     cfg = parse_config({"cameras": [GATE]}, env=ENV)
-    watch = CameraWatch(cfg, redis_bus, env=ENV)
+    watch = CameraWatch(cfg, redis_bus, env=ENV, every_s=0)  # every call looks
     assert watch.poll() is None and [c.id for c in watch.cameras] == ["gate"]  # nothing published: the file's
     camera_set.publish(redis_bus, 3, [GATE, YARD])
     change = watch.poll()
@@ -47,3 +47,12 @@ def test_a_service_follows_the_published_list(redis_bus, caplog):
 
     redis_bus.put_blob(redis_bus.keys.cameras(), b"{not json")
     assert watch.poll() is None and [c.id for c in watch.cameras] == ["gate", "yard"]
+
+
+def test_a_service_loop_reads_the_list_at_most_once_a_poll_period(redis_bus):
+    cfg = parse_config({"cameras": [GATE]}, env=ENV)
+    watch = CameraWatch(cfg, redis_bus, env=ENV, every_s=60)
+    assert watch.poll() is None  # the first look: nothing published
+    camera_set.publish(redis_bus, 1, [GATE, YARD])
+    assert watch.poll() is None and len(watch.cameras) == 1  # not due again for a minute
+    assert [c.id for c in watch.poll(now=True).added] == ["yard"]  # asked at once (the dashboard's own edit)

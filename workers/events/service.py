@@ -28,12 +28,11 @@ from collections import Counter
 from sqlalchemy.orm import Session, sessionmaker
 
 from maskwatch.bus import Bus, Entry
-from maskwatch.camera_set import POLL_S, CameraWatch
+from maskwatch.camera_set import CameraWatch
 from maskwatch.config import Config
 from maskwatch.errors import BusError, NoGroup
 from maskwatch.geometry import clamp_box
 from maskwatch.policy import required
-from maskwatch.service import Every
 from maskwatch.shards import Shard
 from maskwatch.status import EventsStatusRecord
 from maskwatch.storage.snapshots import SnapshotStore
@@ -85,7 +84,6 @@ class EventsService:
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
         self.watch = CameraWatch(config, bus)  # the site's cameras at runtime (maskwatch.camera_set)
-        self._poll = Every(POLL_S)
         self._cameras(config.cameras)
         self.exchange = ClipExchange(self.clips, bus, self.clip_stream, GROUP, name, self.store.keep_clip,
                                      self._counts)
@@ -175,7 +173,7 @@ class EventsService:
         self._policies = {c.id: c.policy for c in cameras if c.policy is not None}
 
     def _follow_cameras(self) -> None:
-        if self._poll() and self.watch.poll():
+        if self.watch.poll():
             self._cameras(self.watch.cameras)
 
     def _block_ms(self) -> int | None:
