@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import select
 
 from maskwatch.dashboard.state import state
-from maskwatch.report_files import Period, rows, to_csv, to_pdf
+from maskwatch.report_files import Period, file_stem, rows, title_of, to_csv, to_pdf
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.tables import ReportRun
 
@@ -46,8 +46,7 @@ def download(name: str, start: int, kind: str):
             abort(404, "that period's report was not sent")
         period = Period.of(begin, report.every, st.config.zone)
         table = rows(s, report.cameras, period, {c.id: c.label for c in st.config.cameras})
-    title = f"{st.config.site}: mask compliance, {period.label}"
-    stem = f"maskwatch-{name}-{period.start.date().isoformat()}"
-    body, mimetype = (to_csv(table), "text/csv") if kind == "csv" else (to_pdf(title, table), "application/pdf")
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{stem}.{kind}"',
-                                                      "Cache-Control": "no-store"})
+    body, mimetype = (to_csv(table), "text/csv") if kind == "csv" else \
+        (to_pdf(title_of(st.config.site, period), table), "application/pdf")
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{file_stem(name, period)}.{kind}"', "Cache-Control": "no-store"})

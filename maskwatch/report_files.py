@@ -37,6 +37,15 @@ class Period:
         return cls(local, dt.datetime.combine(end_day, dt.time(), zone))
 
 
+def title_of(site: str, period: Period) -> str:
+    return f"{site}: mask compliance, {period.label}"
+
+
+def file_stem(name: str, period: Period) -> str:
+    """The files' name without its suffix, the same in the e-mail and on the Reports page."""
+    return f"maskwatch-{name}-{period.start.date().isoformat()}"
+
+
 def rows(session: Session, cameras: list[str], period: Period, labels: dict[str, str]) -> list[list]:
     """`cameras`: the report's (empty: every camera of `labels`)."""
     seconds = (period.end - period.start).total_seconds()

@@ -1,4 +1,5 @@
-"""Scheduled compliance reports by e-mail (reports.schedule, through reports.smtp).
+"""Scheduled compliance reports (reports.schedule): by e-mail through reports.smtp, and to the
+alert sinks that take reports.
 
 Each report covers a whole period of the site's time zone (a day, or a week from Monday) and is
 sent the day after it ends, at `at`: per camera the people judged, the violations, the compliance
@@ -16,12 +17,14 @@ import ssl
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from maskwatch.report_files import Period, rows, to_csv, to_pdf
+from maskwatch.report_files import Period, file_stem, rows, title_of, to_csv, to_pdf
 from maskwatch.reports_config import ReportConfig, SmtpConfig
 from maskwatch.storage.tables import ReportRun
 from maskwatch.wire import alert
 
 log = logging.getLogger(__name__)
+
+
 class ReportError(Exception):
     """A report the SMTP server did not take; the text names the server's answer, never a password."""
 
@@ -42,10 +45,6 @@ def due_period(report: ReportConfig, now: dt.datetime, zone: ZoneInfo) -> Period
     return Period(dt.datetime.combine(start_day, dt.time(), zone), dt.datetime.combine(end_day, dt.time(), zone))
 
 
-def title_of(site: str, period: Period) -> str:
-    return f"{site}: mask compliance, {period.label}"
-
-
 def message(site: str, report: ReportConfig, period: Period, table: list[list], sender: str) -> EmailMessage:
     msg = EmailMessage()
     title = title_of(site, period)
@@ -53,7 +52,7 @@ def message(site: str, report: ReportConfig, period: Period, table: list[list], 
     lines = [f"{r[1]}: {r[4]} of {r[2]} people judged, {r[3]} violations, watched {r[6]}" for r in table]
     msg.set_content(f"{title}\n\n" + "\n".join(lines) + "\n\nCompliance counts people the cameras saw well enough "
                     "to judge, while they were watched.\n")
-    stem = f"maskwatch-{report.name}-{period.start.date().isoformat()}"
+    stem = file_stem(report.name, period)
     if "csv" in report.attach:
         msg.add_attachment(to_csv(table), maintype="text", subtype="csv", filename=f"{stem}.csv")
     if "pdf" in report.attach:
