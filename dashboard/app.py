@@ -26,6 +26,7 @@ from maskwatch.dashboard.metrics import make_registry
 from maskwatch.dashboard.params import parse_time
 from maskwatch.dashboard.state import EXTENSION, State, state
 from maskwatch.storage.db import make_engine, session_factory
+from maskwatch.storage.prune import GB
 from maskwatch.storage.queries import as_utc
 from maskwatch.storage.snapshots import SnapshotStore
 
@@ -106,7 +107,7 @@ def _filters(app: Flask, config: Config) -> None:
 
     @app.template_filter("gb")
     def gb(n) -> str:
-        return f"{n / 1024 ** 3:.2f} GB" if n >= 1024 ** 3 / 100 else f"{n / 1024 ** 2:.1f} MB"
+        return f"{n / GB:.2f} GB" if n >= GB / 100 else f"{n / 1024 ** 2:.1f} MB"
 
     @app.template_filter("ago")
     def ago(epoch: float | None) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 from maskwatch.config import Config
 from maskwatch.errors import BusError
 from maskwatch.status import RetentionStatusRecord
+from maskwatch.storage.prune import GB
 
 log = logging.getLogger(__name__)
-GB = 1024 ** 3
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,6 @@ class RetentionStatusRecord(FlatRecord):
     by_age_total: int = 0
     for_space_total: int = 0
     folder_bytes: int = 0
-    disk_free_bytes: int = 0
 
 
 # a worker's per-camera counters are stored as "KIND:CAMERA" fields of its hash

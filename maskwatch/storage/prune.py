@@ -149,6 +149,12 @@ def prune_space(sessions: sessionmaker[Session], snapshots: SnapshotStore, max_g
     """Delete the oldest violations and their files while the snapshot folder holds more than
     `max_gb` (None: no cap) or its disk has less than `min_free_gb` free; the number deleted.
     `disk_free(root)`: free bytes on root's disk (default: shutil.disk_usage)."""
+    return _prune_space(sessions, snapshots, max_gb, min_free_gb, disk_free)[0]
+
+
+def _prune_space(sessions: sessionmaker[Session], snapshots: SnapshotStore, max_gb: float | None,
+                 min_free_gb: float, disk_free: Callable[[Path], int] | None = None) -> tuple[int, int]:
+    """prune_space's work: (the number deleted, the snapshot folder's bytes after it)."""
     free_of = disk_free or (lambda root: shutil.disk_usage(root).free)
     snapshots.root.mkdir(parents=True, exist_ok=True)
     used, free = folder_bytes(snapshots.root), free_of(snapshots.root)
@@ -174,24 +180,24 @@ def prune_space(sessions: sessionmaker[Session], snapshots: SnapshotStore, max_g
     if free < min_free_gb * GB:
         log.error("prune: only %.2f GB free on the snapshot disk and no snapshot left to delete: free some "
                   "space (retention.min_free_gb %g)", free / GB, min_free_gb)
-    return total
+    return total, used
 
 
 @dataclass(frozen=True)
 class Pruned:
-    """One retention run: what it deleted, and the room left after it (shown on the cameras page
-    and in /metrics)."""
+    """One retention run: what it deleted, and the snapshot folder's size after it (shown on the
+    cameras page and in /metrics beside the disk's free space, which the dashboard measures itself)."""
     at: float              # epoch seconds
     by_age: int            # violations older than retention.days (confirmed_days)
     for_space: int         # the oldest, for retention.max_gb or retention.min_free_gb
     folder_bytes: int      # the snapshot folder after the run
-    disk_free_bytes: int   # free on its disk after the run
 
 
 def prune_once(sessions: sessionmaker[Session], snapshots: SnapshotStore, retention: RetentionConfig) -> Pruned:
     by_age = prune(sessions, snapshots, retention.days, confirmed_days=retention.confirmed_days)
-    for_space = prune_space(sessions, snapshots, retention.max_gb, retention.min_free_gb)
-    return Pruned(time.time(), by_age, for_space, folder_bytes(snapshots.root), shutil.disk_usage(snapshots.root).free)
+    # the folder is walked once a run, by the space check: its size after it is what is shown
+    for_space, used = _prune_space(sessions, snapshots, retention.max_gb, retention.min_free_gb)
+    return Pruned(time.time(), by_age, for_space, used)
 
 
 def prune_forever(sessions: sessionmaker[Session], snapshots: SnapshotStore, retention: RetentionConfig,

@@ -18,6 +18,6 @@ def report_retention(bus, pruned: Pruned) -> None:
         bus.put_hash(key, RetentionStatusRecord(
             run_at=round(pruned.at, 3), by_age=pruned.by_age, for_space=pruned.for_space,
             by_age_total=before.by_age_total + pruned.by_age, for_space_total=before.for_space_total + pruned.for_space,
-            folder_bytes=pruned.folder_bytes, disk_free_bytes=pruned.disk_free_bytes).to_hash())
+            folder_bytes=pruned.folder_bytes).to_hash())
     except BusError as e:  # shown next run: the pruning itself is done
         log.warning("prune: the run's numbers not published (%s)", type(e).__name__)

@@ -264,8 +264,8 @@ def test_the_snapshot_disk_and_what_retention_deleted_are_shown(env, client, tmp
 
     bus = env[3]
     assert "has not run yet" in client.get("/cameras").get_data(as_text=True)
-    report_retention(bus, Pruned(time.time() - 700, 12, 0, 5 * 2 ** 20, 9 * 2 ** 30))
-    report_retention(bus, Pruned(time.time() - 100, 3, 2, 4 * 2 ** 20, 8 * 2 ** 30))
+    report_retention(bus, Pruned(time.time() - 700, 12, 0, 5 * 2 ** 20))
+    report_retention(bus, Pruned(time.time() - 100, 3, 2, 4 * 2 ** 20))
     (env[2].snapshots.dir).mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(env[2].snapshots.dir).free
     html = client.get("/cameras").get_data(as_text=True)

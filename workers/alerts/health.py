@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from maskwatch.alerts_config import HealthConfig
 from maskwatch.status import CameraStatusRecord
+from maskwatch.storage.prune import GB
 
 CLOSE_AFTER_S = 5.0
 SITE = "(site)"  # the camera id of an incident of the whole site: no camera id has brackets
@@ -116,8 +117,7 @@ class DiskHealth:
         self.open = _Open(incident_id, started_at)
 
     def observe(self, free: int, now: float) -> Change | None:
-        gb = 1024 ** 3
-        detail = f"{free / gb:.2f} GB free on the snapshot disk (warning below {self.warn_bytes / gb:g} GB)"
+        detail = f"{free / GB:.2f} GB free on the snapshot disk (warning below {self.warn_bytes / GB:g} GB)"
         if free < self.warn_bytes and self.open is None:
             self.open = _Open(incident_id(SITE, "disk", now), now)
             return Change(SITE, "disk", True, self.open.incident_id, now, now, detail)

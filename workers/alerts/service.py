@@ -26,6 +26,7 @@ from maskwatch.errors import BusError
 from maskwatch.status import CameraStatusRecord
 from maskwatch.storage import cameras as camera_table
 from maskwatch.storage import outbox
+from maskwatch.storage.prune import GB
 from maskwatch.storage.queries import as_utc, compliance
 from maskwatch.storage.tables import utc
 from maskwatch.workers.alerts import homeassistant, reports
@@ -58,7 +59,7 @@ class AlertsService:
             if hc.enabled else {}
         self.watch = CameraWatch(config, bus)
         self._cameras_due = 0.0
-        warn = int(config.retention.warn_free_gb * 1024 ** 3)
+        warn = int(config.retention.warn_free_gb * GB)
         self.disk = DiskHealth(warn) if warn > 0 else None
         self._disk_due = 0.0
         self.waiting: list[Change] = []   # incident changes not committed yet
