@@ -218,9 +218,8 @@ class Config(Strict):
     @model_validator(mode="after")
     def _policies(self):
         for cam in self.cameras:
-            if cam.policy and cam.policy.schedule is not None and cam.policy.schedule not in self.schedules:
-                raise ValueError(f"camera {cam.id!r}: policy.schedule {cam.policy.schedule!r} is not in schedules "
-                                 f"({', '.join(self.schedules) or 'none defined'})")
+            if (problem := unknown_schedule(cam, self.schedules)) is not None:
+                raise ValueError(f"camera {cam.id!r}: {problem}")
         ids = {c.id for c in self.cameras}
         for sink in self.alerts.sinks:
             unknown = sorted(set(sink.cameras) - ids)
@@ -281,9 +280,16 @@ def parse_camera(raw: Any, env: dict[str, str], schedules: dict | None = None) -
     except ValidationError as e:
         raise ConfigError(f"{where}: " + "; ".join(_describe(err, {}) for err in e.errors(include_url=False))) \
             from None
-    if cam.policy and cam.policy.schedule is not None and cam.policy.schedule not in (schedules or {}):
-        raise ConfigError(f"{where}: policy.schedule {cam.policy.schedule!r} is not in schedules")
+    if (problem := unknown_schedule(cam, schedules or {})) is not None:
+        raise ConfigError(f"{where}: {problem}")
     return cam
+
+
+def unknown_schedule(cam: CameraConfig, schedules: dict) -> str | None:
+    """What is wrong with a camera's policy.schedule, when it names none of the site's schedules."""
+    if cam.policy and cam.policy.schedule is not None and cam.policy.schedule not in schedules:
+        return f"policy.schedule {cam.policy.schedule!r} is not in schedules ({', '.join(schedules) or 'none defined'})"
+    return None
 
 
 def expand_env(value: Any, env: dict[str, str], where: str = "") -> Any:
