@@ -6,9 +6,9 @@ the classifier's pass, in `e8:<i>` (int8, the vector times 127, rounded: half th
 at a cosine error under 1e-3) with `emb:<i>` left empty; both empty when the face was not
 classified or the model has none. Entries from before `e8` carry the vector in `emb:<i>`
 (little-endian float16) and are read as ever; a reader from before `e8` sees no embedding in a new
-entry (it tracks by motion alone) rather than a wrong one. The full frame travels in `frame` only when some face looks
-like a violation, and then at most every worker.evidence_interval_s a camera unless a new one
-does (events needs it for the snapshot).
+entry (it tracks by motion alone) rather than a wrong one. The full frame travels in `frame` only
+when some face looks like a violation, and then at most every worker.evidence_interval_s a camera
+unless a new one does (events needs it for the snapshot).
 
 Version 2 added the embeddings; a face's `p_incorrect` (three-verdict models) was added within
 version 2, read as 0 where absent. A version 1 entry is refused with a WireError naming both versions:
