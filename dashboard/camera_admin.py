@@ -69,7 +69,6 @@ def _publish() -> None:
 def _rows() -> list:
     with state().sessions.begin() as s:
         table.seed(s, state().config.raw_cameras)  # idempotent: the file's cameras are listed from the start
-    with state().sessions() as s:
         rows = [(r.id, dict(r.spec), r.updated_by, r.updated_at) for r in table.listing(s)]
     return [{"id": i, "spec": spec, "url": redact_url(spec.get("url", "")), "by": by, "at": at}
             for i, spec, by, at in rows]
