@@ -47,6 +47,7 @@ from maskwatch.storage import repo
 from maskwatch.storage.db import make_engine, session_factory, upgrade
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.tables import CameraHour, ReviewStatus, Violation
+from maskwatch.wire import clip_requests
 from maskwatch.wire.detections import encode
 from maskwatch.workers.events import GROUP, EventsService, FrameInfo, render_frame, violation_id
 from maskwatch.workers.tracker import Sighting
@@ -157,6 +158,13 @@ def test_crash_and_replay_store_every_violation_exactly_once(bus, tmp_path):
             last = crashed.last_seen.replace(tzinfo=dt.UTC) if crashed.last_seen.tzinfo is None else crashed.last_seen
             assert last.timestamp() == pytest.approx(feed.episodes[2][1] - 1 / FPS, abs=1e-3)
             assert crashed.sightings == 12  # every sighting of the episode once, none replayed twice
+            # the clips asked of ingest: a kill may cost a clip, never a violation, and the replay asks
+            # for none twice and for nothing that is not a stored violation
+            asked = [clip_requests.decode(f).violation_id for _, f in bus.r.xrange(bus.keys.clip_requests(CAM))]
+            assert len(asked) == len(set(asked)) and set(asked) <= {v.id for v in found}, asked
+            # the restarted process asks for the clips of the violations it found (the one in progress at
+            # the kill: whether its note was sent before the kill depends on the moment)
+            assert {3, 4, 5} <= {feed.episode_of(v) for v in found if v.id in asked}, asked
     except AssertionError:
         print(log_path.read_text())
         raise
