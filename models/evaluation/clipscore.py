@@ -67,13 +67,18 @@ class Score:
 def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     """The person a violation is about: the best face-box IoU (boxes of faces, the person clips), or,
     where the truth boxes whole people (real footage, MOTChallenge), the smallest person whose box's
-    upper half holds the face's centre."""
+    upper half holds the face's centre, each person where they were nearest the evidence's moment
+    (not anywhere within the slack: on a moving camera a second moves everyone, and a face would be
+    given to whoever stood there a second before)."""
     fps = truth["fps"]
     lo, hi = (v.first_s, v.last_s) if v.evidence_s is None else (v.evidence_s, v.evidence_s)
-    near = {p["id"]: [box for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
+    near = {p["id"]: [(frame, box) for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
             for p in truth["persons"]}
     if truth.get("boxes_are", "face") == "person":
-        return holding(v.box, near)
+        at = (lambda f: abs(f / fps - v.evidence_s)) if v.evidence_s is not None else None
+        return holding(v.box, {pid: [min(rows, key=lambda r: at(r[0]))[1]] if at and rows else [b for _, b in rows]
+                               for pid, rows in near.items()})
+    near = {pid: [b for _, b in rows] for pid, rows in near.items()}
     best, best_iou = None, IOU
     for pid, boxes in near.items():
         if boxes:

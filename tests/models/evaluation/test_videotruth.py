@@ -124,3 +124,20 @@ def test_the_repositorys_own_labels_hold_what_the_docs_say(stem, people, violato
     persons = truth["persons"]
     assert (len(persons), sum(p["violator"] for p in persons), sum(p["masked"] for p in persons),
             sum(p["optional"] for p in persons)) == (people, violators, masked, optional)
+
+
+# a moving camera: person 1 (90 px wide) sweeps across the picture at 100 px/s, person 2 (masked) stays at x 200
+GT_SWEEP = "1,1,0,100,90,300,1,1,1\n50,1,490,100,90,300,1,1,1\n1,2,200,100,100,300,1,1,1\n50,2,200,100,100,300,1,1,1\n"
+ATTRIBUTES_SWEEP = "first_frame,last_frame,id,face,mask\n1,50,1,visible,none\n1,50,2,visible,worn\n"
+
+
+@pytest.mark.parametrize("reported, found, on_masked", [
+    ([face(130, 1.0)], 1, 0),   # on person 1 where person 1 was at that moment
+    ([face(230, 1.0)], 0, 1),   # on person 2: that person 1 stood there a second later does not make it theirs
+])
+def test_a_face_belongs_to_who_was_there_at_its_moment(tmp_path, reported, found, on_masked):
+    (tmp_path / "sweep.gt.txt").write_text(GT_SWEEP)
+    (tmp_path / "sweep.attributes.csv").write_text(ATTRIBUTES_SWEEP)
+    (tmp_path / "sweep.seqinfo.ini").write_text(f"[Sequence]\nframeRate={FPS:g}\n")
+    s = score(load_truth("sweep", tmp_path, tmp_path), reported)
+    assert (s.found, s.on_masked) == (found, on_masked)
