@@ -31,6 +31,7 @@ import cv2
 from maskwatch.backoff import backoff_delay
 from maskwatch.camera_source import configure_ffmpeg, kind_of, open_capture, probe_target, reachable
 from maskwatch.config import CameraConfig, IngestConfig
+from maskwatch.ingest.camera_motion import CameraPose
 from maskwatch.ingest.motion import MotionGate
 from maskwatch.ingest.native import NativeLog
 from maskwatch.wire.frames import FrameMsg
@@ -93,6 +94,7 @@ class Capture:
         self.picture: Picture | None = None
         # where each frame changed (ingest.motion), so that workers detect only there
         self.gate = MotionGate(cfg.motion) if cfg.motion.enabled else None
+        self.pose = CameraPose(cfg.camera_motion)  # how the camera itself moves (ingest.camera_motion)
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -102,6 +104,7 @@ class Capture:
                 fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
                 if self.gate:
                     self.gate = MotionGate(self.cfg.motion)  # a reopened camera starts with a full frame
+                self.pose = CameraPose(self.cfg.camera_motion)  # ... and a new pose epoch
                 self._emit(Opened(fps))
                 if self._read_loop(cap, fps):
                     self._emit(Ended())
@@ -183,13 +186,14 @@ class Capture:
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         self._look(gray, captured)
         regions = self.gate.regions(gray, time.monotonic()) if self.gate else None
+        pose = self.pose.update(gray)
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.cam.jpeg_quality])
         if not ok:
             return
         self.seq += 1
         try:
             self.out.put_nowait(FrameMsg(self.cam.id, self.seq, captured, w, h, buf.tobytes(),
-                                         tuple(regions) if regions is not None else None))
+                                         tuple(regions) if regions is not None else None, pose))
         except queue.Full:
             self.dropped_queue += 1
 

@@ -105,6 +105,10 @@ class IngestConfig(Strict):
     status_interval_s: float = Field(1.0, gt=0, le=60)
     loop_files: bool = Field(True, description="restart file sources at their end (demo clips)")
     motion: MotionConfig = Field(default_factory=MotionConfig)
+    camera_motion: Literal["auto", "always", "off"] = Field(
+        "auto", description="estimate how each camera moves (hand-held, PTZ, swaying), so that a panning "
+                            "camera does not split people into several violations; auto: a still camera is "
+                            "looked at every 2 s only")
 
 
 class RedisConfig(Strict):

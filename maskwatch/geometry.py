@@ -1,5 +1,6 @@
 """The one box geometry of the project: boxes are [x1, y1, x2, y2] in pixels of the image they
-were found in. IoU (one pair, or every pair of two sets), clamping to an image, widths."""
+were found in. IoU (one pair, or every pair of two sets), clamping to an image, widths, and boxes
+moved with a camera (a 2x3 similarity transform from one frame's pixels to the next's)."""
 from __future__ import annotations
 
 import numpy as np
@@ -56,3 +57,29 @@ def box_width(box) -> int:
         return max(0, round(float(box[2]) - float(box[0])))
     except (TypeError, ValueError, IndexError):
         return 0
+
+
+def moved_point(m, x: float, y: float) -> tuple[float, float]:
+    """A point under a 2x3 transform `m` (nested sequences or an array)."""
+    return (m[0][0] * x + m[0][1] * y + m[0][2], m[1][0] * x + m[1][1] * y + m[1][2])
+
+
+def moved_box(m, box) -> Box:
+    """A box under a 2x3 similarity transform: its corners mapped, kept axis-aligned."""
+    (a, b), (c, d) = moved_point(m, box[0], box[1]), moved_point(m, box[2], box[3])
+    return min(a, c), min(b, d), max(a, c), max(b, d)
+
+
+def then(a, b) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The 2x3 transform that applies `a`, then `b`."""
+    tx, ty = moved_point(b, a[0][2], a[1][2])
+    return ((b[0][0] * a[0][0] + b[0][1] * a[1][0], b[0][0] * a[0][1] + b[0][1] * a[1][1], tx),
+            (b[1][0] * a[0][0] + b[1][1] * a[1][0], b[1][0] * a[0][1] + b[1][1] * a[1][1], ty))
+
+
+def inverse(m) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The 2x3 transform that undoes `m` (which must not squash the plane flat)."""
+    a, b, c, d = m[0][0], m[0][1], m[1][0], m[1][1]
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return ((ia, ib, -(ia * m[0][2] + ib * m[1][2])), (ic, id_, -(ic * m[0][2] + id_ * m[1][2])))

@@ -4,7 +4,8 @@
   code imports a bare `models`, `workers`, `ingest`, `dashboard` or `demo`;
 - import direction: the core (maskwatch/) imports only itself; ingest and dashboard the core;
   workers the core and the serving models; models/ in rooms: serving <- evaluation <- training <-
-  studies; only the composition root (maskwatch/cli.py, maskwatch/builders.py, maskwatch/commands/)
+  studies, which may also replay the services' parts (the tracker, ingest's motion estimate) on
+  recorded footage; only the composition root (maskwatch/cli.py, maskwatch/builders.py, maskwatch/commands/)
   imports across, and never a study: nothing outside models/studies/ imports one;
 - no import loops between modules;
 - heavy runtimes (TensorFlow, Keras, ONNX Runtime, LiteRT, PyTorch) only under models/; redis only
@@ -32,7 +33,7 @@ ALLOWED = {
     "serving": {"core", "serving"},
     "evaluation": {"core", "serving", "evaluation"},
     "training": {"core", "serving", "evaluation", "training"},
-    "studies": {"core", "serving", "evaluation", "training", "studies"},
+    "studies": {"core", "ingest", "workers", "serving", "evaluation", "training", "studies"},
     "root": {"core", "ingest", "dashboard", "workers", "serving", "evaluation", "training", "root"},
 }
 HEAVY = {"tensorflow", "keras", "onnxruntime", "ai_edge_litert", "torch"}

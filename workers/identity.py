@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maskwatch.geometry import moved_box
+
 Box = tuple[float, float, float, float]
 EXEMPLARS = 4            # embeddings kept per identity: a few poses, bounded memory
 TRAIL = 24               # (time, box) points kept per identity, to tell a replay from a second person
@@ -145,6 +147,12 @@ class Identity:
         sims = [float(x @ e) for x in self.exemplars]
         if max(sims) < 0.97:
             self.exemplars[int(np.argmax(sims))] = e
+
+    def warp(self, m) -> None:
+        """The camera moved by `m` (2x3, the last frame's pixels to the next's): where this person
+        was seen moves with the picture."""
+        self.box = moved_box(m, self.box)
+        self.trail = [(t, moved_box(m, b)) for t, b in self.trail]
 
     def to_record(self) -> dict:
         return {"first": self.first_seen, "last": self.last_seen, "box": list(self.box),

@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass, field
 
 from maskwatch.events_config import EventsConfig
-from maskwatch.geometry import Box, iou
+from maskwatch.geometry import Box, iou, moved_box
 from maskwatch.workers.identity import Identity, Registry, center_spacing
 from maskwatch.workers.track import Sighting, State, Track
 
@@ -98,6 +98,15 @@ class Tracker:
         step = Step()
         self._expire(step, max(self.clock, now))
         return step
+
+    def warp(self, m) -> None:
+        """The camera moved by `m` (2x3, from the pixels of the frame before the next update's to
+        its own): every place remembered moves with the picture (camera-motion compensation)."""
+        for tr in self.tracks:
+            tr.warp(m)
+        for ident in self.identities.identities:
+            ident.warp(m)
+        self.pictures = [moved_box(m, b) for b in self.pictures]
 
     def seed(self, violators: list[Identity]) -> None:
         """Restore violators from before a restart, so people still in view are not reported again."""

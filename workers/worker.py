@@ -277,6 +277,7 @@ class Worker:
             worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
             threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops, embeddings=embs,
             frame_jpeg=f.msg.jpeg if self._evidence.send(f.msg.camera, det.boxes[candidate], done) else None,
+            pose=f.msg.pose,
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})
 

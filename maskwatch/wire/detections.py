@@ -10,6 +10,10 @@ entry (it tracks by motion alone) rather than a wrong one. The full frame travel
 when some face looks like a violation, and then at most every worker.evidence_interval_s a camera
 unless a new one does (events needs it for the snapshot).
 
+`pz` (optional, added within version 2; older readers ignore it) is the camera's pose when its frame
+was read (maskwatch.wire.pose), as ingest sent it: the events service compensates the camera's own
+motion with it.
+
 Version 2 added the embeddings; a face's `p_incorrect` (three-verdict models) was added within
 version 2, read as 0 where absent. A version 1 entry is refused with a WireError naming both versions:
 entries left in a stream across an upgrade are counted and skipped, never half-read.
@@ -26,6 +30,7 @@ import numpy as np
 
 from maskwatch.rule import verdict
 from maskwatch.wire import WireError, check_version, field
+from maskwatch.wire.pose import Pose
 
 VERSION = 2
 KIND = "detections"
@@ -59,6 +64,7 @@ class DetectionMsg:
     embeddings: list[np.ndarray | None] = dc_field(default_factory=list)  # per face; [] for none at all
     frame_jpeg: bytes | None = None
     timings_ms: dict[str, float] = dc_field(default_factory=dict)
+    pose: Pose | None = None
 
     def is_violation(self, f: Face) -> bool:
         return f.p_no_mask >= self.threshold and f.score >= self.min_face_score
@@ -76,9 +82,11 @@ def encode(m: DetectionMsg) -> dict[bytes, bytes]:
         raise WireError(f"{KIND}: {len(m.faces)} faces but {len(m.crops)} crops")
     if m.embeddings and len(m.embeddings) != len(m.faces):
         raise WireError(f"{KIND}: {len(m.faces)} faces but {len(m.embeddings)} embeddings")
-    meta = {k: v for k, v in asdict(m).items() if k not in ("crops", "frame_jpeg", "embeddings")}
+    meta = {k: v for k, v in asdict(m).items() if k not in ("crops", "frame_jpeg", "embeddings", "pose")}
     out = {b"v": str(VERSION).encode(), b"meta": json.dumps(meta, separators=(",", ":")).encode(),
            b"frame": m.frame_jpeg or b""}
+    if m.pose is not None:
+        out[b"pz"] = m.pose.encode()
     for i, crop in enumerate(m.crops):
         out[f"crop:{i}".encode()] = crop
     for i, emb in enumerate(m.embeddings or [None] * len(m.faces)):
@@ -124,8 +132,9 @@ def decode(fields: dict[bytes, bytes]) -> DetectionMsg:
                       _share(f.get("p_incorrect", 0.0))) for f in meta.pop("faces")]
         crops = [field(fields, f"crop:{i}".encode(), KIND) for i in range(len(faces))]
         embs = [_embedding(fields, i) for i in range(len(faces))]
+        pose = Pose.decode(fields[b"pz"], KIND) if fields.get(b"pz") else None
         return DetectionMsg(faces=faces, crops=crops, embeddings=embs, frame_jpeg=fields.get(b"frame") or None,
-                            **meta)
+                            pose=pose, **meta)
     except WireError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as e:

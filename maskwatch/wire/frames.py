@@ -2,7 +2,8 @@
 
 `rg` (optional, added compatibly: an entry without it is a full frame) is where the picture changed
 since the camera's previous frame (ingest.motion): a JSON list of [x1, y1, x2, y2] in frame pixels,
-an empty list when nothing changed; absent when the whole frame is to be looked at.
+an empty list when nothing changed; absent when the whole frame is to be looked at. `pz` (optional,
+added compatibly) is the camera's pose (maskwatch.wire.pose), passed on to the events service.
 
 The image is checked at the door, from its header, before anything decodes it: a JPEG, at most
 MAX_SIDE a side and MAX_PIXELS in all, of the size the entry declares.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from maskwatch.wire import WireError, check_version, field
 from maskwatch.wire.jpeg import jpeg_size
+from maskwatch.wire.pose import Pose
 
 VERSION = 1
 KIND = "frame"
@@ -32,6 +34,7 @@ class FrameMsg:
     height: int
     jpeg: bytes
     regions: tuple[tuple[int, int, int, int], ...] | None = None   # None: the whole frame
+    pose: Pose | None = None  # how the camera has moved (None: not estimated)
 
 
 MAX_REGIONS = 32
@@ -43,6 +46,8 @@ def encode(m: FrameMsg) -> dict[bytes, bytes]:
            b"jpg": m.jpeg}
     if m.regions is not None:
         out[b"rg"] = json.dumps([list(r) for r in m.regions], separators=(",", ":")).encode()
+    if m.pose is not None:
+        out[b"pz"] = m.pose.encode()
     return out
 
 
@@ -72,7 +77,8 @@ def decode(fields: dict[bytes, bytes]) -> FrameMsg:
         if isinstance(e, WireError):
             raise
         raise WireError(f"{KIND}: bad field value: {e}") from None
-    m = dataclasses.replace(m, regions=_regions(fields.get(b"rg"), m.width, m.height))
+    pose = Pose.decode(fields[b"pz"], KIND) if fields.get(b"pz") else None
+    m = dataclasses.replace(m, regions=_regions(fields.get(b"rg"), m.width, m.height), pose=pose)
     if not m.jpeg:
         raise WireError(f"{KIND}: empty image")
     if len(m.jpeg) > MAX_BYTES:

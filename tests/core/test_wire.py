@@ -9,6 +9,7 @@ from support.detections import solid_jpeg
 
 from maskwatch.wire import WireError, frames, live
 from maskwatch.wire import detections as det
+from maskwatch.wire.pose import Pose
 
 FRAME = frames.FrameMsg("gate", 7, 1_700_000_000.25, 640, 360, solid_jpeg((0, 0, 0), (640, 360)))
 DET = det.DetectionMsg("gate", 7, 1_700_000_000.25, 1_700_000_000.5, "w1", "m1", 640, 360, 0.78,
@@ -43,6 +44,30 @@ def test_an_entry_from_before_int8_embeddings_is_read_as_ever():
     assert np.allclose(det.decode(fields).embeddings[0], EMB, atol=2e-3)
 
 
+PANNED = Pose(1_700_000_000_123, ((0.999, -0.01, -12.5), (0.01, 0.999, 3.25)))
+
+
+def test_a_cameras_pose_travels_beside_the_frame_and_its_detections():
+    frame = dataclasses.replace(FRAME, pose=PANNED)
+    assert frames.decode(frames.encode(frame)) == frame
+    fields = det.encode(dataclasses.replace(DET, pose=PANNED))
+    assert b"pose" not in fields[b"meta"]  # beside meta: a reader from before poses ignores it
+    assert det.decode(fields).pose == PANNED
+    assert det.decode(det.encode(DET)).pose is None and frames.decode(frames.encode(FRAME)).pose is None
+
+
+@pytest.mark.parametrize("earlier, later, moved", [
+    (Pose(1), Pose(1, ((1.0, 0.0, 5.0), (0.0, 1.0, 0.0))), (5.0, 0.0)),
+    (Pose(1, ((1.0, 0.0, 5.0), (0.0, 1.0, 0.0))), Pose(1, ((1.0, 0.0, 8.0), (0.0, 1.0, -1.0))), (3.0, -1.0)),
+    (Pose(1), Pose(2, ((1.0, 0.0, 5.0), (0.0, 1.0, 0.0))), None),  # a new epoch: cannot be related
+    (None, Pose(1), None),
+    (PANNED, PANNED, None),                                       # did not move
+])
+def test_how_a_camera_moved_between_two_poses(earlier, later, moved):
+    m = later.since(earlier)
+    assert (m if m is None else (m[0][2], m[1][2])) == (moved if moved is None else pytest.approx(moved))
+
+
 def test_an_old_version_is_a_clear_error():
     fields = det.encode(DET)
     fields[b"v"] = b"1"
@@ -73,6 +98,12 @@ def _frame(**change):
     (_frame(w=b"0"), "declared size 0x360 out of bounds"),
     (_frame(jpg=b"\xff\xd8" + b"\xff" * 5_000_000), "not a JPEG image"),   # fill bytes: refused, not walked
     (_frame(jpg=b"\xff\xd8" + b"\x00" * (33 << 20)), "more than 33554432"),
+    (_frame(pz=b"12;1,0,0,0,1"), "frame: pz b'12;1,0,0,0,1' is not EPOCH;a,b,c,d,e,f"),
+    (_frame(pz=b"twelve;1,0,0,0,1,0"), "is not EPOCH;a,b,c,d,e,f"),
+    (_frame(pz=b"\xff;1,0,0,0,1,0"), "is not EPOCH;a,b,c,d,e,f"),
+    (_frame(pz=b"1;1,0,nan,0,1,0"), "frame: pz is not a camera's motion"),
+    (_frame(pz=b"1;0,0,0,0,0,0"), "pz is not a camera's motion .shift 0, 0; area scale 0."),
+    (_frame(pz=b"1;1,0,1e9,0,1,0"), "pz is not a camera's motion"),
 ])
 def test_bad_frames(fields, message):
     with pytest.raises(WireError, match=message):
@@ -102,6 +133,7 @@ def _det(meta=None, **change):
     (_det(meta=5), "meta is not an object"),
     (_det(meta={"faces": None}), "meta is not an object"),
     (_det(meta={"faces": [{"box": [1, 2, 3, 4]}]}), "detections: bad meta"),
+    (_det(pz=b"1;1,0,0"), "detections: pz b'1;1,0,0' is not EPOCH"),
 ])
 def test_bad_detections(fields, message):
     with pytest.raises(WireError, match=message):

@@ -97,3 +97,35 @@ def test_sightings_leave_the_window_settled_while_voting():
     assert [len(s.settled) for s in steps] == [0] * 5 + [1] * 3
     assert steps[5].settled[0] is run.fed[0]
     run.finish()
+
+
+def shift(dx: float, dy: float = 0.0):
+    return (1.0, 0.0, dx), (0.0, 1.0, dy)
+
+
+@pytest.mark.parametrize("warped, tracks", [(True, 1), (False, 3)])
+def test_a_camera_that_pans_back_and_forth_does_not_split_a_person(warped, tracks):
+    """A hand-held camera at 5 fps sways 3 face widths a frame and back while a person walks
+    slowly: told how the camera moved (ingest's pose), the tracker sees only the walk."""
+    run, rng, offset = Run(), random.Random(2), 0.0
+    pans = [0, 120, -120, 120, 120, -120, -120, 120, 0, -120]
+    for k, pan in enumerate(pans):
+        offset += pan
+        if warped and pan:
+            run.tracker.warp(shift(-pan))  # the picture moves against the camera
+        run.frame(1000.0 + k / 5, [("a", box(300 + 4 * k - offset, 100, rng), 0.1)])
+    assert len(set(run.tracks_of["a"])) == tracks
+
+
+def test_what_a_track_remembers_moves_with_the_camera():
+    run = Run()
+    for k in range(4):
+        run.frame(1000.0 + k / 5, [("a", box(100 + 10 * k, 100), 0.9)])
+    (tr,) = run.tracker.tracks
+    before = (tr.box, [b for _, b in tr.trail], tr.vx)
+    run.tracker.warp(((2.0, 0.0, -50.0), (0.0, 2.0, 10.0)))  # zoomed in twice, moved
+    assert tr.box == pytest.approx((2 * before[0][0] - 50, 2 * before[0][1] + 10, 2 * before[0][2] - 50,
+                                    2 * before[0][3] + 10))
+    assert tr.trail[0][1][0] == pytest.approx(2 * before[1][0][0] - 50) and tr.vx == pytest.approx(2 * before[2])
+    (ident,) = run.tracker.identities.identities  # the violation it fired: its place moved too
+    assert ident is tr.identity and ident.box == tr.box and ident.trail[-1][1] == tr.box

@@ -12,6 +12,7 @@ from maskwatch.models.appearance import CLOTHING_DIM
 from maskwatch.wire import detections as wire_det
 from maskwatch.wire import frames as wire_frames
 from maskwatch.wire import live as wire_live
+from maskwatch.wire.pose import Pose
 from maskwatch.workers.worker import GROUP, Worker
 
 
@@ -85,6 +86,16 @@ def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pip
     status = redis_bus.get_hash(redis_bus.keys.worker_status(w.name))
     assert float(status["frame_ts:a"]) == a[0].captured_at
     assert w.counts["batches"] == 1  # frames of both cameras share a batch
+
+
+def test_the_cameras_pose_is_passed_on_with_its_detections(redis_bus, pipeline, scene_images):
+    cfg, img = config(), cv2.imread(str(scene_images[0]))
+    make_groups(redis_bus, ("a",))
+    pose = Pose(12, ((1.0, 0.0, -3.5), (0.0, 1.0, 2.0)))
+    redis_bus.add(redis_bus.keys.frames("a"), {**frame_fields("a", 1, img), b"pz": pose.encode()})
+    run_worker(cfg, redis_bus, pipeline, lambda w: w.counts["processed"] >= 1)
+    (out,) = read_detections(redis_bus)
+    assert out.pose == pose
 
 
 def test_stale_and_corrupt_frames_are_skipped_counted_and_acked(redis_bus, pipeline, scene_images):

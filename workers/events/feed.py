@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from maskwatch.wire.detections import DetectionMsg
+from maskwatch.wire.pose import Matrix, Pose
 from maskwatch.workers.events.changes import hour_of
 from maskwatch.workers.tracker import Tracker
 
@@ -25,6 +26,14 @@ class CameraFeed:
     last_rx: float = 0.0                      # monotonic time of the last entry received
     last_capture: float = -math.inf
     watched: Counter = field(default_factory=Counter)  # hour -> seconds watched, not yet stored
+    pose: Pose | None = None                  # the camera's pose at the last entry released
+
+    def camera_moved(self, pose: Pose | None) -> Matrix | None:
+        """How the camera itself moved since the last entry released (ingest.camera_motion), or None:
+        still, not estimated, or not to be related to the pose before (a new epoch)."""
+        m = pose.since(self.pose) if pose is not None else None
+        self.pose = pose
+        return m
 
     def push(self, entry_id: str, msg: DetectionMsg, now: float) -> None:
         heapq.heappush(self.heap, (msg.captured_at, next(_order), now, entry_id, msg))

@@ -229,6 +229,9 @@ class EventsService:
     def _process(self, cam_id: str, cam: CameraFeed, entry_id: str, msg: DetectionMsg) -> None:
         self._counts["processed"] += 1
         self._latency_s = max(0.0, time.time() - msg.captured_at)
+        moved = cam.camera_moved(msg.pose)
+        if moved is not None:  # a panning camera: where faces were moves with the picture
+            cam.tracker.warp(moved)
         if not msg.faces:
             self.ledger.skip(entry_id)
             self.clips.seen(cam_id, msg.captured_at, ())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -33,6 +34,7 @@ from maskwatch.storage.db import upgrade
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.tables import Violation
 from maskwatch.wire.detections import encode
+from maskwatch.wire.pose import Pose
 from maskwatch.workers.events import GROUP, EventsService
 
 
@@ -181,3 +183,21 @@ def test_stopped_during_a_database_outage_the_violation_is_stored_after_the_rest
                     assert svc.counters()["violations"] == 1 and svc.counters()["rejoined"] == 0
         finally:
             direct_engine.dispose()
+
+
+@pytest.mark.parametrize("with_pose, violations", [(True, 1), (False, 2)])
+def test_a_swaying_camera_told_by_its_pose_keeps_one_person_one_violation(bus, tmp_path, with_pose, violations):
+    """A hand-held camera sways three face widths a frame and back (no appearance to go by): the
+    pose ingest sends with each frame is what keeps the unmasked person one track."""
+    url = sqlite_database(tmp_path, "events.db")
+    t0, msgs = time.time() - 60, []
+    for k in range(16):
+        offset = 72.0 * (k % 2)  # the camera's sway, in pixels
+        msg = detection(CAM, k + 1, t0 + k / FPS, [((150 + 2 * k - offset, 60, 174 + 2 * k - offset, 88), BAD_P)])
+        pose = Pose(7, ((1.0, 0.0, -offset), (0.0, 1.0, 0.0)))
+        msgs.append(dataclasses.replace(msg, pose=pose if with_pose else None))
+    cfg = events_config(bus, url, tmp_path / "snaps")
+    with database(url) as (_, sessions), running(cfg, bus, sessions, tmp_path / "snaps") as svc:
+        push(bus, msgs)
+        wait_for(lambda: svc.counters()["processed"] == len(msgs) and pending(bus) == 0, 15, "all settled")
+        assert len(rows(sessions)) == violations

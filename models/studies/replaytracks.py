@@ -1,0 +1,150 @@
+"""`python -m maskwatch.models.studies.replaytracks VIDEOS_DIR... [--labels DIR] [--cache DIR]`: the
+events service's tracker and identity registry, replayed offline on annotated real footage, with
+its settings and descriptors varied: violations per person, duplicates and false alarms.
+
+The run path (`maskwatch evaluate --videos`) plays each video in real time, so a loaded machine
+drops frames and two runs differ by a person or two. Here each frame read at `--fps` goes through
+the pipeline once (cached in `--cache`, as the detections a worker would send, with the torso's
+colours and the camera's own motion since the previous frame beside them), then through the real
+`Tracker` as many times as there are variants: a deterministic comparison, on out-of-run numbers,
+of what only the tracker and identity decide.
+
+Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
+default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
+registry remember with the camera before it matches, as the events service does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from maskwatch.events_config import EventsConfig
+from maskwatch.ingest.camera_motion import CameraPose
+from maskwatch.models.appearance import CLOTHING_DIM, clothing
+from maskwatch.models.evaluation.clipscore import Reported, score
+from maskwatch.models.evaluation.facerecall import frames
+from maskwatch.models.evaluation.videotruth import load_truth
+from maskwatch.wire.pose import Pose
+from maskwatch.workers.tracker import Sighting, Tracker
+
+
+@dataclass
+class Frame:
+    t: float
+    boxes: np.ndarray
+    scores: np.ndarray
+    p: np.ndarray
+    p_incorrect: np.ndarray | None
+    face: np.ndarray | None      # embeddings (zero rows: not classified)
+    body: np.ndarray             # clothing descriptors (zero rows: torso out of the frame)
+    pose: Pose | None            # the camera's pose (ingest.camera_motion)
+
+
+def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
+    step = max(1, round(truth["fps"] / fps))
+    clock = [0.0]
+    out, camera = [], CameraPose("auto", clock=lambda: clock[0])
+    for n, img in frames(video, step, _All()):
+        clock[0] = (n - 1) / truth["fps"]
+        (d,) = pipeline.run([img], skip_doubtful=True)
+        body = np.zeros((len(d), CLOTHING_DIM), np.float32)
+        for i, b in enumerate(d.boxes):
+            c = clothing(img, b)
+            if c is not None:
+                body[i] = c
+        out.append(Frame((n - 1) / truth["fps"], d.boxes, d.scores, d.p_no_mask, d.p_incorrect,
+                         d.embeddings, body, camera.update(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
+    return out
+
+
+class _All:
+    def __contains__(self, _):
+        return True
+
+
+def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
+    if f.face is None or not f.face[i].any():
+        return None
+    if kind == "face":
+        return f.face[i]
+    joined = np.concatenate([f.face[i], f.body[i]])
+    return joined / max(float(np.linalg.norm(joined)), 1e-9)
+
+
+def replay(frames_: list[Frame], cfg: EventsConfig, threshold: float, min_score: float, kind: str,
+           cmc: bool) -> list[Reported]:
+    tracker, pose = Tracker(cfg), None
+    out = []
+    for n, f in enumerate(frames_):
+        moved = f.pose.since(pose) if cmc and f.pose is not None else None
+        pose = f.pose
+        if moved is not None:
+            tracker.warp(moved)
+        ss = [Sighting(f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]), threshold, str(n), i,
+                       float(f.scores[i]), min_score=min_score, embedding=descriptor(f, i, kind),
+                       p_incorrect=0.0 if f.p_incorrect is None else float(f.p_incorrect[i]))
+              for i in range(len(f.boxes))]
+        step = tracker.update(f.t, ss)
+        for tr in step.fired:
+            b = tr.best
+            out.append(Reported(tr.first_seen, tr.last_seen, b.box, b.captured_at))
+    return out
+
+
+VARIANTS = {
+    "face": ({}, "face", False),
+    "face+cmc": ({}, "face", True),
+    "clothing": ({}, "both", False),
+    "clothing+cmc": ({}, "both", True),
+    "face+cmc gate0.4": ({"appearance_gate": 0.4}, "face", True),
+    "face+cmc oncourse0.6": ({"on_course_threshold": 0.6}, "face", True),
+}
+
+
+def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict) -> dict:
+    cache.mkdir(parents=True, exist_ok=True)
+    out: dict = {}
+    for stem in sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv")):
+        video = next((d / f"{stem}.mp4" for d in videos if (d / f"{stem}.mp4").is_file()), None)
+        if video is None:
+            continue
+        truth = load_truth(stem, labels, video.parent)
+        path = cache / f"{stem}-{fps:g}fps.pkl"
+        if path.is_file():
+            frames_ = [Frame(**f) for f in pickle.loads(path.read_bytes())]
+        else:
+            frames_ = detect(pipeline, video, truth, fps)
+            path.write_bytes(pickle.dumps([vars(f) for f in frames_]))
+        for name, (overrides, kind, cmc) in variants.items():
+            cfg = EventsConfig(**overrides)
+            s = score(truth, replay(frames_, cfg, pipeline.threshold, pipeline.min_face_score, kind, cmc))
+            out.setdefault(name, {})[stem] = s.row()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from maskwatch.config import load_config
+    from maskwatch.models.build import build_pipeline
+    from maskwatch.paths import video_labels
+
+    ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
+    ap.add_argument("videos", type=Path, nargs="+", help="folders of STEM.mp4")
+    ap.add_argument("--labels", type=Path)
+    ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
+    ap.add_argument("--fps", type=float, default=5.0)
+    args = ap.parse_args(argv)
+    cfg = load_config(None)
+    result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
+                     args.cache, args.fps, VARIANTS)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
