@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.models.modelinfo import ModelError, pad_batch
-from maskwatch.models.providers import DeviceError, providers_for, session
+from maskwatch.models.providers import Bound, DeviceError, bind_to, providers_for, session
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,12 @@ class OrtRunner:
             raise ModelError(f"classifier ONNX file unusable: {path}: {e}") from e
         # as with TFLite, the converted outputs' order is not Keras's: the verdict output is the narrow one
         outs = sorted(self._sess.get_outputs(), key=lambda o: o.shape[-1] if isinstance(o.shape[-1], int) else 0)
-        self._outputs = [o.name for o in outs]
+        self._run = Bound(self._sess, [o.name for o in outs], bind_to(device))
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         n = len(x)
         x = np.ascontiguousarray(x, np.float32)
-        got = self._sess.run(self._outputs, {self._input: pad_batch(x) if self._pad else x})
+        got = self._run({self._input: pad_batch(x) if self._pad else x})
         return got[0][:n].reshape(n, -1), (got[1][:n] if len(got) > 1 else None)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskwatch.models.providers import DeviceError, providers_for, session
+from maskwatch.models.providers import Bound, DeviceError, bind_to, providers_for, session
 
 STRIDES = (8, 16, 32)
 BACKENDS = ("auto", "onnxruntime", "opencv")
@@ -63,7 +63,8 @@ class OrtYuNet:
         except Exception as e:  # onnx and onnxruntime raise their own, unrelated exception types
             raise ValueError(f"face detector weights unreadable: {path}: {e}") from e
         self._input = self._sess.get_inputs()[0].name
-        self._outputs = [f"{kind}_{s}" for s in STRIDES for kind in ("cls", "obj", "bbox")]
+        self._run = Bound(self._sess, [f"{kind}_{s}" for s in STRIDES for kind in ("cls", "obj", "bbox")],
+                          bind_to(device))
         self.score_threshold, self.nms_threshold, self.top_k = score_threshold, nms_threshold, top_k
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +78,7 @@ class OrtYuNet:
         """Faces in each image of an (N, 3, H, W) uint8 blob, each image at its top left and
         (h, w) = sizes[i] of it real (the rest zero padding, where no face is decoded)."""
         ph, pw = blob.shape[2:]
-        out = self._sess.run(self._outputs, {self._input: blob})
+        out = self._run({self._input: np.ascontiguousarray(blob)})
         return [self._decode([o[n] for o in out], pw, h, w) for n, (h, w) in enumerate(sizes)]
 
     def _decode(self, out: list[np.ndarray], pw: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,13 +1,13 @@
 """The GPU path's parts that can be checked without a GPU: a session that fell back to the CPU is
 refused, the options each provider gets (cuDNN by heuristic, TensorRT's profile and caches), the
-classifier's input renamed for TensorRT and its batches padded to a few shapes."""
+classifier's input renamed for TensorRT, its batches padded to a few shapes, calls through I/O binding."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from maskwatch.models.modelinfo import BUCKETS, ModelInfo, pad_batch
-from maskwatch.models.providers import DeviceError, check_running, provider_options, session
+from maskwatch.models.providers import Bound, DeviceError, bind_to, check_running, provider_options, session
 from maskwatch.paths import weights_dir
 
 CLASSIFIER_ONNX = weights_dir() / "classifier" / "mask_classifier.onnx"
@@ -77,3 +77,28 @@ def test_padding_does_not_change_a_face_s_result():
     p, emb = runner(x)
     p_pad, emb_pad = runner(pad_batch(x))
     assert np.allclose(p, p_pad[:3], atol=1e-5) and np.allclose(emb, emb_pad[:3], atol=1e-4)
+
+
+@pytest.mark.parametrize("device, bound", [("cpu", None), ("cuda", "cuda"), ("tensorrt", "cuda")])
+def test_a_gpu_session_is_called_through_io_binding(device, bound):
+    assert bind_to(device) == bound
+
+
+def test_io_binding_gives_what_a_plain_run_gives():
+    """The bound path, bound on the CPU (the same calls a GPU makes, to another device): both
+    stages' outputs as a plain run's, the detector fed its uint8 blob as it is."""
+    from maskwatch.models.onnxclassifier import OrtRunner
+    from maskwatch.models.yunet import OrtYuNet
+
+    runner = OrtRunner(CLASSIFIER_ONNX, size=SIZE)
+    x = np.random.default_rng(1).integers(0, 256, (4, SIZE, SIZE, 3)).astype(np.float32)
+    plain = runner(x)
+    runner._run = Bound(runner._sess, runner._run.outputs, "cpu")
+    for a, b in zip(plain, runner(x)):
+        assert np.array_equal(a, b)
+    det = OrtYuNet(weights_dir() / "yunet_n_640_640.onnx", 0.5, 0.3, 50, 1)
+    blob = np.random.default_rng(2).integers(0, 256, (2, 3, 96, 128)).astype(np.uint8)
+    outputs = det._run.outputs
+    plain = Bound(det._sess, outputs)({det._input: blob})
+    for a, b in zip(plain, Bound(det._sess, outputs, "cpu")({det._input: blob})):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
