@@ -102,3 +102,12 @@ def small_disk(tmp_path):
         yield disk
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.fixture(scope="session")
+def panning_video(tmp_path_factory):
+    """(path, frames) of a short video a camera pans along a textured wall (support.make_clip)."""
+    from support.make_clip import panning_wall
+
+    path = tmp_path_factory.mktemp("pan") / "pan.avi"
+    return path, panning_wall(path)

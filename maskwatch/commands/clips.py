@@ -146,8 +146,9 @@ def _reported(c: Config, starts: dict[str, float]) -> dict[str, list]:
             for v in s.scalars(select(Violation)):
                 t0 = starts.get(v.camera_id, 0.0)
                 ev = getattr(v, "evidence_at", None)  # absent in trees from before migration 0002
+                frame = str(c.snapshots.dir / v.frame_path) if v.frame_path else None
                 out[v.camera_id].append(Reported(_ts(v.first_seen) - t0, _ts(v.last_seen) - t0,
-                                                 tuple(float(x) for x in v.box), _ts(ev) - t0 if ev else None))
+                                                 tuple(float(x) for x in v.box), _ts(ev) - t0 if ev else None, frame))
     finally:
         engine.dispose()
     return out

@@ -8,12 +8,20 @@ false alarms (on masked people, or on no one), and what the events service count
 judged (never seen well enough to tell) and still faces (pictures) not reported. Then each video
 is read again at the same rate for the detector's frame-level face recall on the frames whose
 labels call a face visible (maskwatch.models.evaluation.facerecall).
+
+Each violation's moment in the video is its evidence frame's, found by its picture
+(maskwatch.models.evaluation.evidenceframe): the wall clock of a file read in real time drifts
+from the video's own time, and on a moving camera a few tenths of a second give a face to someone
+else.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
+
+import cv2
 
 from maskwatch.config import Config, ConfigError
 from maskwatch.paths import video_labels
@@ -51,7 +59,8 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
         truth.update(video=str(videos / f"{stem}.mp4"), camera_fps=min(fps, truth["fps"]))
         cam = camera_id(stem)
         log.info("videos: playing %s at %g fps", stem, truth["camera_fps"])
-        reported = run_group(cfg, [(Path(cam), truth)], work / cam, pipeline)[cam]
+        reported = pinned(run_group(cfg, [(Path(cam), truth)], work / cam, pipeline)[cam], videos / f"{stem}.mp4",
+                          truth["fps"])
         s = score(truth, reported)
         hours = hour_counts(work / cam).get(cam, {})
         recall = face_recall(pipeline, videos / f"{stem}.mp4", truth, truth["camera_fps"])
@@ -70,6 +79,24 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
         (out / "videos.json").write_text(json.dumps(result, indent=1))
         (out / "videos.md").write_text(table(result))
     return result
+
+
+def pinned(reported: list, video: Path, fps: float) -> list:
+    """Each violation's evidence moment moved to its evidence frame's (found by its picture)."""
+    from maskwatch.models.evaluation.evidenceframe import frame_of, thumbs
+
+    frames, out = None, []
+    for v in reported:
+        image = cv2.imread(v.evidence_frame) if v.evidence_frame and v.evidence_s is not None else None
+        if image is None:
+            out.append(v)
+            continue
+        frames = thumbs(video) if frames is None else frames
+        n = frame_of(image, frames, v.evidence_s, fps)
+        log.debug("videos: %s evidence at %.2f s by the clock, frame %d (%.2f s) by its picture",
+                  video.name, v.evidence_s, n, n / fps)
+        out.append(dataclasses.replace(v, evidence_s=n / fps))
+    return out
 
 
 def table(result: dict) -> str:

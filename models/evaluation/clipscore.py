@@ -27,6 +27,7 @@ class Reported:
     last_s: float
     box: tuple[float, float, float, float]
     evidence_s: float | None = None  # when the evidence box was seen: matched at that moment only
+    evidence_frame: str | None = None  # the stored evidence frame (a snapshot file), where there is one
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Encode a list of BGR frames into an H.264 elementary stream for RTSP tests.
+"""Encode a list of BGR frames into an H.264 elementary stream for RTSP tests (and a panning video
+file for the tests of evidence frames).
 
 Uses the system GStreamer (``gst-launch-1.0`` with x264enc from
 gstreamer1.0-plugins-ugly) through a subprocess, so the only Python
@@ -86,3 +87,20 @@ def two_people_clip(tmp_path):
     x0, y0 = (SIZE[0] - round(img.shape[1] * s)) // 2, (SIZE[1] - round(img.shape[0] * s)) // 2
     boxes = boxes * s + np.array([x0, y0, x0, y0], np.float32)
     return make_h264_clip(frames, 10, tmp_path / "two_people.h264"), boxes, violation
+
+
+PAN_FPS, PAN_FRAMES, PAN_HW = 10.0, 40, (180, 320)
+
+
+def panning_wall(path: Path) -> list[np.ndarray]:
+    """A 4 s MJPG video at `path` of a textured wall a camera pans along, 6 px a frame; its frames."""
+    (h, w), n = PAN_HW, PAN_FRAMES
+    rng = np.random.default_rng(5)
+    wall = cv2.resize(rng.integers(0, 255, (h // 6, (w + 6 * n) // 6, 3), np.uint8), (w + 6 * n, h),
+                      interpolation=cv2.INTER_NEAREST)
+    frames = [np.ascontiguousarray(wall[:, 6 * i:6 * i + w]) for i in range(n)]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), PAN_FPS, (w, h))
+    for f in frames:
+        vw.write(f)
+    vw.release()
+    return frames
