@@ -20,6 +20,11 @@ leaves (reported too: nothing showed it was a picture); one still for `still_s` 
 poster, a screen, a painting), never a violation, and a face held at a picture's place later is one
 at once.
 
+A camera that moves (hand-held, PTZ, swaying) says so with each frame (ingest.camera_motion): the
+caller hands `warp` the transform since the frame before, and every place remembered (tracks,
+their velocities, recent violators, pictures) moves with the picture, so that motion and
+plausibility are judged on the person's own walk.
+
 When a track passes the vote, the identity registry (workers.identity) decides whether this is a
 violator seen before on this camera within `revisit_s`: then the track *rejoins* that violation
 (its row's last_seen and sightings advance) instead of making a new one. A different person at the
@@ -48,6 +53,9 @@ __all__ = ["Sighting", "State", "Step", "Track", "Tracker"]
 # at 2 fps a walking face moves 2-3 of its widths a frame, beyond any motion gate: a face that
 # looks this much like the track (cosine), within REFIND_WIDTHS, still continues it
 REFIND_SIM, REFIND_WIDTHS = 0.8, 4.0
+# a moving camera: identities unseen this long keep their places as they were (walkable from there in
+# that time is anywhere in the picture), so the work per frame is bounded by the people seen lately
+WARP_HORIZON_S = 30.0
 PICTURE_IOU, MAX_PICTURES = 0.5, 32
 
 
@@ -105,7 +113,8 @@ class Tracker:
         for tr in self.tracks:
             tr.warp(m)
         for ident in self.identities.identities:
-            ident.warp(m)
+            if self.clock - ident.last_seen <= WARP_HORIZON_S:
+                ident.warp(m)
         self.pictures = [moved_box(m, b) for b in self.pictures]
 
     def seed(self, violators: list[Identity]) -> None:

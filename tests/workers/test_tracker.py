@@ -9,6 +9,8 @@ from collections import Counter, defaultdict
 import pytest
 from support.tracking import Run, box
 
+from maskwatch.workers.tracker import WARP_HORIZON_S
+
 
 def walk(x0: float, speed: float, fps: float, n: int, t0: float = 1000.0):
     return [(t0 + i / fps, x0 + speed * i / fps) for i in range(n)]
@@ -129,3 +131,17 @@ def test_what_a_track_remembers_moves_with_the_camera():
     assert tr.trail[0][1][0] == pytest.approx(2 * before[1][0][0] - 50) and tr.vx == pytest.approx(2 * before[2])
     (ident,) = run.tracker.identities.identities  # the violation it fired: its place moved too
     assert ident is tr.identity and ident.box == tr.box and ident.trail[-1][1] == tr.box
+
+
+def test_only_people_seen_lately_move_with_the_camera():
+    """A moving camera's work per frame is bounded: a violator unseen for longer than the horizon
+    keeps the place they were last seen at (from there, in that time, anywhere is walkable)."""
+    run = Run(revisit_s=600.0)
+    for k in range(4):
+        run.frame(1000.0 + k / 5, [("a", box(100, 100), 0.9)])
+    for k in range(4):  # a's track has ended; a stays a violator the registry remembers
+        run.frame(1000.0 + WARP_HORIZON_S + 5 + k / 5, [("b", box(300, 100), 0.9)])
+    old, new = sorted(run.tracker.identities.identities, key=lambda i: i.last_seen)
+    before_old, before_new = old.box, new.box
+    run.tracker.warp(shift(-50.0))
+    assert old.box == before_old and new.box[0] == pytest.approx(before_new[0] - 50)
