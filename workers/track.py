@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from maskwatch.geometry import Box, moved_box, moved_point
+from maskwatch.geometry import Box, moved_box
 from maskwatch.rule import Rule
 from maskwatch.workers.identity import TRAIL, Identity, Match, center, shift, unit
 
@@ -104,13 +104,15 @@ class Track:
 
     def warp(self, m) -> None:
         """The camera moved by `m` (2x3, the last frame's pixels to the next's): the track's place,
-        path and velocity move with the picture, so that only the person's own walk is left."""
+        path and velocity move with the picture, so that only the person's own walk is left.
+
+        How far the face wandered (`reach`, the still-face rule) stays in the picture's pixels, as
+        it was measured: a poster on a camera that pans moves in the picture, as before. In the
+        camera's own coordinates a photo drifting across the screen (a slideshow, the demo clip)
+        would be a picture forever."""
         self.box = moved_box(m, self.box)
         self.trail = [(t, moved_box(m, b)) for t, b in self.trail]
         self.vx, self.vy = m[0][0] * self.vx + m[0][1] * self.vy, m[1][0] * self.vx + m[1][1] * self.vy
-        if self.lo is not None:
-            (ax, ay), (bx, by) = moved_point(m, *self.lo), moved_point(m, *self.hi)
-            self.lo, self.hi = (min(ax, bx), min(ay, by)), (max(ax, bx), max(ay, by))
 
     def predict(self, t: float, horizon: float) -> Box:
         # extrapolate only a little: beyond the track gap a person's path is anyone's guess

@@ -51,14 +51,14 @@ def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
     clock = [0.0]
     out, camera = [], CameraPose("auto", clock=lambda: clock[0])
     for n, img in frames(video, step, _All()):
-        clock[0] = (n - 1) / truth["fps"]
+        clock[0] = n / truth["fps"]  # frame n's moment, as the labels count it
         (d,) = pipeline.run([img], skip_doubtful=True)
         body = np.zeros((len(d), CLOTHING_DIM), np.float32)
         for i, b in enumerate(d.boxes):
             c = clothing(img, b)
             if c is not None:
                 body[i] = c
-        out.append(Frame((n - 1) / truth["fps"], d.boxes, d.scores, d.p_no_mask, d.p_incorrect,
+        out.append(Frame(clock[0], d.boxes, d.scores, d.p_no_mask, d.p_incorrect,
                          d.embeddings, body, camera.update(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
     return out
 
@@ -115,7 +115,7 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
         if video is None:
             continue
         truth = load_truth(stem, labels, video.parent)
-        path = cache / f"{stem}-{fps:g}fps.pkl"
+        path = cache / f"{stem}-{fps:g}fps-v2.pkl"
         if path.is_file():
             frames_ = [Frame(**f) for f in pickle.loads(path.read_bytes())]
         else:

@@ -150,3 +150,17 @@ def test_a_walking_violator_is_not_held():
     run.finish()
     ((tr, step),) = run.fired
     assert step is steps[2] and not tr.held
+
+
+def test_stillness_is_judged_in_the_pictures_pixels_even_on_a_camera_that_pans():
+    """A photo drifting across the screen (the demo clip, a slideshow) as a panning camera would
+    show it: the tracker follows the pan, but the face moves in the picture, so it is a person's,
+    reported; in the camera's own coordinates it would never have moved."""
+    run = Run(still_s=5.0)
+    for i in range(int(8 * 5)):
+        if i:
+            run.tracker.warp(((1.0, 0.0, 2.0), (0.0, 1.0, 0.0)))  # the camera's pose: 10 px a second
+        run.frame(T0 + i / 5, [("photo", sized(200 + 2.0 * i, 60, 40), 0.95)])
+    run.finish()
+    ((tr, _),) = run.fired
+    assert tr.state is State.VIOLATION and tr.reach >= 0.1
