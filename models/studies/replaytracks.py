@@ -5,9 +5,10 @@ its settings and descriptors varied: violations per person, duplicates and false
 The run path (`maskwatch evaluate --videos`) plays each video in real time, so a loaded machine
 drops frames and two runs differ by a person or two. Here each frame read at `--fps` goes through
 the pipeline once (cached in `--cache`, as the detections a worker would send, with the torso's
-colours and the camera's own motion since the previous frame beside them), then through the real
-`Tracker` as many times as there are variants: a deterministic comparison, on out-of-run numbers,
-of what only the tracker and identity decide.
+colours and the camera's pose beside them), then through the real `Tracker` as many times as
+there are variants: a deterministic comparison, free of the run path's frame-drop noise, of what
+only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
+setting chosen here would be judged on the videos it was chosen on.
 
 Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
 default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
