@@ -21,8 +21,6 @@ import json
 import logging
 from pathlib import Path
 
-import cv2
-
 from maskwatch.config import Config, ConfigError
 from maskwatch.paths import video_labels
 
@@ -83,6 +81,8 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
 
 def pinned(reported: list, video: Path, fps: float) -> list:
     """Each violation's evidence moment moved to its evidence frame's (found by its picture)."""
+    import cv2
+
     from maskwatch.models.evaluation.evidenceframe import frame_of, thumbs
 
     frames, out = None, []

@@ -75,11 +75,11 @@ def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     lo, hi = (v.first_s, v.last_s) if v.evidence_s is None else (v.evidence_s, v.evidence_s)
     near = {p["id"]: [(frame, box) for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
             for p in truth["persons"]}
+    if truth.get("boxes_are", "face") == "person" and v.evidence_s is not None:
+        near = {pid: [min(rows, key=lambda r: abs(r[0] / fps - v.evidence_s))] for pid, rows in near.items() if rows}
+    near = {pid: [box for _, box in rows] for pid, rows in near.items()}
     if truth.get("boxes_are", "face") == "person":
-        at = (lambda f: abs(f / fps - v.evidence_s)) if v.evidence_s is not None else None
-        return holding(v.box, {pid: [min(rows, key=lambda r: at(r[0]))[1]] if at and rows else [b for _, b in rows]
-                               for pid, rows in near.items()})
-    near = {pid: [b for _, b in rows] for pid, rows in near.items()}
+        return holding(v.box, near)
     best, best_iou = None, IOU
     for pid, boxes in near.items():
         if boxes:
