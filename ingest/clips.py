@@ -9,6 +9,10 @@ that is 2.7-10 MB a camera. Events asks once it has seen `after_s` past the deci
 its lag (reorder, the workers' queue) must fit the margin. A restart of ingest empties the rings:
 the clips events asks for then are answered "gone" (the violations, committed before any request,
 stay). A request for a camera this process does not read is left to the ingest that does.
+
+The same desk answers for evidence frames (worker.evidence_frames: on_request): a frame crosses to
+the site's Redis only as the one still a committed violation needs, its other faces blurred here
+when snapshots.blur_faces asks, so they never leave the edge host.
 """
 from __future__ import annotations
 
@@ -16,7 +20,12 @@ import logging
 import socket
 import threading
 from collections import deque
+from dataclasses import replace
 
+import cv2
+import numpy as np
+
+from maskwatch.annotate import blur_box
 from maskwatch.bus import Bus, Entry
 from maskwatch.clip_config import ClipConfig
 from maskwatch.clipvideo import encode_clip
@@ -28,6 +37,7 @@ from maskwatch.wire import clips as wire
 log = logging.getLogger(__name__)
 
 HOLD_MARGIN_S = 10.0  # events' lag behind a camera: reorder_s, the workers' queue, its own tick
+STILL_HOLD_S = 30.0   # a still is asked for at commit: the vote window and events' lag behind it
 GROUP = "ingest"
 REQUESTS_MAXLEN = 32  # per camera: requests nobody answers (its ingest is gone) do not pile up
 CLIPS_MAXLEN = 200    # per shard: clips wait here while events is down (a few hundred MB at most)
@@ -44,8 +54,10 @@ class FrameRing:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, cfg: ClipConfig) -> FrameRing:
-        return cls(cfg.before_s + cfg.after_s + HOLD_MARGIN_S, int(cfg.buffer_mb * 2 ** 20))
+    def of(cls, cfg: ClipConfig, stills: bool = False) -> FrameRing:
+        """A ring for the clips (when enabled) and the evidence stills (when asked for)."""
+        hold = max(cfg.before_s + cfg.after_s + HOLD_MARGIN_S if cfg.enabled else 0.0, STILL_HOLD_S if stills else 0.0)
+        return cls(hold, int(cfg.buffer_mb * 2 ** 20))
 
     def add(self, captured_at: float, jpeg: bytes) -> None:
         with self._lock:
@@ -64,11 +76,13 @@ class FrameRing:
 
 
 class ClipDesk(threading.Thread):
-    def __init__(self, cfg: ClipConfig, bus: Bus, rings: dict[str, FrameRing], stop: threading.Event):
+    def __init__(self, cfg: ClipConfig, bus: Bus, rings: dict[str, FrameRing], stop: threading.Event,
+                 jpeg_quality: int = 90):
         super().__init__(name="clips", daemon=True)
         self.cfg, self.bus, self.rings, self.stop = cfg, bus, rings, stop  # rings: the service's, kept current
+        self.jpeg_quality = jpeg_quality  # a still re-encoded after blurring (snapshots.jpeg_quality)
         self.consumer = socket.gethostname()
-        self.made = self.gone = self.bad = 0
+        self.made = self.gone = self.bad = self.stills = 0
         self.ready = threading.Event()  # set once it reads its cameras' requests
 
     def run(self) -> None:
@@ -102,12 +116,25 @@ class ClipDesk(threading.Thread):
                 self.bad += 1
                 log.warning("clip request %s: skipped, %s", e.id, err)
             else:
-                self.bus.add(self.bus.keys.clips(req.shard), wire.encode(self.clip(req)), maxlen=CLIPS_MAXLEN)
+                self.bus.add(self.bus.keys.clips(req.shard), wire.encode(self.answer(req)), maxlen=CLIPS_MAXLEN)
             self.bus.ack(e.stream, GROUP, [e.id], delete=True)
 
-    def clip(self, req: requests.ClipRequest) -> wire.ClipMsg:
+    def answer(self, req: requests.ClipRequest) -> wire.ClipMsg:
         ring = self.rings.get(req.camera)
-        have = ring.take({f.captured_at for f in req.frames}) if ring is not None else {}
+        wanted = {f.captured_at for f in req.frames} | ({req.still.captured_at} if req.still else set())
+        have = ring.take(wanted) if ring is not None else {}
+        msg = self.clip(req, have) if req.frames else wire.ClipMsg(req.camera, req.violation_id, b"", 0)
+        if req.still is None:
+            return msg
+        still = self.still(req.still, have.get(req.still.captured_at))
+        if still:
+            self.stills += 1
+            return replace(msg, still=still)
+        log.warning("camera %s: no evidence frame for violation %s, it is no longer in memory",
+                    req.camera, req.violation_id)
+        return replace(msg, still_why="frame no longer in ingest's memory")
+
+    def clip(self, req: requests.ClipRequest, have: dict[float, bytes]) -> wire.ClipMsg:
         frames = [(f, have[f.captured_at]) for f in req.frames if f.captured_at in have]
         mp4, n = encode_clip(frames, self.cfg.crf) if frames else (b"", 0)
         if not n:
@@ -119,3 +146,16 @@ class ClipDesk(threading.Thread):
         log.info("camera %s: clip of violation %s made (%d of %d frames, %d KB)", req.camera, req.violation_id,
                  n, len(req.frames), len(mp4) // 1024)
         return wire.ClipMsg(req.camera, req.violation_id, mp4, n)
+
+    def still(self, frame: requests.ClipFrame, jpeg: bytes | None) -> bytes:
+        """The frame as sent to the workers, its other faces blurred first when asked (events draws the
+        violator's box): b"" when it is gone or unreadable."""
+        if jpeg is None or not frame.blur:
+            return jpeg or b""
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            return b""
+        for box in frame.blur:
+            blur_box(img, box)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        return buf.tobytes() if ok else b""

@@ -1,5 +1,6 @@
 """`maskwatch ingest`: a CameraReader thread (and its capture process) per enabled camera, until
-stopped, and the ClipDesk that makes violations' clips from the frames they keep.
+stopped, and the ClipDesk that makes violations' clips (and sends their evidence frames, when asked
+for) from the frames they keep.
 
 The camera list follows the site's at runtime (maskwatch.camera_set): a camera added or enabled on
 the dashboard gets a reader within about a second, a removed or disabled one has its reader
@@ -30,7 +31,7 @@ class IngestService:
         self._readers: dict[str, tuple[CameraReader, threading.Event]] = {}
         for cam in config.cameras:
             self._add(cam, start=False)
-        self.desk = ClipDesk(config.snapshots.clip, bus, self.rings, stop)
+        self.desk = ClipDesk(config.snapshots.clip, bus, self.rings, stop, config.snapshots.jpeg_quality)
 
     @property
     def readers(self) -> list[CameraReader]:
@@ -42,8 +43,8 @@ class IngestService:
     def _add(self, cam: CameraConfig, start: bool = True) -> None:
         if not self._mine(cam):
             return
-        if self.cfg.snapshots.clip.enabled:
-            self.rings[cam.id] = FrameRing.of(self.cfg.snapshots.clip)
+        if self.cfg.snapshots.clip.enabled or self.cfg.evidence_on_request:
+            self.rings[cam.id] = FrameRing.of(self.cfg.snapshots.clip, stills=self.cfg.evidence_on_request)
         own = threading.Event()  # this camera's stop: set with the service's, or when it leaves
         reader = CameraReader(cam, self.cfg.ingest, self.cfg.redis, self.bus, own, ring=self.rings.get(cam.id))
         self._readers[cam.id] = (reader, own)

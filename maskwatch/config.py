@@ -156,6 +156,13 @@ class WorkerConfig(Strict):
         5.0, ge=0, le=60, description="send a camera's full frame with its detections at most this often while "
                                       "the same faces look like violations (the first frame of someone new always "
                                       "goes): the snapshot's evidence; 0: with every candidate frame")
+    # measured (docs/sizing.md): with frames on an edge Redis, the evidence frames were the largest
+    # part of what still crossed to the site's Redis; asked for, one frame goes per violation
+    evidence_frames: Literal["auto", "inline", "on_request"] = Field(
+        "auto", description="how a violation's full frame reaches events: inline (the worker sends it with the "
+                            "detections, paced by evidence_interval_s) or on_request (ingest keeps it, events asks "
+                            "for the one frame a committed violation needs); auto: on_request when redis.frames_url "
+                            "names another Redis than redis.url (frames stay on the edge), else inline")
     # what tells people apart (maskwatch.models.appearance): on real footage clothing separates
     # people far better than the face alone (docs/real-footage.md)
     appearance: Literal["face", "face+clothing"] = Field(
@@ -218,6 +225,13 @@ class Config(Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def evidence_on_request(self) -> bool:
+        """Whether ingest keeps the evidence frames and events asks for them (worker.evidence_frames)."""
+        if self.worker.evidence_frames != "auto":
+            return self.worker.evidence_frames == "on_request"
+        return self.redis.frames_url is not None and self.redis.frames_url != self.redis.url
 
     @model_validator(mode="after")
     def _policies(self):

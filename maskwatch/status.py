@@ -91,6 +91,8 @@ class EventsStatusRecord(FlatRecord):
     still_faces: int = 0         # still faces (pictures) that passed the vote and were not reported
     clips: int = 0               # violation clips kept
     clips_missing: int = 0       # violations whose frames had left ingest's memory: no clip
+    stills: int = 0              # evidence frames asked of ingest and drawn (worker.evidence_frames)
+    stills_missing: int = 0      # ...that had left its memory: the crop stays as the frame
     pending: int = 0
     lag_s: float = 0.0           # age of the oldest detection not settled yet: a stall shows as growth
     latency_s: float = 0.0       # of the last one settled

@@ -276,10 +276,17 @@ class Worker:
             camera=f.msg.camera, seq=f.msg.seq, captured_at=f.msg.captured_at, detected_at=done,
             worker=self.name, model_version=self.model_version, width=f.msg.width, height=f.msg.height,
             threshold=thr, min_face_score=self.pipeline.min_face_score, faces=faces, crops=crops, embeddings=embs,
-            frame_jpeg=f.msg.jpeg if self._evidence.send(f.msg.camera, det.boxes[candidate], done) else None,
+            frame_jpeg=self._evidence_frame(f, det.boxes[candidate], done),
             pose=f.msg.pose,
             timings_ms={"queue": round((f.received_at - f.msg.captured_at) * 1000, 1),
                         "total": round((done - f.msg.captured_at) * 1000, 1)})
+
+    def _evidence_frame(self, f: Frame, candidates: np.ndarray, done: float) -> bytes | None:
+        """The frame, when it goes with the detections: never when events asks ingest for the one a
+        violation needs (worker.evidence_frames), else paced (maskwatch.workers.evidence)."""
+        if self.cfg.evidence_on_request:
+            return None
+        return f.msg.jpeg if self._evidence.send(f.msg.camera, candidates, done) else None
 
     def _is_watched(self, cam: str) -> bool:
         """Whether the dashboard has asked for this camera's live view lately (checked once a second)."""

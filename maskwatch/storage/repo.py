@@ -51,6 +51,13 @@ def set_clip(session: Session, violation_id: str, clip_path: str) -> bool:
                                 .values(clip_path=clip_path)).rowcount)
 
 
+def confirm_frame(session: Session, violation_id: str) -> bool:
+    """After a violation's frame file was rewritten (its evidence frame came from ingest): whether the
+    row is still there, holding it until the caller commits; False when it was pruned meanwhile."""
+    return bool(session.execute(update(Violation).where(Violation.id == violation_id)
+                                .values(frame_path=Violation.frame_path)).rowcount)
+
+
 HOUR_COUNTS = ("people", "violations", "sightings", "not_judged", "still", "watched_s")
 
 

@@ -1,10 +1,12 @@
-"""clipreq:{camera} entries: events asks the camera's ingest for a violation's clip. Schema version 1.
+"""clipreq:{camera} entries: events asks the camera's ingest for a violation's clip, its evidence
+frame, or both. Schema version 1.
 
 Ingest keeps each camera's recent frames (maskwatch.ingest.clips); events knows which of them the
 workers saw and where the faces were. So events names the frames, by capture time (the stamp
 ingest gave each frame, exact through the frames and detections entries), with the violator's box
 to draw and the other faces to blur (only when snapshots.blur_faces asks), and the shard whose
-`clips` stream gets the answer.
+`clips` stream gets the answer. `still` (optional, added within version 1: older readers ignore
+it) names the evidence frame, when the workers did not send it (worker.evidence_frames).
 """
 from __future__ import annotations
 
@@ -33,13 +35,21 @@ class ClipRequest:
     camera: str
     violation_id: str
     shard: int                       # the events shard whose clips stream takes the answer
-    frames: tuple[ClipFrame, ...]    # in capture order
+    frames: tuple[ClipFrame, ...]    # in capture order; empty when only the still is asked for
+    still: ClipFrame | None = None   # the evidence frame, its other faces to blur (mark: the violator)
+
+
+def _raw(f: ClipFrame) -> list:
+    return [f.captured_at, None if f.mark is None else list(f.mark), [list(b) for b in f.blur]]
 
 
 def encode(m: ClipRequest) -> dict[bytes, bytes]:
-    frames = [[f.captured_at, None if f.mark is None else list(f.mark), [list(b) for b in f.blur]] for f in m.frames]
-    return {b"v": str(VERSION).encode(), b"cam": m.camera.encode(), b"vid": m.violation_id.encode(),
-            b"shard": str(m.shard).encode(), b"frames": json.dumps(frames, separators=(",", ":")).encode()}
+    out = {b"v": str(VERSION).encode(), b"cam": m.camera.encode(), b"vid": m.violation_id.encode(),
+           b"shard": str(m.shard).encode(),
+           b"frames": json.dumps([_raw(f) for f in m.frames], separators=(",", ":")).encode()}
+    if m.still is not None:
+        out[b"still"] = json.dumps(_raw(m.still), separators=(",", ":")).encode()
+    return out
 
 
 def _box(raw) -> Box:
@@ -71,8 +81,9 @@ def decode(fields: dict[bytes, bytes]) -> ClipRequest:
         shard = int(field(fields, b"shard", KIND))
         if shard < 0:
             raise WireError(f"{KIND}: shard {shard} is negative")
+        still = _frame(json.loads(fields[b"still"])) if b"still" in fields else None
         return ClipRequest(field(fields, b"cam", KIND).decode(), field(fields, b"vid", KIND).decode(), shard,
-                           tuple(_frame(f) for f in raw))
+                           tuple(_frame(f) for f in raw), still)
     except WireError:
         raise
     except (ValueError, TypeError, UnicodeDecodeError) as e:

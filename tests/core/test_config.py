@@ -13,6 +13,18 @@ def test_upscale_takes_one_factor_or_several(upscale, expected):
     assert parse_config({"detector": {"upscale": upscale}}).detector.upscale == expected
 
 
+@pytest.mark.parametrize("redis,frames,on_request", [
+    ({}, "auto", False),                                                    # one bus: the frame is at hand
+    ({"url": "redis://a:6379/0", "frames_url": "redis://a:6379/0"}, "auto", False),
+    ({"url": "redis://site:6379/0", "frames_url": "redis://edge:6379/0"}, "auto", True),  # frames on the edge
+    ({"url": "redis://site:6379/0", "frames_url": "redis://edge:6379/0"}, "inline", False),
+    ({}, "on_request", True),
+])
+def test_evidence_frames_are_asked_for_where_frames_stay_on_an_edge(redis, frames, on_request):
+    cfg = parse_config({"redis": redis, "worker": {"evidence_frames": frames}})
+    assert cfg.evidence_on_request is on_request
+
+
 @pytest.mark.parametrize("raw,expected", [
     ({"detector": {"upscale": 9}}, "detector.upscale[0]: Input should be less than or equal to 4"),
     ({"detector": {"upscale": [1, 2, 9]}}, "detector.upscale[2]: Input should be less than or equal to 4"),

@@ -11,6 +11,7 @@ REQ = req.ClipRequest("gate", "ab" * 16, 1,
                        req.ClipFrame(1_700_000_000.45)))
 MP4 = b"\x00\x00\x00\x20ftypisom" + b"\x00" * 40
 CLIP = clips.ClipMsg("gate", "ab" * 16, MP4, 40)
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40 + b"\xff\xd9"
 
 
 def test_round_trips():
@@ -20,6 +21,18 @@ def test_round_trips():
     assert clips.decode(clips.encode(CLIP)) == CLIP
     gone = clips.ClipMsg("gate", "ab" * 16, b"", 0, "frames no longer in ingest's memory")
     assert clips.decode(clips.encode(gone)) == gone
+
+
+@pytest.mark.parametrize("msg", [
+    clips.ClipMsg("gate", "ab" * 16, b"", 0, still=JPEG),
+    clips.ClipMsg("gate", "ab" * 16, b"", 0, still_why="frame no longer in ingest's memory"),
+    clips.ClipMsg("gate", "ab" * 16, MP4, 40, still=JPEG),
+])
+def test_stills_round_trip_and_a_request_without_one_is_as_before(msg):
+    assert clips.decode(clips.encode(msg)) == msg
+    alone = req.ClipRequest("gate", "ab" * 16, 0, (), req.ClipFrame(1_700_000_000.25, (1.0, 2.0, 30.0, 40.0)))
+    assert req.decode(req.encode(alone)) == alone
+    assert b"still" not in req.encode(REQ) and b"still" not in clips.encode(CLIP)  # older readers see no change
 
 
 def _changed(fields: dict, **change) -> dict:
@@ -42,6 +55,8 @@ def _req(**change):
     (_req(frames=json.dumps([[1.0, None, [[0, 0, 1, 1]] * 201]]).encode()), "more than 200 faces"),
     (_req(shard=b"-1"), "shard -1 is negative"),
     (_req(shard=b"one"), "bad field value"),
+    (_req(still=b"[1.0, null]"), "a frame is [captured_at"),
+    (_req(still=b"not json"), "bad field value"),
     ({b"v": b"1", b"cam": b"gate"}, "missing field"),
 ])
 def test_bad_requests(fields, message):
@@ -57,7 +72,8 @@ def _clip(**change):
 @pytest.mark.parametrize("fields,message", [
     (_clip(v=b"0"), "schema version '0', expected 1"),
     (_clip(mp4=b"\xff\xd8 a JPEG, not a clip"), "not an MP4 file"),
-    (_clip(mp4=b""), "neither a clip nor why"),
+    (_clip(mp4=b""), "neither a clip, a still, nor why"),
+    (_clip(still=MP4), "the still is not a JPEG"),
     (_clip(frames=b"many"), "bad field value"),
     ({b"v": b"1", b"cam": b"gate", b"vid": b"x"}, "missing field 'mp4'"),
 ])

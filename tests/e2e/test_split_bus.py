@@ -1,6 +1,7 @@
 """Frames stay on the edge: ingest and a worker, separate processes, keep their frame streams on a
 Redis of their own (redis.frames_url, a private redis-server) while the events process, on the
-site's Redis alone, still gets their detections and stores the violation."""
+site's Redis alone, still gets their detections and stores the violation, its evidence frame asked
+of ingest (worker.evidence_frames: auto) and drawn, the one frame that crosses."""
 from __future__ import annotations
 
 import os
@@ -42,6 +43,11 @@ def keys(url: str, pattern: str) -> list[str]:
         client.close()
 
 
+def frame_size(snapshots, row) -> tuple[int, int] | None:
+    img = cv2.imread(str(snapshots / row.frame_path))
+    return None if img is None else (img.shape[1], img.shape[0])
+
+
 def test_frames_never_reach_the_site_redis(tmp_path, private_redis, redis_prefix):
     db = tmp_path / "site.db"
     cfg = {"cameras": [{"id": "entrance", "url": str(clip(tmp_path / "entrance.avi")), "fps": 5}],
@@ -57,7 +63,7 @@ def test_frames_never_reach_the_site_redis(tmp_path, private_redis, redis_prefix
     engine = make_engine(f"sqlite:///{db}")
     try:
         deadline, rows = time.monotonic() + 120, []
-        while time.monotonic() < deadline and not rows:
+        while time.monotonic() < deadline and not (rows and frame_size(tmp_path / "snapshots", rows[0]) == SIZE):
             with session_factory(engine)() as s:
                 rows = s.scalars(select(Violation)).all()
             time.sleep(0.5)
@@ -69,6 +75,8 @@ def test_frames_never_reach_the_site_redis(tmp_path, private_redis, redis_prefix
         outs = {name: p.communicate(timeout=60)[0] for name, p in procs.items()}
         engine.dispose()
     assert rows, {name: out[-2000:] for name, out in outs.items()}
+    assert frame_size(tmp_path / "snapshots", rows[0]) == SIZE, outs["events"][-2000:]  # not the crop standing in
+    assert "its crop stands in" in outs["events"]  # the frame did not cross with the detections
     assert on_edge == [f"{redis_prefix}:frames:entrance"]  # the frames, and nothing else
     assert not [k for k in on_site if ":frames:" in k] and f"{redis_prefix}:detections" in on_site
     assert all(p.returncode == 0 for p in procs.values()), {n: o[-2000:] for n, o in outs.items()}

@@ -4,11 +4,13 @@ import io
 import threading
 
 import av
+import cv2
+import numpy as np
 import pytest
-from support.detections import solid_jpeg
+from support.detections import jpeg, solid_jpeg
 
 from maskwatch.clip_config import ClipConfig
-from maskwatch.ingest.clips import HOLD_MARGIN_S, ClipDesk, FrameRing
+from maskwatch.ingest.clips import HOLD_MARGIN_S, STILL_HOLD_S, ClipDesk, FrameRing
 from maskwatch.wire import clip_requests as req
 from maskwatch.wire import clips
 
@@ -83,6 +85,38 @@ def test_a_bad_request_is_counted_and_skipped(redis_bus):
         redis_bus.add(redis_bus.keys.clip_requests("gate"), req.encode(good))
         assert _answer(redis_bus, 0).violation_id == "cc" * 16  # the bad one did not stop the desk
         assert desk.bad == 1
+    finally:
+        stop.set()
+        desk.join(5)
+
+
+@pytest.mark.parametrize("clip,stills,hold_s", [
+    (ClipConfig(before_s=4, after_s=4), False, 8 + HOLD_MARGIN_S),
+    (ClipConfig(before_s=4, after_s=4), True, max(8 + HOLD_MARGIN_S, STILL_HOLD_S)),
+    (ClipConfig(enabled=False), True, STILL_HOLD_S),  # stills asked for without clips
+])
+def test_the_ring_holds_what_events_may_still_ask_for(clip, stills, hold_s):
+    assert FrameRing.of(clip, stills).hold_s == hold_s
+
+
+def test_the_desk_sends_a_still_as_it_was_read_or_with_the_others_blurred(redis_bus):
+    checks = np.indices((48, 64)).sum(axis=0) % 8 < 4  # a pattern a blur erases
+    frame = jpeg(np.dstack([checks * 200] * 3).astype(np.uint8), 95)
+    ring = FrameRing(60, 10 ** 9)
+    ring.add(T0, frame)
+    desk, stop = _desk(redis_bus, {"gate": ring})
+    try:
+        ask = [req.ClipFrame(T0, (1, 1, 20, 20)), req.ClipFrame(T0, (1, 1, 20, 20), ((30, 10, 60, 40),)),
+               req.ClipFrame(T0 + 99.0)]
+        for i, still in enumerate(ask):
+            redis_bus.add(redis_bus.keys.clip_requests("gate"),
+                          req.encode(req.ClipRequest("gate", f"{i:032x}", 1, (), still)))
+        plain, blurred, gone = (_answer(redis_bus, 1) for _ in ask)
+        assert plain.still == frame and (plain.mp4, plain.why, plain.still_why) == (b"", "", "")
+        img = cv2.imdecode(np.frombuffer(blurred.still, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert img[12:38, 32:58].std() < 0.5 * img[12:38, 2:28].std()  # the other face blurred, not the violator
+        assert gone.still == b"" and "no longer in ingest's memory" in gone.still_why
+        assert (desk.stills, desk.made, desk.gone) == (2, 0, 0)
     finally:
         stop.set()
         desk.join(5)

@@ -88,6 +88,15 @@ def test_frames_become_detections_with_crops_and_candidate_frames(redis_bus, pip
     assert w.counts["batches"] == 1  # frames of both cameras share a batch
 
 
+def test_no_frame_goes_with_the_detections_when_events_asks_ingest_for_it(redis_bus, pipeline, scene_images):
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    make_groups(redis_bus, ("a",))
+    redis_bus.add(redis_bus.keys.frames("a"), frame_fields("a", 1, img))
+    run_worker(config(evidence_frames="on_request"), redis_bus, pipeline, lambda w: w.counts["processed"] >= 1)
+    (out,) = read_detections(redis_bus)
+    assert out.has_candidate and any(out.crops) and out.frame_jpeg is None
+
+
 def test_the_cameras_pose_is_passed_on_with_its_detections(redis_bus, pipeline, scene_images):
     cfg, img = config(), cv2.imread(str(scene_images[0]))
     make_groups(redis_bus, ("a",))

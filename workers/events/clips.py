@@ -7,6 +7,8 @@ KB a camera. When a violation is committed, `ClipPlanner.want` notes it; once th
 capture clock has passed `after_s` beyond the decisive sighting (or GRACE_S of wall time went by,
 for a camera that went quiet), `due` turns it into a request for the camera's ingest. A restart
 of events forgets the notes: at most those clips are lost, never a violation (committed first).
+A violation committed without its frame (worker.evidence_frames: on_request) asks for that one
+frame at once, in a request of its own; its crop stands in until the still comes.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from maskwatch.clip_config import ClipConfig
 from maskwatch.geometry import Box
 from maskwatch.wire import WireError, clip_requests, clips
 from maskwatch.wire.clip_requests import ClipFrame, ClipRequest
+from maskwatch.workers.track import Sighting
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class Wanted:
     track_id: int
     at: float          # capture time of the decisive sighting
     ask_by: float      # monotonic: ask then at the latest
+    still: ClipFrame | None = None  # the evidence frame alone, asked for at once (no clip)
 
 
 class ClipPlanner:
@@ -86,13 +90,22 @@ class ClipPlanner:
             self.wanted.pop(0)
             self.dropped += 1
 
+    def want_still(self, camera: str, violation_id: str, track_id: int, best: Sighting, now: float) -> None:
+        """Ask for a violation's evidence frame: the others' faces are blurred there, on the edge."""
+        blur = tuple(b for i, b in enumerate(best.info.boxes) if i != best.face) if self.blur else ()
+        still = ClipFrame(best.captured_at, best.box, blur)
+        self.wanted.append(Wanted(camera, violation_id, track_id, best.captured_at, now, still))
+        if len(self.wanted) > MAX_WANTED:
+            self.wanted.pop(0)
+            self.dropped += 1
+
     def due(self, now: float) -> list[tuple[Wanted, ClipRequest]]:
-        """The clips to ask for now; `done` each once its request is sent."""
+        """The clips and stills to ask for now; `done` each once its request is sent."""
         out = []
         for w in self.wanted:
             frame_log = self.logs.get(w.camera)
             clock = frame_log.clock if frame_log else float("-inf")
-            if clock >= w.at + self.cfg.after_s or now >= w.ask_by:
+            if w.still is not None or clock >= w.at + self.cfg.after_s or now >= w.ask_by:
                 out.append((w, self.request(w)))
         return out
 
@@ -100,6 +113,8 @@ class ClipPlanner:
         self.wanted.remove(w)
 
     def request(self, w: Wanted) -> ClipRequest:
+        if w.still is not None:
+            return ClipRequest(w.camera, w.violation_id, self.shard, (), w.still)
         frame_log = self.logs.get(w.camera)
         seen = frame_log.between(w.at - self.cfg.before_s, w.at + self.cfg.after_s) if frame_log else []
         return ClipRequest(w.camera, w.violation_id, self.shard, tuple(self._frame(s, w.track_id) for s in seen))
@@ -111,13 +126,13 @@ class ClipPlanner:
 
 
 class ClipExchange:
-    """Events' side of the exchange over the bus: asks the cameras' ingest for the clips due, and
-    keeps the clips that come back (`keep(violation_id, mp4)`: the store's; True when kept)."""
+    """Events' side of the exchange over the bus: asks the cameras' ingest for the clips and stills
+    due, and keeps what comes back (`store`: keep_clip and keep_still, each True when kept)."""
 
-    def __init__(self, planner: ClipPlanner, bus: Bus, stream: str, group: str, consumer: str, keep,
+    def __init__(self, planner: ClipPlanner, bus: Bus, stream: str, group: str, consumer: str, store,
                  counts: Counter):
         self.planner, self.bus, self.stream, self.group, self.consumer = planner, bus, stream, group, consumer
-        self.keep_clip, self.counts = keep, counts
+        self.store, self.counts = store, counts
 
     def ask(self, now: float) -> None:
         for wanted, req in self.planner.due(now):
@@ -137,9 +152,18 @@ class ClipExchange:
             self.counts["bad_entries"] += 1
             log.warning("clip %s: skipped, %s", e.id, err)
         else:
-            if not msg.mp4:
-                self.counts["clips_missing"] += 1
-                log.warning("camera %s: violation %s has no clip: %s", msg.camera, msg.violation_id, msg.why)
-            elif self.keep_clip(msg.violation_id, msg.mp4):
-                self.counts["clips"] += 1
+            self._keep(msg)
         self.bus.ack(self.stream, self.group, [e.id], delete=True)
+
+    def _keep(self, msg: clips.ClipMsg) -> None:
+        if msg.mp4:
+            self.counts["clips"] += self.store.keep_clip(msg.violation_id, msg.mp4)
+        elif msg.why:
+            self.counts["clips_missing"] += 1
+            log.warning("camera %s: violation %s has no clip: %s", msg.camera, msg.violation_id, msg.why)
+        if msg.still:
+            self.counts["stills"] += self.store.keep_still(msg.violation_id, msg.still)
+        elif msg.still_why:
+            self.counts["stills_missing"] += 1
+            log.warning("camera %s: violation %s keeps its crop as its frame: %s", msg.camera, msg.violation_id,
+                        msg.still_why)

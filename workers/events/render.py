@@ -23,15 +23,21 @@ class FrameInfo:
 
 
 def render_frame(s: Sighting, info: FrameInfo, snap: SnapshotConfig) -> bytes | None:
-    """The full frame with the violating face boxed in red (others blurred if configured)."""
-    img = cv2.imdecode(np.frombuffer(s.frame, np.uint8), cv2.IMREAD_COLOR) if s.frame else None
+    """The sighting's own frame, its other faces blurred when configured (None: it has none)."""
+    blur = [box for i, box in enumerate(info.boxes) if i != s.face] if snap.blur_faces else []
+    return render_evidence(s.frame, s.box, s.score, s.p_no_mask, s.p_incorrect, blur, snap.jpeg_quality)
+
+
+def render_evidence(jpeg: bytes | None, box: Box, score: float, p_no_mask: float, p_incorrect: float,
+                    blur: list[Box], quality: int) -> bytes | None:
+    """A violation's evidence frame: the violating face boxed in red with its verdict, the faces in
+    `blur` blurred. Whether the frame came with the detections or later from ingest (whose still
+    arrives with the other faces already blurred), one drawing: always a violation, as it was judged."""
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) if jpeg else None
     if img is None:
         return None
-    if snap.blur_faces:
-        for i, box in enumerate(info.boxes):
-            if i != s.face:
-                blur_box(img, box)
-    det = Detections(np.array([s.box]), np.array([s.score]), np.array([s.p_no_mask]))
-    ok, buf = cv2.imencode(".jpg", draw(img, det, s.threshold, s.min_score),
-                           [cv2.IMWRITE_JPEG_QUALITY, snap.jpeg_quality])
+    for other in blur:
+        blur_box(img, other)
+    det = Detections(np.array([box]), np.array([score]), np.array([p_no_mask]), p_incorrect=np.array([p_incorrect]))
+    ok, buf = cv2.imencode(".jpg", draw(img, det, threshold=0.0), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes() if ok else None

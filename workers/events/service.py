@@ -80,12 +80,13 @@ class EventsService:
         self.ledger = AckLedger()
         self._cams: dict[str, CameraFeed] = {}
         self._counts = Counter(processed=0, violations=0, rejoined=0, bad_entries=0, wrong_shard=0,
-                               unknown_camera=0, not_judged=0, still_faces=0, clips=0, clips_missing=0)
+                               unknown_camera=0, not_judged=0, still_faces=0, clips=0, clips_missing=0,
+                               stills=0, stills_missing=0)
         # a site's config lists its cameras: an entry for any other is refused (an events process
         # given no camera list, as in some tests, takes every camera of its shard)
         self.watch = CameraWatch(config, bus)  # the site's cameras at runtime (maskwatch.camera_set)
         self._cameras(config.cameras)
-        self.exchange = ClipExchange(self.clips, bus, self.clip_stream, GROUP, name, self.store.keep_clip,
+        self.exchange = ClipExchange(self.clips, bus, self.clip_stream, GROUP, name, self.store,
                                      self._counts)
         self._latency_s = 0.0
         self._backlog_s = 0.0
@@ -289,6 +290,8 @@ class EventsService:
 
     def _report(self, cam_id: str, changes: Changes, created: dict[str, Stored]) -> None:
         for v in changes.new:
+            if v.best.frame is None:  # asked of ingest (a replay asks again: the same frame is drawn)
+                self.clips.want_still(cam_id, v.id, v.track_id, v.best, time.monotonic())
             if v.id not in created:
                 log.info("camera %s: violation %s (track %d) already stored", cam_id, v.id, v.track_id)
                 continue

@@ -20,7 +20,7 @@ from maskwatch.storage import repo
 from maskwatch.storage.snapshots import SnapshotStore
 from maskwatch.storage.tables import ReviewStatus, Verdict, Violation, utc
 from maskwatch.workers.events.changes import Changes, NewViolation, Stored, hour_of
-from maskwatch.workers.events.render import render_frame
+from maskwatch.workers.events.render import render_evidence, render_frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +68,28 @@ class Store:
         self.snapshots.delete(rel)  # pruned meanwhile: no file may outlive its row
         return False
 
+    def keep_still(self, violation_id: str, jpeg: bytes) -> bool:
+        """Draw a violation's evidence frame (sent by ingest when asked for, worker.evidence_frames)
+        over the crop that stood in for it; False when the row is gone or the JPEG unreadable."""
+        return bool(self._with_db(lambda s: self._still(s, violation_id, jpeg), []))
+
+    def _still(self, session: Session, violation_id: str, jpeg: bytes) -> bool:
+        row = session.get(Violation, violation_id)
+        if row is None:
+            return False
+        incorrect = 1.0 if row.verdict == Verdict.mask_incorrect else 0.0
+        frame = render_evidence(jpeg, tuple(row.box), row.face_score, row.p_no_mask, incorrect, [],
+                                self.snap_cfg.jpeg_quality)
+        if frame is None:
+            log.warning("violation %s: its evidence frame from ingest is not a readable JPEG", violation_id)
+            return False
+        # replaced in place (atomic): a replay draws the same frame again, never a second file
+        self.snapshots.write(row.frame_path, frame)
+        if repo.confirm_frame(session, violation_id):
+            return True
+        self.snapshots.delete(row.frame_path)  # pruned meanwhile: no file may outlive its row
+        return False
+
     def _write(self, session: Session, changes: Changes, written: list[str]) -> dict[str, Stored]:
         created: dict[str, Stored] = {}
         hours = changes.hours.copy()
@@ -97,8 +119,8 @@ class Store:
         first = utc(v.first_seen)
         crop_rel, frame_rel = self.snapshots.relpaths(v.id, first)
         frame = render_frame(best, info, self.snap_cfg)
-        if frame is None:  # workers always send the frame with a candidate face; keep going if not
-            log.warning("camera %s: violation %s has no usable frame, storing the crop twice", v.camera, v.id)
+        if frame is None:  # asked of ingest (worker.evidence_frames): the crop stands in until it comes
+            log.info("camera %s: violation %s has no frame yet, its crop stands in", v.camera, v.id)
         self.snapshots.write(crop_rel, best.crop)
         written.append(crop_rel)
         self.snapshots.write(frame_rel, frame or best.crop)
