@@ -10,8 +10,8 @@
 #                                      (docker-compose.edge.yml) running them against its Redis
 #                                  deploy/smoke.sh --purge    delete the engine's data (image cache)
 # Env: SMOKE_WORKERS (1), SMOKE_TIMEOUT (s to wait for the violation, 300), SMOKE_RTSP_PORT,
-#      SMOKE_DASHBOARD_PORT, SMOKE_REDIS_PORT, SMOKE_POSTGRES_PORT (18554, 18000, 16379, 15432, or
-#      free ones where those are taken),
+#      SMOKE_DASHBOARD_PORT, SMOKE_REDIS_PORT, SMOKE_POSTGRES_PORT, SMOKE_FRAMES_REDIS_PORT (18554,
+#      18000, 16379, 15432, 16380, or free ones where those are taken),
 #      MW_SMOKE_DIR (/var/tmp/mw-docker), PYTHON (the project's venv python),
 #      MW_SMOKE_SRC (the source tree the maskwatch image is built from; default: this checkout).
 #
@@ -41,7 +41,9 @@ RTSP_PORT=${SMOKE_RTSP_PORT:-$(port_or_free 18554)}
 DASHBOARD_PORT=${SMOKE_DASHBOARD_PORT:-$(port_or_free 18000)}
 REDIS_PORT=${SMOKE_REDIS_PORT:-$(port_or_free 16379)}
 POSTGRES_PORT=${SMOKE_POSTGRES_PORT:-$(port_or_free 15432)}
+FRAMES_REDIS_PORT=${SMOKE_FRAMES_REDIS_PORT:-$(port_or_free 16380)}  # --edge: the edge host's frames Redis
 export SMOKE_DASHBOARD_PORT=$DASHBOARD_PORT SMOKE_REDIS_PORT=$REDIS_PORT SMOKE_POSTGRES_PORT=$POSTGRES_PORT
+export SMOKE_FRAMES_REDIS_PORT=$FRAMES_REDIS_PORT
 export DOCKER_HOST=unix://$STATE/docker.sock
 export DOCKER_CONFIG=$STATE/docker-config   # the compose plugin is linked here, not in ~/.docker
 export DOCKER_BUILDKIT=0                    # no buildx here: the classic builder

@@ -125,6 +125,11 @@ class RedisConfig(Strict):
         description="detections kept while events is down (about 3 min of 8 cameras at 5 fps, 0.5 GB); "
                     "older ones are trimmed, and a warning counts any that were still pending")
 
+    @field_validator("frames_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v  # `${FRAMES_REDIS_URL:-}` left unset
+
 
 class DatabaseConfig(Strict):
     url: str = Field("sqlite:///maskwatch.db", description="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://...")

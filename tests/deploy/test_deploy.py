@@ -57,6 +57,7 @@ GPU_VARS = {"CUDA_CACHE_PATH", "MASKWATCH_ENGINE_CACHE", "MASKWATCH_DETECTOR_DEV
 # read by the Redis and PostgreSQL images (official ones and the smoke stand-ins)
 STORE_VARS = {
     "redis": {"REDIS_PASSWORD", "REDISCLI_AUTH"},
+    "frames-redis": {"REDIS_PASSWORD", "REDISCLI_AUTH"},
     "postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGPORT", "PG_LISTEN_ADDRESSES", "PGDATA"},
 }
 # read by Compose itself
@@ -287,7 +288,7 @@ def test_every_container_drops_capabilities_and_has_limits(resolved, name):
         assert spec.get("cpus"), f"{name}/{svc}: no CPU limit"
         if svc != "postgres":  # its entrypoint owns the data folder as root, then drops to postgres
             assert not spec.get("cap_add"), f"{name}/{svc}: cap_add {spec['cap_add']}"
-        if svc == "redis":
+        if svc in ("redis", "frames-redis"):
             assert spec.get("user") == "redis"  # the image's entrypoint cannot drop root under `sh -c`
         assert spec.get("mem_limit"), f"{name}/{svc}: no memory limit"
 
@@ -304,6 +305,23 @@ def test_each_image_is_built_by_one_service(resolved, name):
             assert spec.get("pull_policy") == "never", f"{name}/{svc}"
     assert builders and all(len(b) == 1 for b in builders.values()), builders
     assert {spec["image"] for spec in services.values()} == set(builders)
+
+
+@pytest.mark.parametrize("name,frames_on_edge", [("central", False), ("edge", True), ("edge-gpu", True)])
+def test_frames_stay_on_the_host_that_reads_them(resolved, name, frames_on_edge):
+    services = resolved[name]["services"]
+    for svc in ("ingest", "worker"):
+        cfg = load_config(SITE_CONFIG, env=as_set_by_a_site(services[svc]["environment"]))
+        assert cfg.evidence_on_request is frames_on_edge, f"{name}/{svc}"
+        if frames_on_edge:  # this host's own Redis, not the central one
+            assert cfg.redis.frames_url.endswith("@frames-redis:6379/0") and "frames-redis" in services
+        else:
+            assert cfg.redis.frames_url is None
+    if frames_on_edge:
+        frames = services["frames-redis"]
+        assert "--save ''" in " ".join(frames["command"]) and "--appendonly no" in " ".join(frames["command"])
+        assert not frames.get("volumes") and {p["host_ip"] for p in frames["ports"]} == {"127.0.0.1"}
+        assert services["ingest"]["depends_on"]["frames-redis"]["condition"] == "service_healthy"
 
 
 def test_the_edge_file_requires_the_camera_password(compose_cli, tmp_path):
