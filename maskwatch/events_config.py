@@ -13,8 +13,15 @@ class EventsConfig(Strict):
     track_high_score: float = Field(
         0.5, ge=0.0, le=1.0, description="faces at least this confident start tracks and are matched first; "
                                          "less confident ones only continue tracks (ByteTrack's two stages)")
+    # both chosen out of fold on the annotated real footage (leave one video out, docs/real-footage.md:
+    # "The gates, chosen out of fold"): a turning, moving face on a walking camera is often less than
+    # 0.5 alike its own track a frame later; 0.5 and none before
     appearance_gate: float = Field(
-        0.5, ge=-1.0, le=1.0, description="a face less alike a track than this (cosine) never continues it")
+        0.4, ge=-1.0, le=1.0, description="a face less alike a track than this (cosine) never continues it")
+    overlap_gate: float | None = Field(
+        0.3, ge=-1.0, le=1.0, description="the same, for a face that overlaps the track's box or its prediction "
+                                           "by IoU 0.5 or more (none: appearance_gate): small faces that turn "
+                                           "differ more from frame to frame than their place does")
     # measured on the person clips (docs/tracking-and-identity.md): the same person's track
     # prototypes >= 0.97, different
     # people at the same spot (alike backgrounds in their crops) up to 0.84

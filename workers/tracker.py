@@ -53,6 +53,8 @@ __all__ = ["Sighting", "State", "Step", "Track", "Tracker"]
 # at 2 fps a walking face moves 2-3 of its widths a frame, beyond any motion gate: a face that
 # looks this much like the track (cosine), within REFIND_WIDTHS, still continues it
 REFIND_SIM, REFIND_WIDTHS = 0.8, 4.0
+# a face standing on a track's box by this much IoU is asked the looser events.overlap_gate
+OVERLAP_IOU = 0.5
 # a moving camera: identities unseen this long keep their places as they were (walkable from there in
 # that time is anywhere in the picture), so the work per frame is bounded by the people seen lately
 WARP_HORIZON_S = 30.0
@@ -173,7 +175,7 @@ class Tracker:
                 if (appearance and tr.appearance is not None and s.embedding is not None
                         and tr.appearance.shape == s.embedding.shape):
                     sim = float(tr.appearance @ s.embedding)
-                    if sim < gate:
+                    if sim < self._gate(gate, overlap):
                         continue  # a different face, however close
                 if overlap >= self.cfg.track_iou:
                     motion = 1.0 - overlap
@@ -194,6 +196,13 @@ class Tracker:
                 pairs.append((tracks[ti], sightings[si]))
         return (pairs, [s for si, s in enumerate(sightings) if si not in used_s],
                 [tr for ti, tr in enumerate(tracks) if ti not in used_t])
+
+    def _gate(self, gate: float, overlap: float) -> float:
+        """The least alike a face may be to continue a track: events.overlap_gate where it stands
+        on the track's box (OVERLAP_IOU or more), else events.appearance_gate."""
+        if self.cfg.overlap_gate is None or overlap < OVERLAP_IOU:
+            return gate
+        return min(gate, self.cfg.overlap_gate)
 
     def _add(self, tr: Track, s: Sighting, step: Step) -> None:
         step.matched.append((tr, s))

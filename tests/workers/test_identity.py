@@ -3,6 +3,7 @@ crossings, occlusion), two-stage association, people counts, and replays and res
 identities restored from Redis."""
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -83,6 +84,23 @@ def test_appearance_gate_refuses_a_stranger_on_the_spot():
         run.frame(1001 + i * 0.2, [("b", box(102, 100), 0.1, people("b"))])
     run.finish()
     assert set(run.tracks_of["a"]).isdisjoint(run.tracks_of["b"])
+
+
+@pytest.mark.parametrize("dx, overlap_gate, same_track", [
+    (4, None, False),   # on the track's box, 0.35 alike: below appearance_gate (0.5), someone else
+    (4, 0.3, True),     # ...unless the looser gate for a face standing on the box lets it continue
+    (4, 0.4, False),    # ...down to that gate only
+    (20, 0.3, False),   # half a width off (IoU 0.33): appearance_gate again
+])
+def test_a_face_on_the_track_s_box_is_asked_the_overlap_gate(dx, overlap_gate, same_track):
+    v, w = np.eye(64, dtype=np.float32)[:2]
+    turned = 0.35 * v + math.sqrt(1 - 0.35 ** 2) * w  # the same person's face, turned: cosine 0.35
+    run = Run(track_max_gap_s=3.0, overlap_gate=overlap_gate)
+    for i in range(3):
+        run.frame(1000 + i * 0.2, [("a", box(100, 100), 0.1, v)])
+    run.frame(1000.6, [("b", box(100 + dx, 100), 0.1, turned)])
+    run.finish()
+    assert (run.tracks_of["b"][0] in run.tracks_of["a"]) is same_track
 
 
 @pytest.mark.parametrize("gap_s", [0.5, 2.0, 6.0])
