@@ -14,6 +14,7 @@ snapshot's; without it, anywhere between first and last seen). Per clip and over
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from maskwatch.geometry import iou_matrix
@@ -67,8 +68,8 @@ class Score:
 
 def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     """The person a violation is about: the best face-box IoU (boxes of faces, the person clips), or,
-    where the truth boxes whole people (real footage, MOTChallenge), the smallest person whose box's
-    upper half holds the face's centre, each person where they were nearest the evidence's moment
+    where the truth boxes whole people (real footage, MOTChallenge), the person whose head is nearest
+    the face among those whose box's upper half holds its centre (`holding`), each person where they were nearest the evidence's moment
     (not anywhere within the slack: on a moving camera a second moves everyone, and a face would be
     given to whoever stood there a second before)."""
     fps = truth["fps"]
@@ -89,9 +90,17 @@ def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     return best
 
 
+HEAD = 0.08  # a standing person's head centre: this share of their box's height below its top
+
+
 def holding(face, near: dict[str, list]) -> str | None:
+    """Whose head a face is: among the people whose box's upper half holds its centre, the one whose
+    head (the top centre of their box) is nearest, in their widths. In a crowd the boxes overlap,
+    and a face at one box's edge is the head of the person beside (seen on MOT16-11's evidence
+    frames); the smallest box, the rule before, gave it to whoever stood nearer the camera."""
     cx, cy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
-    held = [((x2 - x1) * (y2 - y1), pid) for pid, boxes in near.items() for x1, y1, x2, y2 in boxes
+    held = [(math.hypot(cx - (x1 + x2) / 2, cy - (y1 + HEAD * (y2 - y1))) / max(x2 - x1, 1.0), pid)
+            for pid, boxes in near.items() for x1, y1, x2, y2 in boxes
             if x1 <= cx <= x2 and y1 <= cy <= y1 + (y2 - y1) / 2]
     return min(held)[1] if held else None
 

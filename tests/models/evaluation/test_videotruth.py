@@ -116,6 +116,7 @@ def test_face_recall_asks_only_for_faces_labelled_visible(truth, frame, visible)
 @pytest.mark.parametrize("stem, people, violators, masked, optional", [
     ("group_masks_on_off_diazoniclabs", 4, 4, 0, 0),         # bare for over a second before the masks go on
     ("fixed_indoor_one_by_one_intel_ccby4", 6, 1, 0, 5),     # backs of heads; one profile long enough
+    ("cctv_style_street_HBvision_MiamiRestaurants2Short", 12, 5, 0, 7),  # blurred: the uncertain are optional
 ])
 def test_the_repositorys_own_labels_hold_what_the_docs_say(stem, people, violators, masked, optional, tmp_path):
     from maskwatch.paths import video_labels
@@ -140,4 +141,21 @@ def test_a_face_belongs_to_who_was_there_at_its_moment(tmp_path, reported, found
     (tmp_path / "sweep.attributes.csv").write_text(ATTRIBUTES_SWEEP)
     (tmp_path / "sweep.seqinfo.ini").write_text(f"[Sequence]\nframeRate={FPS:g}\n")
     s = score(load_truth("sweep", tmp_path, tmp_path), reported)
+    assert (s.found, s.on_masked) == (found, on_masked)
+
+
+# a crowd: person 1 (unmasked) walks just behind and beside person 2 (masked), their boxes overlapping
+GT_CROWD = "".join(f"{f},1,60,100,120,340,1,1,1\n{f},2,0,122,106,323,1,1,1\n" for f in (1, 50))
+ATTRIBUTES_CROWD = "first_frame,last_frame,id,face,mask\n1,50,1,visible,none\n1,50,2,visible,worn\n"
+
+
+@pytest.mark.parametrize("box, found, on_masked", [
+    ((93, 111, 119, 145), 1, 0),  # at person 2's edge, on person 1's head: theirs (the smaller box is not)
+    ((40, 130, 66, 164), 0, 1),   # on person 2's head, inside person 1's box too: person 2's
+])
+def test_a_face_in_a_crowd_is_the_head_it_is_on(tmp_path, box, found, on_masked):
+    (tmp_path / "crowd.gt.txt").write_text(GT_CROWD)
+    (tmp_path / "crowd.attributes.csv").write_text(ATTRIBUTES_CROWD)
+    (tmp_path / "crowd.seqinfo.ini").write_text(f"[Sequence]\nframeRate={FPS:g}\n")
+    s = score(load_truth("crowd", tmp_path, tmp_path), [Reported(1.0, 2.0, box, 1.0)])
     assert (s.found, s.on_masked) == (found, on_masked)
