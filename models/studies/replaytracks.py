@@ -8,7 +8,8 @@ the pipeline once (cached in `--cache`, as the detections a worker would send, w
 colours and the camera's pose beside them), then through the real `Tracker` as many times as
 there are variants: a deterministic comparison, free of the run path's frame-drop noise, of what
 only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
-setting chosen here would be judged on the videos it was chosen on.
+setting chosen here would be judged on the videos it was chosen on, except with `--select`: the
+gates' grid, each video judged by the setting chosen on the other videos alone (leave one out).
 
 Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
 default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
@@ -108,6 +109,50 @@ VARIANTS = {
 }
 
 
+# the gates and the on-course bar, for a selection made out of fold (--select). BEFORE: the setting
+# shipped when the selection was made (2026-12-07); among ties, the smallest change from it wins
+BEFORE = "gate0.5"
+GRID = {f"gate{g}" + ("" if o is None else f" overlap{o}") + ("" if c == 0.7 else f" oncourse{c}"):
+        ({"appearance_gate": g, "overlap_gate": o, "on_course_threshold": c}, "face", True)
+        for g in (0.5, 0.4, 0.6) for o in (None, 0.4, 0.3, 0.2) if o is None or o < g for c in (0.7, 0.6, 0.5)}
+
+
+def errors(row: dict) -> int:
+    """What a site would count against a setting: people missed, second rows, rows on no violator."""
+    return row["violators"] - row["found"] + row["duplicates"] + row["false"]
+
+
+def change(name: str, grid: dict = GRID, before: str = BEFORE) -> tuple[int, float]:
+    """How far a grid entry is from the setting before: settings changed, then by how much (an
+    overlap gate of none is the appearance gate itself)."""
+    def values(n):
+        s = grid[n][0]
+        return {**s, "overlap_gate": s["appearance_gate"] if s["overlap_gate"] is None else s["overlap_gate"]}
+    ours, theirs = values(name), values(before)
+    moved = {k for k in ours if grid[name][0][k] != grid[before][0][k]}
+    return len(moved), round(sum(abs(ours[k] - theirs[k]) for k in ours), 6)
+
+
+def leave_one_out(result: dict, before: str = BEFORE, grid: dict = GRID) -> dict:
+    """Each video judged by the setting chosen on the other videos alone (fewest errors there; among
+    ties, the smallest change from the setting before): the held-out rows, the choices, and the
+    setting before's rows beside them."""
+    stems = sorted(result[before])
+    out = {"chosen": {}, "held_out": {}, "before": {}}
+    for stem in stems:
+        def cost(name):
+            return (sum(errors(result[name][o]) for o in stems if o != stem), *change(name, grid, before), name)
+        best = min(result, key=cost)
+        out["chosen"][stem] = best
+        out["held_out"][stem] = result[best][stem]
+        out["before"][stem] = result[before][stem]
+    out["on_all"] = min(result, key=lambda n: (sum(errors(r) for r in result[n].values()), *change(n, grid, before), n))
+    for part in ("held_out", "before"):
+        rows = out[part].values()
+        out[f"{part}_total"] = {k: sum(r[k] for r in rows) for k in ("violators", "found", "duplicates", "false")}
+    return out
+
+
 def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     out: dict = {}
@@ -139,11 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path)
     ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
     ap.add_argument("--fps", type=float, default=5.0)
+    ap.add_argument("--select", action="store_true",
+                    help="the gate grid, each video judged by the setting chosen on the others (leave one out)")
     args = ap.parse_args(argv)
     cfg = load_config(None)
     result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
-                     args.cache, args.fps, VARIANTS)
-    print(json.dumps(result, indent=1))
+                     args.cache, args.fps, GRID if args.select else VARIANTS)
+    print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result)} if args.select else result, indent=1))
     return 0
 
 
