@@ -117,6 +117,7 @@ def test_face_recall_asks_only_for_faces_labelled_visible(truth, frame, visible)
     ("group_masks_on_off_diazoniclabs", 4, 4, 0, 0),         # bare for over a second before the masks go on
     ("fixed_indoor_one_by_one_intel_ccby4", 6, 1, 0, 5),     # backs of heads; one profile long enough
     ("cctv_style_street_HBvision_MiamiRestaurants2Short", 12, 5, 0, 7),  # blurred: the uncertain are optional
+    ("street_crossing_masked_crowd_Andrewendlesss", 4, 3, 0, 1),  # only the unmasked have rows
 ])
 def test_the_repositorys_own_labels_hold_what_the_docs_say(stem, people, violators, masked, optional, tmp_path):
     from maskwatch.paths import video_labels
