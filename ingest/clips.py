@@ -123,9 +123,9 @@ class ClipDesk(threading.Thread):
         ring = self.rings.get(req.camera)
         wanted = {f.captured_at for f in req.frames} | ({req.still.captured_at} if req.still else set())
         have = ring.take(wanted) if ring is not None else {}
-        msg = self.clip(req, have) if req.frames else wire.ClipMsg(req.camera, req.violation_id, b"", 0)
         if req.still is None:
-            return msg
+            return self.clip(req, have)  # a clip, or why there is none
+        msg = self.clip(req, have) if req.frames else wire.ClipMsg(req.camera, req.violation_id, b"", 0)
         still = self.still(req.still, have.get(req.still.captured_at))
         if still:
             self.stills += 1

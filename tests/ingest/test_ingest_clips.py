@@ -117,6 +117,10 @@ def test_the_desk_sends_a_still_as_it_was_read_or_with_the_others_blurred(redis_
         assert img[12:38, 32:58].std() < 0.5 * img[12:38, 2:28].std()  # the other face blurred, not the violator
         assert gone.still == b"" and "no longer in ingest's memory" in gone.still_why
         assert (desk.stills, desk.made, desk.gone) == (2, 0, 0)
+        # a clip request that names no frame (events saw none) is still answered: with why
+        redis_bus.add(redis_bus.keys.clip_requests("gate"), req.encode(req.ClipRequest("gate", "dd" * 16, 1, ())))
+        empty = _answer(redis_bus, 1)
+        assert (empty.mp4, empty.still) == (b"", b"") and "no longer in ingest's memory" in empty.why
     finally:
         stop.set()
         desk.join(5)

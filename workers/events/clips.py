@@ -85,16 +85,16 @@ class ClipPlanner:
     def want(self, camera: str, violation_id: str, track_id: int, at: float, now: float) -> None:
         if not self.cfg.enabled:
             return
-        self.wanted.append(Wanted(camera, violation_id, track_id, at, now + self.cfg.after_s + GRACE_S))
-        if len(self.wanted) > MAX_WANTED:
-            self.wanted.pop(0)
-            self.dropped += 1
+        self._note(Wanted(camera, violation_id, track_id, at, now + self.cfg.after_s + GRACE_S))
 
     def want_still(self, camera: str, violation_id: str, track_id: int, best: Sighting, now: float) -> None:
         """Ask for a violation's evidence frame: the others' faces are blurred there, on the edge."""
         blur = tuple(b for i, b in enumerate(best.info.boxes) if i != best.face) if self.blur else ()
         still = ClipFrame(best.captured_at, best.box, blur)
-        self.wanted.append(Wanted(camera, violation_id, track_id, best.captured_at, now, still))
+        self._note(Wanted(camera, violation_id, track_id, best.captured_at, now, still))
+
+    def _note(self, w: Wanted) -> None:
+        self.wanted.append(w)
         if len(self.wanted) > MAX_WANTED:
             self.wanted.pop(0)
             self.dropped += 1
