@@ -69,9 +69,9 @@ class Score:
 def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     """The person a violation is about: the best face-box IoU (boxes of faces, the person clips), or,
     where the truth boxes whole people (real footage, MOTChallenge), the person whose head is nearest
-    the face among those whose box's upper half holds its centre (`holding`), each person where they were nearest the evidence's moment
-    (not anywhere within the slack: on a moving camera a second moves everyone, and a face would be
-    given to whoever stood there a second before)."""
+    the face among those whose box's upper half holds its centre (`holding`), each person where they
+    were nearest the evidence's moment (not anywhere within the slack: on a moving camera a second
+    moves everyone, and a face would be given to whoever stood there a second before)."""
     fps = truth["fps"]
     lo, hi = (v.first_s, v.last_s) if v.evidence_s is None else (v.evidence_s, v.evidence_s)
     near = {p["id"]: [(frame, box) for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
