@@ -21,6 +21,7 @@ from maskwatch.clip_config import ClipConfig
 from maskwatch.geometry import Box
 from maskwatch.wire import WireError, clip_requests, clips
 from maskwatch.wire.clip_requests import ClipFrame, ClipRequest
+from maskwatch.workers.events.render import others
 from maskwatch.workers.track import Sighting
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,7 @@ class ClipPlanner:
 
     def want_still(self, camera: str, violation_id: str, track_id: int, best: Sighting, now: float) -> None:
         """Ask for a violation's evidence frame: the others' faces are blurred there, on the edge."""
-        blur = tuple(b for i, b in enumerate(best.info.boxes) if i != best.face) if self.blur else ()
-        still = ClipFrame(best.captured_at, best.box, blur)
+        still = ClipFrame(best.captured_at, best.box, others(best) if self.blur else ())
         self._note(Wanted(camera, violation_id, track_id, best.captured_at, now, still))
 
     def _note(self, w: Wanted) -> None:

@@ -22,10 +22,15 @@ class FrameInfo:
     boxes: tuple[Box, ...]  # every face of the frame, for blurring the others
 
 
-def render_frame(s: Sighting, info: FrameInfo, snap: SnapshotConfig) -> bytes | None:
+def others(s: Sighting) -> tuple[Box, ...]:
+    """Every face of the sighting's frame but its own: the ones blurred when snapshots.blur_faces asks."""
+    return tuple(box for i, box in enumerate(s.info.boxes) if i != s.face)
+
+
+def render_frame(s: Sighting, snap: SnapshotConfig) -> bytes | None:
     """The sighting's own frame, its other faces blurred when configured (None: it has none)."""
-    blur = [box for i, box in enumerate(info.boxes) if i != s.face] if snap.blur_faces else []
-    return render_evidence(s.frame, s.box, s.score, s.p_no_mask, s.p_incorrect, blur, snap.jpeg_quality)
+    return render_evidence(s.frame, s.box, s.score, s.p_no_mask, s.p_incorrect,
+                           list(others(s)) if snap.blur_faces else [], snap.jpeg_quality)
 
 
 def render_evidence(jpeg: bytes | None, box: Box, score: float, p_no_mask: float, p_incorrect: float,

@@ -118,7 +118,7 @@ class Store:
         best, info = v.best, v.best.info
         first = utc(v.first_seen)
         crop_rel, frame_rel = self.snapshots.relpaths(v.id, first)
-        frame = render_frame(best, info, self.snap_cfg)
+        frame = render_frame(best, self.snap_cfg)
         if frame is None:  # asked of ingest (worker.evidence_frames): the crop stands in until it comes
             log.info("camera %s: violation %s has no frame yet, its crop stands in", v.camera, v.id)
         self.snapshots.write(crop_rel, best.crop)

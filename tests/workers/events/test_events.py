@@ -104,11 +104,10 @@ def test_render_frame_boxes_the_violator_and_blurs_the_others(tmp_path):
     img[::2, ::2] = 255  # texture that a blur flattens
     frame = cv2.imencode(".png", img)[1].tobytes()
     boxes = ((10.0, 40.0, 50.0, 88.0), (200.0, 150.0, 240.0, 198.0))
-    s = Sighting(0.0, boxes[0], 0.9, 0.5, "1-0", 0, 0.9, b"", frame, None)
-    info = FrameInfo(320, 240, "m", boxes)
+    s = Sighting(0.0, boxes[0], 0.9, 0.5, "1-0", 0, 0.9, b"", frame, FrameInfo(320, 240, "m", boxes))
     snap = parse_config({"snapshots": {"jpeg_quality": 95}}, env={}).snapshots
-    plain = cv2.imdecode(np.frombuffer(render_frame(s, info, snap), np.uint8), cv2.IMREAD_COLOR)
-    blurred = cv2.imdecode(np.frombuffer(render_frame(s, info, snap.model_copy(update={"blur_faces": True})),
+    plain = cv2.imdecode(np.frombuffer(render_frame(s, snap), np.uint8), cv2.IMREAD_COLOR)
+    blurred = cv2.imdecode(np.frombuffer(render_frame(s, snap.model_copy(update={"blur_faces": True})),
                                          np.uint8), cv2.IMREAD_COLOR)
     other = (slice(155, 195), slice(205, 235))
     assert blurred[other].std() < plain[other].std() / 3
