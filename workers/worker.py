@@ -66,7 +66,8 @@ class Worker:
         self._live_due: dict[str, float] = {}
         self._watched: dict[str, bool] = {}     # per camera: someone looks at its live view
         self._watch_checks: dict[str, Every] = {}  # ...asked of the bus once a second
-        self._evidence = EvidencePacer(config.worker.evidence_interval_s)
+        # None: events asks ingest for a violation's frame (worker.evidence_frames), none goes from here
+        self._evidence = None if config.evidence_on_request else EvidencePacer(config.worker.evidence_interval_s)
         self._status = Every(1.0)
         self._claim = Every(max(1.0, config.worker.claim_idle_s / 2))
 
@@ -284,7 +285,7 @@ class Worker:
     def _evidence_frame(self, f: Frame, candidates: np.ndarray, done: float) -> bytes | None:
         """The frame, when it goes with the detections: never when events asks ingest for the one a
         violation needs (worker.evidence_frames), else paced (maskwatch.workers.evidence)."""
-        if self.cfg.evidence_on_request:
+        if self._evidence is None:
             return None
         return f.msg.jpeg if self._evidence.send(f.msg.camera, candidates, done) else None
 
