@@ -76,10 +76,11 @@ def match(truth: dict, v: Reported, slack_s: float = 1.0) -> str | None:
     lo, hi = (v.first_s, v.last_s) if v.evidence_s is None else (v.evidence_s, v.evidence_s)
     near = {p["id"]: [(frame, box) for frame, *box in p["boxes"] if lo - slack_s <= frame / fps <= hi + slack_s]
             for p in truth["persons"]}
-    if truth.get("boxes_are", "face") == "person" and v.evidence_s is not None:
+    people = truth.get("boxes_are", "face") == "person"
+    if people and v.evidence_s is not None:
         near = {pid: [min(rows, key=lambda r: abs(r[0] / fps - v.evidence_s))] for pid, rows in near.items() if rows}
     near = {pid: [box for _, box in rows] for pid, rows in near.items()}
-    if truth.get("boxes_are", "face") == "person":
+    if people:
         return holding(v.box, near)
     best, best_iou = None, IOU
     for pid, boxes in near.items():
