@@ -61,18 +61,14 @@ class CrossVal:
         return np.concatenate(self.labels), np.concatenate(self.probs)
 
     def save(self, path: Path) -> None:
-        """Every out-of-fold number, so calibrations and rules can be studied without retraining."""
-        arrays = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
-                  for f in DETECTION_FIELDS}
-        counts = {f"{name}/{f}": np.asarray(getattr(t, f)) for name, t in self.tallies.items()
-                  for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt")}
-        images = {f"{name}/{f}": np.asarray(getattr(t, f), np.int64) for name, t in self.tallies.items()
-                  for f in IMAGE_FIELDS}
-        folds = {f"{name}/fold_violations": np.asarray([t.fold_violations.get(k, 0) for k in range(self.folds)])
-                 for name, t in self.tallies.items() if t.fold_violations}
+        """Every out-of-fold number, so calibrations and rules can be studied without retraining;
+        each scene set's tallies too (`by_source/<set>/...`), so a rule can be studied per set."""
+        arrays = _tally_arrays(self.tallies, self.folds)
+        for src, tallies in self.by_source.items():
+            arrays.update({f"by_source/{src}/{k}": v for k, v in _tally_arrays(tallies, self.folds).items()})
         labels, probs = self.annotated()
         np.savez_compressed(path, annotated_labels=labels, annotated_probs=probs, upscale=np.asarray(self.upscale),
-                            folds=np.asarray(self.folds), **arrays, **counts, **folds, **images)
+                            folds=np.asarray(self.folds), **arrays)
 
     @classmethod
     def load(cls, path: Path, folds: int | None = None) -> CrossVal:
@@ -85,19 +81,11 @@ class CrossVal:
             raise ModelError(f"{path}: does not say how many folds it was cut in (kept before it did): give them")
         upscale = tuple(float(u) for u in data["upscale"]) if "upscale" in data else RULE_UPSCALE_BEFORE_RECORDED
         cv = cls(folds, labels=[data["annotated_labels"]], probs=[data["annotated_probs"]], upscale=upscale)
-        for name, t in cv.tallies.items():
-            for f in ("faces_gt", "faces_found", "violations_gt", "masks_gt"):
-                setattr(t, f, int(data[f"{name}/{f}"]))
-            for f in DETECTION_FIELDS:
-                if f"{name}/{f}" in data:
-                    setattr(t, f, data[f"{name}/{f}"].tolist())
-                else:  # kept before widths and folds were: unknown
-                    setattr(t, f, [LEGACY_FILL[f]] * len(t.conf))
-            if f"{name}/fold_violations" in data:
-                t.fold_violations = dict(enumerate(data[f"{name}/fold_violations"].tolist()))
-            for f in IMAGE_FIELDS:  # older files: unknown, so no interval over images
-                if f"{name}/{f}" in data:
-                    setattr(t, f, data[f"{name}/{f}"].tolist())
+        _read_tallies(cv.tallies, data, "")
+        sets = sorted({k.split("/")[1] for k in data if k.startswith("by_source/")})
+        for src in sets:  # kept since 2026-12-07
+            cv.by_source[src] = {n: Tally(*v) for n, v in RULE_BUCKETS.items()}
+            _read_tallies(cv.by_source[src], data, f"by_source/{src}/")
         return cv
 
     def has_folds(self) -> bool:
@@ -112,6 +100,38 @@ class CrossVal:
         t = self.tallies["all"]
         keep = np.asarray(t.conf, np.float64) >= min_score
         return np.asarray(t.p_no_mask, np.float64)[keep], np.asarray(t.on_violation, bool)[keep]
+
+
+COUNT_FIELDS = ("faces_gt", "faces_found", "violations_gt", "masks_gt")
+
+
+def _tally_arrays(tallies: dict[str, Tally], folds: int) -> dict[str, np.ndarray]:
+    """A bucket's tally as the arrays out_of_fold.npz holds, named `<bucket>/<field>`."""
+    arrays = {}
+    for name, t in tallies.items():
+        arrays.update({f"{name}/{f}": np.asarray(getattr(t, f)) for f in (*DETECTION_FIELDS, *COUNT_FIELDS)})
+        arrays.update({f"{name}/{f}": np.asarray(getattr(t, f), np.int64) for f in IMAGE_FIELDS})
+        if t.fold_violations:
+            arrays[f"{name}/fold_violations"] = np.asarray([t.fold_violations.get(k, 0)
+                                                            for k in range(folds)])
+    return arrays
+
+
+def _read_tallies(tallies: dict[str, Tally], data, prefix: str) -> None:
+    """What _tally_arrays wrote (under prefix), back into tallies; fields older files lack are unknown."""
+    for name, t in tallies.items():
+        for f in COUNT_FIELDS:
+            setattr(t, f, int(data[f"{prefix}{name}/{f}"]))
+        for f in DETECTION_FIELDS:
+            if f"{prefix}{name}/{f}" in data:
+                setattr(t, f, data[f"{prefix}{name}/{f}"].tolist())
+            else:  # kept before widths and folds were: unknown
+                setattr(t, f, [LEGACY_FILL[f]] * len(t.conf))
+        if f"{prefix}{name}/fold_violations" in data:
+            t.fold_violations = dict(enumerate(data[f"{prefix}{name}/fold_violations"].tolist()))
+        for f in IMAGE_FIELDS:  # older files: unknown, so no interval over images
+            if f"{prefix}{name}/{f}" in data:
+                setattr(t, f, data[f"{prefix}{name}/{f}"].tolist())
 
 
 def rule_detector(cv: CrossVal) -> dict:

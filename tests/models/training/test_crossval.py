@@ -69,7 +69,7 @@ def test_softmax_rows_of_nothing_is_an_empty_table():
     assert crossval.softmax_rows(Recording(), np.zeros((0, 32, 32, 3), np.float32)).shape == (0, 3)
 
 
-def test_each_scene_set_is_tallied_apart_and_together(scenes_dir):
+def test_each_scene_set_is_tallied_apart_and_together(scenes_dir, tmp_path):
     scenes = [s for s in load_scenes(scenes_dir) if split_of(s.stem) != "test"]
     detector = FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=(1.0,))
     pool = samples_from_scenes(scenes, detector)
@@ -83,6 +83,11 @@ def test_each_scene_set_is_tallied_apart_and_together(scenes_dir):
         assert sum(t.violations_gt for t in parts) == cv.tallies[bucket].violations_gt
     summary = cv.summary_by_source(0.5, 0.0)
     assert set(summary) == {"a", "b"} and set(summary["a"]) == set(crossval.RULE_BUCKETS)
+    # out_of_fold.npz keeps each set's tallies, so a rule can be studied per set without retraining
+    cv.save(tmp_path / "oof.npz")
+    back = crossval.CrossVal.load(tmp_path / "oof.npz")
+    assert back.summary_by_source(0.5, 0.0) == summary
+    assert back.by_source["a"]["all"].width == cv.by_source["a"]["all"].width
 
 
 def copy_scenes(src, dst, stems, rename=lambda s: s):
