@@ -10,6 +10,10 @@ scored on that fold's, and the counts are pooled. Families:
   face's size), chosen band by band from the global rule until none improves;
 - `face-aware, a`: p * face^a >= t and face >= s, for a in A_GRID: a doubtful face needs a surer p.
 
+Where training pooled several scene sets (`train --more-scenes`; files kept since 2026-12-07 say
+which detection came from which), the one rule and the per-size rule are also chosen for every set
+alike and scored per set: the pooled choice weighs the largest set most.
+
 Reads an `out_of_fold.npz` kept since widths and folds were (training's, or maskwatch.models.studies.levers --save-oof).
 """
 from __future__ import annotations
@@ -95,26 +99,65 @@ def choose(buckets: list[Outcomes], keep: list[np.ndarray], violations: list[int
     return choice
 
 
-def score(buckets: list[Outcomes], choice_of, folds: int) -> dict:
-    """In sample (chosen and scored on all folds) and cross-fitted (chosen without the fold scored)."""
+def score(buckets: list[Outcomes], choice_of, folds: int, shown: list[Outcomes] | None = None) -> dict:
+    """In sample (chosen and scored on all folds) and cross-fitted (chosen without the fold scored);
+    chosen on `buckets` and scored on `shown` (default: the same buckets)."""
+    shown = buckets if shown is None else shown
     out = {}
-    everything = [np.ones(len(o.hit), bool) for o in buckets]
-    totals = [int(o.fold_violations.sum()) for o in buckets]
-    choice = choice_of(everything, totals)
-    tp_fp = [o.counts(k) for o, k in zip(buckets, everything, strict=True)]
+    choice = choice_of([np.ones(len(o.hit), bool) for o in buckets], [int(o.fold_violations.sum()) for o in buckets])
+    totals = [int(o.fold_violations.sum()) for o in shown]
+    tp_fp = [o.counts(np.ones(len(o.hit), bool)) for o in shown]
     out["in_sample"] = [_summary(tp[choice, range(len(choice))].sum(), fp[choice, range(len(choice))].sum(), v)
                         for (tp, fp), v in zip(tp_fp, totals, strict=True)]
     out["rule"] = [[round(float(x), 4) for x in RULES[c]] for c in choice]
-    tp_all, fp_all = np.zeros(len(buckets), int), np.zeros(len(buckets), int)
+    tp_all, fp_all = np.zeros(len(shown), int), np.zeros(len(shown), int)
     for k in range(folds):
         train = [o.fold != k for o in buckets]
         chosen = choice_of(train, [int(o.fold_violations.sum() - o.fold_violations[k]) for o in buckets])
-        for i, o in enumerate(buckets):
+        for i, o in enumerate(shown):
             tp, fp = o.counts(o.fold == k)
             tp_all[i] += tp[chosen, range(len(chosen))].sum()
             fp_all[i] += fp[chosen, range(len(chosen))].sum()
     out["cross_fitted"] = [_summary(tp, fp, v) for tp, fp, v in zip(tp_all, fp_all, totals, strict=True)]
     return out
+
+
+def study_by_set(cv: CrossVal) -> dict:
+    """Where training pooled several scene sets (train --more-scenes): the one rule and a rule per
+    size, each chosen on the pooled faces (training's way, where the largest set weighs most) or
+    for every set alike (the mean F1 over each set's all and >= 24 px faces), scored per set."""
+    if len(cv.by_source) < 2:
+        raise StudyError("these out-of-fold numbers hold one scene set (or were kept before sets were): "
+                         "nothing to weigh per set")
+    sets = sorted(cv.by_source)
+    shown = [Outcomes.of(cv.by_source[src][name], cv.folds) for src in sets for name in RULE_BUCKETS]
+    objectives = {"pooled": [Outcomes.of(cv.tallies[name], cv.folds) for name in RULE_BUCKETS], "sets alike": shown}
+    results = {}
+    for objective, buckets in objectives.items():
+        for family, per_band in (("one rule", False), ("per size", True)):
+            r = score(buckets, lambda keep, v, b=buckets, pb=per_band: choose(b, keep, v, pb), cv.folds, shown)
+            n = len(RULE_BUCKETS)
+            results[f"{family}, chosen {objective}"] = {
+                "rule": r["rule"],
+                **{part: {src: r[part][i * n:(i + 1) * n] for i, src in enumerate(sets)}
+                   for part in ("in_sample", "cross_fitted")}}
+    return results
+
+
+def set_table(results: dict) -> str:
+    """study_by_set's results: cross-fitted F1 all / >= 24 px per set, and the rule chosen on all folds."""
+    sets = sorted(next(iter(results.values()))["cross_fitted"])
+    lines = ["| rule, chosen | " + " | ".join(f"{s}: cross-fitted P / R / **F1** all, F1 >= 24 px" for s in sets)
+             + " | rule on all folds (t, s) per band < 16 / 16-24 / >= 24 |",
+             "|---|" + "---|" * len(sets) + "---|"]
+    for name, r in results.items():
+        cols = []
+        for src in sets:
+            a, b = r["cross_fitted"][src]
+            cols.append(f"{a['precision']:.3f} / {a['recall']:.3f} / **{a['f1']:.3f}**, {b['f1']:.3f}")
+        rules = " / ".join(f"{p:g}, {s:g}" for p, s in r["rule"])
+        lines.append(f"| {name} | " + " | ".join(cols) + f" | {rules} |")
+    return "\n".join(lines)
 
 
 def _summary(tp, fp, violations) -> dict:
@@ -160,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, help="how many folds it was cut in (files since 2026-12-03 say)")
     ap.add_argument("--out", type=Path, help="write rulestudy.json here")
     args = ap.parse_args(argv)
-    results = study(CrossVal.load(args.oof, args.folds))
+    cv = CrossVal.load(args.oof, args.folds)
+    results = study(cv)
     print(table(results))
+    if len(cv.by_source) > 1:
+        results["by_set"] = study_by_set(cv)
+        print("\n" + set_table(results["by_set"]))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -12,9 +12,10 @@ from maskwatch.models.training.crossval import RULE_BUCKETS, CrossVal
 FOLDS = 3
 
 
-def _fold_tally(rng, lo: float, k: int) -> Tally:
+def _fold_tally(rng, lo: float, k: int, sizes=(12, 40), times: int = 1) -> Tally:
     """One fold's scenes, drawn so that small faces need another rule than large ones: small
-    violators are read at p ~ 0.6 with doubtful face scores, large masked faces at p ~ 0.7."""
+    violators are read at p ~ 0.6 with doubtful face scores, large masked faces at p ~ 0.7
+    (`sizes`: the faces drawn, `times` as many of each)."""
     t = Tally(lo)
     kinds = {  # width, p, face score, on a violation, on a mask, how many
         "small violator": (12, (0.5, 0.75), (0.45, 0.7), True, False, 12),
@@ -24,8 +25,9 @@ def _fold_tally(rng, lo: float, k: int) -> Tally:
         "large mask": (40, (0.55, 0.8), (0.85, 0.95), False, True, 30),
     }
     for width, (p_lo, p_hi), (s_lo, s_hi), violation, mask, n in kinds.values():
-        if width < lo:
+        if width < lo or width not in sizes:
             continue
+        n *= times
         t.conf += rng.uniform(s_lo, s_hi, n).tolist()
         t.p_no_mask += rng.uniform(p_lo, p_hi, n).tolist()
         t.on_violation += [violation] * n
@@ -34,7 +36,7 @@ def _fold_tally(rng, lo: float, k: int) -> Tally:
         t.fold += [-1] * n
         t.violations_gt += n * violation
         t.masks_gt += n * mask
-    t.violations_gt += k == 0  # fold 0's detector also misses one violator altogether
+    t.violations_gt += k == 0 and 12 in sizes  # fold 0's detector also misses one small violator altogether
     return t
 
 
@@ -111,3 +113,31 @@ def test_fold_models_run_by_the_levers_keep_what_the_study_needs(scenes_dir, tmp
     as_trained = json.loads((tmp_path / "levers" / "levers.json").read_text())["out_of_fold"]["as trained"]
     assert study["global"]["rule"][0] == as_trained["rule"]
     assert [b["f1"] for b in study["global"]["in_sample"]] == [as_trained["all"]["f1"], as_trained[">=24px"]["f1"]]
+
+
+def test_a_set_of_small_faces_outweighed_in_the_pool_gets_its_due_when_sets_count_alike(tmp_path):
+    """Two scene sets, one of small faces, one with three times as many large ones (scenes-dev and
+    scenes-extra): the pooled one rule fits the large set and loses the small one's violators; a
+    rule per size keeps them. Scored per set, on unseen folds."""
+    rng = np.random.default_rng(11)
+    cv = CrossVal(FOLDS, labels=[np.zeros(1, int)], probs=[np.full((1, 3), 1 / 3)], upscale=(1.0,))
+    for k in range(FOLDS):
+        for src, sizes, times in (("small", (12,), 1), ("large", (40,), 3)):
+            mine = cv.by_source.setdefault(src, {n: Tally(*v) for n, v in RULE_BUCKETS.items()})
+            for name, (lo, _) in RULE_BUCKETS.items():
+                t = _fold_tally(rng, lo, k, sizes, times)
+                cv.tallies[name].extend(t, fold=k)
+                mine[name].extend(t, fold=k)
+    cv.save(tmp_path / "oof.npz")
+    results = rulestudy.study_by_set(CrossVal.load(tmp_path / "oof.npz"))
+    f1 = {name: {src: r["cross_fitted"][src][0]["f1"] for src in ("small", "large")} for name, r in results.items()}
+    assert f1["one rule, chosen pooled"]["small"] < 0.2 < 0.9 < f1["one rule, chosen pooled"]["large"]
+    assert f1["one rule, chosen sets alike"]["small"] >= f1["one rule, chosen pooled"]["small"]
+    assert f1["per size, chosen pooled"]["small"] > f1["one rule, chosen pooled"]["small"] + 0.1
+    assert f1["per size, chosen pooled"]["large"] >= f1["one rule, chosen pooled"]["large"] - 0.02
+    assert "| one rule, chosen sets alike |" in rulestudy.set_table(results)
+
+
+def test_one_scene_set_has_nothing_to_weigh_per_set(cv):
+    with pytest.raises(rulestudy.StudyError, match="one scene set"):
+        rulestudy.study_by_set(cv)
