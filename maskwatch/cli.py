@@ -70,8 +70,8 @@ def _model_commands(sub) -> None:
     s.add_argument("--out", type=Path, required=True, help="model folder to write")
     s.add_argument("--scenes", type=Path, default=_shared("data/scenes-dev"), help="VOC scenes folder")
     s.add_argument("--more-scenes", type=Path, action="append", metavar="DIR",
-                   help="another VOC scenes folder (e.g. ../shared/data/scenes-extra), repeatable: every image "
-                        "trained on and cross-validated, reported per folder")
+                   help="another VOC scenes folder (e.g. ../shared/data/scenes-extra), repeatable: trained on "
+                        "and cross-validated outside its test part (as --scenes), reported per folder")
     s.add_argument("--crops", type=Path, default=_shared("data/facecrops"),
                    help="folder with with_mask/ and without_mask/ face crops")
     s.add_argument("--imagenet-weights", type=Path,

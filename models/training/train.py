@@ -46,7 +46,7 @@ OOF_FILE = "out_of_fold.npz"  # every out-of-fold detection and annotated face (
 class TrainSettings:
     out: Path
     scenes: Path | None = None
-    # more annotated scene sets (scenes-extra): every image trained on and cross-validated, no test
+    # more annotated scene sets (scenes-extra): trained on and cross-validated outside their test part
     # split of ours; results are reported per set
     more_scenes: tuple[Path, ...] = ()
     crops: Path | None = None
@@ -241,18 +241,20 @@ def train(s: TrainSettings) -> dict:
 
 
 def training_scenes(s: TrainSettings) -> tuple[list, dict[str, str]]:
-    """The scenes trained on: --scenes outside its test split, every image of each --more-scenes
-    set; and each one's set (its folder's name), for the report per set."""
-    scenes = [x for x in load_scenes(s.scenes) if split_of(x.stem) != "test"] if s.scenes else []
-    sources = {x.stem: Path(s.scenes).name for x in scenes}
-    for root in s.more_scenes:
-        more = load_scenes(root)
-        clash = sorted({x.stem for x in more} & set(sources))
+    """The scenes trained on: each set (--scenes, every --more-scenes) outside its test split, so
+    that `evaluate --compare` can read each set's test part, which no candidate trained on; and each
+    one's set (its folder's name), for the report per set."""
+    scenes: list = []
+    sources: dict[str, str] = {}
+    sets = ([("--scenes", s.scenes)] if s.scenes else []) + [("--more-scenes", r) for r in s.more_scenes]
+    for flag, root in sets:
+        mine = [x for x in load_scenes(root) if split_of(x.stem) != "test"]
+        clash = sorted({x.stem for x in mine} & set(sources))
         if clash:
-            raise ValueError(f"--more-scenes {root}: images named as in another set ({', '.join(clash[:3])}...): "
+            raise ValueError(f"{flag} {root}: images named as in another set ({', '.join(clash[:3])}...): "
                              "folds and reports go by image name")
-        scenes += more
-        sources.update({x.stem: Path(root).name for x in more})
+        scenes += mine
+        sources.update({x.stem: Path(root).name for x in mine})
     return scenes, sources
 
 
@@ -316,7 +318,7 @@ def _metadata(s, train_set, history, check, threshold, min_score) -> dict:
         "data": {"train_samples": counts,
                  "more_scenes": [Path(p).name for p in s.more_scenes],
                  "split": "scenes by image: sha1(stem) % 10 in 0-1 is test (never read); the others are "
-                          "trained on" + (" (and every image of the more_scenes sets)" if s.more_scenes else "")
+                          "trained on" + (" (in every scene set, the more_scenes ones too)" if s.more_scenes else "")
                           + (f", and cross-validated in {s.folds} folds by sha1(stem) // 10 % {s.folds} "
                              "to choose the decision rule" if s.folds >= 2 else "")},
         "training": {"settings": settings, "epochs": s.epochs_head + s.epochs_finetune,
