@@ -119,13 +119,17 @@ def _model_commands(sub) -> None:
     s.add_argument("--scenes-for-clips", type=Path, default=None,
                    help="with --build: the CC0 scenes the people come from (default: the bundled ones)")
     s.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
-                   help="test = the scenes-dev images held out from training")
+                   help="test = each set's images held out from training (read, said and counted: "
+                        "models/evaluation/test-reads.jsonl)")
     s.add_argument("--baseline", type=Path, metavar="MODELS_DIR",
                    help="also run the seed pipeline (res10/ and seed_classifier/ under this folder)")
     s.add_argument("--out", type=Path, help="write report.json, report.md and pr_curve.png here")
     s.add_argument("--compare", type=Path, nargs=2, metavar=("OLD", "NEW"),
                    help="two model folders side by side on --scenes, --reviews and --clips; NEW is promotable "
                         "only when it is worse on none of them")
+    s.add_argument("--more-scenes", type=Path, action="append", metavar="DIR",
+                   help="with --compare: another VOC scenes folder (e.g. ../shared/data/scenes-extra), repeatable: "
+                        "its --split scored apart, and NEW may be worse on none")
     s.add_argument("--reviews", type=Path, metavar="DIR", help="with --compare: an export of reviewed faces")
     s.add_argument("--promote", type=Path, metavar="DIR",
                    help="with --compare: copy NEW here if promotable (the workers' classifier.model_dir)")

@@ -53,6 +53,18 @@ def video_labels() -> Path:
     return path
 
 
+# the ledger of reads of the scene sets' test splits (models/evaluation/heldout.py)
+TEST_READS_ENV = "MASKWATCH_TEST_READS"
+
+
+def test_reads_ledger() -> Path:
+    """$MASKWATCH_TEST_READS, else the ledger kept in the checkout (models/evaluation/test-reads.jsonl),
+    committed with the numbers it counts."""
+    if os.environ.get(TEST_READS_ENV):
+        return Path(os.environ[TEST_READS_ENV])
+    return _package_dir("maskwatch.models.evaluation") / "test-reads.jsonl"
+
+
 def shared_dir() -> Path:
     """The shared data beside a checkout: $MASKWATCH_SHARED, else ../shared from the current folder
     (the project's root, where `make` runs)."""

@@ -14,6 +14,17 @@ from support.databases import pg_database_url, sqlite_database
 from support.settings import DEMO_SCENES, REDIS_URL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_reads_ledger(tmp_path_factory) -> Path:
+    """Test splits read by the tests are counted in a ledger of the run's own, never the checkout's
+    (the environment carries it to the commands tests start as processes)."""
+    from maskwatch.paths import TEST_READS_ENV
+
+    path = tmp_path_factory.mktemp("ledger") / "test-reads.jsonl"
+    os.environ[TEST_READS_ENV] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def scenes_dir() -> Path:
     return DEMO_SCENES

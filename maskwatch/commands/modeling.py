@@ -120,9 +120,14 @@ def _compare(args, cfg: Config) -> int:
     if not (args.scenes or args.reviews or args.clips):
         raise ConfigError("evaluate --compare: give --scenes DIR (held-out scenes), --reviews DIR and/or "
                           "--clips DIR (person clips)")
-    scenes = select_scenes(args.scenes, args.split) if args.scenes else []
+    why = f"evaluate --compare {args.compare[0]} {args.compare[1]}"
+    scenes = select_scenes(args.scenes, args.split, why) if args.scenes else []
     if args.scenes and not scenes:
         raise ConfigError(f"{args.scenes}: no annotated images in split {args.split!r}")
+    more = {Path(d).name: select_scenes(d, args.split, why) for d in args.more_scenes or ()}
+    for name, part in more.items():
+        if not part:
+            raise ConfigError(f"--more-scenes {name}: no annotated images in split {args.split!r}")
     reviews = load_reviews(args.reviews) if args.reviews else None
     play = None
     if args.clips:
@@ -130,7 +135,8 @@ def _compare(args, cfg: Config) -> int:
         if args.build:
             build(args, cfg, tuple(args.compare))
         play = clip_player(cfg, args.clips, args.out)
-    result = compare(args.compare[0], args.compare[1], build_detector(cfg.detector), scenes, reviews, play)
+    result = compare(args.compare[0], args.compare[1], build_detector(cfg.detector), scenes, reviews, play,
+                     more)
     print(table(result))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

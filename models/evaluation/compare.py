@@ -46,27 +46,38 @@ def score_reviews(classifier: MaskClassifier, faces: list[Reviewed]) -> dict:
 
 
 def compare(old: Path, new: Path, detector, scenes, reviews: list[Reviewed] | None,
-            play_clips: Callable[[str, Path], dict] | None = None) -> dict:
+            play_clips: Callable[[str, Path], dict] | None = None, more_scenes: dict | None = None) -> dict:
     """Both models through the same detector; `promotable` (and `worse_on`, why not) says whether NEW
     may replace OLD.
     `play_clips(name, model_dir)`: the person-level score (maskwatch.models.evaluation.clipscore.Score.row) of the clips
-    played with that model (the composition root runs them through the real pipeline)."""
+    played with that model (the composition root runs them through the real pipeline).
+    `more_scenes`: further held-out scene sets by name (scenes-extra's test part), each scored apart."""
     out, counts = {}, {}
     for name, folder in (("old", old), ("new", new)):
         clf = MaskClassifier.load(folder, backend="tflite")
         result = {"model": str(folder), "version": clf.info.version, "classes": list(clf.info.classes)}
-        if scenes:
-            r = evaluate(MaskPipeline(detector, clf), scenes)
-            counts[name] = r["_counts"]
-            result["scenes"] = {k: r["buckets"][k] for k in BUCKETS}  # F1 by face size too
+        for set_name, part in ((None, scenes), *(more_scenes or {}).items()):
+            if not part:
+                continue
+            r = evaluate(MaskPipeline(detector, clf), part)
+            counts.setdefault(set_name, {})[name] = r["_counts"]
+            buckets = {k: r["buckets"][k] for k in BUCKETS}  # F1 by face size too
+            if set_name is None:
+                result["scenes"] = buckets
+            else:
+                result.setdefault("more_scenes", {})[set_name] = buckets
         if reviews is not None:
             result["reviews"] = score_reviews(clf, reviews)
         if play_clips is not None:
             result["clips"] = play_clips(name, folder)
         out[name] = result
-    if counts:
-        out["scenes_gain"] = {k: scenes_gain(out["old"]["scenes"][k], out["new"]["scenes"][k], counts["old"][k],
-                                             counts["new"][k]) for k in GAIN_BUCKETS}
+    for set_name, c in counts.items():
+        o, n = ((out[w]["scenes"] if set_name is None else out[w]["more_scenes"][set_name]) for w in ("old", "new"))
+        gain = {k: scenes_gain(o[k], n[k], c["old"][k], c["new"][k]) for k in GAIN_BUCKETS}
+        if set_name is None:
+            out["scenes_gain"] = gain
+        else:
+            out.setdefault("more_scenes_gain", {})[set_name] = gain
     out["worse_on"] = worse_on(out["old"], out["new"])
     out["promotable"] = not out["worse_on"]
     return out
@@ -99,6 +110,10 @@ def worse_on(old: dict, new: dict) -> list[str]:
         o, n = ((r[part][bucket] if bucket else r[part])[number] for r in (old, new))
         if (n < o) if higher else (n > o):
             out.append(f"{where}: {name} {n} {'<' if higher else '>'} {o}")
+    for set_name in old.get("more_scenes", {}).keys() & new.get("more_scenes", {}).keys():
+        o, n = (r["more_scenes"][set_name]["all"]["violation_f1"] for r in (old, new))
+        if n < o:
+            out.append(f"held-out {set_name}: violation F1 {n} < {o}")
     return out
 
 
@@ -125,6 +140,7 @@ def table(result: dict) -> str:
             o, n = result["old"]["scenes"][key], result["new"]["scenes"][key]
             lines.append(f"| held-out scenes, {key} faces ({o['violations_gt']} violations): violation F1 | "
                          f"{o['violation_f1']:.3f} | {n['violation_f1']:.3f} |")
+    lines += _more_scenes_rows(result)
     if "clips" in result["old"]:
         for col in ("violators", "found", "false", "duplicates", "recall", "precision"):
             lines.append(f"| person clips: {col} | {result['old']['clips'][col]} | {result['new']['clips'][col]} |")
@@ -132,6 +148,24 @@ def table(result: dict) -> str:
     lines.append("promotable: NEW is worse on none" if result["promotable"]
                  else "not promotable: NEW is worse on " + "; ".join(result["worse_on"]))
     return "\n".join(lines)
+
+
+def _more_scenes_rows(result: dict) -> list[str]:
+    """Each further held-out set's F1 by face size, and its gain with the interval over its images."""
+    lines = []
+    for set_name, o_buckets in result["old"].get("more_scenes", {}).items():
+        n_buckets = result["new"]["more_scenes"][set_name]
+        for key, o in o_buckets.items():
+            n = n_buckets[key]
+            lines.append(f"| held-out {set_name}, {key} faces ({o['violations_gt']} violations): violation "
+                         f"precision / recall / F1 | {o['violation_precision']:.3f} / {o['violation_recall']:.3f} / "
+                         f"{o['violation_f1']:.3f} | {n['violation_precision']:.3f} / {n['violation_recall']:.3f} / "
+                         f"{n['violation_f1']:.3f} |")
+        for key, gain in result.get("more_scenes_gain", {}).get(set_name, {}).items():
+            lo, hi = gain["interval"]
+            lines.append(f"| held-out {set_name}, {key} faces: violation F1 new - old, {CI_LEVEL:.0%} interval | | "
+                         f"{gain['violation_f1']:+.3f} ({lo:+.3f} to {hi:+.3f}) |")
+    return lines
 
 
 def promote(new: Path, target: Path) -> Path:

@@ -14,7 +14,14 @@ BUCKETS = {"all": (0, float("inf")), ">=24px": (24, float("inf")), "<16px": (0, 
 COLUMNS = ("face_recall", "violation_precision", "violation_recall", "violation_f1", "violation_ap", "mask_ap")
 
 
-def select_scenes(root: Path, split: str) -> list[Scene]:
+def select_scenes(root: Path, split: str, purpose: str = "maskwatch evaluate") -> list[Scene]:
+    """One split of a scenes folder, or all; the test split is read through heldout (said, counted,
+    refused inside a selection loop)."""
+    if split in ("test", "all"):
+        from maskwatch.models.evaluation.heldout import test_scenes
+        held = test_scenes(root, purpose)
+        if split == "test":
+            return held
     scenes = load_scenes(root)
     return scenes if split == "all" else [s for s in scenes if split_of(s.stem) == split]
 

@@ -189,7 +189,15 @@ def _fit(train: Samples, val: tuple[np.ndarray, np.ndarray] | None, s: TrainSett
 
 def train(s: TrainSettings) -> dict:
     """Cross-validate on the non-test scenes to choose the decision rule, then train the shipped
-    model on all of them; write model + metadata + figures to s.out. Test scenes are never read."""
+    model on all of them; write model + metadata + figures to s.out. Test scenes are never read:
+    the whole run is a selection loop, where asking for one is refused (heldout.selecting)."""
+    from maskwatch.models.evaluation.heldout import selecting
+
+    with selecting("maskwatch train: the folds, the rule and the calibration are chosen here"):
+        return _train(s)
+
+
+def _train(s: TrainSettings) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 

@@ -152,10 +152,17 @@ def test_compare_promotes_only_a_model_worse_on_neither(tiny_model, exported, sc
     tiny, _ = tiny_model
     target = tmp_path / "site-model"
     args = ["--scenes", scenes_dir, "--reviews", exported[0], "--promote", target]
-    worse = _maskwatch("evaluate", "--compare", DEFAULT_CLASSIFIER, tiny, *args, "--out", tmp_path / "cmp")
+    (tmp_path / "extra").symlink_to(scenes_dir)  # a second held-out set (scenes-extra's test part)
+    worse = _maskwatch("evaluate", "--compare", DEFAULT_CLASSIFIER, tiny, *args, "--more-scenes", tmp_path / "extra",
+                       "--out", tmp_path / "cmp")
     assert worse.returncode == 1, worse.stderr[-2000:]
     assert "not promotable: NEW is worse on held-out scenes" in worse.stdout and not target.exists()
     report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    # the second set is scored apart, counts against promotion, and each set's read is said
+    assert report["old"]["more_scenes"]["extra"]["all"] == report["old"]["scenes"]["all"]
+    assert any(w.startswith("held-out extra: violation F1") for w in report["worse_on"])
+    assert "| held-out extra, all faces: violation F1 new - old" in worse.stdout
+    assert "scenes extra: test split read" in worse.stderr and "scenes scenes: test split read" in worse.stderr
     assert report["old"]["reviews"]["faces"] == len(load_reviews(exported[0]))
     assert report["old"]["scenes"]["all"]["violation_f1"] > report["new"]["scenes"]["all"]["violation_f1"]
     gain = report["scenes_gain"]["all"]  # the paired interval over the same images holds the difference

@@ -13,7 +13,7 @@ from maskwatch.models.studies.quantize import compare, decision_diff
 
 def test_the_shipped_file_against_itself_flips_nothing():
     info = ModelInfo.load(ROOT / "models" / "weights" / "classifier")
-    split = split_of(load_scenes(DEMO_SCENES)[0].stem)
+    split = next(split_of(s.stem) for s in load_scenes(DEMO_SCENES) if split_of(s.stem) != "test")
     x = scene_crops(DEMO_SCENES, split, info.input_size, info.crop_margin).astype(np.float32)
     assert len(x) > 0
     same = compare(info, info.dir / info.tflite_file, x)
