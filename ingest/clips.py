@@ -23,12 +23,10 @@ from collections import deque
 from dataclasses import replace
 
 import cv2
-import numpy as np
 
-from maskwatch.annotate import blur_box
 from maskwatch.bus import Bus, Entry
 from maskwatch.clip_config import ClipConfig
-from maskwatch.clipvideo import encode_clip
+from maskwatch.clipvideo import blurred, encode_clip
 from maskwatch.errors import BusError, NoGroup
 from maskwatch.wire import WireError
 from maskwatch.wire import clip_requests as requests
@@ -152,10 +150,8 @@ class ClipDesk(threading.Thread):
         violator's box): b"" when it is gone or unreadable."""
         if jpeg is None or not frame.blur:
             return jpeg or b""
-        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        img = blurred(frame, jpeg)
         if img is None:
             return b""
-        for box in frame.blur:
-            blur_box(img, box)
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         return buf.tobytes() if ok else b""

@@ -22,12 +22,21 @@ from maskwatch.wire.clip_requests import ClipFrame
 TIME_BASE = Fraction(1, 1000)
 
 
-def _picture(frame: ClipFrame, jpeg: bytes, size: tuple[int, int] | None) -> np.ndarray | None:
+def blurred(frame: ClipFrame, jpeg: bytes) -> np.ndarray | None:
+    """A ring's frame decoded, the faces it names blurred (a clip's frames and a still alike);
+    None where it cannot be decoded."""
     img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         return None
     for box in frame.blur:
         blur_box(img, box)
+    return img
+
+
+def _picture(frame: ClipFrame, jpeg: bytes, size: tuple[int, int] | None) -> np.ndarray | None:
+    img = blurred(frame, jpeg)
+    if img is None:
+        return None
     if frame.mark is not None:
         x1, y1, x2, y2 = (int(round(v)) for v in frame.mark)
         cv2.rectangle(img, (x1, y1), (x2, y2), RED, max(2, round(max(img.shape[:2]) / 400)), cv2.LINE_AA)
