@@ -29,16 +29,24 @@ def class_ap(labels: np.ndarray, probs: np.ndarray) -> dict:
             for i, c in enumerate(CLASSES)}
 
 
+def class_ece(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Expected calibration error of each class's softmax probability against "is this class", at
+    annotated boxes (the served map calibrates p(violation) alone: this is what the raw classes say)."""
+    from maskwatch.models.calibration import reliability
+    return {c: reliability(probs[:, i], labels == i)["ece"] for i, c in enumerate(CLASSES)}
+
+
 def three_class(cv, threshold: float, out: Path | None) -> dict:
-    """The out-of-fold confusion (drawn to out/confusion_matrix.png where out is given) and per-class
-    AP at the annotators' boxes, at the raw threshold: the `metrics` training writes."""
+    """The out-of-fold confusion (drawn to out/confusion_matrix.png where out is given), per-class
+    AP and ECE at the annotators' boxes, at the raw threshold: the `metrics` training writes."""
     from maskwatch.models.evaluation import plots
 
     labels, probs = cv.annotated()
     confusion = plots.confusion_matrix(labels, predicted_verdicts(probs, threshold), CLASSES,
                                        out / "confusion_matrix.png" if out else None,
                                        f"out-of-fold faces at annotated boxes, raw p >= {threshold:.3g}")
-    return {"out_of_fold_confusion": confusion, "out_of_fold_class_ap": class_ap(labels, probs)}
+    return {"out_of_fold_confusion": confusion, "out_of_fold_class_ap": class_ap(labels, probs),
+            "out_of_fold_class_ece": class_ece(labels, probs)}
 
 
 def calibrate(cv, out: Path | None, min_score: float):

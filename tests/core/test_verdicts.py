@@ -188,3 +188,15 @@ def test_training_scores_out_of_fold_faces_with_the_same_rule():
     assert rule == ["mask", "no_mask", "mask_incorrect", "mask"]  # the serving rule agrees
     ap = class_ap(np.array([0, 1, 2, 0]), probs)
     assert ap["mask_incorrect"] == 1.0 and set(ap) == {"mask", "no_mask", "mask_incorrect"}
+
+
+@pytest.mark.parametrize("probs, labels, ece", [
+    ([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [0, 1], {"mask": 0.0, "no_mask": 0.0, "mask_incorrect": 0.0}),
+    # says 0.8 "mask" for two faces, one of them is: 0.3 off on mask; no_mask said 0.2 where half are
+    ([[0.8, 0.2, 0.0], [0.8, 0.2, 0.0]], [0, 1], {"mask": 0.3, "no_mask": 0.3, "mask_incorrect": 0.0}),
+    ([[0.5, 0.0, 0.5], [0.5, 0.0, 0.5]], [2, 2], {"mask": 0.5, "no_mask": 0.0, "mask_incorrect": 0.5}),
+])
+def test_each_class_has_its_calibration_error(probs, labels, ece):
+    from maskwatch.models.training.oofreport import class_ece
+
+    assert class_ece(np.array(labels), np.array(probs)) == pytest.approx(ece)

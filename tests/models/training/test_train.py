@@ -41,6 +41,7 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path, scenes_dir):
     confusion = saved["metrics"]["out_of_fold_confusion"]
     assert len(confusion) == 3 and all(len(row) == 3 for row in confusion) and sum(map(sum, confusion)) > 0
     assert set(saved["metrics"]["out_of_fold_class_ap"]) == {"mask", "no_mask", "mask_incorrect"}
+    assert all(0 <= e <= 1 for e in saved["metrics"]["out_of_fold_class_ece"].values())
     # fitted on the out-of-fold detections, chosen on held-out halves; the served threshold is on that scale
     cal = saved["calibration"]
     assert cal["method"] in ("temperature", "platt", "isotonic", "none") and cal["faces"] > 0
