@@ -4,7 +4,8 @@ with its 95% interval over images (maskwatch.models.evaluation.metrics.f1_interv
 Files kept since 2026-12-06 say which image each detection came from. Older ones do not: for
 those the detector is run again over the same scenes in the order the folds were pooled in (as
 maskwatch.models.studies.falsestudy does), each detection's face score must agree with the file's row by row, and
-the file's p are tallied again image by image; the counts must come out as the file's.
+the file's p are tallied again image by image; the counts must come out as the file's. Where
+training pooled several scene sets, each set's numbers are given apart as well.
 """
 from __future__ import annotations
 
@@ -78,7 +79,10 @@ def study(oof: Path, scenes_dir: Path | None, folds: int | None = None) -> dict:
         tallies = retallied(cv, scenes, detections_in_order(build_detector(DetectorConfig(upscale=cv.upscale)),
                                                             scenes))
         same_counts(tallies, cv, rule)
-    return {"rule": list(rule), "buckets": intervals(tallies, rule)}
+    out = {"rule": list(rule), "buckets": intervals(tallies, rule)}
+    if len(cv.by_source) > 1:  # training pooled several scene sets (train --more-scenes): each apart too
+        out["by_set"] = {src: intervals(t, rule) for src, t in sorted(cv.by_source.items())}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

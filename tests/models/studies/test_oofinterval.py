@@ -40,3 +40,17 @@ def test_an_older_file_without_its_scenes_is_refused(scenes_oof, scenes_missing_
     older = without_image_ids(scenes_oof[0])
     with pytest.raises(StudyError, match=error):
         oofinterval.study(older, scenes_missing_one if scenes else None)
+
+
+def test_each_pooled_scene_set_gets_its_own_interval(scenes_oof, tmp_path):
+    """A file of training on several sets (train --more-scenes) gives each set's F1 and interval;
+    here two sets each holding the same scenes, so each equals the whole."""
+    path, cv = scenes_oof
+    both = CrossVal.load(path)
+    both.by_source = {"dev": CrossVal.load(path).tallies, "extra": CrossVal.load(path).tallies}
+    both.save(tmp_path / "sets.npz")
+    got = oofinterval.study(tmp_path / "sets.npz", None)
+    assert set(got["by_set"]) == {"dev", "extra"}
+    for src in ("dev", "extra"):
+        assert got["by_set"][src]["all"] == got["buckets"]["all"]
+    assert "by_set" not in oofinterval.study(path, None)
