@@ -110,7 +110,7 @@ def worse_on(old: dict, new: dict) -> list[str]:
         o, n = ((r[part][bucket] if bucket else r[part])[number] for r in (old, new))
         if (n < o) if higher else (n > o):
             out.append(f"{where}: {name} {n} {'<' if higher else '>'} {o}")
-    for set_name in old.get("more_scenes", {}).keys() & new.get("more_scenes", {}).keys():
+    for set_name in sorted(old.get("more_scenes", {}).keys() & new.get("more_scenes", {}).keys()):
         o, n = (r["more_scenes"][set_name]["all"]["violation_f1"] for r in (old, new))
         if n < o:
             out.append(f"held-out {set_name}: violation F1 {n} < {o}")
@@ -157,10 +157,10 @@ def _more_scenes_rows(result: dict) -> list[str]:
         n_buckets = result["new"]["more_scenes"][set_name]
         for key, o in o_buckets.items():
             n = n_buckets[key]
+            cells = [" / ".join(f"{b[c]:.3f}" for c in ("violation_precision", "violation_recall", "violation_f1",
+                                                         "violation_ap")) for b in (o, n)]
             lines.append(f"| held-out {set_name}, {key} faces ({o['violations_gt']} violations): violation "
-                         f"precision / recall / F1 | {o['violation_precision']:.3f} / {o['violation_recall']:.3f} / "
-                         f"{o['violation_f1']:.3f} | {n['violation_precision']:.3f} / {n['violation_recall']:.3f} / "
-                         f"{n['violation_f1']:.3f} |")
+                         f"precision / recall / F1 / AP | {cells[0]} | {cells[1]} |")
         for key, gain in result.get("more_scenes_gain", {}).get(set_name, {}).items():
             lo, hi = gain["interval"]
             lines.append(f"| held-out {set_name}, {key} faces: violation F1 new - old, {CI_LEVEL:.0%} interval | | "

@@ -54,3 +54,30 @@ def test_the_table_says_whether_the_held_out_gain_is_beyond_the_images_noise(int
     gain = {"violation_f1": 0.05, "interval": interval, "beyond_noise": not interval[0] <= 0 <= interval[1]}
     text = table({"old": old, "new": new, "scenes_gain": {"all": gain}, "worse_on": [], "promotable": True})
     assert f"| held-out scenes, all faces: violation F1 new - old, 95% interval over images | | {says} |" in text
+
+
+def _with_more(f1_all: float) -> dict:
+    r = _model()
+    bucket = {"violation_precision": 0.9, "violation_recall": 0.8, "violation_f1": f1_all, "violation_ap": 0.91,
+              "violations_gt": 40}
+    r["more_scenes"] = {"scenes-extra": {k: dict(bucket) for k in ("all", ">=24px")}}
+    return r
+
+
+@pytest.mark.parametrize("old, new, worse", [
+    (_with_more(0.80), _with_more(0.85), []),
+    (_with_more(0.85), _with_more(0.80), ["held-out scenes-extra: violation F1 0.8 < 0.85"]),
+    (_with_more(0.85), _model(), []),  # the second set measured on one side only
+])
+def test_a_second_held_out_set_counts_against_promotion(old, new, worse):
+    assert worse_on(old, new) == worse
+
+
+def test_the_table_shows_the_second_set_apart():
+    old, new = _with_more(0.85), _with_more(0.80)
+    text = table({"old": old, "new": new, "worse_on": worse_on(old, new), "promotable": False,
+                  "more_scenes_gain": {"scenes-extra": {"all": {"violation_f1": -0.05, "interval": [-0.1, 0.01]}}}})
+    assert ("| held-out scenes-extra, all faces (40 violations): violation precision / recall / F1 / AP | "
+            "0.900 / 0.800 / 0.850 / 0.910 | 0.900 / 0.800 / 0.800 / 0.910 |") in text
+    assert ("| held-out scenes-extra, all faces: violation F1 new - old, 95% interval | | "
+            "-0.050 (-0.100 to +0.010) |") in text
