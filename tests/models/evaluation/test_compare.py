@@ -64,20 +64,52 @@ def _with_more(f1_all: float) -> dict:
     return r
 
 
-@pytest.mark.parametrize("old, new, worse", [
-    (_with_more(0.80), _with_more(0.85), []),
-    (_with_more(0.85), _with_more(0.80), ["held-out scenes-extra: violation F1 0.8 < 0.85"]),
-    (_with_more(0.85), _model(), []),  # the second set measured on one side only
+def _pooled(old_f1, new_f1):
+    return {"images": 300, "old_f1": old_f1, "new_f1": new_f1, "gain": round(new_f1 - old_f1, 3),
+            "interval": [-0.05, 0.05]}
+
+
+def _gains(**intervals):
+    return {name: {"all": {"interval": list(iv)}} for name, iv in intervals.items()}
+
+
+@pytest.mark.parametrize("old, new, pooled, gains, worse", [
+    # several held-out sets: all their images together decide, and no set may lose beyond its noise
+    (_model(0.80), _model(0.78), _pooled(0.80, 0.82), _gains(scenes=(-0.06, 0.02), extra=(0.01, 0.09)), []),
+    (_model(0.80), _model(0.85), _pooled(0.82, 0.81), _gains(scenes=(-0.01, 0.1), extra=(-0.07, 0.03)),
+     ["held-out scenes, every set's images together: violation F1 0.81 < 0.82"]),
+    (_model(0.80), _model(0.70), _pooled(0.80, 0.82), _gains(scenes=(-0.15, -0.02), extra=(0.05, 0.2)),
+     ["held-out scenes: violation F1 lower beyond its images' noise (-0.150 to -0.020)"]),
+    (_model(0.8, 0.6), _model(0.8, 0.5), _pooled(0.8, 0.9), _gains(scenes=(0.0, 0.1)),
+     ["reviewed faces: violation F1 0.5 < 0.6"]),  # the reviews and clips as before
 ])
-def test_a_second_held_out_set_counts_against_promotion(old, new, worse):
-    assert worse_on(old, new) == worse
+def test_with_several_held_out_sets_the_pooled_f1_decides_and_no_set_may_lose_beyond_noise(old, new, pooled, gains,
+                                                                                         worse):
+    assert worse_on(old, new, pooled, gains) == worse
 
 
-def test_the_table_shows_the_second_set_apart():
+def test_the_table_shows_the_second_set_apart_and_the_sets_together():
     old, new = _with_more(0.85), _with_more(0.80)
-    text = table({"old": old, "new": new, "worse_on": worse_on(old, new), "promotable": False,
+    text = table({"old": old, "new": new, "worse_on": [], "promotable": True, "pooled": _pooled(0.82, 0.83),
                   "more_scenes_gain": {"scenes-extra": {"all": {"violation_f1": -0.05, "interval": [-0.1, 0.01]}}}})
     assert ("| held-out scenes-extra, all faces (40 violations): violation precision / recall / F1 / AP | "
             "0.900 / 0.800 / 0.850 / 0.910 | 0.900 / 0.800 / 0.800 / 0.910 |") in text
     assert ("| held-out scenes-extra, all faces: violation F1 new - old, 95% interval | | "
             "-0.050 (-0.100 to +0.010) |") in text
+    assert ("| held-out scenes, every set's 300 images together: violation F1 (new - old, 95% interval) | 0.820 | "
+            "0.830 (+0.010: -0.050 to +0.050) |") in text
+
+
+def test_the_pooled_f1_counts_every_sets_images_once():
+    import numpy as np
+
+    from maskwatch.models.evaluation.compare import pooled_gain
+
+    # (true, false, missed) per image; set one: OLD 2 caught of 3, set two: NEW catches one more
+    counts = {None: {"old": {"all": np.array([[1, 0, 1], [1, 0, 0]])},
+                     "new": {"all": np.array([[1, 0, 1], [1, 1, 0]])}},
+              "extra": {"old": {"all": np.array([[0, 0, 2]])}, "new": {"all": np.array([[1, 0, 1]])}}}
+    got = pooled_gain(counts)
+    assert got["images"] == 3
+    assert got["old_f1"] == round(2 * 2 / (2 * 2 + 0 + 3), 3) and got["new_f1"] == round(2 * 3 / (2 * 3 + 1 + 2), 3)
+    assert got["gain"] == round(got["new_f1"] - got["old_f1"], 3) and got["interval"][0] <= got["interval"][1]
