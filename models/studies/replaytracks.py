@@ -156,6 +156,12 @@ def leave_one_out(result: dict, before: str = BEFORE, grid: dict = GRID) -> dict
     return out
 
 
+def cache_key(pipeline) -> str:
+    """The detector setting the cached detections came from (its factors and cap), short."""
+    d = pipeline.detector
+    return "up" + "_".join(f"{u:g}" for u in d.scales) + f"-max{d.max_side:g}"
+
+
 def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     out: dict = {}
@@ -164,7 +170,8 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
         if video is None:
             continue
         truth = load_truth(stem, labels, video.parent)
-        path = cache / f"{stem}-{fps:g}fps-v2.pkl"
+        # the detections are the model's and the detector's: a cache of another model's must not be read
+        path = cache / f"{stem}-{fps:g}fps-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v2.pkl"
         if path.is_file():
             frames_ = [Frame(**f) for f in pickle.loads(path.read_bytes())]
         else:
@@ -189,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=5.0)
     ap.add_argument("--select", action="store_true",
                     help="the gate grid, each video judged by the setting chosen on the others (leave one out)")
+    ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
-    cfg = load_config(None)
+    cfg = load_config(args.config)
     result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
                      args.cache, args.fps, GRID if args.select else VARIANTS)
     print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result)} if args.select else result, indent=1))
