@@ -125,8 +125,8 @@ def _model_commands(sub) -> None:
                    help="also run the seed pipeline (res10/ and seed_classifier/ under this folder)")
     s.add_argument("--out", type=Path, help="write report.json, report.md and pr_curve.png here")
     s.add_argument("--compare", type=Path, nargs=2, metavar=("OLD", "NEW"),
-                   help="two model folders side by side on --scenes, --reviews and --clips; NEW is promotable "
-                        "only when it is worse on none of them")
+                   help="two model folders side by side on --scenes, --reviews, --clips and --videos; NEW is "
+                        "promotable only when it is worse on none of them")
     s.add_argument("--more-scenes", type=Path, action="append", metavar="DIR",
                    help="with --compare: another VOC scenes folder (e.g. ../shared/data/scenes-extra), repeatable: "
                         "its --split scored apart, and NEW may be worse on none")

@@ -122,3 +122,22 @@ def panning_video(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("pan") / "pan.avi"
     return path, panning_wall(path)
+
+
+@pytest.fixture(scope="session")
+def labelled_footage(tmp_path_factory):
+    """(folder, truth) of annotated "real footage" made from a rendered crossing clip (two
+    violators and a masked walker, faces the shipped model reads right), for `evaluate --videos`
+    and `--compare --videos`: STEM.mp4, STEM.gt.txt and STEM.attributes.csv in one folder."""
+    from support.footage import clip_as_footage
+
+    from maskwatch.config import load_config
+    from maskwatch.models.build import build_pipeline
+    from maskwatch.models.evaluation.clips import build_clips, reads_correctly
+
+    root = tmp_path_factory.mktemp("footage")
+    cfg = load_config(None)
+    vet = reads_correctly(build_pipeline(cfg.detector, cfg.classifier))
+    clip = build_clips(DEMO_SCENES, root / "clips", fps_list=(5.0,), seed=1, only=("crossing",), vet=vet)[0]
+    (root / "footage").mkdir()
+    return root / "footage", clip_as_footage(clip, root / "footage", "crossing")

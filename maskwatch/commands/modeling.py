@@ -117,9 +117,9 @@ def _compare(args, cfg: Config) -> int:
     from maskwatch.models.evaluation.evaluate import select_scenes
     from maskwatch.models.evaluation.reviewset import load_reviews
 
-    if not (args.scenes or args.reviews or args.clips):
-        raise ConfigError("evaluate --compare: give --scenes DIR (held-out scenes), --reviews DIR and/or "
-                          "--clips DIR (person clips)")
+    if not (args.scenes or args.reviews or args.clips or args.videos):
+        raise ConfigError("evaluate --compare: give --scenes DIR (held-out scenes), --reviews DIR, --clips DIR "
+                          "(person clips) and/or --videos DIR (annotated real footage)")
     why = f"evaluate --compare {args.compare[0]} {args.compare[1]}"
     scenes = select_scenes(args.scenes, args.split, why) if args.scenes else []
     if args.scenes and not scenes:
@@ -135,8 +135,12 @@ def _compare(args, cfg: Config) -> int:
         if args.build:
             build(args, cfg, tuple(args.compare))
         play = clip_player(cfg, args.clips, args.out)
+    videos = None
+    if args.videos:
+        from maskwatch.commands.videos import video_player
+        videos = video_player(cfg, args.videos, args.labels, args.video_fps, args.out)
     result = compare(args.compare[0], args.compare[1], build_detector(cfg.detector), scenes, reviews, play,
-                     more)
+                     more, videos)
     print(table(result))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,21 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
     return result
 
 
+def video_player(cfg: Config, videos: Path, labels: Path | None, fps: float, out: Path | None):
+    """For `evaluate --compare --videos`: (name, model folder) -> the footage's overall person-level
+    score, played with that model at its own rule (and the rest of cfg) through the run path."""
+    from maskwatch.commands.clips import with_model
+
+    labels = labels or video_labels()
+    sequences(videos, labels)  # checked before any model plays
+
+    def play(name: str, model_dir: Path) -> dict:
+        overall = evaluate_videos(with_model(cfg, model_dir), videos, labels, fps,
+                                  (out or Path("out/videos")) / f"videos-{name}")["overall"]
+        return {k: v for k, v in overall.items() if k != "face_recall"}
+    return play
+
+
 def pinned(reported: list, video: Path, fps: float) -> list:
     """Each violation's evidence moment moved to its evidence frame's (found by its picture)."""
     import cv2

@@ -184,6 +184,7 @@ def test_compare_promotes_only_a_model_worse_on_neither(tiny_model, exported, sc
 @pytest.mark.parametrize("args, error", [
     ((), "give --scenes DIR"),
     (("--clips", "{tmp}"), "no clips (folders with clip.avi and truth.json)"),
+    (("--videos", "{tmp}"), "no video with labels"),
 ])
 def test_compare_needs_something_to_compare_on(tmp_path, args, error):
     r = _maskwatch("evaluate", "--compare", DEFAULT_CLASSIFIER, DEFAULT_CLASSIFIER,

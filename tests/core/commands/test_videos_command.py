@@ -17,3 +17,27 @@ def test_each_violation_is_pinned_to_its_evidence_frame(panning_video, tmp_path)
     a, b = pinned([by_clock, no_frame], path, PAN_FPS)
     assert a.evidence_s == pytest.approx(25 / PAN_FPS) and (a.first_s, a.box) == (1.0, by_clock.box)
     assert b == no_frame
+
+
+@pytest.mark.slow
+def test_compare_plays_the_footage_with_each_model_and_counts_it_against_promotion(labelled_footage, tmp_path):
+    """`evaluate --compare OLD NEW --videos DIR`: each model plays the annotated footage through the
+    run path (the shipped one as both: equal, so promotable, and each finds both violators once)."""
+    import json
+    import subprocess
+    import sys
+
+    from maskwatch.models.build import DEFAULT_CLASSIFIER
+
+    footage, truth = labelled_footage
+    r = subprocess.run([sys.executable, "-m", "maskwatch.cli", "evaluate", "--compare", str(DEFAULT_CLASSIFIER),
+                        str(DEFAULT_CLASSIFIER), "--videos", str(footage), "--labels", str(footage),
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "compare.json").read_text())
+    violators = sum(p["violator"] for p in truth["persons"])
+    for name in ("old", "new"):
+        row = report[name]["videos"]
+        assert (row["violators"], row["found"], row["false"], row["duplicates"]) == (violators, violators, 0, 0), row
+        assert (tmp_path / "out" / f"videos-{name}" / "videos.md").is_file()
+    assert report["promotable"] and f"| real footage: found | {violators} | {violators} |" in r.stdout

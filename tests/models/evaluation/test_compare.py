@@ -113,3 +113,21 @@ def test_the_pooled_f1_counts_every_sets_images_once():
     assert got["images"] == 3
     assert got["old_f1"] == round(2 * 2 / (2 * 2 + 0 + 3), 3) and got["new_f1"] == round(2 * 3 / (2 * 3 + 1 + 2), 3)
     assert got["gain"] == round(got["new_f1"] - got["old_f1"], 3) and got["interval"][0] <= got["interval"][1]
+
+
+def _footage(found, duplicates=0, false=0):
+    r = _model()
+    r["videos"] = {"violators": 47, "found": found, "false": false, "duplicates": duplicates,
+                   "recall": round(found / 47, 3), "precision": 1.0}
+    return r
+
+
+@pytest.mark.parametrize("old, new, worse", [
+    (_footage(38), _footage(38), []),
+    (_footage(38, 11, 1), _footage(33, 12, 0), ["real footage: unmasked people found 33 < 38",
+                                                 "real footage: duplicate violations 12 > 11"]),
+    (_footage(38, 11, 0), _footage(38, 11, 1), ["real footage: false alarms 1 > 0"]),
+    (_footage(38), _model(), []),  # played with one model only
+])
+def test_real_footage_counts_against_promotion(old, new, worse):
+    assert worse_on(old, new) == worse
