@@ -58,11 +58,13 @@ TEST_READS_ENV = "MASKWATCH_TEST_READS"
 
 
 def test_reads_ledger() -> Path:
-    """$MASKWATCH_TEST_READS, else the ledger kept in the checkout (models/evaluation/test-reads.jsonl),
-    committed with the numbers it counts."""
+    """$MASKWATCH_TEST_READS, else the ledger kept in a checkout (models/evaluation/test-reads.jsonl,
+    committed with the numbers it counts), else (an installed wheel, which has none) one in the
+    user's cache."""
     if os.environ.get(TEST_READS_ENV):
         return Path(os.environ[TEST_READS_ENV])
-    return _package_dir("maskwatch.models.evaluation") / "test-reads.jsonl"
+    checkout = _package_dir("maskwatch.models.evaluation") / "test-reads.jsonl"
+    return checkout if checkout.is_file() else Path.home() / ".cache" / "maskwatch" / "test-reads.jsonl"
 
 
 def shared_dir() -> Path:

@@ -61,6 +61,7 @@ def test_scenes(root: Path, purpose: str, say: str = "") -> list[Scene]:
     line = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "set": Path(root).name,
             "images": len(scenes), "purpose": purpose, **({"inside": inside, "said": say} if inside else {})}
     try:
+        ledger.parent.mkdir(parents=True, exist_ok=True)
         with ledger.open("a") as f:
             f.write(json.dumps(line) + "\n")
     except OSError as e:

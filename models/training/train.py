@@ -46,8 +46,8 @@ OOF_FILE = "out_of_fold.npz"  # every out-of-fold detection and annotated face (
 class TrainSettings:
     out: Path
     scenes: Path | None = None
-    # more annotated scene sets (scenes-extra): trained on and cross-validated outside their test part
-    # split of ours; results are reported per set
+    # more annotated scene sets (scenes-extra): trained on and cross-validated outside their test
+    # part, as --scenes is; results are reported per set
     more_scenes: tuple[Path, ...] = ()
     crops: Path | None = None
     extra: Path | None = None  # an export of operators' reviews (maskwatch export-reviews): always trained on

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from support.settings import ROOT
 
 from maskwatch import paths
 
@@ -23,3 +24,12 @@ def test_missing_demo_scenes_say_so(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "_package_dir", lambda package: tmp_path)
     with pytest.raises(paths.DataPathError, match="demo scenes are missing"):
         paths.demo_scenes()
+
+
+def test_the_ledger_of_test_reads_is_the_checkouts_unless_named(monkeypatch, tmp_path):
+    from maskwatch.paths import TEST_READS_ENV, test_reads_ledger
+
+    monkeypatch.setenv(TEST_READS_ENV, str(tmp_path / "reads.jsonl"))
+    assert test_reads_ledger() == tmp_path / "reads.jsonl"
+    monkeypatch.delenv(TEST_READS_ENV)
+    assert test_reads_ledger() == ROOT / "models" / "evaluation" / "test-reads.jsonl"

@@ -53,7 +53,8 @@ def test_the_count_includes_the_reads_from_before_the_ledger(tmp_path, monkeypat
 
 
 def test_a_read_that_cannot_be_counted_is_not_made(tmp_path, monkeypatch, scenes_dir):
-    monkeypatch.setenv(heldout.TEST_READS_ENV, str(tmp_path / "no-such-folder" / "reads.jsonl"))
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(heldout.TEST_READS_ENV, str(tmp_path / "a-file" / "reads.jsonl"))  # no folder can be made
     with pytest.raises(heldout.HeldOutError, match="cannot count this read"):
         heldout.test_scenes(scenes_dir, "a report")
 
