@@ -4,8 +4,9 @@ A test split looked at again and again stops being held out: every choice made b
 spends it. So reading one (a) logs a warning that names the set, the purpose and how often it has
 been read, (b) adds a line to the ledger of reads (`models/evaluation/test-reads.jsonl` in a
 checkout, or $MASKWATCH_TEST_READS), which the model card's count comes from, and (c) is refused
-inside a selection loop (training's rule and calibration, a study's grid) unless the caller says
-so (`say=`): there, a read would be a choice made on the test split.
+inside a selection loop (`selecting`: all of `maskwatch train`, where the folds, the rule and the
+calibration are chosen) unless the caller says why (`say=`): there, a read would be a choice made
+on the test split.
 """
 from __future__ import annotations
 
