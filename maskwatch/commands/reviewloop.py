@@ -31,7 +31,7 @@ from maskwatch.models.build import DEFAULT_DETECTOR, build_detector
 from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import cut_square, square_region
 from maskwatch.models.evaluation.compare import compare, table
-from maskwatch.models.evaluation.heldout import test_scenes
+from maskwatch.models.evaluation.heldout import read_test_split
 from maskwatch.models.evaluation.metrics import greedy_match
 from maskwatch.models.evaluation.reviewset import load_reviews
 from maskwatch.models.evaluation.voc import Scene, fold_of, load_scenes, split_of
@@ -123,7 +123,7 @@ def run(args) -> dict:
     out = args.out
     scenes = load_scenes(args.scenes)
     rest = [s for s in scenes if split_of(s.stem) != "test"]
-    test = test_scenes(args.scenes, "review-loop demonstration: evaluate --compare OLD NEW")
+    test = read_test_split(args.scenes, "review-loop demonstration: evaluate --compare OLD NEW")
     trained_on = [s for s in rest if fold_of(s.stem, 2) == 1]
     site = [s for s in rest if fold_of(s.stem, 2) == 0]
     settings = TrainSettings(

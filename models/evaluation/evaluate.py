@@ -18,8 +18,8 @@ def select_scenes(root: Path, split: str, purpose: str = "maskwatch evaluate") -
     """One split of a scenes folder, or all; the test split is read through heldout (said, counted,
     refused inside a selection loop)."""
     if split in ("test", "all"):
-        from maskwatch.models.evaluation.heldout import test_scenes
-        held = test_scenes(root, purpose)
+        from maskwatch.models.evaluation.heldout import read_test_split
+        held = read_test_split(root, purpose)
         if split == "test":
             return held
     scenes = load_scenes(root)

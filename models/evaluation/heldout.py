@@ -50,7 +50,7 @@ def reads(ledger: Path, scene_set: str) -> int:
     return sum(int(x.get("reads", 1)) for x in lines if x.get("set") == scene_set)
 
 
-def test_scenes(root: Path, purpose: str, say: str = "") -> list[Scene]:
+def read_test_split(root: Path, purpose: str, say: str = "") -> list[Scene]:
     """The test split of the scenes at `root`, read for `purpose` (what the numbers will be used
     for); `say`: why a read inside a selection loop is wanted all the same (said in the ledger)."""
     inside = _selecting.get()

@@ -91,10 +91,10 @@ def fold_of(stem: str, folds: int) -> int:
 def scene_crops(scenes_dir: Path, split: str | None, size: int, margin: float,
                 limit: int | None = None) -> np.ndarray:
     """Classifier crops of the annotated faces of a VOC scenes folder (one split of it, or all:
-    None). The test split is refused here: it is read through heldout.test_scenes, which counts it."""
+    None). The test split is refused here: it is read through heldout.read_test_split, which counts it."""
     if split == "test":
         raise ValueError(f"{scenes_dir}: read the test split through maskwatch.models.evaluation.heldout."
-                         "test_scenes (each read is said and counted), then crops_of")
+                         "read_test_split (each read is said and counted), then crops_of")
     return crops_of([s for s in load_scenes(scenes_dir) if split is None or split_of(s.stem) == split],
                     size, margin, limit)
 

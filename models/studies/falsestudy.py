@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from maskwatch.geometry import iou_matrix
-from maskwatch.models.evaluation.heldout import test_scenes
+from maskwatch.models.evaluation.heldout import read_test_split
 from maskwatch.models.evaluation.metrics import greedy_match
 from maskwatch.models.evaluation.voc import Scene, fold_of, load_scenes, split_of
 from maskwatch.models.studies.rulestudy import BANDS, StudyError
@@ -162,7 +162,7 @@ def detections(args) -> tuple[CrossVal, list[Scene], list[Found], tuple[float, f
     cv = CrossVal.load(args.oof, args.folds)
     rule = cv.rule()
     detector = build_detector(DetectorConfig(upscale=cv.upscale))
-    scenes = test_scenes(args.scenes, "falsestudy: --model's false violations held out") if args.split == "test" \
+    scenes = read_test_split(args.scenes, "falsestudy: --model's false violations held out") if args.split == "test" \
         else [s for s in load_scenes(args.scenes) if split_of(s.stem) != "test"]
     if args.model:
         cv = held_out(detector, args.model, scenes)

@@ -31,7 +31,7 @@ import numpy as np
 from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import crop_faces
 from maskwatch.models.evaluation.evaluate import tally_scenes
-from maskwatch.models.evaluation.heldout import test_scenes
+from maskwatch.models.evaluation.heldout import read_test_split
 from maskwatch.models.evaluation.metrics import SCORE_GRID, Tally, best_rule
 from maskwatch.models.evaluation.voc import fold_of, load_scenes, split_of
 from maskwatch.models.modelinfo import CLASSES_BY_SCHEMA, ModelError, ModelInfo
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     scenes = load_scenes(args.scenes)
     train_part = [s for s in scenes if split_of(s.stem) != "test"]
     wants_test = not (args.no_held_out or args.by_size_only) or (args.small_model and not args.no_held_out)
-    test_part = test_scenes(args.scenes, "levers: each lever on the held-out split") if wants_test else []
+    test_part = read_test_split(args.scenes, "levers: each lever on the held-out split") if wants_test else []
     models = fold_models(args.folds_from or args.model_dir / "folds", folds, info) if folds else {}
     small = fold_models(args.small_folds_from, folds, info) if args.small_folds_from and folds else None
     report = {"model": str(args.model_dir), "version": info.version,

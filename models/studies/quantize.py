@@ -21,7 +21,7 @@ import numpy as np
 
 from maskwatch.models.build import DEFAULT_CLASSIFIER
 from maskwatch.models.classifier import _TFLiteRunner, violation_scores
-from maskwatch.models.evaluation.heldout import test_scenes
+from maskwatch.models.evaluation.heldout import read_test_split
 from maskwatch.models.evaluation.voc import crops_of, scene_crops
 from maskwatch.models.modelinfo import ModelInfo
 from maskwatch.paths import shared_dir
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     train = scene_crops(Path(args.scenes), "train", size, margin)
     calibration = train[rng.permutation(len(train))[:args.calibration]]
-    held = crops_of(test_scenes(Path(args.scenes), "quantize: labels flipped on held-out faces"),
+    held = crops_of(read_test_split(Path(args.scenes), "quantize: labels flipped on held-out faces"),
                     size, margin).astype(np.float32)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from maskwatch.detections import Detections
-from maskwatch.models.evaluation.heldout import test_scenes
+from maskwatch.models.evaluation.heldout import read_test_split
 from maskwatch.models.evaluation.metrics import Tally
 from maskwatch.models.evaluation.voc import Scene, fold_of, load_scenes, split_of
 from maskwatch.models.studies.rulestudy import Outcomes, StudyError, cells, choose, score
@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     results = rules(out_of_fold(detector, cv, [s for s in scenes if split_of(s.stem) != "test"]), cv.folds)
     held = None
     if args.model:
-        held = held_out(detector, raw(args.model), test_scenes(args.scenes, "scalestudy: --model held out"), results)
+        test_part = read_test_split(args.scenes, "scalestudy: --model held out")
+        held = held_out(detector, raw(args.model), test_part, results)
     print(table(results, held))
     if args.out:
         args.out.write_text(json.dumps({"out_of_fold": results, "held_out": held}, indent=2) + "\n")

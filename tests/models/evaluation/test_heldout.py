@@ -1,4 +1,4 @@
-"""A test split is read only through heldout.test_scenes: each read said (a warning), counted (the
+"""A test split is read only through heldout.read_test_split: each read said (a warning), counted (the
 ledger) and refused inside a selection loop unless the caller says why."""
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ def test_a_test_split_read_is_said_counted_or_refused(scenes_dir, test_reads_led
         if refused:
             with pytest.raises(heldout.HeldOutError, match=f"{scenes_dir}: its test split .* inside a selection loop "
                                                            f"\\({loop}\\)"):
-                heldout.test_scenes(scenes_dir, "a study", say)
+                heldout.read_test_split(scenes_dir, "a study", say)
         else:
-            assert sorted(s.stem for s in heldout.test_scenes(scenes_dir, "a study", say)) == want
+            assert sorted(s.stem for s in heldout.read_test_split(scenes_dir, "a study", say)) == want
     lines = _lines(test_reads_ledger)
     if refused:
         assert len(lines) == before
@@ -47,7 +47,7 @@ def test_the_count_includes_the_reads_from_before_the_ledger(tmp_path, monkeypat
                       + json.dumps({"set": "another-set", "purpose": "elsewhere"}) + "\n")
     monkeypatch.setenv(heldout.TEST_READS_ENV, str(ledger))
     with caplog.at_level(logging.WARNING):
-        heldout.test_scenes(scenes_dir, "the final report")
+        heldout.read_test_split(scenes_dir, "the final report")
     assert heldout.reads(ledger, scenes_dir.name) == 21 and "read 21 times" in caplog.text
     assert heldout.reads(ledger, "another-set") == 1 and heldout.reads(tmp_path / "none.jsonl", "x") == 0
 
@@ -56,7 +56,7 @@ def test_a_read_that_cannot_be_counted_is_not_made(tmp_path, monkeypatch, scenes
     (tmp_path / "a-file").write_text("")
     monkeypatch.setenv(heldout.TEST_READS_ENV, str(tmp_path / "a-file" / "reads.jsonl"))  # no folder can be made
     with pytest.raises(heldout.HeldOutError, match="cannot count this read"):
-        heldout.test_scenes(scenes_dir, "a report")
+        heldout.read_test_split(scenes_dir, "a report")
 
 
 @pytest.mark.parametrize("split, counted", [("test", True), ("all", True), ("train", False), ("val", False)])
@@ -68,7 +68,7 @@ def test_evaluate_counts_every_split_that_holds_the_test_images(scenes_dir, test
 
 
 def test_crops_of_the_test_split_go_through_the_ledger(scenes_dir):
-    with pytest.raises(ValueError, match="read the test split through .*heldout.test_scenes"):
+    with pytest.raises(ValueError, match="read the test split through .*heldout.read_test_split"):
         scene_crops(scenes_dir, "test", 32, 0.15)
 
 
