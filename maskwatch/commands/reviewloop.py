@@ -123,7 +123,7 @@ def run(args) -> dict:
     out = args.out
     scenes = load_scenes(args.scenes)
     rest = [s for s in scenes if split_of(s.stem) != "test"]
-    test = read_test_split(args.scenes, "review-loop demonstration: evaluate --compare OLD NEW")
+    test = read_test_split(args.scenes, "review-loop demonstration: evaluate --compare OLD NEW", scenes=scenes)
     trained_on = [s for s in rest if fold_of(s.stem, 2) == 1]
     site = [s for s in rest if fold_of(s.stem, 2) == 0]
     settings = TrainSettings(

@@ -99,7 +99,7 @@ def pooled_gain(counts: dict) -> dict:
     gain with its paired interval: with several sets, what promotion goes by."""
     old, new = (np.concatenate([c[w]["all"] for c in counts.values()]) for w in ("old", "new"))
     lo, hi = f1_gain_interval(old, new)
-    f1_old, f1_new = (round(float(f1_of(x.sum(axis=0)[None])[0]), 3) for x in (old, new))
+    f1_old, f1_new = (round(float(f1_of(x.sum(axis=0))), 3) for x in (old, new))
     return {"images": len(old), "old_f1": f1_old, "new_f1": f1_new, "gain": round(f1_new - f1_old, 3),
             "interval": [round(lo, 3), round(hi, 3)]}
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 
+from maskwatch.models.evaluation.heldout import read_test_split
 from maskwatch.models.evaluation.metrics import CI_LEVEL, Tally
 from maskwatch.models.evaluation.voc import Scene, load_scenes, split_of
 
@@ -17,13 +18,13 @@ COLUMNS = ("face_recall", "violation_precision", "violation_recall", "violation_
 def select_scenes(root: Path, split: str, purpose: str = "maskwatch evaluate") -> list[Scene]:
     """One split of a scenes folder, or all; the test split is read through heldout (said, counted,
     refused inside a selection loop)."""
-    if split in ("test", "all"):
-        from maskwatch.models.evaluation.heldout import read_test_split
-        held = read_test_split(root, purpose)
-        if split == "test":
-            return held
     scenes = load_scenes(root)
-    return scenes if split == "all" else [s for s in scenes if split_of(s.stem) == split]
+    if split == "test":
+        return read_test_split(root, purpose, scenes=scenes)
+    if split == "all":  # holds the test images: counted as a read of them
+        read_test_split(root, purpose, scenes=scenes)
+        return scenes
+    return [s for s in scenes if split_of(s.stem) == split]
 
 
 def tally_scenes(pipeline, scenes: list[Scene], buckets: dict = BUCKETS) -> dict[str, Tally]:

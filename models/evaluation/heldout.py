@@ -50,14 +50,15 @@ def reads(ledger: Path, scene_set: str) -> int:
     return sum(int(x.get("reads", 1)) for x in lines if x.get("set") == scene_set)
 
 
-def read_test_split(root: Path, purpose: str, say: str = "") -> list[Scene]:
+def read_test_split(root: Path, purpose: str, say: str = "", scenes: list[Scene] | None = None) -> list[Scene]:
     """The test split of the scenes at `root`, read for `purpose` (what the numbers will be used
-    for); `say`: why a read inside a selection loop is wanted all the same (said in the ledger)."""
+    for); `say`: why a read inside a selection loop is wanted all the same (said in the ledger);
+    `scenes`: the folder's scenes, where the caller has loaded them already."""
     inside = _selecting.get()
     if inside and not say:
         raise HeldOutError(f"{root}: its test split was asked for inside a selection loop ({inside}): a choice "
                            "made on it spends it; choose on out-of-fold numbers, or say why it must be read")
-    scenes = [s for s in load_scenes(root) if split_of(s.stem) == "test"]
+    scenes = [s for s in (load_scenes(root) if scenes is None else scenes) if split_of(s.stem) == "test"]
     ledger = test_reads_ledger()
     line = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "set": Path(root).name,
             "images": len(scenes), "purpose": purpose, **({"inside": inside, "said": say} if inside else {})}

@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     scenes = load_scenes(args.scenes)
     train_part = [s for s in scenes if split_of(s.stem) != "test"]
     wants_test = not (args.no_held_out or args.by_size_only) or (args.small_model and not args.no_held_out)
-    test_part = read_test_split(args.scenes, "levers: each lever on the held-out split") if wants_test else []
+    test_part = read_test_split(args.scenes, "levers: each lever on the held-out split",
+                                scenes=scenes) if wants_test else []
     models = fold_models(args.folds_from or args.model_dir / "folds", folds, info) if folds else {}
     small = fold_models(args.small_folds_from, folds, info) if args.small_folds_from and folds else None
     report = {"model": str(args.model_dir), "version": info.version,

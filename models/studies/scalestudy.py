@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     results = rules(out_of_fold(detector, cv, [s for s in scenes if split_of(s.stem) != "test"]), cv.folds)
     held = None
     if args.model:
-        test_part = read_test_split(args.scenes, "scalestudy: --model held out")
+        test_part = read_test_split(args.scenes, "scalestudy: --model held out", scenes=scenes)
         held = held_out(detector, raw(args.model), test_part, results)
     print(table(results, held))
     if args.out:
