@@ -11,10 +11,11 @@ same person as an earlier violator only when
   someone who passed behind a pillar), >= the lower `on_course_threshold`, because a walker's
   crops change with the backdrop and the pose along the way (measured on the occlusion clips,
   docs/tracking-and-identity.md), and
-- place and time are plausible: where the identity and the track were both seen at the same moment
-  they were at the same place (two faces in view at once are two people; the same face seen twice
-  at once is a replay after a crash), and from where the identity was last seen to where the track
-  appeared the distance is walkable in the time between.
+- place and time are plausible: where the identity and the track were both seen in one frame they
+  were at the same place (two faces in view at once are two people; the same face seen twice at
+  once is a replay after a crash), where they took turns a frame or two apart each was within a
+  walk of the other (one face the tracker split in two tracks), and from where the identity was
+  last seen to where the track appeared the distance is walkable in the time between.
 
 Without embeddings (a model that has none) an identity is matched by place alone, and only within
 the track gap: the old "same spot" rule, narrowed to the one case where it is right.
@@ -35,7 +36,7 @@ from maskwatch.geometry import moved_box
 Box = tuple[float, float, float, float]
 EXEMPLARS = 4            # embeddings kept per identity: a few poses, bounded memory
 TRAIL = 24               # (time, box) points kept per identity, to tell a replay from a second person
-SAME_MOMENT_S = 0.3      # two sightings this close in time are of the same moment
+SAME_MOMENT_S = 0.3      # two sightings this close in time overlap: a frame or so apart
 MAX_IDENTITIES = 2000    # per camera; the oldest people without a violation go first
 MAX_SPEED_WIDTHS_S = 12.0  # a walking face covers about 9 of its widths a second
 # on course: lost at most this long (constant velocity says little beyond), seen walking over the
@@ -221,11 +222,15 @@ class Registry:
         if abs(t - ident.last_seen) > self.revisit_s:
             return False
         gap = first_seen - ident.last_seen
-        if gap >= 0:  # seen again after: walkable from where they were to where the track began
+        if gap > 0:  # seen again after: walkable from where they were to where the track began
             return center_spacing(ident.box, first_box) <= MAX_SPEED_WIDTHS_S * max(gap, 0.2) + 1.0
-        # both seen over the same span: wherever both were seen at one moment, at one place
-        together = [(b, q) for s, b in trail for u, q in ident.trail if abs(s - u) <= SAME_MOMENT_S]
-        return bool(together) and all(center_spacing(b, q) < 1.0 for b, q in together)
+        # both seen over the same span: one person only where they took turns, each sighting within
+        # a walk of the other's. Seen in one frame they must be at one place (two places are two
+        # people; one place, a replay); a frame or two apart, a walk away: on a hand-held camera a
+        # dancer's face jumps widths between frames and the tracker splits it in two tracks that
+        # alternate (the street crossing's dancer, docs/real-footage.md)
+        together = [(abs(s - u), b, q) for s, b in trail for u, q in ident.trail if abs(s - u) <= SAME_MOMENT_S]
+        return bool(together) and all(center_spacing(b, q) < 1.0 + MAX_SPEED_WIDTHS_S * dt for dt, b, q in together)
 
     def by_violation(self, violation: tuple[str, int]) -> Identity | None:
         return next((i for i in self.identities if i.violation == violation), None)

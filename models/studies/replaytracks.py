@@ -8,8 +8,9 @@ the pipeline once (cached in `--cache`, as the detections a worker would send, w
 colours and the camera's pose beside them), then through the real `Tracker` as many times as
 there are variants: a deterministic comparison, free of the run path's frame-drop noise, of what
 only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
-setting chosen here would be judged on the videos it was chosen on, except with `--select`: the
-gates' grid, each video judged by the setting chosen on the other videos alone (leave one out).
+setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
+(`gates`, or `identity`: the descriptor and `identity_threshold`), each video judged by the setting
+chosen on the other videos alone (leave one out).
 
 Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
 default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
@@ -119,19 +120,33 @@ GRID = {f"gate{g}" + ("" if o is None else f" overlap{o}") + ("" if c == 0.7 els
         for g in (0.5, 0.4, 0.6) for o in (None, 0.4, 0.3, 0.2) if o is None or o < g for c in (0.7, 0.6, 0.5)}
 
 
+# who a violator is, at the gates shipped: the descriptor and identity_threshold, for a selection
+# made out of fold (--select identity). BEFORE_IDENTITY: the default when it was made (2026-12-07)
+BEFORE_IDENTITY = "face 0.88"
+IDENTITY_GRID = {f"{name} {t:g}": ({"identity_threshold": t}, kind, True)
+                 for name, kind in (("face", "face"), ("face+clothing", "both")) for t in (0.88, 0.84, 0.8, 0.76)}
+SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY)}
+
+
 def errors(row: dict) -> int:
     """What a site would count against a setting: people missed, second rows, rows on no violator."""
     return row["violators"] - row["found"] + row["duplicates"] + row["false"]
 
 
 def change(name: str, grid: dict = GRID, before: str = BEFORE) -> tuple[int, float]:
-    """How far a grid entry is from the setting before: settings changed, then by how much (an
-    overlap gate of none is the appearance gate itself)."""
+    """How far a grid entry is from the setting before: settings changed (the descriptor one of
+    them), then by how much (an overlap gate of none is the appearance gate itself)."""
+    def raw(n):
+        overrides, kind, _ = grid[n]
+        return {**overrides, "appearance": kind}
+
     def values(n):
-        s = grid[n][0]
-        return {**s, "overlap_gate": s["appearance_gate"] if s["overlap_gate"] is None else s["overlap_gate"]}
+        s = raw(n)
+        if "overlap_gate" in s and s["overlap_gate"] is None:
+            s["overlap_gate"] = s["appearance_gate"]
+        return {k: v for k, v in s.items() if isinstance(v, float)}
     ours, theirs = values(name), values(before)
-    moved = {k for k in ours if grid[name][0][k] != grid[before][0][k]}
+    moved = {k for k in raw(name) if raw(name)[k] != raw(before)[k]}
     return len(moved), round(sum(abs(ours[k] - theirs[k]) for k in ours), 6)
 
 
@@ -194,14 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path)
     ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
     ap.add_argument("--fps", type=float, default=5.0)
-    ap.add_argument("--select", action="store_true",
-                    help="the gate grid, each video judged by the setting chosen on the others (leave one out)")
+    ap.add_argument("--select", nargs="?", const="gates", choices=sorted(SELECTIONS),
+                    help="a grid (the gates, or who a violator is), each video judged by the setting chosen on "
+                         "the others (leave one out)")
     ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
+    grid, before = SELECTIONS[args.select] if args.select else (VARIANTS, None)
     result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
-                     args.cache, args.fps, GRID if args.select else VARIANTS)
-    print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result)} if args.select else result, indent=1))
+                     args.cache, args.fps, grid)
+    print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result, before, grid)} if before else result,
+                     indent=1))
     return 0
 
 

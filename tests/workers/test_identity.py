@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from support.tracking import People, Run, box, pause, visit
 
-from maskwatch.workers.identity import Identity, on_course
+from maskwatch.workers.identity import Identity, Registry, on_course
 from maskwatch.workers.tracker import State
 
 
@@ -58,6 +58,30 @@ def test_two_violators_in_view_at_once_are_two_people_even_if_alike():
         run.frame(t, [("a", box(50, 100), 0.95, twin), ("b", box(400, 100), 0.95, twin)])
     run.finish()
     assert len(run.fired) == 2 and not run.rejoined
+
+
+def _turns(t0: float, xs: list[float], step_s: float = 0.2) -> list:
+    return [(t0 + i * step_s, box(x, 100)) for i, x in enumerate(xs)]
+
+
+@pytest.mark.parametrize("name, theirs, ours, one_person", [
+    # W = 40 px: spacing in widths is the x difference / 40
+    ("in one frame at one place: a replay", _turns(1000.0, [100]), _turns(1000.0, [110]), True),
+    ("in one frame two widths apart: two people", _turns(1000.0, [100]), _turns(1000.0, [180]), False),
+    # a dancer on a hand-held camera: the tracker split one face into two tracks that take turns
+    ("turns a frame apart, two widths: one face", _turns(1000.0, [100, 0, 180][::2], 0.4),
+     _turns(1000.2, [180, 100], 0.4), True),
+    ("turns a frame apart, five widths: two people", _turns(1000.0, [100, 100], 0.4),
+     _turns(1000.2, [300, 300], 0.4), False),
+    ("turns, but once in one frame two widths apart", _turns(1000.0, [100, 100, 100], 0.2),
+     _turns(1000.2, [180], 0.2), False),
+    ("over one span, never near in time", _turns(1000.0, [100, 100], 2.0), _turns(1001.0, [120], 0.2), False),
+])
+def test_two_tracks_over_one_span_are_one_person_only_where_one_face_could_be_both(name, theirs, ours, one_person):
+    v = np.eye(64, dtype=np.float32)[0]
+    registry = Registry(600.0, 0.88, 1.0)
+    registry.add(Identity(theirs[0][0], theirs[-1][0], theirs[-1][1], [v], ("e", 0), trail=theirs))
+    assert (registry.match(v, ours, violators_only=True) is not None) is one_person, name
 
 
 @pytest.mark.parametrize("fps, speed", [(5, 100.0), (2, 60.0), (5, 180.0)])

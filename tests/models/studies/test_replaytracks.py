@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maskwatch.models.studies.replaytracks import BEFORE, change, leave_one_out
+from maskwatch.models.studies.replaytracks import BEFORE, BEFORE_IDENTITY, IDENTITY_GRID, change, leave_one_out
 
 GRID = {"before": ({"appearance_gate": 0.5, "overlap_gate": None, "on_course_threshold": 0.7}, "face", True),
         "loose": ({"appearance_gate": 0.4, "overlap_gate": None, "on_course_threshold": 0.7}, "face", True),
@@ -15,14 +15,18 @@ def row(found: int, duplicates: int) -> dict:
     return {"violators": 4, "found": found, "duplicates": duplicates, "false": 0}
 
 
-@pytest.mark.parametrize("name, moved", [
-    (BEFORE, (0, 0.0)),
-    ("gate0.4", (1, 0.2)),                     # the gate, and the overlap gate that is the gate itself
-    ("gate0.4 overlap0.3", (2, 0.3)),
-    ("gate0.5 overlap0.3 oncourse0.6", (2, 0.3)),
+@pytest.mark.parametrize("name, moved, grid", [
+    (BEFORE, (0, 0.0), {}),
+    ("gate0.4", (1, 0.2), {}),                     # the gate, and the overlap gate that is the gate itself
+    ("gate0.4 overlap0.3", (2, 0.3), {}),
+    ("gate0.5 overlap0.3 oncourse0.6", (2, 0.3), {}),
+    # who a violator is: the descriptor counts as a setting moved
+    ("face 0.84", (1, 0.04), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
+    ("face+clothing 0.88", (1, 0.0), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
+    ("face+clothing 0.8", (2, 0.08), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
 ])
-def test_a_setting_s_change_from_the_one_before(name, moved):
-    assert change(name) == moved
+def test_a_setting_s_change_from_the_one_before(name, moved, grid):
+    assert change(name, **grid) == moved
 
 
 @pytest.mark.parametrize("results, chosen, on_all", [
