@@ -20,7 +20,7 @@ from maskwatch.alerts_config import AlertsConfig
 from maskwatch.clip_config import ClipConfig
 from maskwatch.dashboard_config import DashboardConfig
 from maskwatch.errors import MaskwatchError
-from maskwatch.events_config import EventsConfig
+from maskwatch.events_config import IDENTITY_THRESHOLDS, EventsConfig
 from maskwatch.models_config import ClassifierConfig, DetectorConfig
 from maskwatch.motion_config import MotionConfig
 from maskwatch.policy import CameraPolicy, Window
@@ -169,10 +169,11 @@ class WorkerConfig(Strict):
                             "for the one frame a committed violation needs); auto: on_request when redis.frames_url "
                             "names another Redis than redis.url (frames stay on the edge), else inline")
     # what tells people apart (maskwatch.models.appearance): on real footage clothing separates
-    # people far better than the face alone (docs/real-footage.md)
+    # people far better than the face alone, and joined with it finds more people with half the
+    # duplicates, the rendered person clips whole (docs/real-footage.md: "Who is who, chosen out of fold")
     appearance: Literal["face", "face+clothing"] = Field(
-        "face", description="the descriptor the tracker and identity compare: the face embedding, or it "
-                            "joined with the colours of the torso below the face")
+        "face+clothing", description="the descriptor the tracker and identity compare: the face embedding, "
+                                     "or it joined with the colours of the torso below the face")
 
 
 class RetentionConfig(Strict):
@@ -237,6 +238,20 @@ class Config(Strict):
         if self.worker.evidence_frames != "auto":
             return self.worker.evidence_frames == "on_request"
         return self.redis.frames_url is not None and self.redis.frames_url != self.redis.url
+
+    @model_validator(mode="before")
+    @classmethod
+    def _descriptor_s_identity_threshold(cls, data):
+        """events.identity_threshold, where the site leaves it out, is the one measured for the
+        descriptor its workers send: a cosine means another thing for each."""
+        if not isinstance(data, dict) or not isinstance(data.get("events") or {}, dict):
+            return data
+        events, worker = data.get("events") or {}, data.get("worker") or {}
+        appearance = worker.get("appearance") if isinstance(worker, dict) else getattr(worker, "appearance", None)
+        bar = IDENTITY_THRESHOLDS.get(appearance or WorkerConfig.model_fields["appearance"].default)
+        if "identity_threshold" in events or bar is None:  # set by the site, or a descriptor refused later
+            return data
+        return {**data, "events": {**events, "identity_threshold": bar}}
 
     @model_validator(mode="after")
     def _policies(self):

@@ -6,6 +6,12 @@ from pydantic import Field, model_validator
 
 from maskwatch.strict import Strict
 
+# events.identity_threshold measured for each descriptor the workers may send (worker.appearance):
+# face on the person clips (docs/tracking-and-identity.md); face+clothing chosen leaving one real
+# video out, with the rendered person clips kept whole (docs/real-footage.md: "Who is who, chosen
+# out of fold")
+IDENTITY_THRESHOLDS = {"face": 0.88, "face+clothing": 0.84}
+
 
 class EventsConfig(Strict):
     track_iou: float = Field(0.2, ge=0.01, le=0.95, description="IoU to continue a track")
@@ -22,12 +28,14 @@ class EventsConfig(Strict):
         0.3, ge=-1.0, le=1.0, description="the same, for a face that overlaps the track's box or its prediction "
                                            "by IoU 0.5 or more (none: appearance_gate): small faces that turn "
                                            "differ more from frame to frame than their place does")
-    # measured on the person clips (docs/tracking-and-identity.md): the same person's track
-    # prototypes >= 0.97, different
-    # people at the same spot (alike backgrounds in their crops) up to 0.84
+    # the face descriptor's, measured on the person clips (docs/tracking-and-identity.md): the same
+    # person's track prototypes >= 0.97, different people at the same spot (alike backgrounds in
+    # their crops) up to 0.84. A site's config that leaves it out gets its descriptor's own
+    # (IDENTITY_THRESHOLDS, maskwatch.config)
     identity_threshold: float = Field(
         0.88, ge=0.0, le=1.0, description="cosine similarity at which a violating track is the same person "
-                                          "as an earlier violator (no second violation)")
+                                          "as an earlier violator (no second violation); default: the one "
+                                          "measured for worker.appearance (face 0.88, face+clothing 0.84)")
     # measured on the occlusion clips (docs/tracking-and-identity.md): a walker found again past a pillar is 0.76-0.88
     # alike their track before it; the place and time checked instead (workers.identity.on_course)
     on_course_threshold: float = Field(

@@ -12,6 +12,10 @@ setting chosen here would be judged on the videos it was chosen on, except with 
 (`gates`, or `identity`: the descriptor and `identity_threshold`), each video judged by the setting
 chosen on the other videos alone (leave one out).
 
+The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
+that falls behind does, over `--seeds` patterns (every variant meets the same ones), and reports
+each count's mean: a comparison of two settings that two run-path runs cannot settle.
+
 Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
 default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
 registry remember with the camera before it matches, as the events service does.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +182,31 @@ def cache_key(pipeline) -> str:
     return "up" + "_".join(f"{u:g}" for u in d.scales) + f"-max{d.max_side:g}"
 
 
-def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict) -> dict:
+COUNTS = ("violators", "violations", "found", "false", "on_masked", "optional", "duplicates")
+
+
+def dropping(frames_: list[Frame], chance: float, seeds: int, stem: str) -> list[list[Frame]]:
+    """The frames as `seeds` loaded run paths might see them: each frame dropped with `chance`
+    (a worker behind drops frames). Each pattern is seeded by the video and its number alone, so
+    every variant meets the same drops: a paired comparison. No drop: the frames once."""
+    if chance <= 0:
+        return [frames_]
+    out = []
+    for seed in range(seeds):
+        rng = random.Random(f"{stem}/{seed}")
+        out.append([f for f in frames_ if rng.random() >= chance])
+    return out
+
+
+def mean_row(rows: list[dict]) -> dict:
+    """The counts of several replays of one video, averaged (one replay: its row as it is)."""
+    if len(rows) == 1:
+        return rows[0]
+    return {k: round(sum(r[k] for r in rows) / len(rows), 3) for k in COUNTS}
+
+
+def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict,
+            drop: float = 0.0, seeds: int = 20) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     out: dict = {}
     for stem in sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv")):
@@ -192,10 +221,12 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
         else:
             frames_ = detect(pipeline, video, truth, fps)
             path.write_bytes(pickle.dumps([vars(f) for f in frames_]))
+        patterns = dropping(frames_, drop, seeds, stem)
         for name, (overrides, kind, cmc) in variants.items():
             cfg = EventsConfig(**overrides)
-            s = score(truth, replay(frames_, cfg, pipeline.threshold, pipeline.min_face_score, kind, cmc))
-            out.setdefault(name, {})[stem] = s.row()
+            rows = [score(truth, replay(seen, cfg, pipeline.threshold, pipeline.min_face_score, kind, cmc)).row()
+                    for seen in patterns]
+            out.setdefault(name, {})[stem] = mean_row(rows)
     return out
 
 
@@ -212,12 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--select", nargs="?", const="gates", choices=sorted(SELECTIONS),
                     help="a grid (the gates, or who a violator is), each video judged by the setting chosen on "
                          "the others (leave one out)")
+    ap.add_argument("--drop", type=float, default=0.0,
+                    help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
+                         "each count is the mean")
+    ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     grid, before = SELECTIONS[args.select] if args.select else (VARIANTS, None)
     result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
-                     args.cache, args.fps, grid)
+                     args.cache, args.fps, grid, args.drop, args.seeds)
     print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result, before, grid)} if before else result,
                      indent=1))
     return 0

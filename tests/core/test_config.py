@@ -13,6 +13,18 @@ def test_upscale_takes_one_factor_or_several(upscale, expected):
     assert parse_config({"detector": {"upscale": upscale}}).detector.upscale == expected
 
 
+@pytest.mark.parametrize("raw, appearance, threshold", [
+    ({}, "face+clothing", 0.84),                                          # the descriptor's own
+    ({"worker": {"appearance": "face"}}, "face", 0.88),
+    ({"events": None}, "face+clothing", 0.84),
+    ({"events": {"identity_threshold": 0.9}}, "face+clothing", 0.9),      # the site's, whatever the descriptor
+    ({"worker": {"appearance": "face"}, "events": {"identity_threshold": 0.8}}, "face", 0.8),
+])
+def test_the_identity_threshold_is_the_descriptor_s_unless_the_site_sets_one(raw, appearance, threshold):
+    cfg = parse_config(raw, env={})
+    assert (cfg.worker.appearance, cfg.events.identity_threshold) == (appearance, threshold)
+
+
 @pytest.mark.parametrize("redis,frames,on_request", [
     ({}, "auto", False),                                                    # one bus: the frame is at hand
     ({"url": "redis://a:6379/0", "frames_url": "redis://a:6379/0"}, "auto", False),
@@ -39,7 +51,10 @@ def test_evidence_frames_are_asked_for_where_frames_stay_on_an_edge(redis, frame
     ({"events": {"identity_threshold": 1.5}}, "events.identity_threshold: Input should be less than or equal to 1"),
     ({"events": {"shards": 0}}, "events.shards: Input should be greater than or equal to 1"),
     ({"events": {"on_course_threshold": 0.9}}, "events: Value error, on_course_threshold (0.9) cannot exceed "
-                                               "identity_threshold (0.88)"),
+                                               "identity_threshold (0.84)"),
+    ({"worker": {"appearance": "face"}, "events": {"on_course_threshold": 0.9}},
+     "events: Value error, on_course_threshold (0.9) cannot exceed identity_threshold (0.88)"),
+    ({"worker": {"appearance": "torso"}}, "worker.appearance: Input should be 'face' or 'face+clothing'"),
     ({"detector": {"tiles": [0, 2]}}, "detector.tiles: Value error, each of (columns, rows) must be 1..8"),
     ({"classifier": {"backend": "onnx"}},
      "classifier.backend: Input should be 'auto', 'tflite', 'keras' or 'onnxruntime'"),

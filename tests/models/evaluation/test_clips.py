@@ -102,9 +102,10 @@ def test_identity_separation_compares_runs_within_and_across_people():
 @pytest.mark.slow
 def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
     """Offline, on the crossing clip: the same violator's runs are more alike than two violators',
-    and two violators who cross are never alike enough to be taken for one (the identity threshold
-    is above them: a missed violator is the costlier error; a duplicate is what the run path
+    and two violators who cross are never alike enough to be taken for one (the face descriptor's
+    identity threshold is above them: a missed violator is the costlier error; a duplicate is what the run path
     counts)."""
+    from maskwatch.events_config import IDENTITY_THRESHOLDS
     from maskwatch.models.build import build_pipeline
     from maskwatch.models.evaluation.clips import reads_correctly
     from maskwatch.models.studies.identitystats import measure
@@ -114,7 +115,7 @@ def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
     build_clips(DEMO_SCENES, tmp_path / "clips", fps_list=(5.0,), seed=1, only=("crossing",), vet=reads_correctly(pipe))
     s = measure(pipe, tmp_path / "clips")["all"]
     assert s["same_person_pairs"] and s["different_pairs"]
-    assert s["different_max"] < s["same_min"] and s["different_max"] < cfg.events.identity_threshold, s
+    assert s["different_max"] < s["same_min"] and s["different_max"] < IDENTITY_THRESHOLDS["face"], s
 
 
 def test_identitystats_reads_the_detector_and_rule_from_a_config(tmp_path):

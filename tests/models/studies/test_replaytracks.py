@@ -1,10 +1,19 @@
-"""The gates' selection out of fold (maskwatch.models.studies.replaytracks --select): each video is
-judged by the setting chosen on the others, ties go to the smallest change; pure, on hand-made rows."""
+"""The replay study (maskwatch.models.studies.replaytracks): its selection out of fold (--select),
+each video judged by the setting chosen on the others, ties to the smallest change; and its
+dropped frames (--drop), the same for every variant. Pure, on hand-made rows."""
 from __future__ import annotations
 
 import pytest
 
-from maskwatch.models.studies.replaytracks import BEFORE, BEFORE_IDENTITY, IDENTITY_GRID, change, leave_one_out
+from maskwatch.models.studies.replaytracks import (
+    BEFORE,
+    BEFORE_IDENTITY,
+    IDENTITY_GRID,
+    change,
+    dropping,
+    leave_one_out,
+    mean_row,
+)
 
 GRID = {"before": ({"appearance_gate": 0.5, "overlap_gate": None, "on_course_threshold": 0.7}, "face", True),
         "loose": ({"appearance_gate": 0.4, "overlap_gate": None, "on_course_threshold": 0.7}, "face", True),
@@ -46,3 +55,26 @@ def test_each_video_is_judged_by_the_setting_chosen_without_it(results, chosen, 
     assert [got["chosen"][v] for v in "abc"] == chosen and got["on_all"] == on_all
     assert got["held_out"] == {v: result[c][v] for v, c in zip("abc", chosen)}
     assert got["before_total"]["duplicates"] == sum(r["duplicates"] for r in results["before"])
+
+
+@pytest.mark.parametrize("chance, seeds, patterns, kept", [
+    (0.0, 20, 1, (1000, 1000)),     # no drop: the frames once, all of them
+    (0.15, 20, 20, (800, 900)),     # about 15% gone from each pattern
+    (0.5, 3, 3, (430, 570)),
+])
+def test_dropped_frames_are_the_same_for_every_variant(chance, seeds, patterns, kept):
+    frames = list(range(1000))  # stand-ins: dropping looks at nothing but the order
+    got = dropping(frames, chance, seeds, "video-a")
+    assert len(got) == patterns and all(kept[0] <= len(p) <= kept[1] for p in got)
+    assert got == dropping(frames, chance, seeds, "video-a")  # paired: the same drops again
+    assert all(p == sorted(p) for p in got)
+    if chance:
+        assert got != dropping(frames, chance, seeds, "video-b")
+
+
+def test_the_mean_of_several_replays_and_one_replay_as_it_is():
+    one = dict(row(4, 1), violations=5, on_masked=0, optional=0, recall=1.0)
+    assert mean_row([one]) is one
+    assert mean_row([row(4, 1) | dict(violations=5, on_masked=0, optional=1),
+                     row(3, 0) | dict(violations=3, on_masked=0, optional=0)]) == {
+        "violators": 4, "violations": 4, "found": 3.5, "false": 0, "on_masked": 0, "optional": 0.5, "duplicates": 0.5}
