@@ -45,6 +45,12 @@ class EventsConfig(Strict):
         600.0, ge=0, le=86_400, description="a violator who leaves and comes back within this long stays one "
                                             "violation; also how long appearance descriptors are kept (memory and "
                                             "Redis only)")
+    # measured leaving one real video out and not kept (docs/real-footage.md: "Faces the detector
+    # doubts"): it finds a person more and calls doubted masked faces bare in a masked crowd
+    confirmed_min_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="on a track that has shown a face at the rule's minimum face score, "
+                                          "a face the detector is at least this sure of votes like one (the "
+                                          "workers classify faces down to it); none: every face needs the rule's")
     vote_n: int = Field(5, ge=1, le=50, description="sightings considered per track")
     vote_k: int = Field(3, ge=1, le=50, description="no_mask sightings among the last n that make a violation")
     # chosen on the scene sets and real footage (docs/real-footage.md: Judge only what can be judged)

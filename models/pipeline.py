@@ -38,9 +38,11 @@ class MaskPipeline:
         self.times = StageTimes()
 
     def run(self, images: list[np.ndarray], skip_doubtful: bool = False,
-            regions: list | None = None, max_sides: list[int | None] | None = None) -> list[Detections]:
+            regions: list | None = None, max_sides: list[int | None] | None = None,
+            classify_from: float | None = None) -> list[Detections]:
         """Classified faces for each BGR image, in order. With skip_doubtful, faces below the
-        rule's minimum face score (never violations) are not classified: p_no_mask 0. regions[i]
+        rule's minimum face score (never violations) are not classified: p_no_mask 0; or below
+        classify_from, where faces under the rule's may still vote (on a track seen sure). regions[i]
         (motion gating): None, look at the whole image; [], nothing changed, look nowhere; else
         look only inside those boxes. max_sides[i]: the image's camera's own detector cap, if any."""
         t0 = time.perf_counter()
@@ -49,7 +51,8 @@ class MaskPipeline:
             found = [d.subset(d.widths >= self.min_face_px) for d in found]
         t1 = time.perf_counter()
         size, margin = self.classifier.input_size, self.classifier.info.crop_margin
-        wanted = [d.scores >= (self.min_face_score if skip_doubtful else -1.0) for d in found]
+        bar = (self.min_face_score if classify_from is None else classify_from) if skip_doubtful else -1.0
+        wanted = [d.scores >= bar for d in found]
         crops = [crop_faces(img, d.boxes[w], size, margin) for img, d, w in zip(images, found, wanted)]
         # one call: p(no_mask) and the appearance embedding come out of the same pass
         p, inc, emb = self.classifier.predict_verdicts(np.concatenate(crops)) if crops else (np.zeros(0), None, None)

@@ -36,7 +36,11 @@ class Sighting:
 
     @property
     def no_mask(self) -> bool:
-        return self.required and bool(Rule(self.threshold, self.min_score).violates(self.p_no_mask, self.score))
+        return self.no_mask_at(self.min_score)
+
+    def no_mask_at(self, min_score: float) -> bool:
+        """The rule's verdict at another minimum face score (a face on a track already seen sure)."""
+        return self.required and bool(Rule(self.threshold, min_score).violates(self.p_no_mask, self.score))
 
 
 class State(enum.Enum):
@@ -67,6 +71,7 @@ class Track:
     under_policy: bool = False  # seen at least once where and when a mask is required (compliance counts it)
     trail: list[tuple[float, Box]] = field(default_factory=list)  # recent (time, box), in time order
     judged: int = 0        # sightings large enough to vote
+    sure_since: float | None = None  # when it first showed a face at the rule's minimum face score
     held: bool = False     # passed the vote while it had not moved: waits to move (a picture never does)
     lo: tuple[float, float] | None = None  # the extents of the centre over the whole track
     hi: tuple[float, float] | None = None

@@ -232,10 +232,10 @@ class Worker:
     def _process(self, batch: list[Frame]) -> None:
         times = self.pipeline.times
         d0, c0 = times.detect_s, times.classify_s
-        # faces below the minimum face score can never be violations: not worth a classifier call;
-        # and where ingest saw no change since the camera's last frame, no detection is needed
+        # faces below the least score that may vote can never be violations: not worth a classifier
+        # call; and where ingest saw no change since the camera's last frame, no detection is needed
         caps = [self.max_sides.get(f.msg.camera) for f in batch]
-        results = self.pipeline.run([f.image for f in batch], skip_doubtful=True,
+        results = self.pipeline.run([f.image for f in batch], skip_doubtful=True, classify_from=self.vote_bar,
                                     regions=[f.msg.regions for f in batch], max_sides=caps if any(caps) else None)
         if self.cfg.worker.appearance == "face+clothing":
             results = [with_clothing(f.image, det) for f, det in zip(batch, results)]
@@ -263,12 +263,19 @@ class Worker:
         self.counts["batches"] += 1
         self._ack([f.entry for f in batch])
 
+    @property
+    def vote_bar(self) -> float:
+        """The least detector score of a face that may vote: the rule's minimum face score, or lower
+        with events.confirmed_min_score (the events service knows the track and decides)."""
+        floor = self.cfg.events.confirmed_min_score
+        return self.pipeline.min_face_score if floor is None else min(floor, self.pipeline.min_face_score)
+
     def _message(self, f: Frame, det, done: float) -> wire_det.DetectionMsg:
         thr = self.pipeline.threshold
         shares = det.p_incorrect if det.p_incorrect is not None else np.zeros(len(det), np.float32)
         faces = [wire_det.Face(tuple(float(v) for v in b), float(s), float(p), round(float(q), 4))
                  for b, s, p, q in zip(det.boxes, det.scores, det.p_no_mask, shares)]
-        candidate = det.violations(thr, self.pipeline.min_face_score)
+        candidate = det.violations(thr, self.vote_bar)
         # a crop is evidence: only a face that may become a violation needs one
         crops = [_jpeg(cv2.resize(cut_square(f.image, square_region(b, wire_det.CROP_MARGIN)), (CROP_PX, CROP_PX)),
                        self.cfg.worker.crop_jpeg_quality) if c else b"" for b, c in zip(det.boxes, candidate)]

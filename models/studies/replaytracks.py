@@ -9,7 +9,8 @@ colours and the camera's pose beside them), then through the real `Tracker` as m
 there are variants: a deterministic comparison, free of the run path's frame-drop noise, of what
 only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
 setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
-(`gates`, or `identity`: the descriptor and `identity_threshold`), each video judged by the setting
+(`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
+doubted face on a track seen sure votes), each video judged by the setting
 chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
@@ -60,7 +61,7 @@ def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
     out, camera = [], CameraPose("auto", clock=lambda: clock[0])
     for n, img in frames(video, step, _All()):
         clock[0] = n / truth["fps"]  # frame n's moment, as the labels count it
-        (d,) = pipeline.run([img], skip_doubtful=True)
+        (d,) = pipeline.run([img])  # every face classified: replay() leaves out what a worker would
         body = np.zeros((len(d), CLOTHING_DIM), np.float32)
         for i, b in enumerate(d.boxes):
             c = clothing(img, b)
@@ -88,15 +89,19 @@ def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
 def replay(frames_: list[Frame], cfg: EventsConfig, threshold: float, min_score: float, kind: str,
            cmc: bool) -> list[Reported]:
     tracker, pose = Tracker(cfg), None
+    # the least score a worker classifies (workers.worker.Worker.vote_bar): below it, no p, no descriptor
+    bar = min_score if cfg.confirmed_min_score is None else min(cfg.confirmed_min_score, min_score)
     out = []
     for n, f in enumerate(frames_):
         moved = f.pose.since(pose) if cmc and f.pose is not None else None
         pose = f.pose
         if moved is not None:
             tracker.warp(moved)
-        ss = [Sighting(f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]), threshold, str(n), i,
-                       float(f.scores[i]), min_score=min_score, embedding=descriptor(f, i, kind),
-                       p_incorrect=0.0 if f.p_incorrect is None else float(f.p_incorrect[i]))
+        sent = f.scores >= bar
+        ss = [Sighting(f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]) if sent[i] else 0.0, threshold,
+                       str(n), i, float(f.scores[i]), min_score=min_score,
+                       embedding=descriptor(f, i, kind) if sent[i] else None,
+                       p_incorrect=0.0 if f.p_incorrect is None or not sent[i] else float(f.p_incorrect[i]))
               for i in range(len(f.boxes))]
         step = tracker.update(f.t, ss)
         for tr in step.fired:
@@ -130,7 +135,14 @@ GRID = {f"gate{g}" + ("" if o is None else f" overlap{o}") + ("" if c == 0.7 els
 BEFORE_IDENTITY = "face 0.88"
 IDENTITY_GRID = {f"{name} {t:g}": ({"identity_threshold": t}, kind, True)
                  for name, kind in (("face", "face"), ("face+clothing", "both")) for t in (0.88, 0.84, 0.8, 0.76)}
-SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY)}
+# faces the detector doubts, on a track seen sure (events.confirmed_min_score), at the descriptor
+# and threshold shipped the same day (--select confirmed); before: none (off)
+BEFORE_CONFIRMED = "confirmed off"
+CONFIRMED_GRID = {"confirmed " + ("off" if c is None else f"{c:g}"):
+                  ({"identity_threshold": 0.84, "confirmed_min_score": c}, "both", True)
+                  for c in (None, 0.7, 0.6, 0.5, 0.4)}
+SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
+              "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED)}
 
 
 def errors(row: dict) -> int:
@@ -140,7 +152,8 @@ def errors(row: dict) -> int:
 
 def change(name: str, grid: dict = GRID, before: str = BEFORE) -> tuple[int, float]:
     """How far a grid entry is from the setting before: settings changed (the descriptor one of
-    them), then by how much (an overlap gate of none is the appearance gate itself)."""
+    them), then by how much (an overlap gate of none is the appearance gate itself; no confirmed
+    score is the rule's own, at most 1)."""
     def raw(n):
         overrides, kind, _ = grid[n]
         return {**overrides, "appearance": kind}
@@ -149,6 +162,8 @@ def change(name: str, grid: dict = GRID, before: str = BEFORE) -> tuple[int, flo
         s = raw(n)
         if "overlap_gate" in s and s["overlap_gate"] is None:
             s["overlap_gate"] = s["appearance_gate"]
+        if "confirmed_min_score" in s and s["confirmed_min_score"] is None:
+            s["confirmed_min_score"] = 1.0
         return {k: v for k, v in s.items() if isinstance(v, float)}
     ours, theirs = values(name), values(before)
     moved = {k for k in raw(name) if raw(name)[k] != raw(before)[k]}
@@ -215,7 +230,7 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
             continue
         truth = load_truth(stem, labels, video.parent)
         # the detections are the model's and the detector's: a cache of another model's must not be read
-        path = cache / f"{stem}-{fps:g}fps-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v2.pkl"
+        path = cache / f"{stem}-{fps:g}fps-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v3.pkl"
         if path.is_file():
             frames_ = [Frame(**f) for f in pickle.loads(path.read_bytes())]
         else:

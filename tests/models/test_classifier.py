@@ -109,6 +109,19 @@ def test_doubtful_faces_can_skip_the_classifier(pipeline, scene_images):
                                   full.violations(pipeline.threshold, pipeline.min_face_score))
 
 
+def test_faces_down_to_a_lower_bar_can_be_classified_too(pipeline, scene_images):
+    """classify_from (events.confirmed_min_score): faces the rule doubts, down to it, get p and a
+    descriptor; below it, none."""
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    full = pipeline.run([img])[0]
+    bar = float(np.median(full.scores[full.scores < pipeline.min_face_score]))
+    some = pipeline.run([img], skip_doubtful=True, classify_from=bar)[0]
+    kept = full.scores >= bar
+    assert kept.any() and (~kept).any() and (full.scores[kept] < pipeline.min_face_score).any()
+    np.testing.assert_allclose(some.p_no_mask[kept], full.p_no_mask[kept], atol=1e-5)
+    assert (some.p_no_mask[~kept] == 0).all() and not some.embeddings[~kept].any()
+
+
 def test_one_pass_gives_p_no_mask_and_a_unit_embedding(real_crops):
     clf = MaskClassifier.load(DEFAULT_CLASSIFIER, backend="tflite")
     p, emb = clf.predict(real_crops)

@@ -29,8 +29,9 @@ def box(x: float, y: float, jitter: random.Random | None = None) -> tuple:
 class Run:
     """Feeds frames to a Tracker and records which track each labelled face joined."""
 
-    def __init__(self, entries: str = "e", **cfg):
+    def __init__(self, entries: str = "e", min_score: float = 0.0, **cfg):
         self.entries = entries  # entry id prefix: stream ids are unique across runs
+        self.min_score = min_score  # the rule's minimum face score, on every sighting
         self.tracker = Tracker(events_cfg(**cfg))
         self.tracks_of: dict[str, list[int]] = defaultdict(list)
         self.fired: list = []       # (track, step) per fire
@@ -45,7 +46,7 @@ class Run:
         passes the original's)."""
         entry = entry or f"{self.entries}{len(self.fed)}"
         sightings = [Sighting(t, f[1], f[2], threshold, f"{entry}-{i}", i,
-                              score=f[4] if len(f) > 4 else 0.9, crop=b"c", frame=b"f",
+                              score=f[4] if len(f) > 4 else 0.9, crop=b"c", frame=b"f", min_score=self.min_score,
                               embedding=f[3] if len(f) > 3 else None)
                      for i, f in enumerate(faces)]
         for (label, *_), s in zip(faces, sightings):

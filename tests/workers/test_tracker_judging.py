@@ -41,6 +41,22 @@ def test_small_faces_need_more_agreeing_sightings(widths, fires_at):
     assert step is steps[fires_at]
 
 
+@pytest.mark.parametrize("name, confirmed, scores, fires_at", [
+    ("off: a doubted face never votes", None, [0.9] + [0.6] * 6, None),
+    ("after a sure face, doubted ones vote", 0.5, [0.9] + [0.6] * 6, 2),
+    ("doubted before the first sure face count not", 0.5, [0.6] * 3 + [0.9] + [0.6] * 3, 5),
+    ("doubted below the confirmed score: never", 0.7, [0.9] + [0.6] * 6, None),
+    ("never seen sure: never", 0.5, [0.6] * 8, None),
+])
+def test_a_doubted_face_votes_on_a_track_seen_sure(name, confirmed, scores, fires_at):
+    """events.confirmed_min_score: the rule asks a face score of 0.8 here; a blurred face the
+    detector doubts is, on a track that showed a sure face before, the same face."""
+    run = Run(min_score=0.8, confirmed_min_score=confirmed)
+    steps = [run.frame(T0 + i / 5, [("a", sized(50 + 4 * i, 100, 30), 0.95, None, sc)]) for i, sc in enumerate(scores)]
+    run.finish()
+    assert [step for _, step in run.fired] == ([] if fires_at is None else [steps[fires_at]]), name
+
+
 def test_a_person_never_seen_well_enough_is_not_judged_and_counted_once():
     run = Run()
     walk_sized(run, [6, 7, 8, 9, 8, 7, 6, 8])

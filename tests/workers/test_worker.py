@@ -163,6 +163,25 @@ def test_the_descriptor_travels_as_the_config_asks(redis_bus, pipeline, scene_im
     assert all(abs(float(np.linalg.norm(e)) - 1.0) < 1e-2 for e in m.embeddings if e is not None)
 
 
+@pytest.mark.parametrize("confirmed", [None, 0.3])
+def test_doubted_faces_are_classified_down_to_the_confirmed_score(redis_bus, pipeline, scene_images, confirmed):
+    """events.confirmed_min_score: the worker classifies faces down to it, and a doubted face that
+    looks unmasked carries its crop, for the events service may count it on a track seen sure."""
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    make_groups(redis_bus, ("a",))
+    redis_bus.add(redis_bus.keys.frames("a"), frame_fields("a", 0, img))
+    cfg = parse_config({"cameras": [{"id": "a", "url": "rtsp://127.0.0.1:1/a"}],
+                        "events": {"confirmed_min_score": confirmed}}, env={})
+    run_worker(cfg, redis_bus, pipeline, lambda w: w.counts["processed"] >= 1)
+    (m,) = read_detections(redis_bus)
+    bar = pipeline.min_face_score if confirmed is None else confirmed
+    doubted = [i for i, f in enumerate(m.faces) if bar <= f.score < pipeline.min_face_score]
+    below = [i for i, f in enumerate(m.faces) if f.score < bar]
+    assert (doubted if confirmed else below)
+    assert all(m.embeddings[i] is not None for i in doubted) and all(m.embeddings[i] is None for i in below)
+    assert all(bool(m.crops[i]) == (m.faces[i].p_no_mask >= m.threshold) for i in doubted + below)
+
+
 def test_a_camera_s_own_detector_cap_applies_to_its_frames_alone(redis_bus, pipeline, scene_images):
     """Camera c caps its frames at 160 px (cameras[].max_side): its faces shrink out of sight, a's do not."""
     cfg = parse_config({"cameras": [{"id": "a", "url": "rtsp://127.0.0.1:1/a"},

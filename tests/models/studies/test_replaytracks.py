@@ -7,7 +7,9 @@ import pytest
 
 from maskwatch.models.studies.replaytracks import (
     BEFORE,
+    BEFORE_CONFIRMED,
     BEFORE_IDENTITY,
+    CONFIRMED_GRID,
     IDENTITY_GRID,
     change,
     dropping,
@@ -33,6 +35,9 @@ def row(found: int, duplicates: int) -> dict:
     ("face 0.84", (1, 0.04), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
     ("face+clothing 0.88", (1, 0.0), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
     ("face+clothing 0.8", (2, 0.08), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
+    # doubted faces voting on a track seen sure: a lower score is a larger change
+    ("confirmed 0.7", (1, 0.3), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
+    ("confirmed 0.5", (1, 0.5), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
 ])
 def test_a_setting_s_change_from_the_one_before(name, moved, grid):
     assert change(name, **grid) == moved
