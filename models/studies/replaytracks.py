@@ -10,7 +10,8 @@ there are variants: a deterministic comparison, free of the run path's frame-dro
 only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
 setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
 (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
-doubted face on a track seen sure votes), each video judged by the setting
+doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
+naming the model), each video judged by the setting
 chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
@@ -86,24 +87,34 @@ def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
     return joined / max(float(np.linalg.norm(joined)), 1e-9)
 
 
-def replay(frames_: list[Frame], cfg: EventsConfig, threshold: float, min_score: float, kind: str,
-           cmc: bool) -> list[Reported]:
+def sized_rule(rule: tuple[float, float], small: tuple[float, float, float] | None = None):
+    """The (threshold, min face score) a face of width w is judged by: the model's `rule`, or under
+    small = (px, threshold, min score) for a face narrower than px."""
+    if small is None:
+        return lambda w: rule
+    px, t, s = small
+    return lambda w: (t, s) if w < px else rule
+
+
+def replay(frames_: list[Frame], cfg: EventsConfig, rule_of, kind: str, cmc: bool) -> list[Reported]:
+    """The violations the tracker fires on `frames_`, each face judged by rule_of(its width)."""
     tracker, pose = Tracker(cfg), None
-    # the least score a worker classifies (workers.worker.Worker.vote_bar): below it, no p, no descriptor
-    bar = min_score if cfg.confirmed_min_score is None else min(cfg.confirmed_min_score, min_score)
     out = []
     for n, f in enumerate(frames_):
         moved = f.pose.since(pose) if cmc and f.pose is not None else None
         pose = f.pose
         if moved is not None:
             tracker.warp(moved)
-        sent = f.scores >= bar
-        ss = [Sighting(f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]) if sent[i] else 0.0, threshold,
-                       str(n), i, float(f.scores[i]), min_score=min_score,
-                       embedding=descriptor(f, i, kind) if sent[i] else None,
-                       p_incorrect=0.0 if f.p_incorrect is None or not sent[i] else float(f.p_incorrect[i]))
-              for i in range(len(f.boxes))]
-        step = tracker.update(f.t, ss)
+        tracker_in = []
+        for i in range(len(f.boxes)):
+            t, s = rule_of(float(f.boxes[i][2] - f.boxes[i][0]))
+            # the least score a worker classifies (workers.worker.Worker.vote_bar): below it, no p, no descriptor
+            sent = f.scores[i] >= (s if cfg.confirmed_min_score is None else min(cfg.confirmed_min_score, s))
+            tracker_in.append(Sighting(
+                f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]) if sent else 0.0, t, str(n), i,
+                float(f.scores[i]), min_score=s, embedding=descriptor(f, i, kind) if sent else None,
+                p_incorrect=0.0 if f.p_incorrect is None or not sent else float(f.p_incorrect[i])))
+        step = tracker.update(f.t, tracker_in)
         for tr in step.fired:
             b = tr.best
             out.append(Reported(tr.first_seen, tr.last_seen, b.box, b.captured_at))
@@ -141,8 +152,23 @@ BEFORE_CONFIRMED = "confirmed off"
 CONFIRMED_GRID = {"confirmed " + ("off" if c is None else f"{c:g}"):
                   ({"identity_threshold": 0.84, "confirmed_min_score": c}, "both", True)
                   for c in (None, 0.7, 0.6, 0.5, 0.4)}
+# a model's rule varied for its smaller faces (--select rules): whether a model that loses people on
+# footage is a threshold away from finding them; the grid is the model's own (its rule beside)
+BEFORE_RULES = "the model's rule"
+
+
+def rule_grid(min_score: float) -> dict:
+    at = {"identity_threshold": 0.84}
+    grid = {BEFORE_RULES: (at, "both", True)}
+    for px in (16.0, 24.0, 32.0, float("inf")):
+        for t, s in ((t, s) for t in (0.3, 0.5, 0.7, 0.85) for s in (min_score, 0.7)):
+            name = ("every face" if px == float("inf") else f"under {px:g} px") + f": p {t:g}, face {s:g}"
+            grid[name] = ({**at, "small": (px, t, s)}, "both", True)
+    return grid
+
+
 SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
-              "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED)}
+              "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES)}
 
 
 def errors(row: dict) -> int:
@@ -166,8 +192,8 @@ def change(name: str, grid: dict = GRID, before: str = BEFORE) -> tuple[int, flo
             s["confirmed_min_score"] = 1.0
         return {k: v for k, v in s.items() if isinstance(v, float)}
     ours, theirs = values(name), values(before)
-    moved = {k for k in raw(name) if raw(name)[k] != raw(before)[k]}
-    return len(moved), round(sum(abs(ours[k] - theirs[k]) for k in ours), 6)
+    moved = {k for k in raw(name) | raw(before) if raw(name).get(k) != raw(before).get(k)}
+    return len(moved), round(sum(abs(ours[k] - theirs[k]) for k in ours if k in theirs), 6)
 
 
 def leave_one_out(result: dict, before: str = BEFORE, grid: dict = GRID) -> dict:
@@ -238,9 +264,9 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
             path.write_bytes(pickle.dumps([vars(f) for f in frames_]))
         patterns = dropping(frames_, drop, seeds, stem)
         for name, (overrides, kind, cmc) in variants.items():
-            cfg = EventsConfig(**overrides)
-            rows = [score(truth, replay(seen, cfg, pipeline.threshold, pipeline.min_face_score, kind, cmc)).row()
-                    for seen in patterns]
+            cfg = EventsConfig(**{k: v for k, v in overrides.items() if k != "small"})
+            rule_of = sized_rule((pipeline.threshold, pipeline.min_face_score), overrides.get("small"))
+            rows = [score(truth, replay(seen, cfg, rule_of, kind, cmc)).row() for seen in patterns]
             out.setdefault(name, {})[stem] = mean_row(rows)
     return out
 
@@ -266,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     grid, before = SELECTIONS[args.select] if args.select else (VARIANTS, None)
-    result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
-                     args.cache, args.fps, grid, args.drop, args.seeds)
+    pipeline = build_pipeline(cfg.detector, cfg.classifier)
+    grid = grid or rule_grid(pipeline.min_face_score)
+    result = measure(pipeline, args.videos, args.labels or video_labels(), args.cache, args.fps, grid, args.drop,
+                     args.seeds)
     print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result, before, grid)} if before else result,
                      indent=1))
     return 0

@@ -15,6 +15,8 @@ from maskwatch.models.studies.replaytracks import (
     dropping,
     leave_one_out,
     mean_row,
+    rule_grid,
+    sized_rule,
 )
 
 GRID = {"before": ({"appearance_gate": 0.5, "overlap_gate": None, "on_course_threshold": 0.7}, "face", True),
@@ -38,6 +40,8 @@ def row(found: int, duplicates: int) -> dict:
     # doubted faces voting on a track seen sure: a lower score is a larger change
     ("confirmed 0.7", (1, 0.3), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
     ("confirmed 0.5", (1, 0.5), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
+    # a model's rule for its smaller faces: one setting moved, of no size the others measure
+    ("under 24 px: p 0.5, face 0.7", (1, 0.0), dict(grid=rule_grid(0.8), before="the model's rule")),
 ])
 def test_a_setting_s_change_from_the_one_before(name, moved, grid):
     assert change(name, **grid) == moved
@@ -83,3 +87,13 @@ def test_the_mean_of_several_replays_and_one_replay_as_it_is():
     assert mean_row([row(4, 1) | dict(violations=5, on_masked=0, optional=1),
                      row(3, 0) | dict(violations=3, on_masked=0, optional=0)]) == {
         "violators": 4, "violations": 4, "found": 3.5, "false": 0, "on_masked": 0, "optional": 0.5, "duplicates": 0.5}
+
+
+@pytest.mark.parametrize("small, width, rule", [
+    (None, 8.0, (0.34, 0.8)),                    # the model's rule for every face
+    ((24.0, 0.5, 0.7), 23.9, (0.5, 0.7)),        # narrower than 24 px: the small faces' own
+    ((24.0, 0.5, 0.7), 24.0, (0.34, 0.8)),
+    ((float("inf"), 0.5, 0.7), 300.0, (0.5, 0.7)),  # every face
+])
+def test_a_face_is_judged_by_the_rule_of_its_size(small, width, rule):
+    assert sized_rule((0.34, 0.8), small)(width) == rule
