@@ -11,8 +11,8 @@ only the tracker and identity decide. The settings it compares were all chosen e
 setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
 (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
 doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
-naming the model), each video judged by the setting
-chosen on the other videos alone (leave one out).
+naming the model), each video judged by the setting chosen on the other videos alone (leave one
+out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
 that falls behind does, over `--seeds` patterns (every variant meets the same ones), and reports
@@ -282,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
     ap.add_argument("--fps", type=float, default=5.0)
     ap.add_argument("--select", nargs="?", const="gates", choices=sorted(SELECTIONS),
-                    help="a grid (the gates, or who a violator is), each video judged by the setting chosen on "
-                         "the others (leave one out)")
+                    help="a grid (gates; identity: the descriptor and its threshold; confirmed; rules: the model's "
+                         "rule for its smaller faces), each video judged by the setting chosen on the others")
     ap.add_argument("--drop", type=float, default=0.0,
                     help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
                          "each count is the mean")

@@ -103,8 +103,8 @@ def test_identity_separation_compares_runs_within_and_across_people():
 def test_the_shipped_embedding_separates_the_people_who_cross(tmp_path):
     """Offline, on the crossing clip: the same violator's runs are more alike than two violators',
     and two violators who cross are never alike enough to be taken for one (the face descriptor's
-    identity threshold is above them: a missed violator is the costlier error; a duplicate is what the run path
-    counts)."""
+    identity threshold is above them: a missed violator is the costlier error; a duplicate is what
+    the run path counts)."""
     from maskwatch.events_config import IDENTITY_THRESHOLDS
     from maskwatch.models.build import build_pipeline
     from maskwatch.models.evaluation.clips import reads_correctly
