@@ -86,6 +86,11 @@ class EventsConfig(Strict):
                              "not where they stood; use revisit_s (docs/tracking-and-identity.md: Upgrading)")
         return data
 
+    def vote_bar(self, min_face_score: float) -> float:
+        """The least detector score of a face that may vote, given the rule's minimum face score:
+        lower with confirmed_min_score (on a track seen sure). The workers classify down to it."""
+        return min_face_score if self.confirmed_min_score is None else min(self.confirmed_min_score, min_face_score)
+
     @model_validator(mode="after")
     def _vote(self):
         if self.vote_k > self.vote_n:

@@ -238,10 +238,9 @@ class Tracker:
         not count after the fact (measured: they add false alarms, docs/real-footage.md)."""
         if s.no_mask:
             return True
-        bar, since = self.cfg.confirmed_min_score, tr.sure_since
-        if bar is None or since is None or s.captured_at < since:
+        if self.cfg.confirmed_min_score is None or tr.sure_since is None or s.captured_at < tr.sure_since:
             return False
-        return s.no_mask_at(min(bar, s.min_score))
+        return s.no_mask_at(self.cfg.vote_bar(s.min_score))
 
     def weight(self, s: Sighting) -> float:
         """A sighting's say in the vote: none below judge_min_px; vote_k / vote_n at it, so that a

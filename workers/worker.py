@@ -265,10 +265,9 @@ class Worker:
 
     @property
     def vote_bar(self) -> float:
-        """The least detector score of a face that may vote: the rule's minimum face score, or lower
-        with events.confirmed_min_score (the events service knows the track and decides)."""
-        floor = self.cfg.events.confirmed_min_score
-        return self.pipeline.min_face_score if floor is None else min(floor, self.pipeline.min_face_score)
+        """The least detector score of a face that may vote (the events service knows the track and
+        decides)."""
+        return self.cfg.events.vote_bar(self.pipeline.min_face_score)
 
     def _message(self, f: Frame, det, done: float) -> wire_det.DetectionMsg:
         thr = self.pipeline.threshold

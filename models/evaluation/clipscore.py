@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from maskwatch.geometry import iou_matrix
 
 IOU = 0.3
+COUNTS = ("violators", "violations", "found", "false", "on_masked", "optional", "duplicates")  # Score's sums
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Score:
     misses: list[str] = field(default_factory=list)
 
     def add(self, other: Score) -> None:
-        for k in ("violators", "found", "false", "on_masked", "optional", "duplicates", "violations"):
+        for k in COUNTS:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.misses += other.misses
 

@@ -37,7 +37,7 @@ import numpy as np
 from maskwatch.events_config import EventsConfig
 from maskwatch.ingest.camera_motion import CameraPose
 from maskwatch.models.appearance import CLOTHING_DIM, clothing
-from maskwatch.models.evaluation.clipscore import Reported, score
+from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
 from maskwatch.models.evaluation.facerecall import frames
 from maskwatch.models.evaluation.videotruth import load_truth
 from maskwatch.wire.pose import Pose
@@ -108,8 +108,7 @@ def replay(frames_: list[Frame], cfg: EventsConfig, rule_of, kind: str, cmc: boo
         tracker_in = []
         for i in range(len(f.boxes)):
             t, s = rule_of(float(f.boxes[i][2] - f.boxes[i][0]))
-            # the least score a worker classifies (workers.worker.Worker.vote_bar): below it, no p, no descriptor
-            sent = f.scores[i] >= (s if cfg.confirmed_min_score is None else min(cfg.confirmed_min_score, s))
+            sent = f.scores[i] >= cfg.vote_bar(s)  # what a worker classifies: below it, no p, no descriptor
             tracker_in.append(Sighting(
                 f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]) if sent else 0.0, t, str(n), i,
                 float(f.scores[i]), min_score=s, embedding=descriptor(f, i, kind) if sent else None,
@@ -221,9 +220,6 @@ def cache_key(pipeline) -> str:
     """The detector setting the cached detections came from (its factors and cap), short."""
     d = pipeline.detector
     return "up" + "_".join(f"{u:g}" for u in d.scales) + f"-max{d.max_side:g}"
-
-
-COUNTS = ("violators", "violations", "found", "false", "on_masked", "optional", "duplicates")
 
 
 def dropping(frames_: list[Frame], chance: float, seeds: int, stem: str) -> list[list[Frame]]:
