@@ -16,7 +16,7 @@ from pathlib import Path
 from maskwatch import __version__
 from maskwatch.config import load_config
 from maskwatch.errors import MaskwatchError
-from maskwatch.models_config import SCENE_SHARE
+from maskwatch.models_config import DEGRADES, SCENE_SHARE
 from maskwatch.paths import shared as _shared
 
 
@@ -90,6 +90,9 @@ def _model_commands(sub) -> None:
                    help="share of each epoch's mask half given to the detector's boxes on no annotated face")
     s.add_argument("--view-px", type=_view_px, metavar="LO,HI",
                    help="train a face-size specialist: views shrunk to LO-HI px wide (default: the recipe's 9-96)")
+    s.add_argument("--degrade", choices=DEGRADES,
+                   help="training views' degradations: the recipe's, or those and video's (motion blur, defocus, "
+                        "block coding) on half the views")
     s.add_argument("--finetune-from",
                    help="first MobileNetV2 layer trained in the fine-tuning phase")
     s.add_argument("--folds", type=int,

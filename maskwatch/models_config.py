@@ -12,6 +12,10 @@ from maskwatch.strict import Strict
 # both its halves; the hard cases and the detector's boxes on no face are drawn from it, so the CLI
 # checks them against it
 SCENE_SHARE = 0.7
+# how training views are degraded (models.training.dataset.cctv_view): "recipe", the shipped
+# model's degradations drawn in its order (reproducible); "video", those, then half the views as
+# a compressed video camera sees a moving face (dataset.video_degrade)
+DEGRADES = ("recipe", "video")
 
 
 class DetectorConfig(Strict):

@@ -57,7 +57,7 @@ def cmd_detect(args, cfg: Config) -> int:
 
 # `train` options whose defaults are TrainSettings' own (the CLI leaves them None when not given)
 RECIPE_OPTIONS = ("input_size", "seed", "epochs_head", "epochs_finetune", "samples_per_epoch", "finetune_from",
-                  "folds", "hard_share", "nonface_share", "view_px")
+                  "folds", "hard_share", "nonface_share", "view_px", "degrade")
 
 
 def cmd_train(args, cfg: Config) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 from maskwatch.geometry import iou_matrix
 from maskwatch.models.crops import crop_face, cut_square, square_region
 from maskwatch.models.evaluation.voc import Scene
-from maskwatch.models_config import SCENE_SHARE
+from maskwatch.models_config import DEGRADES, SCENE_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,12 @@ def view_width(face_px: float, rng: np.random.Generator, view_px: tuple[float, f
 
 
 def cctv_view(patch: np.ndarray, face_px: float, size: int, margin: float,
-              rng: np.random.Generator, view_px: tuple[float, float] | None = None) -> np.ndarray:
-    """One augmented RGB size x size classifier input from a context patch (view_px: view_width's)."""
+              rng: np.random.Generator, view_px: tuple[float, float] | None = None,
+              degrade: str = "recipe") -> np.ndarray:
+    """One augmented RGB size x size classifier input from a context patch (view_px: view_width's;
+    degrade: one of DEGRADES)."""
+    if degrade not in DEGRADES:
+        raise ValueError(f"degrade {degrade!r}: not one of {', '.join(DEGRADES)}")
     face = PATCH / CONTEXT
     c = PATCH / 2 + rng.uniform(-0.08, 0.08, 2) * face
     side = face * rng.uniform(0.88, 1.15)
@@ -170,6 +174,8 @@ def cctv_view(patch: np.ndarray, face_px: float, size: int, margin: float,
     region = cut_square(patch, square_region(box, margin))
     img = cv2.resize(region, (small, small), interpolation=cv2.INTER_AREA)
     img = _degrade(img, rng)
+    if degrade == "video":
+        img = video_degrade(img, rng)
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         img = img[:, ::-1]
@@ -193,6 +199,41 @@ def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return img
+
+
+def video_degrade(img: np.ndarray, rng: np.random.Generator, share: float = 0.5) -> np.ndarray:
+    """The faces real cameras send are not the sharp web photos the scenes are: a walking face is
+    smeared along its motion in a 1/50 s exposure, a fixed-focus lens leaves passers-by soft, and
+    H.264 at a site's bitrate wipes a 30 px face's detail in blocks that do not line up with the
+    face. For `share` of the views, at the face's CCTV size: motion blur, defocus, and a hard
+    block-coding pass on a grid offset from the face."""
+    if rng.random() >= share:
+        return img
+    width = img.shape[1]
+    if rng.random() < 0.5:  # walking 1.4 m/s, 1/100-1/25 s: 0.1-0.4 of a 15 cm face; mostly sideways
+        img = _motion_blur(img, max(1.5, width * rng.uniform(0.05, 0.25)), rng.normal(0.0, 30.0))
+    if rng.random() < 0.4:
+        img = cv2.GaussianBlur(img, (0, 0), max(0.5, width * rng.uniform(0.02, 0.06)))
+    if rng.random() < 0.8:
+        img = _block_code(img, int(rng.integers(8, 40)), rng.integers(0, 8, 2))
+    return img
+
+
+def _motion_blur(img: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
+    k = int(np.ceil(length)) | 1
+    kernel = np.zeros((k, k), np.float32)
+    c = k // 2
+    dx, dy = np.cos(np.radians(angle_deg)) * length / 2, np.sin(np.radians(angle_deg)) * length / 2
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0)
+    return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
+
+
+def _block_code(img: np.ndarray, quality: int, offset: np.ndarray) -> np.ndarray:
+    """JPEG at `quality`, its 8 px blocks (16 for colour) shifted by offset against the face."""
+    ox, oy = (int(v) for v in offset)
+    padded = cv2.copyMakeBorder(img, oy, 0, ox, 0, cv2.BORDER_REPLICATE)
+    ok, buf = cv2.imencode(".jpg", padded, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[oy:, ox:]
 
 
 def plain_view(patch: np.ndarray, size: int, margin: float) -> np.ndarray:

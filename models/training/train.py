@@ -64,6 +64,7 @@ class TrainSettings:
     # the face widths training views are shrunk to (dataset.view_width): None, the recipe's 9-96 px;
     # (lo, hi) for a face-size specialist, such as (6, 24) for a model of the tiny faces alone
     view_px: tuple[float, float] | None = None
+    degrade: str = "recipe"  # maskwatch.models_config.DEGRADES
     detector: DetectorConfig | None = None  # the workers' detector (None: the default one), its model detector_weights
     epochs_head: int = 3
     # 16 rather than 10: with 10 one fold's validation PR AUC was still rising as the cosine decay
@@ -126,7 +127,7 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
         def __getitem__(self, i):
             idx = self.order[i * settings.batch_size:(i + 1) * settings.batch_size]
             x = np.stack([cctv_view(samples.patches[j], samples.face_px[j], settings.input_size,
-                                    settings.crop_margin, self.rng, settings.view_px)
+                                    settings.crop_margin, self.rng, settings.view_px, settings.degrade)
                           for j in idx]).astype(np.float32)
             return x, verdicts[idx]
 

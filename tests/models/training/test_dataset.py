@@ -16,9 +16,12 @@ from maskwatch.models.training.dataset import (
     NONFACE_IOU,
     PATCH,
     Samples,
+    _block_code,
+    _motion_blur,
     balanced_epoch,
     cctv_view,
     samples_from_scenes,
+    video_degrade,
     view_width,
 )
 from maskwatch.models_config import SCENE_SHARE
@@ -102,3 +105,57 @@ def test_a_specialists_view_is_still_a_full_size_input():
     patch = np.random.default_rng(1).integers(0, 255, (PATCH, PATCH, 3), np.uint8)
     view = cctv_view(patch, 120.0, 64, 0.15, np.random.default_rng(2), view_px=(6.0, 24.0))
     assert view.shape == (64, 64, 3) and view.dtype == np.uint8
+
+
+def _sharpness(img: np.ndarray) -> float:
+    return float(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def test_video_views_lose_the_detail_a_compressed_moving_face_loses():
+    """Half the "video" views are smeared and block-coded on top of the recipe's degradations, so on
+    the whole they are blurrier than the recipe's views of the same faces."""
+    patch = np.random.default_rng(1).integers(0, 255, (PATCH, PATCH, 3), np.uint8)
+    sharp = {d: [_sharpness(cctv_view(patch, 60.0, 64, 0.15, np.random.default_rng(i), degrade=d))
+                 for i in range(80)] for d in ("recipe", "video")}
+    assert np.median(sharp["video"]) < 0.8 * np.median(sharp["recipe"])
+    # and only about half of them: the other half are the recipe's, draw for draw
+    same = sum(a == b for a, b in zip(sharp["recipe"], sharp["video"]))
+    assert 20 <= same <= 60
+
+
+# share -> how many of 100 views change: each view chosen is blurred or block-coded, by chance
+# neither at times (6%: 0.5 x 0.6 x 0.2)
+@pytest.mark.parametrize("share,least,most", [(0.0, 0, 0), (0.5, 35, 60), (1.0, 85, 100)])
+def test_video_degradation_touches_the_share_of_views_asked_for(share, least, most):
+    img = np.random.default_rng(2).integers(0, 255, (24, 24, 3), np.uint8)
+    rng = np.random.default_rng(3)
+    changed = sum(not np.array_equal(video_degrade(img, rng, share), img) for _ in range(100))
+    assert least <= changed <= most
+
+
+# a bright column (vertical line) or row, blurred at an angle: how far it spreads across and along itself
+@pytest.mark.parametrize("line,angle,spreads", [("column", 0.0, True), ("column", 90.0, False),
+                                                ("row", 90.0, True), ("row", 0.0, False)])
+def test_motion_blur_smears_along_the_motion_only(line, angle, spreads):
+    img = np.zeros((21, 21, 3), np.uint8)
+    if line == "column":
+        img[:, 10] = 255
+    else:
+        img[10, :] = 255
+    out = _motion_blur(img, 5.0, angle)
+    across = out[10, :, 0] if line == "column" else out[:, 10, 0]
+    assert (np.count_nonzero(across) > 1) == spreads
+    assert out.shape == img.shape
+
+
+@pytest.mark.parametrize("offset", [(0, 0), (3, 5), (7, 7)])
+def test_block_coding_keeps_the_view_its_size_whatever_the_grid(offset):
+    img = np.random.default_rng(4).integers(0, 255, (19, 23, 3), np.uint8)
+    out = _block_code(img, 20, np.asarray(offset))
+    assert out.shape == img.shape and not np.array_equal(out, img)
+
+
+def test_an_unknown_degradation_is_refused_by_name():
+    patch = np.zeros((PATCH, PATCH, 3), np.uint8)
+    with pytest.raises(ValueError, match="degrade 'h265': not one of recipe, video"):
+        cctv_view(patch, 60.0, 64, 0.15, np.random.default_rng(0), degrade="h265")

@@ -163,10 +163,10 @@ def test_a_specialists_view_sizes_reach_its_training(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(train_module, "train", lambda s: seen.append(s) or {"threshold": 0.5, "metrics": {}})
     assert main(["train", "--out", str(tmp_path / "m"), "--scenes", str(tmp_path), "--crops", str(tmp_path),
-                 "--input-size", "64", "--view-px", "6,24"]) == 0
-    assert seen[0].view_px == (6.0, 24.0) and seen[0].input_size == 64
+                 "--input-size", "64", "--view-px", "6,24", "--degrade", "video"]) == 0
+    assert seen[0].view_px == (6.0, 24.0) and seen[0].input_size == 64 and seen[0].degrade == "video"
     assert main(["train", "--out", str(tmp_path / "n"), "--scenes", str(tmp_path), "--crops", str(tmp_path)]) == 0
-    assert seen[1].view_px is None  # the recipe's own
+    assert seen[1].view_px is None and seen[1].degrade == "recipe"  # the recipe's own
 
 
 @pytest.mark.parametrize("config,flags,upscale,weights", [
