@@ -24,9 +24,10 @@ def visible_in(truth: dict) -> dict[int, dict[str, list]]:
     return out
 
 
-def frames(video: Path, every: int, wanted) -> Iterator[tuple[int, np.ndarray]]:
-    """(1-based frame number, image) of every `every`-th frame of `video` that `wanted` holds: the
-    frames a camera read at a lower rate would have seen and the labels say something of."""
+def frames(video: Path, every: int, wanted=None) -> Iterator[tuple[int, np.ndarray]]:
+    """(1-based frame number, image) of every `every`-th frame of `video` that `wanted` holds (None:
+    all of them): the frames a camera read at a lower rate would have seen and the labels say
+    something of."""
     cap, n = cv2.VideoCapture(str(video)), 0
     try:
         while True:
@@ -34,7 +35,7 @@ def frames(video: Path, every: int, wanted) -> Iterator[tuple[int, np.ndarray]]:
             if not ok:
                 return
             n += 1
-            if not (n - 1) % every and n in wanted:
+            if not (n - 1) % every and (wanted is None or n in wanted):
                 yield n, img
     finally:
         cap.release()

@@ -60,7 +60,7 @@ def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
     step = max(1, round(truth["fps"] / fps))
     clock = [0.0]
     out, camera = [], CameraPose("auto", clock=lambda: clock[0])
-    for n, img in frames(video, step, _All()):
+    for n, img in frames(video, step):
         clock[0] = n / truth["fps"]  # frame n's moment, as the labels count it
         (d,) = pipeline.run([img])  # every face classified: replay() leaves out what a worker would
         body = np.zeros((len(d), CLOTHING_DIM), np.float32)
@@ -71,11 +71,6 @@ def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
         out.append(Frame(clock[0], d.boxes, d.scores, d.p_no_mask, d.p_incorrect,
                          d.embeddings, body, camera.update(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
     return out
-
-
-class _All:
-    def __contains__(self, _):
-        return True
 
 
 def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
