@@ -29,7 +29,9 @@ log = logging.getLogger("maskwatch")
 
 def sequences(videos: Path, labels: Path) -> list[str]:
     """The stems of the videos in `videos` that `labels` annotates."""
-    stems = sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv"))
+    from maskwatch.models.evaluation.videotruth import labelled_stems
+
+    stems = labelled_stems(labels)
     found = [s for s in stems if (videos / f"{s}.mp4").is_file()]
     if not found:
         raise ConfigError(f"--videos {videos}: no video with labels in {labels} "

@@ -128,6 +128,22 @@ def judge(spans: list[Span], fps: float) -> tuple[bool, bool, int]:
     return bare / fps >= MIN_VISIBLE_S, masked, sum(s.last - s.first + 1 for s in visible)
 
 
+def labelled_stems(labels: Path) -> list[str]:
+    """The sequences `labels` annotates (a STEM.attributes.csv each), sorted."""
+    return sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv"))
+
+
+def labelled_videos(videos: list[Path], labels: Path) -> list[tuple[str, Path]]:
+    """(stem, STEM.mp4) of each sequence `labels` annotates whose video is in one of the folders
+    `videos` (the first that has it)."""
+    out = []
+    for stem in labelled_stems(labels):
+        video = next((d / f"{stem}.mp4" for d in videos if (d / f"{stem}.mp4").is_file()), None)
+        if video is not None:
+            out.append((stem, video))
+    return out
+
+
 def load_truth(stem: str, labels: Path, videos: Path) -> dict:
     """The truth of one sequence in the person clips' shape (maskwatch.models.evaluation.clipscore):
     fps, and per person an id, whether a violator or masked, and boxes by frame."""

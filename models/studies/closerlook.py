@@ -63,13 +63,10 @@ def summarize(rows: np.ndarray, sure: float) -> dict:
 
 def measure(detector, looker, videos: list[Path], labels: Path, fps: float, sure: float) -> dict:
     from maskwatch.models.evaluation.facerecall import frames
-    from maskwatch.models.evaluation.videotruth import load_truth
+    from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 
     out = {}
-    for stem in sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv")):
-        video = next((d / f"{stem}.mp4" for d in videos if (d / f"{stem}.mp4").is_file()), None)
-        if video is None:
-            continue
+    for stem, video in labelled_videos(videos, labels):
         truth = load_truth(stem, labels, video.parent)
         rows = []
         for _, img in frames(video, max(1, round(truth["fps"] / fps))):

@@ -22,7 +22,7 @@ from maskwatch.events_config import EventsConfig
 from maskwatch.models.appearance import clothing
 from maskwatch.models.evaluation.clipscore import holding
 from maskwatch.models.evaluation.facerecall import frames
-from maskwatch.models.evaluation.videotruth import load_truth
+from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 from maskwatch.models.studies.identitystats import separation
 
 # what a rejoin must clear at the registry's default settings
@@ -77,10 +77,8 @@ def summary(same: list[float], other: list[float]) -> dict:
 def measure(pipeline, videos: Path, labels: Path, fps: float) -> dict:
     pooled: dict[str, tuple[list, list]] = {k: ([], []) for k in ("face", "clothing", "both")}
     per_video = {}
-    for stem in sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv")):
-        if not (videos / f"{stem}.mp4").is_file():
-            continue
-        people = sightings(pipeline, videos / f"{stem}.mp4", load_truth(stem, labels, videos), fps)
+    for stem, video in labelled_videos([videos], labels):
+        people = sightings(pipeline, video, load_truth(stem, labels, videos), fps)
         per_video[stem] = {}
         for kind, by_person in people.items():
             same, other = separation(by_person)

@@ -39,7 +39,7 @@ from maskwatch.ingest.camera_motion import CameraPose
 from maskwatch.models.appearance import CLOTHING_DIM, clothing
 from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
 from maskwatch.models.evaluation.facerecall import frames
-from maskwatch.models.evaluation.videotruth import load_truth
+from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 from maskwatch.wire.pose import Pose
 from maskwatch.workers.tracker import Sighting, Tracker
 
@@ -241,10 +241,7 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
             drop: float = 0.0, seeds: int = 20) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     out: dict = {}
-    for stem in sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv")):
-        video = next((d / f"{stem}.mp4" for d in videos if (d / f"{stem}.mp4").is_file()), None)
-        if video is None:
-            continue
+    for stem, video in labelled_videos(videos, labels):
         truth = load_truth(stem, labels, video.parent)
         # the detections are the model's and the detector's: a cache of another model's must not be read
         path = cache / f"{stem}-{fps:g}fps-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v3.pkl"

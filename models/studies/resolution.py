@@ -23,7 +23,7 @@ import numpy as np
 
 from maskwatch.models.evaluation.clipscore import holding
 from maskwatch.models.evaluation.facerecall import frames, visible_in
-from maskwatch.models.evaluation.videotruth import load_truth
+from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 
 SIZES = (640, 1280, 1920)  # stream widths: a sub-stream, 720p, 1080p
 # (upscale, max_side): the shipped default is ((1, 2, 3), 1280)
@@ -45,13 +45,10 @@ def _fit(img: np.ndarray, width: int) -> tuple[np.ndarray, float] | None:
 def sample(videos: Path, labels: Path, fps: float) -> list[tuple[np.ndarray, dict]]:
     """(frame, {person: [box]} visible) of every labelled sequence at the camera rate."""
     out = []
-    for stem in sorted(p.name.removesuffix(".attributes.csv") for p in labels.glob("*.attributes.csv")):
-        if not (videos / f"{stem}.mp4").is_file():
-            continue
+    for stem, video in labelled_videos([videos], labels):
         truth = load_truth(stem, labels, videos)
         wanted = visible_in(truth)
-        out += [(img, wanted[n]) for n, img in frames(videos / f"{stem}.mp4", max(1, round(truth["fps"] / fps)),
-                                                      wanted)]
+        out += [(img, wanted[n]) for n, img in frames(video, max(1, round(truth["fps"] / fps)), wanted)]
     return out
 
 

@@ -196,8 +196,7 @@ def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
     if rng.random() < 0.6:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        img = _block_code(img, int(rng.integers(25, 90)))
     return img
 
 
@@ -228,7 +227,7 @@ def _motion_blur(img: np.ndarray, length: float, angle_deg: float) -> np.ndarray
     return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
 
 
-def _block_code(img: np.ndarray, quality: int, offset: np.ndarray) -> np.ndarray:
+def _block_code(img: np.ndarray, quality: int, offset=(0, 0)) -> np.ndarray:
     """JPEG at `quality`, its 8 px blocks (16 for colour) shifted by offset against the face."""
     ox, oy = (int(v) for v in offset)
     padded = cv2.copyMakeBorder(img, oy, 0, ox, 0, cv2.BORDER_REPLICATE)
