@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 VIEW = 640  # training window side
 SERVING = DetectorConfig()  # its upscale factors and max_side: the views training sees
+CAMERA_FACE_PX = (10.0, 40.0)  # a camera frame's median face: TUD's 12 px to a near passer-by's 40
+MIN_TILE = 48  # a camera view's frames are at least this wide and high, or the row or view ends
 MIN_VISIBLE = 0.6  # a face cut by the window to less than this share teaches nothing
 CENTRE_RADIUS = 2.5  # strides: SimOTA's candidate region around a face's centre
 NO_BOXES = np.zeros((0, 4), np.float32)
@@ -62,30 +64,77 @@ class Settings:
     lr: float = 1e-4
     seed: int = 0
     teacher: bool = False  # background objectness distilled from the starting weights
+    video_share: float = 0.0  # views filled with compressed video cameras' frames (camera_view)
 
 
-def view_of(image: np.ndarray, faces: np.ndarray, ignore: np.ndarray, rng: np.random.Generator) -> View:
-    """A random training view of an image with its annotated faces and the boxes to ignore."""
+def camera_frame(image: np.ndarray, faces: np.ndarray, ignore: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image as a 720p or 1080p video camera would send it: shrunk so that its median face is
+    CAMERA_FACE_PX wide (a web photo is never enlarged), then smeared, softened and block-coded at
+    that size (dataset.video_degrade: the classifier's video views, here on the whole frame)."""
+    from maskwatch.models.training.dataset import video_degrade
+
+    widths = faces[:, 2] - faces[:, 0]
+    median = float(np.median(widths)) if len(widths) else float(rng.uniform(*CAMERA_FACE_PX))
+    c = min(1.0, rng.uniform(*CAMERA_FACE_PX) / max(median, 1.0))
     h, w = image.shape[:2]
-    s = min(float(rng.choice(SERVING.upscale)), SERVING.max_side / max(h, w)) * rng.uniform(0.8, 1.25)
+    if c < 1.0:
+        image = cv2.resize(image, (max(1, round(w * c)), max(1, round(h * c))), interpolation=cv2.INTER_AREA)
+    return video_degrade(image, rng, share=1.0, face_px=median * c), faces * c, ignore * c
+
+
+def _window(image: np.ndarray, faces: np.ndarray, ignore: np.ndarray, s: float, rng: np.random.Generator,
+            side: tuple[int, int] = (VIEW, VIEW)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image resized by s, flipped half the time, and a random window of it at most side (w, h):
+    (window, faces to learn, boxes to ignore) in the window's pixels. A face the window cuts to
+    under MIN_VISIBLE is ignored, not learned."""
+    h, w = image.shape[:2]
     image = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))),
                        interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
     boxes = np.concatenate([faces, ignore]).astype(np.float32) * s
     if rng.random() < 0.5:
         image = image[:, ::-1]
         boxes[:, [0, 2]] = image.shape[1] - boxes[:, [2, 0]]
-    x0 = int(rng.integers(0, max(1, image.shape[1] - VIEW + 1)))
-    y0 = int(rng.integers(0, max(1, image.shape[0] - VIEW + 1)))
-    part = image[y0:y0 + VIEW, x0:x0 + VIEW]
-    canvas = np.zeros((VIEW, VIEW, 3), np.float32)
-    canvas[:part.shape[0], :part.shape[1]] = part
+    x0 = int(rng.integers(0, max(1, image.shape[1] - side[0] + 1)))
+    y0 = int(rng.integers(0, max(1, image.shape[0] - side[1] + 1)))
+    part = image[y0:y0 + side[1], x0:x0 + side[0]]
     boxes -= [x0, y0, x0, y0]
     clipped = np.clip(boxes, 0, [part.shape[1], part.shape[0]] * 2)
     area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 1e-6, None), 1)
     visible = np.prod(np.clip(clipped[:, 2:] - clipped[:, :2], 0, None), 1) / area
     face = np.arange(len(boxes)) < len(faces)
     learn = face & (visible >= MIN_VISIBLE) & (clipped[:, 2] - clipped[:, 0] >= 2)
-    return View(canvas.transpose(2, 0, 1).copy(), clipped[learn], clipped[(visible > 0) & ~learn])
+    return part, clipped[learn], clipped[(visible > 0) & ~learn]
+
+
+def view_of(image: np.ndarray, faces: np.ndarray, ignore: np.ndarray, rng: np.random.Generator) -> View:
+    """A random training view of an image with its annotated faces and the boxes to ignore."""
+    h, w = image.shape[:2]
+    s = min(float(rng.choice(SERVING.upscale)), SERVING.max_side / max(h, w)) * rng.uniform(0.8, 1.25)
+    part, learn, ignored = _window(image, faces, ignore, s, rng)
+    canvas = np.zeros((VIEW, VIEW, 3), np.float32)
+    canvas[:part.shape[0], :part.shape[1]] = part
+    return View(canvas.transpose(2, 0, 1).copy(), learn, ignored)
+
+
+def camera_view(images: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rng: np.random.Generator) -> View:
+    """A view filled, row by row like a wall of monitors, with camera frames (camera_frame) of
+    images drawn at random, each as serving looks at a 720p or 1080p frame: unenlarged (jittered).
+    A shrunk web photo alone would leave most of the view empty, where a camera's frame is not."""
+    canvas = np.zeros((VIEW, VIEW, 3), np.float32)
+    learn, ignored = [NO_BOXES], [NO_BOXES]
+    x = y = row = 0
+    while VIEW - y >= MIN_TILE:
+        if VIEW - x < MIN_TILE:
+            x, y, row = 0, y + row, 0
+            continue
+        frame, faces, ignore = camera_frame(*images[int(rng.integers(len(images)))], rng)
+        part, f, g = _window(frame, faces, ignore, rng.uniform(0.8, 1.25), rng, (VIEW - x, VIEW - y))
+        canvas[y:y + part.shape[0], x:x + part.shape[1]] = part
+        learn.append(f + [x, y, x, y])
+        ignored.append(g + [x, y, x, y])
+        x, row = x + max(part.shape[1], MIN_TILE), max(row, part.shape[0], MIN_TILE)
+    return View(canvas.transpose(2, 0, 1).copy(), np.concatenate(learn), np.concatenate(ignored))
 
 
 def _area(b: torch.Tensor) -> torch.Tensor:
@@ -178,7 +227,9 @@ def fine_tune(weights: Path, images: list[tuple[np.ndarray, np.ndarray, np.ndarr
         order, start, seen = np.repeat(rng.permutation(len(images)), settings.views_per_image), time.time(), []
         rng.shuffle(order)
         for b in range(per_epoch):
-            views = [view_of(*images[j], rng) for j in order[b * settings.batch:(b + 1) * settings.batch]]
+            batch = order[b * settings.batch:(b + 1) * settings.batch]
+            views = [camera_view(images, rng) if rng.random() < settings.video_share else view_of(*images[j], rng)
+                     for j in batch]
             x = torch.from_numpy(np.stack([v.image for v in views]))
             with torch.no_grad():
                 taught = torch.sigmoid(heads(teacher(x))[1]) if teacher is not None else None
@@ -210,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenes", type=Path, required=True, help="scenes-dev (VOC); its test split is never read")
+    ap.add_argument("--more-scenes", type=Path, action="append", default=[],
+                    help="another VOC scene set (scenes-extra), its test split left out the same way")
+    ap.add_argument("--video-share", type=float, default=0.0,
+                    help="share of the views first made a compressed video camera's frame (0: none)")
     ap.add_argument("--out", type=Path, required=True, help="the fine-tuned ONNX file to write")
     ap.add_argument("--fold", type=int, help="leave this fold of the non-test images out (to score it there)")
     ap.add_argument("--folds", type=int, default=2)
@@ -224,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fold is not None and not 0 <= args.fold < args.folds:
         ap.error(f"--fold {args.fold}: expected 0..{args.folds - 1}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    scenes = [s for s in load_scenes(args.scenes) if split_of(s.stem) != "test"
-              and (args.fold is None or fold_of(s.stem, args.folds) != args.fold)]
+    scenes = [s for root in (args.scenes, *args.more_scenes) for s in load_scenes(root)
+              if split_of(s.stem) != "test" and (args.fold is None or fold_of(s.stem, args.folds) != args.fold)]
     detector = build_detector(DetectorConfig()) if args.unannotated == "ignore" else None
     images = []
     for sc in scenes:
@@ -237,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("detector_tune: %d images, %d faces, %d unannotated boxes ignored", len(images),
              sum(len(f) for _, f, _ in images), sum(len(i) for *_, i in images))
     fine_tune(DEFAULT_DETECTOR, images, args.out,
-              Settings(epochs=args.epochs, lr=args.lr, teacher=args.unannotated == "teacher"))
+              Settings(epochs=args.epochs, lr=args.lr, teacher=args.unannotated == "teacher",
+                       video_share=args.video_share))
     return 0
 
 

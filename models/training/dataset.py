@@ -200,15 +200,17 @@ def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-def video_degrade(img: np.ndarray, rng: np.random.Generator, share: float = 0.5) -> np.ndarray:
+def video_degrade(img: np.ndarray, rng: np.random.Generator, share: float = 0.5,
+                  face_px: float | None = None) -> np.ndarray:
     """The faces real cameras send are not the sharp web photos the scenes are: a walking face is
     smeared along its motion in a 1/50 s exposure, a fixed-focus lens leaves passers-by soft, and
     H.264 at a site's bitrate wipes a 30 px face's detail in blocks that do not line up with the
     face. For `share` of the views, at the face's CCTV size: motion blur, defocus, and a hard
-    block-coding pass on a grid offset from the face."""
+    block-coding pass on a grid offset from the face. The blurs scale with the face's width,
+    face_px (default: the image's own width, a face crop); a whole frame passes its faces' width."""
     if rng.random() >= share:
         return img
-    width = img.shape[1]
+    width = img.shape[1] if face_px is None else face_px
     if rng.random() < 0.5:  # walking 1.4 m/s, 1/100-1/25 s: 0.1-0.4 of a 15 cm face; mostly sideways
         img = _motion_blur(img, max(1.5, width * rng.uniform(0.05, 0.25)), rng.normal(0.0, 30.0))
     if rng.random() < 0.4:

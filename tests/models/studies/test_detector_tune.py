@@ -97,6 +97,44 @@ def test_a_view_keeps_whole_faces_and_ignores_cut_or_unannotated_ones(faces, ign
         assert (v.faces[:, 2:] > v.faces[:, :2]).all()
 
 
+@pytest.mark.parametrize("widths,shrunk", [
+    ((80, 120, 200), True),  # a web photo's faces: shrunk to a camera's
+    ((6, 8, 9), False),  # already a camera's size: never enlarged
+])
+def test_a_camera_frame_has_a_cameras_faces_and_its_blur(widths, shrunk):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (480, 720, 3), dtype=np.uint8)  # noise: any blur or coding shows
+    faces = np.asarray([[10 + 220 * i, 20, 10 + 220 * i + w, 20 + w] for i, w in enumerate(widths)], np.float32)
+    ignore = np.asarray([[300, 300, 340, 340]], np.float32)
+    frame, f, g = detector_tune.camera_frame(image, faces, ignore, rng)
+    c = frame.shape[1] / image.shape[1]
+    assert frame.shape[0] == pytest.approx(image.shape[0] * c, abs=1)
+    np.testing.assert_allclose(f, faces * c, atol=1)  # c from a rounded width
+    np.testing.assert_allclose(g, ignore * c, atol=1)
+    if shrunk:
+        lo, hi = detector_tune.CAMERA_FACE_PX
+        assert lo - 1 <= np.median(f[:, 2] - f[:, 0]) <= hi + 1
+    else:
+        assert frame.shape == image.shape
+    assert np.abs(frame.astype(float) - cv2.resize(image, frame.shape[1::-1], interpolation=cv2.INTER_AREA)).mean() > 5
+
+
+def test_a_camera_view_is_a_wall_of_small_degraded_frames_with_their_faces():
+    rng = np.random.default_rng(0)
+    photos = [(np.full((400, 600, 3), 60 + 40 * i, np.uint8),
+               np.asarray([[100, 100, 180, 180], [300, 120, 400, 220]], np.float32),
+               np.asarray([[450, 50, 520, 120]], np.float32)) for i in range(3)]
+    for _ in range(4):
+        v = detector_tune.camera_view(photos, rng)
+        assert v.image.shape == (3, detector_tune.VIEW, detector_tune.VIEW)
+        assert (v.image.max(0) > 0).mean() > 0.6  # filled, not a small photo on black
+        widths = v.faces[:, 2] - v.faces[:, 0]
+        assert len(v.faces) >= 4 and np.median(widths) <= detector_tune.CAMERA_FACE_PX[1] * 1.25 + 1
+        assert len(v.ignore)  # the boxes to ignore travel with their frames
+        for boxes in (v.faces, v.ignore):
+            assert ((boxes >= 0) & (boxes <= detector_tune.VIEW)).all() and (boxes[:, 2:] > boxes[:, :2]).all()
+
+
 def test_a_fine_tuned_file_is_measured_against_the_shipped_one(scenes_dir, tmp_path, capsys):
     out = tmp_path / "tuned.onnx"
     assert detector_tune.main(["--scenes", str(scenes_dir), "--out", str(out), "--epochs", "1"]) == 0
