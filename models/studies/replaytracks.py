@@ -25,6 +25,7 @@ registry remember with the camera before it matches, as the events service does.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import pickle
 import random
@@ -212,9 +213,14 @@ def leave_one_out(result: dict, before: str = BEFORE, grid: dict = GRID) -> dict
 
 
 def cache_key(pipeline) -> str:
-    """The detector setting the cached detections came from (its factors and cap), short."""
+    """The detector the cached detections came from (its factors, cap and weights), short."""
+    from maskwatch.models.build import DEFAULT_DETECTOR
+
     d = pipeline.detector
-    return "up" + "_".join(f"{u:g}" for u in d.scales) + f"-max{d.max_side:g}"
+    key = "up" + "_".join(f"{u:g}" for u in d.scales) + f"-max{d.max_side:g}"
+    if Path(d.model_path) != DEFAULT_DETECTOR:  # a fine-tuned file's faces are its own
+        key += "-" + hashlib.sha1(Path(d.model_path).read_bytes()).hexdigest()[:8]
+    return key
 
 
 def dropping(frames_: list[Frame], chance: float, seeds: int, stem: str) -> list[list[Frame]]:

@@ -3,6 +3,8 @@ each video judged by the setting chosen on the others, ties to the smallest chan
 dropped frames (--drop), the same for every variant. Pure, on hand-made rows."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from maskwatch.models.studies.replaytracks import (
@@ -11,6 +13,7 @@ from maskwatch.models.studies.replaytracks import (
     BEFORE_IDENTITY,
     CONFIRMED_GRID,
     IDENTITY_GRID,
+    cache_key,
     change,
     dropping,
     leave_one_out,
@@ -97,3 +100,16 @@ def test_the_mean_of_several_replays_and_one_replay_as_it_is():
 ])
 def test_a_face_is_judged_by_the_rule_of_its_size(small, width, rule):
     assert sized_rule((0.34, 0.8), small)(width) == rule
+
+
+def test_cached_detections_are_keyed_by_the_detector_file_as_well_as_its_setting(tmp_path):
+    from maskwatch.models.build import DEFAULT_DETECTOR
+
+    def key(model, scales=(1.0, 2.0)):
+        return cache_key(SimpleNamespace(detector=SimpleNamespace(model_path=model, scales=scales, max_side=1280)))
+
+    tuned, other = tmp_path / "tuned.onnx", tmp_path / "other.onnx"
+    tuned.write_bytes(b"one")
+    other.write_bytes(b"two")
+    assert key(DEFAULT_DETECTOR) == "up1_2-max1280"  # the shipped file: the caches made before stay valid
+    assert len({key(DEFAULT_DETECTOR), key(tuned), key(other), key(tuned, (1.0,))}) == 4
