@@ -1,6 +1,8 @@
 """`python -m maskwatch.models.studies.realidentity VIDEOS_DIR [--labels DIR]`: how well appearance
 tells real people apart, on annotated real footage: the face embedding the identity registry uses
-today, a clothing descriptor (the colours of the torso below the face) and both together.
+today, a clothing descriptor (the colours of the torso below the face) and both together; with
+`--face-id`, also dlib's face-recognition ResNet (maskwatch.models.studies.dlibface), alone and
+joined to clothing.
 
 Offline, at 5 frames a second: each frame goes through the pipeline; each face the rule calls a
 violation is given to the annotated person whose head holds it (the real-footage scorer's match);
@@ -29,14 +31,15 @@ from maskwatch.models.studies.identitystats import separation
 THRESHOLDS = {"identity": EventsConfig().identity_threshold, "on_course": EventsConfig().on_course_threshold}
 
 
-def sightings(pipeline, video: Path, truth: dict, fps: float) -> dict[str, dict[str, list[np.ndarray]]]:
-    """descriptor -> person -> their violating faces' descriptors, in frame order."""
+def sightings(pipeline, video: Path, truth: dict, fps: float, face_id=None) -> dict[str, dict[str, list[np.ndarray]]]:
+    """descriptor -> person -> their violating faces' descriptors, in frame order. face_id: a
+    face-recognition descriptor (image, box) -> unit vector or None, measured beside them."""
     step = max(1, round(truth["fps"] / fps))
     by_frame: dict[int, dict[str, list]] = {}
     for p in truth["persons"]:
         for frame, *box in p["boxes"]:
             by_frame.setdefault(int(frame), {}).setdefault(p["id"], []).append(box)
-    out: dict[str, dict[str, list[np.ndarray]]] = {"face": {}, "clothing": {}, "both": {}}
+    out: dict[str, dict[str, list[np.ndarray]]] = {k: {} for k in kinds(face_id is not None)}
     for n, img in frames(video, step, by_frame):
         (d,) = pipeline.run([img])
         if not len(d) or d.embeddings is None:
@@ -47,9 +50,25 @@ def sightings(pipeline, video: Path, truth: dict, fps: float) -> dict[str, dict[
             body = clothing(img, d.boxes[i])
             if who is None or body is None:
                 continue
-            both = np.concatenate([d.embeddings[i], body]) / np.sqrt(2)
-            for kind, v in (("face", d.embeddings[i]), ("clothing", body), ("both", both)):
+            for kind, v in described(d.embeddings[i], body, face_id and face_id(img, d.boxes[i])):
                 out[kind].setdefault(who, []).append(v)
+    return out
+
+
+def kinds(face_id: bool) -> tuple[str, ...]:
+    return ("face", "clothing", "both") + (("face-id", "face-id+clothing") if face_id else ())
+
+
+def joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two unit descriptors as one, each weighing half in its cosine (the registry's join)."""
+    return np.concatenate([a, b]) / np.sqrt(2)
+
+
+def described(face: np.ndarray, body: np.ndarray, face_id: np.ndarray | None) -> list[tuple[str, np.ndarray]]:
+    """(descriptor, vector) of one violating face: the registry's and, where given, face-id's."""
+    out = [("face", face), ("clothing", body), ("both", joined(face, body))]
+    if face_id is not None:
+        out += [("face-id", face_id), ("face-id+clothing", joined(face_id, body))]
     return out
 
 
@@ -74,11 +93,11 @@ def summary(same: list[float], other: list[float]) -> dict:
     return row
 
 
-def measure(pipeline, videos: Path, labels: Path, fps: float) -> dict:
-    pooled: dict[str, tuple[list, list]] = {k: ([], []) for k in ("face", "clothing", "both")}
+def measure(pipeline, videos: Path, labels: Path, fps: float, face_id=None) -> dict:
+    pooled: dict[str, tuple[list, list]] = {k: ([], []) for k in kinds(face_id is not None)}
     per_video = {}
     for stem, video in labelled_videos([videos], labels):
-        people = sightings(pipeline, video, load_truth(stem, labels, videos), fps)
+        people = sightings(pipeline, video, load_truth(stem, labels, videos), fps, face_id)
         per_video[stem] = {}
         for kind, by_person in people.items():
             same, other = separation(by_person)
@@ -97,10 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("videos", type=Path, help="folder of STEM.mp4 (with STEM.gt.txt here or in --labels)")
     ap.add_argument("--labels", type=Path, help="default: the repository's labels")
     ap.add_argument("--fps", type=float, default=5.0)
+    ap.add_argument("--face-id", action="store_true",
+                    help="also dlib's face-recognition ResNet (needs .[face-id])")
     args = ap.parse_args(argv)
     cfg = load_config(None)
+    face_id = None
+    if args.face_id:
+        from maskwatch.models.studies.dlibface import DlibFaceDescriptor
+        face_id = DlibFaceDescriptor()
     result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
-                     args.fps)
+                     args.fps, face_id)
     print(json.dumps(result, indent=1))
     return 0
 
