@@ -1,8 +1,8 @@
 """`python -m maskwatch.models.studies.realidentity VIDEOS_DIR [--labels DIR]`: how well appearance
 tells real people apart, on annotated real footage: the face embedding the identity registry uses
 today, a clothing descriptor (the colours of the torso below the face) and both together; with
-`--face-id`, also dlib's face-recognition ResNet (maskwatch.models.studies.dlibface), alone and
-joined to clothing.
+`--face-id SCENES_DIR`, also dlib's face-recognition ResNet (maskwatch.models.studies.dlibface,
+centred on that scene set's faces), alone and joined to clothing.
 
 Offline, at 5 frames a second: each frame goes through the pipeline; each face the rule calls a
 violation is given to the annotated person whose head holds it (the real-footage scorer's match);
@@ -116,14 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("videos", type=Path, help="folder of STEM.mp4 (with STEM.gt.txt here or in --labels)")
     ap.add_argument("--labels", type=Path, help="default: the repository's labels")
     ap.add_argument("--fps", type=float, default=5.0)
-    ap.add_argument("--face-id", action="store_true",
-                    help="also dlib's face-recognition ResNet (needs .[face-id])")
+    ap.add_argument("--face-id", type=Path, metavar="SCENES_DIR",
+                    help="also dlib's face-recognition ResNet (needs .[face-id]), centred on this scene set's faces")
     args = ap.parse_args(argv)
     cfg = load_config(None)
     face_id = None
     if args.face_id:
-        from maskwatch.models.studies.dlibface import DlibFaceDescriptor
-        face_id = DlibFaceDescriptor()
+        from maskwatch.models.studies.dlibface import centred
+        face_id = centred(args.face_id)
     result = measure(build_pipeline(cfg.detector, cfg.classifier), args.videos, args.labels or video_labels(),
                      args.fps, face_id)
     print(json.dumps(result, indent=1))

@@ -11,8 +11,8 @@ only the tracker and identity decide. The settings it compares were all chosen e
 setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
 (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
 doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
-naming the model), each video judged by the setting chosen on the other videos alone (leave one
-out).
+naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`), each
+video judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
 that falls behind does, over `--seeds` patterns (every variant meets the same ones), and reports
@@ -55,6 +55,7 @@ class Frame:
     face: np.ndarray | None      # embeddings (zero rows: not classified)
     body: np.ndarray             # clothing descriptors (zero rows: torso out of the frame)
     pose: Pose | None            # the camera's pose (ingest.camera_motion)
+    face_id: np.ndarray | None = None  # dlib's face-recognition descriptors (--face-id; zero rows: none)
 
 
 def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
@@ -75,11 +76,14 @@ def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
 
 
 def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
-    if f.face is None or not f.face[i].any():
+    """The sighting's descriptor of `kind`: face (the registry's embedding), both (face+clothing),
+    face-id (dlib's), face-id+clothing."""
+    face = f.face_id if kind.startswith("face-id") else f.face
+    if face is None or not face[i].any():
         return None
-    if kind == "face":
-        return f.face[i]
-    joined = np.concatenate([f.face[i], f.body[i]])
+    if kind in ("face", "face-id"):
+        return face[i]
+    joined = np.concatenate([face[i], f.body[i]])
     return joined / max(float(np.linalg.norm(joined)), 1e-9)
 
 
@@ -141,6 +145,12 @@ GRID = {f"gate{g}" + ("" if o is None else f" overlap{o}") + ("" if c == 0.7 els
 BEFORE_IDENTITY = "face 0.88"
 IDENTITY_GRID = {f"{name} {t:g}": ({"identity_threshold": t}, kind, True)
                  for name, kind in (("face", "face"), ("face+clothing", "both")) for t in (0.88, 0.84, 0.8, 0.76)}
+# a face-recognition model's descriptor (--select face-id --face-id SCENES_DIR), alone and joined to
+# clothing, beside the descriptor shipped since (BEFORE_FACE_ID)
+BEFORE_FACE_ID = "face+clothing 0.84"
+FACE_ID_GRID = {f"{name} {t:g}": ({"identity_threshold": t}, kind, True)
+                for name, kind in (("face+clothing", "both"), ("face-id", "face-id"),
+                                   ("face-id+clothing", "face-id+clothing")) for t in (0.88, 0.84, 0.8, 0.76)}
 # faces the detector doubts, on a track seen sure (events.confirmed_min_score), at the descriptor
 # and threshold shipped the same day (--select confirmed); before: none (off)
 BEFORE_CONFIRMED = "confirmed off"
@@ -163,7 +173,8 @@ def rule_grid(min_score: float) -> dict:
 
 
 SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
-              "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES)}
+              "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES),
+              "face-id": (FACE_ID_GRID, BEFORE_FACE_ID)}
 
 
 def errors(row: dict) -> int:
@@ -244,7 +255,9 @@ def mean_row(rows: list[dict]) -> dict:
 
 
 def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict,
-            drop: float = 0.0, seeds: int = 20) -> dict:
+            drop: float = 0.0, seeds: int = 20, face_id=None) -> dict:
+    """Each variant's row per video. face_id: a face-recognition descriptor for the face-id kinds,
+    given to each face a worker would classify (cached beside the detections)."""
     cache.mkdir(parents=True, exist_ok=True)
     out: dict = {}
     for stem, video in labelled_videos(videos, labels):
@@ -256,6 +269,10 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
         else:
             frames_ = detect(pipeline, video, truth, fps)
             path.write_bytes(pickle.dumps([vars(f) for f in frames_]))
+        if face_id is not None:
+            from maskwatch.models.studies.dlibface import with_face_id
+            with_face_id(frames_, face_id, video, max(1, round(truth["fps"] / fps)), pipeline.min_face_score,
+                         path.with_name(path.stem + f"-faceid{face_id.key()}.pkl"))
         patterns = dropping(frames_, drop, seeds, stem)
         for name, (overrides, kind, cmc) in variants.items():
             cfg = EventsConfig(**{k: v for k, v in overrides.items() if k != "small"})
@@ -282,14 +299,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
                          "each count is the mean")
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--face-id", type=Path, metavar="SCENES_DIR",
+                    help="with --select face-id: dlib's descriptor (needs .[face-id]), centred on this scene set")
     ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     grid, before = SELECTIONS[args.select] if args.select else (VARIANTS, None)
     pipeline = build_pipeline(cfg.detector, cfg.classifier)
     grid = grid or rule_grid(pipeline.min_face_score)
+    if (args.select == "face-id") != (args.face_id is not None):
+        ap.error("--select face-id and --face-id SCENES_DIR go together")
+    face_id = None
+    if args.face_id:
+        from maskwatch.models.studies.dlibface import centred
+        face_id = centred(args.face_id)
     result = measure(pipeline, args.videos, args.labels or video_labels(), args.cache, args.fps, grid, args.drop,
-                     args.seeds)
+                     args.seeds, face_id)
     print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result, before, grid)} if before else result,
                      indent=1))
     return 0

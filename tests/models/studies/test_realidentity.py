@@ -49,20 +49,38 @@ def test_a_missing_face_id_package_is_named_with_its_extra(monkeypatch):
         dlibface.model_dir()
 
 
-def test_dlibs_descriptor_knows_a_face_from_another():
+@pytest.fixture(scope="module")
+def dlib_descriptor():
     pytest.importorskip("dlib", reason="the face-id study needs dlib: pip install -e '.[face-id]'")
     try:
-        descriptor = dlibface.DlibFaceDescriptor()
+        return dlibface.DlibFaceDescriptor()
     except ModuleNotFoundError as e:
         pytest.skip(str(e))
-    image = cv2.imread(str(DEMO_SCENES / "images" / "maksssksksss148.jpg"))
+
+
+def two_faces():
+    """A bundled scene and its two largest faces."""
     from maskwatch.models.build import DEFAULT_DETECTOR
     from maskwatch.models.detector import FaceDetector
 
+    image = cv2.imread(str(DEMO_SCENES / "images" / "maksssksksss148.jpg"))
     faces = FaceDetector(DEFAULT_DETECTOR).detect(image)
     big = np.argsort(-(faces.boxes[:, 2] - faces.boxes[:, 0]))[:2]
-    a, b = (faces.boxes[i] for i in big)
-    shifted = a + np.asarray([1, 1, 1, 1], np.float32)
-    va, vb, va2 = descriptor(image, a), descriptor(image, b), descriptor(image, shifted)
+    return image, faces.boxes[big[0]], faces.boxes[big[1]]
+
+
+def test_dlibs_descriptor_knows_a_face_from_another(dlib_descriptor):
+    image, a, b = two_faces()
+    va, vb, va2 = (dlib_descriptor(image, box) for box in (a, b, a + np.float32(1)))
     assert va @ va2 > va @ vb  # the same face, boxed a pixel off, is more alike than the face beside
-    assert descriptor(image, [-50, -50, -10, -10]) is None  # a box outside the image describes nothing
+    assert dlib_descriptor(image, [-50, -50, -10, -10]) is None  # a box outside the image describes nothing
+
+
+def test_centred_descriptors_spread_apart(dlib_descriptor):
+    image, a, b = two_faces()
+    raw = dlib_descriptor(image, a) @ dlib_descriptor(image, b)
+    centre = dlibface.centre_of(dlib_descriptor, DEMO_SCENES, limit=4)
+    centred = dlibface.DlibFaceDescriptor(centre=centre)
+    assert centre.shape == (128,)
+    assert centred(image, a) @ centred(image, b) < raw - 0.1  # out of dlib's narrow cone
+    assert centred.key() != dlib_descriptor.key()  # caches keep centred and raw apart

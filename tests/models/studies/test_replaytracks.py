@@ -10,11 +10,15 @@ import pytest
 from maskwatch.models.studies.replaytracks import (
     BEFORE,
     BEFORE_CONFIRMED,
+    BEFORE_FACE_ID,
     BEFORE_IDENTITY,
     CONFIRMED_GRID,
+    FACE_ID_GRID,
     IDENTITY_GRID,
+    Frame,
     cache_key,
     change,
+    descriptor,
     dropping,
     leave_one_out,
     mean_row,
@@ -42,6 +46,9 @@ def row(found: int, duplicates: int) -> dict:
     ("face+clothing 0.8", (2, 0.08), dict(grid=IDENTITY_GRID, before=BEFORE_IDENTITY)),
     # doubted faces voting on a track seen sure: a lower score is a larger change
     ("confirmed 0.7", (1, 0.3), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
+    # a face-recognition model's descriptor, beside the one shipped
+    ("face-id+clothing 0.84", (1, 0.0), dict(grid=FACE_ID_GRID, before=BEFORE_FACE_ID)),
+    ("face-id 0.8", (2, 0.04), dict(grid=FACE_ID_GRID, before=BEFORE_FACE_ID)),
     ("confirmed 0.5", (1, 0.5), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
     # a model's rule for its smaller faces: one setting moved, of no size the others measure
     ("under 24 px: p 0.5, face 0.7", (1, 0.0), dict(grid=rule_grid(0.8), before="the model's rule")),
@@ -113,3 +120,61 @@ def test_cached_detections_are_keyed_by_the_detector_file_as_well_as_its_setting
     other.write_bytes(b"two")
     assert key(DEFAULT_DETECTOR) == "up1_2-max1280"  # the shipped file: the caches made before stay valid
     assert len({key(DEFAULT_DETECTOR), key(tuned), key(other), key(tuned, (1.0,))}) == 4
+
+
+def frame(face_id) -> Frame:
+    """One frame of two faces: the registry's embeddings, torsos, and dlib's descriptors or none."""
+    import numpy as np
+
+    return Frame(0.0, np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.zeros(2), None,
+                 np.asarray([[1, 0], [0, 0]], np.float32), np.asarray([[0, 1], [0, 1]], np.float32), None,
+                 None if face_id is None else np.asarray(face_id, np.float32))
+
+
+# a sighting's descriptor by kind: the registry's, clothing joined, dlib's, dlib's joined
+@pytest.mark.parametrize("kind,face_id,i,expected", [
+    ("face", None, 0, [1, 0]),
+    ("both", None, 0, [0.7071, 0, 0, 0.7071]),
+    ("face", None, 1, None),  # not classified: no descriptor
+    ("face-id", [[0, 1], [1, 0]], 0, [0, 1]),
+    ("face-id+clothing", [[0, 1], [1, 0]], 1, [0.7071, 0, 0, 0.7071]),
+    ("face-id", [[0, 1], [0, 0]], 1, None),  # dlib did not describe this face
+    ("face-id", None, 0, None),  # no descriptors were made
+])
+def test_a_sightings_descriptor_by_kind(kind, face_id, i, expected):
+    got = descriptor(frame(face_id), i, kind)
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert got == pytest.approx(expected, abs=1e-4)
+
+
+def test_face_id_descriptors_are_given_to_the_faces_a_worker_classifies_and_cached(tmp_path):
+    import cv2
+    import numpy as np
+
+    from maskwatch.models.studies.dlibface import with_face_id
+
+    video = tmp_path / "v.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for n in range(4):
+        out.write(np.full((48, 64, 3), 40 * n, np.uint8))
+    out.release()
+
+    class Described:
+        dim, calls = 2, []
+
+        def __call__(self, image, box):
+            self.calls.append(int(image[0, 0, 0]))
+            return np.asarray([1.0, 0.0], np.float32)
+
+    def frames():  # every other frame, as replaytracks read them: a sure face and a doubted one each
+        return [Frame(n / 10, np.asarray([[0, 0, 8, 8], [9, 9, 20, 20]], np.float32), np.asarray([0.9, 0.5]),
+                      np.zeros(2), None, None, np.zeros((2, 2), np.float32), None) for n in (0, 2)]
+
+    read = frames()
+    with_face_id(read, Described(), video, 2, 0.8, tmp_path / "cache.pkl")
+    assert [f.face_id.tolist() for f in read] == [[[1, 0], [0, 0]]] * 2  # only the sure face is described
+    assert len(Described.calls) == 2 and Described.calls[1] > Described.calls[0]  # frames 1 and 3 of the video
+    again = frames()
+    with_face_id(again, None, video, 2, 0.8, tmp_path / "cache.pkl")  # from the cache: no descriptor needed
+    assert [f.face_id.tolist() for f in again] == [f.face_id.tolist() for f in read]
