@@ -67,6 +67,7 @@ class DlibFaceDescriptor:
         n = float(np.linalg.norm(v))
         return v / n if n > 0 else None
 
+
 def centre_of(descriptor: DlibFaceDescriptor, scenes: Path, limit: int = 400) -> np.ndarray:
     """The mean raw descriptor of the annotated faces of up to `limit` images of a VOC scene set
     (its test split left out), to centre the descriptors on."""
