@@ -70,7 +70,7 @@ class Track:
     new_person: bool = False  # set when the track ends: nobody seen before on this camera
     under_policy: bool = False  # seen at least once where and when a mask is required (compliance counts it)
     trail: list[tuple[float, Box]] = field(default_factory=list)  # recent (time, box), in time order
-    judged: int = 0        # sightings large enough to vote
+    judged: int = 0        # sightings large and sure enough to tell a mask (Tracker.can_tell)
     sure_since: float | None = None  # when it first showed a face at the rule's minimum face score
     held: bool = False     # passed the vote while it had not moved: waits to move (a picture never does)
     lo: tuple[float, float] | None = None  # the extents of the centre over the whole track

@@ -13,8 +13,9 @@ inversions are tolerated). Association follows ByteTrack / BoT-SORT:
 
 Only what can be judged votes: a face narrower than `judge_min_px` keeps its track going but
 never votes, and one narrower than `judge_full_px` counts less, so that a small face needs more
-agreeing sightings (at judge_min_px, all of the window). A person never seen large enough is *not
-judged*: counted, never a violation. A face that has not moved (`still_tol` of its width) is held
+agreeing sightings (at judge_min_px, all of the window). A person never seen large enough, or
+only ever as a face the detector doubts (below the rule's face score, which cannot say "no mask"),
+is *not judged*: counted, never a violation, never compliant. A face that has not moved (`still_tol` of its width) is held
 when it passes the vote, on the window it passed with, until it moves (then it is reported) or
 leaves (reported too: nothing showed it was a picture); one still for `still_s` is a picture (a
 poster, a screen, a painting), never a violation, and a face held at a picture's place later is one
@@ -223,7 +224,8 @@ class Tracker:
         if self.weight(s) <= 0:
             step.settled.append(s)  # too small to tell: it keeps the track going, it cannot vote
             return
-        tr.judged += 1
+        if self.can_tell(tr, s):  # a face the detector doubts could never say "no mask": nobody judged it
+            tr.judged += 1
         bisect.insort(tr.window, s, key=lambda x: x.captured_at)
         if len(tr.window) > self.cfg.vote_n:
             step.settled.append(tr.window.pop(0))
@@ -238,9 +240,17 @@ class Tracker:
         not count after the fact (measured: they add false alarms, docs/real-footage.md)."""
         if s.no_mask:
             return True
-        if self.cfg.confirmed_min_score is None or tr.sure_since is None or s.captured_at < tr.sure_since:
-            return False
-        return s.no_mask_at(self.cfg.vote_bar(s.min_score))
+        return self._confirmed(tr, s) and s.no_mask_at(self.cfg.vote_bar(s.min_score))
+
+    def can_tell(self, tr: Track, s: Sighting) -> bool:
+        """Whether a sighting's face is sure enough to tell a mask from none: the rule's minimum face
+        score, or events.confirmed_min_score where that applies (says_no_mask)."""
+        return s.score >= (self.cfg.vote_bar(s.min_score) if self._confirmed(tr, s) else s.min_score)
+
+    def _confirmed(self, tr: Track, s: Sighting) -> bool:
+        """Whether the track showed a sure face before this sighting, with confirmed_min_score set."""
+        return self.cfg.confirmed_min_score is not None and tr.sure_since is not None \
+            and s.captured_at >= tr.sure_since
 
     def weight(self, s: Sighting) -> float:
         """A sighting's say in the vote: none below judge_min_px; vote_k / vote_n at it, so that a

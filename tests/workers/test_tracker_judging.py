@@ -82,6 +82,23 @@ def test_what_an_ended_track_counts_as(widths, p, tally):
     assert tr.tally == tally
 
 
+@pytest.mark.parametrize("scores, confirmed, tally, judged", [
+    ([0.9] * 5, None, "people", 5),           # every face sure: judged
+    ([0.6] * 5, None, "not_judged", 0),       # large but always doubted (blurred): nobody could tell
+    ([0.6] * 5, 0.5, "not_judged", 0),        # confirmed faces vote only after a sure one: none came
+    ([0.6, 0.6, 0.9, 0.6, 0.6], None, "people", 1),  # one sure face judges the person
+    ([0.9, 0.6, 0.6, 0.6, 0.6], 0.5, "people", 5),   # after a sure one, doubted faces vote too
+])
+def test_a_person_the_detector_only_doubted_is_not_judged(scores, confirmed, tally, judged):
+    """A face below the rule's face score can never say "no mask" (the workers do not even
+    classify it): a track of such faces alone is a person not judged, not a compliant one."""
+    run = Run(min_score=0.8, confirmed_min_score=confirmed)
+    for i, sc in enumerate(scores):
+        run.frame(T0 + i / 5, [("a", sized(50 + 4 * i, 100, 30), 0.05, None, sc)])
+    (tr,) = run.tracker.expire(T0 + 100).ended
+    assert (tr.tally, tr.judged) == (tally, judged)
+
+
 def test_a_masked_person_seen_large_is_a_judged_person():
     run = Run()
     walk_sized(run, [8, 8, 30, 30, 30], p=0.05)
