@@ -16,10 +16,10 @@ never votes, and one narrower than `judge_full_px` counts less, so that a small 
 agreeing sightings (at judge_min_px, all of the window). A person never seen large enough, or
 only ever as a face the detector doubts (below the rule's face score, which cannot say "no mask"),
 is *not judged*: counted, never a violation, never compliant. A face that has not moved
-(`still_tol` of its width) is held when it passes the vote, on the window it passed with, until it moves (then it is reported) or
-leaves (reported too: nothing showed it was a picture); one still for `still_s` is a picture (a
-poster, a screen, a painting), never a violation, and a face held at a picture's place later is one
-at once.
+(`still_tol` of its width) is held when it passes the vote, on the window it passed with, until it
+moves (then it is reported) or leaves (reported too: nothing showed it was a picture); one still
+for `still_s` is a picture (a poster, a screen, a painting), never a violation, and a face held at
+a picture's place later is one at once.
 
 A camera that moves (hand-held, PTZ, swaying) says so with each frame (ingest.camera_motion): the
 caller hands `warp` the transform since the frame before, and every place remembered (tracks,
