@@ -35,6 +35,13 @@ def clothing(img: np.ndarray, box) -> np.ndarray | None:
     return (v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32)
 
 
+def joined(face: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """[face, clothing] as one unit vector: two unit halves weigh alike in its cosine; a torso out of
+    the frame (zeros) leaves the face alone."""
+    v = np.concatenate([face, body])
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
 def with_clothing(img: np.ndarray, det: Detections) -> Detections:
     """The faces of one frame with [face, clothing] / sqrt(2) as their embeddings; a face without an
     embedding (not classified: a zero row) keeps none."""
@@ -45,6 +52,5 @@ def with_clothing(img: np.ndarray, det: Detections) -> Detections:
         if not face.any():
             continue
         body = clothing(img, box)
-        joined = np.concatenate([face, body if body is not None else np.zeros(CLOTHING_DIM, np.float32)])
-        out[i] = joined / max(float(np.linalg.norm(joined)), 1e-9)
+        out[i] = joined(face, body if body is not None else np.zeros(CLOTHING_DIM, np.float32))
     return Detections(det.boxes, det.scores, det.p_no_mask, out, det.p_incorrect)

@@ -24,6 +24,15 @@ def visible_in(truth: dict) -> dict[int, dict[str, list]]:
     return out
 
 
+def people_in(truth: dict) -> dict[int, dict[str, list]]:
+    """frame -> {person id: [their boxes]} for every labelled person in that frame, face or not."""
+    out: dict[int, dict[str, list]] = {}
+    for p in truth["persons"]:
+        for frame, *box in p["boxes"]:
+            out.setdefault(int(frame), {}).setdefault(p["id"], []).append(box)
+    return out
+
+
 def frames(video: Path, every: int, wanted=None) -> Iterator[tuple[int, np.ndarray]]:
     """(1-based frame number, image) of every `every`-th frame of `video` that `wanted` holds (None:
     all of them): the frames a camera read at a lower rate would have seen and the labels say

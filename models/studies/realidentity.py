@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.events_config import EventsConfig
-from maskwatch.models.appearance import clothing
+from maskwatch.models.appearance import clothing, joined
 from maskwatch.models.evaluation.clipscore import holding
-from maskwatch.models.evaluation.facerecall import frames
+from maskwatch.models.evaluation.facerecall import frames, people_in
 from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 from maskwatch.models.studies.identitystats import separation
 
@@ -35,10 +35,7 @@ def sightings(pipeline, video: Path, truth: dict, fps: float, face_id=None) -> d
     """descriptor -> person -> their violating faces' descriptors, in frame order. face_id: a
     face-recognition descriptor (image, box) -> unit vector or None, measured beside them."""
     step = max(1, round(truth["fps"] / fps))
-    by_frame: dict[int, dict[str, list]] = {}
-    for p in truth["persons"]:
-        for frame, *box in p["boxes"]:
-            by_frame.setdefault(int(frame), {}).setdefault(p["id"], []).append(box)
+    by_frame = people_in(truth)
     out: dict[str, dict[str, list[np.ndarray]]] = {k: {} for k in kinds(face_id is not None)}
     for n, img in frames(video, step, by_frame):
         (d,) = pipeline.run([img])
@@ -57,11 +54,6 @@ def sightings(pipeline, video: Path, truth: dict, fps: float, face_id=None) -> d
 
 def kinds(face_id: bool) -> tuple[str, ...]:
     return ("face", "clothing", "both") + (("face-id", "face-id+clothing") if face_id else ())
-
-
-def joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Two unit descriptors as one, each weighing half in its cosine (the registry's join)."""
-    return np.concatenate([a, b]) / np.sqrt(2)
 
 
 def described(face: np.ndarray, body: np.ndarray, face_id: np.ndarray | None) -> list[tuple[str, np.ndarray]]:

@@ -37,7 +37,7 @@ import numpy as np
 
 from maskwatch.events_config import EventsConfig
 from maskwatch.ingest.camera_motion import CameraPose
-from maskwatch.models.appearance import CLOTHING_DIM, clothing
+from maskwatch.models.appearance import CLOTHING_DIM, clothing, joined
 from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
 from maskwatch.models.evaluation.facerecall import frames
 from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
@@ -81,10 +81,7 @@ def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
     face = f.face_id if kind.startswith("face-id") else f.face
     if face is None or not face[i].any():
         return None
-    if kind in ("face", "face-id"):
-        return face[i]
-    joined = np.concatenate([face[i], f.body[i]])
-    return joined / max(float(np.linalg.norm(joined)), 1e-9)
+    return face[i] if kind in ("face", "face-id") else joined(face[i], f.body[i])
 
 
 def sized_rule(rule: tuple[float, float], small: tuple[float, float, float] | None = None):

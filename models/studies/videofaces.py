@@ -22,15 +22,6 @@ import numpy as np
 from maskwatch.models.evaluation.clipscore import holding
 
 
-def people_in(truth: dict) -> dict[int, dict[str, list]]:
-    """frame -> {person id: [their box]} for every labelled person in that frame, face or not."""
-    out: dict[int, dict[str, list]] = {}
-    for p in truth["persons"]:
-        for frame, *box in p["boxes"]:
-            out.setdefault(int(frame), {})[p["id"]] = [box]
-    return out
-
-
 def frame_rows(boxes: np.ndarray, scores: np.ndarray, visible: dict[str, list], present: dict[str, list],
                sure: float) -> tuple[list[float], int]:
     """Each visible face's best detection score (0: not found), and how many sure detections are
@@ -56,7 +47,7 @@ def summarize(scores: list[float], nobody: int, sure: float) -> dict:
 
 
 def measure(detector, videos: list[Path], labels: Path, fps: float, sure: float) -> dict:
-    from maskwatch.models.evaluation.facerecall import frames, visible_in
+    from maskwatch.models.evaluation.facerecall import frames, people_in, visible_in
     from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 
     out = {}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from maskwatch.detections import Detections
-from maskwatch.models.appearance import CLOTHING_DIM, clothing, with_clothing
+from maskwatch.models.appearance import CLOTHING_DIM, clothing, joined, with_clothing
 
 FACE = (40.0, 20.0, 60.0, 44.0)  # 20 x 24 px: the torso spans y 56-116, x 20-80
 
@@ -41,3 +41,9 @@ def test_joined_descriptors_are_unit_vectors_and_unclassified_faces_stay_without
     assert not out.embeddings[1, 8:].any()  # torso out of view: the face alone
     assert not out.embeddings[2].any()
     assert out.embeddings[0] @ out.embeddings[0] == pytest.approx(1.0)
+
+
+def test_a_join_weighs_each_half_alike():
+    a, b = np.asarray([1.0, 0.0]), np.asarray([0.0, 1.0])
+    assert joined(a, b) @ joined(a, -b) == pytest.approx(0.0)  # faces alike, clothes not
+    assert joined(a, b) @ joined(-a, b) == pytest.approx(0.0)  # and the other way round

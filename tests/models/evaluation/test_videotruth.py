@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from maskwatch.models.evaluation.clipscore import Reported, score
-from maskwatch.models.evaluation.facerecall import visible_in
+from maskwatch.models.evaluation.facerecall import people_in, visible_in
 from maskwatch.models.evaluation.videotruth import TruthError, interpolate, load_truth, read_attributes, read_gt
 
 FPS = 10.0
@@ -160,3 +160,10 @@ def test_a_face_in_a_crowd_is_the_head_it_is_on(tmp_path, box, found, on_masked)
     (tmp_path / "crowd.seqinfo.ini").write_text(f"[Sequence]\nframeRate={FPS:g}\n")
     s = score(load_truth("crowd", tmp_path, tmp_path), [Reported(1.0, 2.0, box, 1.0)])
     assert (s.found, s.on_masked) == (found, on_masked)
+
+
+def test_every_person_in_a_frame_is_there_whether_or_not_their_face_shows():
+    truth = {"persons": [{"id": "a", "boxes": [[1, 0, 0, 10, 20], [2, 1, 0, 11, 20]], "visible": [[2, 2]]},
+                         {"id": "b", "boxes": [[2, 50, 0, 60, 20]]}]}
+    assert people_in(truth) == {1: {"a": [[0, 0, 10, 20]]},
+                                2: {"a": [[1, 0, 11, 20]], "b": [[50, 0, 60, 20]]}}

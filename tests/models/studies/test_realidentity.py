@@ -26,12 +26,6 @@ def test_each_violating_face_is_described_by_every_descriptor_measured(face_id, 
     assert all(np.linalg.norm(v) == pytest.approx(1.0) for _, v in got)
 
 
-def test_a_join_weighs_each_half_alike():
-    a, b = unit(1, 0), unit(0, 1)
-    assert realidentity.joined(a, b) @ realidentity.joined(a, -b) == pytest.approx(0.0)  # faces alike, clothes not
-    assert realidentity.joined(a, b) @ realidentity.joined(-a, b) == pytest.approx(0.0)  # and the other way round
-
-
 # same-person similarities, different-person ones -> AUC
 @pytest.mark.parametrize("same,other,expected", [
     ([0.9, 0.8], [0.1, 0.2], 1.0),

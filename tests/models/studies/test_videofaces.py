@@ -29,9 +29,3 @@ def test_the_summary_counts_found_and_sure_faces():
     assert s["sure_share"] == 0.5 and s["mean_score"] == pytest.approx(0.575)
     assert videofaces.summarize([], 1, 0.8) == {"faces": 0, "sure_on_nobody": 1}
 
-
-def test_every_person_in_a_frame_is_there_whether_or_not_their_face_shows():
-    truth = {"persons": [{"id": "a", "boxes": [[1, 0, 0, 10, 20], [2, 1, 0, 11, 20]], "visible": [[2, 2]]},
-                         {"id": "b", "boxes": [[2, 50, 0, 60, 20]]}]}
-    assert videofaces.people_in(truth) == {1: {"a": [[0, 0, 10, 20]]},
-                                           2: {"a": [[1, 0, 11, 20]], "b": [[50, 0, 60, 20]]}}
