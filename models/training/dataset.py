@@ -244,12 +244,24 @@ def plain_view(patch: np.ndarray, size: int, margin: float) -> np.ndarray:
     return crop_face(patch, (c - face / 2, c - face / 2, c + face / 2, c + face / 2), size, margin)
 
 
+def _by_set(pool: np.ndarray, share: float, sets: np.ndarray | None) -> list[tuple[np.ndarray, float]]:
+    """A pool's share, split equally among the scene sets it holds (sets None, or the crop
+    folders' "": not split)."""
+    names = [] if sets is None else sorted(set(sets[pool].tolist()) - {""})
+    if len(names) < 2:
+        return [(pool, share)]
+    return [(pool & (sets == name), share / len(names)) for name in names]
+
+
 def balanced_epoch(samples: Samples, n: int, rng: np.random.Generator, scene_share: float = SCENE_SHARE,
-                   hard_share: float = 0.2, nonface_share: float = 0.0) -> np.ndarray:
+                   hard_share: float = 0.2, nonface_share: float = 0.0, sets: np.ndarray | None = None) -> np.ndarray:
     """Indices for one epoch: half no_mask, half mask; within each, `scene_share` from real scenes.
     Masks worn under the nose are rare (3% of faces) and absent from the crop folders, yet they are
     violations: they get `hard_share` of the no_mask half of their own. The detector's boxes on no
-    annotated face (source "nonface"), where there are any, get `nonface_share` of the mask half."""
+    annotated face (source "nonface"), where there are any, get `nonface_share` of the mask half.
+    `sets` (each sample's scene set, "" for the crop folders): each scene pool's share is split
+    equally among the sets it holds, so a larger set of other faces does not outweigh a smaller one
+    of the faces a site's cameras see (TrainSettings.balance_sets); None: drawn as they come."""
     out = []
     crops, nonface = samples.source == "crops", samples.source == "nonface"
     scene = ~crops & ~nonface
@@ -259,9 +271,10 @@ def balanced_epoch(samples: Samples, n: int, rng: np.random.Generator, scene_sha
                  (crops, 1 - scene_share))}
     for label in (0, 1):
         for pool, share in pools[label]:
-            idx = np.flatnonzero((samples.labels == label) & pool)
-            if len(idx) and share > 0:
-                out.append(rng.choice(idx, int(n / 2 * share), replace=True))
+            for part, part_share in _by_set((samples.labels == label) & pool, share, sets):
+                idx = np.flatnonzero(part)
+                if len(idx) and part_share > 0:
+                    out.append(rng.choice(idx, int(n / 2 * part_share), replace=True))
     order = np.concatenate(out)
     rng.shuffle(order)
     return order

@@ -65,6 +65,10 @@ class TrainSettings:
     # (lo, hi) for a face-size specialist, such as (6, 24) for a model of the tiny faces alone
     view_px: tuple[float, float] | None = None
     degrade: str = "recipe"  # maskwatch.models_config.DEGRADES
+    # each scene set (--scenes, every --more-scenes) an equal share of the scene draws, instead of
+    # one in proportion to its faces: scenes-extra's large web faces outnumber scenes-dev's CCTV-like
+    # ones 3.6 to 1 among the violations, and the model trained so loses small real faces
+    balance_sets: bool = False
     detector: DetectorConfig | None = None  # the workers' detector (None: the default one), its model detector_weights
     epochs_head: int = 3
     # 16 rather than 10: with 10 one fold's validation PR AUC was still rising as the cosine decay
@@ -109,17 +113,18 @@ def violation_pr_auc():
     return ViolationPRAUC(curve="PR", name="pr_auc")
 
 
-def _batches(samples: Samples, settings: TrainSettings, seed: int):
+def _batches(samples: Samples, settings: TrainSettings, seed: int, sources: dict[str, str]):
     import keras
 
     verdicts = samples.verdicts()
+    sets = np.asarray([sources.get(stem, "") for stem in samples.scene]) if settings.balance_sets else None
 
     class Views(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
             self.rng = np.random.default_rng(seed)
             self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share,
-                                        nonface_share=settings.nonface_share)
+                                        nonface_share=settings.nonface_share, sets=sets)
 
         def __len__(self):
             return len(self.order) // settings.batch_size
@@ -133,7 +138,7 @@ def _batches(samples: Samples, settings: TrainSettings, seed: int):
 
         def on_epoch_end(self):
             self.order = balanced_epoch(samples, settings.samples_per_epoch, self.rng, hard_share=settings.hard_share,
-                                        nonface_share=settings.nonface_share)
+                                        nonface_share=settings.nonface_share, sets=sets)
 
     return Views()
 
@@ -152,9 +157,10 @@ def _load_pool(s: TrainSettings, scenes, detector: FaceDetector | None) -> Sampl
     return pool
 
 
-def _fit(train: Samples, val: tuple[np.ndarray, np.ndarray] | None, s: TrainSettings, seed: int):
+def _fit(train: Samples, val: tuple[np.ndarray, np.ndarray] | None, s: TrainSettings, seed: int,
+         sources: dict[str, str]):
     """A fresh model trained on a fixed schedule (no epoch is picked: the last one is kept, so
-    cross-validation scores exactly what the final run does)."""
+    cross-validation scores exactly what the final run does). sources: each scene's set by stem."""
     import keras
 
     keras.backend.clear_session()
@@ -170,7 +176,7 @@ def _fit(train: Samples, val: tuple[np.ndarray, np.ndarray] | None, s: TrainSett
         schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.1)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy", violation_pr_auc()])
-        h = model.fit(_batches(train, s, phase_seed), epochs=epochs, verbose=1 if s.progress else 0,
+        h = model.fit(_batches(train, s, phase_seed, sources), epochs=epochs, verbose=1 if s.progress else 0,
                       validation_data=val_data)
         for k, v in h.history.items():
             history.setdefault(k, []).extend(float(x) for x in v)
@@ -219,9 +225,9 @@ def _train(s: TrainSettings) -> dict:
     if s.folds >= 2 and scenes and detector is not None:
         keep = (lambda k, m: _save_without_optimizer(m, s, _fold_path(out, k))) if s.keep_folds else None
         cv = cross_validate(pool, scenes, detector, s.folds, s.input_size, s.crop_margin,
-                            lambda part, val: _fit(part, val, s, s.seed), keep, sources)
+                            lambda part, val: _fit(part, val, s, s.seed, sources), keep, sources)
         cv.save(out / OOF_FILE)
-    model, history = _fit(pool, None, s, s.seed)
+    model, history = _fit(pool, None, s, s.seed, sources)
     _save_without_optimizer(model, s, out / "mask_classifier.keras")
     export_tflite(model, out / "mask_classifier.tflite")
     # the export is checked on up to 256 real scene faces where there are any

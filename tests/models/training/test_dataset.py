@@ -62,6 +62,30 @@ def test_each_pool_gets_its_share_of_its_half(hard, nonface, without, want):
     assert abs(len(order) - 2000) <= 6 and SCENE_SHARE == 0.7
 
 
+@pytest.mark.parametrize("dev_mask,extra_mask,dev_bare,extra_bare,want", [
+    # (faces of each set) -> each set's share of its half's scene draws (0.7 of the half; 0.2 worn incorrectly)
+    (40, 160, 10, 90, {("dev", 0): 0.35, ("extra", 0): 0.35, ("dev", 1): 0.25, ("extra", 1): 0.25}),
+    (40, 160, 0, 90, {("dev", 0): 0.35, ("extra", 0): 0.35, ("extra", 1): 0.5}),  # a set with none of a label
+    (40, 0, 10, 0, {("dev", 0): 0.7, ("dev", 1): 0.5}),  # one set: nothing to balance
+])
+def test_balanced_sets_share_the_scene_draws_equally(dev_mask, extra_mask, dev_bare, extra_bare, want):
+    rows = [("dev", 0)] * dev_mask + [("extra", 0)] * extra_mask + [("dev", 1)] * dev_bare + \
+        [("extra", 1)] * extra_bare + [("", 0)] * 50 + [("", 1)] * 50
+    n = len(rows)
+    sets = np.asarray([r[0] for r in rows])
+    labels = np.asarray([r[1] for r in rows], np.int8)
+    samples = Samples(np.zeros((n, PATCH, PATCH, 3), np.uint8), np.full(n, 20.0, np.float32), labels,
+                      np.where(sets == "", "crops", "scene"), np.zeros(n, bool), np.asarray(["img"] * n))
+    order = balanced_epoch(samples, 2000, np.random.default_rng(0), hard_share=0.2, sets=sets)
+    for (name, label), share in want.items():
+        got = ((sets[order] == name) & (labels[order] == label)).sum()
+        assert abs(got - 1000 * share) <= 2, (name, label)
+    assert ((sets[order] == "") & (labels[order] == 1)).sum() == 300  # the crop folders keep theirs
+    plain = balanced_epoch(samples, 2000, np.random.default_rng(0), hard_share=0.2)
+    if extra_mask:  # unbalanced, the larger set takes the larger share
+        assert (sets[plain] == "extra").sum() > (sets[plain] == "dev").sum() * 2
+
+
 def test_the_detectors_boxes_on_no_annotated_face_are_not_violations(scenes_dir):
     scenes = load_scenes(scenes_dir)[:6]
     detector = FaceDetector(DEFAULT_DETECTOR, score_threshold=0.3, upscale=2.0)
