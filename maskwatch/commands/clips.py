@@ -14,6 +14,7 @@ import shutil
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from maskwatch.config import Config, ConfigError
@@ -68,9 +69,17 @@ def _config(cfg: Config, clips: list[tuple[Path, dict]], work: Path) -> Config:
     return Config.model_validate(data)
 
 
-def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=None) -> dict[str, list]:
-    """Play the clips as cameras; per clip, its violations as maskwatch.models.evaluation.clipscore.Reported.
-    `pipeline`: the worker's, built once for cfg by the caller (else here)."""
+@dataclass
+class GroupRun:
+    """What one group of clips played as cameras gave, per clip (camera id)."""
+    reported: dict[str, list]  # its violations, as maskwatch.models.evaluation.clipscore.Reported
+    # frames ingest read and sent at the camera's rate, and the workers processed: on a loaded machine
+    # a worker that falls behind drops frames, and a run's people found move with them
+    frames: dict[str, dict[str, int]]
+
+
+def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=None) -> GroupRun:
+    """Play the clips as cameras. `pipeline`: the worker's, built once for cfg by the caller (else here)."""
     from maskwatch.commands.run import start_pipeline
     from maskwatch.membus import MemoryBus
     from maskwatch.storage.db import upgrade
@@ -85,7 +94,24 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=
     stop.set()
     for t in threads:
         t.join(30)
-    return _reported(c, starts)
+    return GroupRun(_reported(c, starts), frame_counts(bus, [cam.id for cam in c.cameras]))
+
+
+def frame_counts(bus, cameras: list[str]) -> dict[str, dict[str, int]]:
+    """Per camera: frames ingest read and sent, and the workers processed (their final status)."""
+    from maskwatch.dashboard.state import scan_keys
+    from maskwatch.status import split_per_camera
+
+    processed: dict[str, int] = {}
+    for key in scan_keys(bus, bus.keys.worker_status("") + "*"):
+        for cam, kinds in split_per_camera(bus.get_hash(key))[1].items():
+            processed[cam] = processed.get(cam, 0) + int(float(kinds.get("processed", 0)))
+    out = {}
+    for cam in cameras:
+        h = bus.get_hash(bus.keys.camera_status(cam))
+        out[cam] = {"read": int(h.get("frames_read", 0) or 0), "sent": int(h.get("frames_sent", 0) or 0),
+                    "processed": processed.get(cam, 0)}
+    return out
 
 
 def hour_counts(work: Path) -> dict[str, dict[str, int]]:
@@ -169,7 +195,7 @@ def evaluate_clips(cfg: Config, root: Path, out: Path | None) -> dict:
     pipeline = build_worker_pipeline(cfg)  # one model load for every group; the groups play in turn
     for gi, group in enumerate(_groups(clips)):
         log.info("clips: playing %s", ", ".join(f.name for f, _ in group))
-        reported = run_group(cfg, group, work / f"group-{gi}", pipeline)
+        reported = run_group(cfg, group, work / f"group-{gi}", pipeline).reported
         for folder, truth in group:
             s = score(truth, reported[folder.name])
             rows.append({"clip": folder.name, "scenario": truth["scenario"], "fps": truth["fps"], **s.row(),

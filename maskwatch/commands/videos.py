@@ -5,7 +5,8 @@ mask attributes) plays as a file camera at `--video-fps` through the real run pa
 clips do (maskwatch.commands.clips), one at a time; its violations are read back from the database
 and scored per person (maskwatch.models.evaluation.clipscore): unmasked people found, duplicates,
 false alarms (on masked people, or on no one), and what the events service counted: people not
-judged (never seen well enough to tell) and still faces (pictures) not reported. Then each video
+judged (never seen well enough to tell) and still faces (pictures) not reported, and the frames the
+workers processed of those sent (a worker that falls behind drops frames: the run's noise). Then each video
 is read again at the same rate for the detector's frame-level face recall on the frames whose
 labels call a face visible (maskwatch.models.evaluation.facerecall).
 
@@ -54,26 +55,31 @@ def evaluate_videos(cfg: Config, videos: Path, labels: Path, fps: float, out: Pa
     pipeline = build_worker_pipeline(cfg)
     work = (out or Path("out/videos")) / "runs"
     rows, total, counted, faces = [], Score(), {"not_judged": 0, "still": 0}, {"faces": 0, "found": 0}
+    frames = {"read": 0, "sent": 0, "processed": 0}
     for stem in sequences(videos, labels):
         truth = load_truth(stem, labels, videos)
         truth.update(video=str(videos / f"{stem}.mp4"), camera_fps=min(fps, truth["fps"]))
         cam = camera_id(stem)
         log.info("videos: playing %s at %g fps", stem, truth["camera_fps"])
-        reported = pinned(run_group(cfg, [(Path(cam), truth)], work / cam, pipeline)[cam], videos / f"{stem}.mp4",
-                          truth["fps"])
+        run = run_group(cfg, [(Path(cam), truth)], work / cam, pipeline)
+        reported = pinned(run.reported[cam], videos / f"{stem}.mp4", truth["fps"])
         s = score(truth, reported)
         hours = hour_counts(work / cam).get(cam, {})
         recall = face_recall(pipeline, videos / f"{stem}.mp4", truth, truth["camera_fps"])
         rows.append({"video": stem, "fps": truth["camera_fps"], **s.row(), "misses": s.misses,
                      "masked_people": sum(p["masked"] for p in truth["persons"]),
-                     "not_judged": hours.get("not_judged", 0), "still": hours.get("still", 0), "face_recall": recall})
+                     "not_judged": hours.get("not_judged", 0), "still": hours.get("still", 0), "face_recall": recall,
+                     "frames": run.frames[cam]})
         total.add(s)
         for k in counted:
             counted[k] += hours.get(k, 0)
         for k in faces:
             faces[k] += recall[k]
+        for k in frames:
+            frames[k] += run.frames[cam][k]
     recall = round(faces["found"] / faces["faces"], 3) if faces["faces"] else None
-    result = {"videos": rows, "overall": {**total.row(), **counted, "face_recall": {**faces, "recall": recall}}}
+    result = {"videos": rows, "overall": {**total.row(), **counted, "face_recall": {**faces, "recall": recall},
+                                          "frames": frames}}
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "videos.json").write_text(json.dumps(result, indent=1))
@@ -118,14 +124,23 @@ def pinned(reported: list, video: Path, fps: float) -> list:
 
 def table(result: dict) -> str:
     lines = ["| video | unmasked people | found | violations | duplicates | false alarms (on masked) | "
-             "not judged | still faces | face recall (faces) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "not judged | still faces | face recall (faces) | frames processed (of sent) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in [*result["videos"], {"video": "**all**", **result["overall"]}]:
         fr = r["face_recall"]
         lines.append(f"| {r['video']} | {r['violators']} | {r['found']} ({r['recall']:.0%}) | {r['violations']} | "
                      f"{r['duplicates']} | {r['false']} ({r['on_masked']}) | {r['not_judged']} | {r['still']} | "
-                     f"{'-' if fr['recall'] is None else format(fr['recall'], '.0%')} ({fr['faces']}) |")
+                     f"{'-' if fr['recall'] is None else format(fr['recall'], '.0%')} ({fr['faces']}) | "
+                     f"{processed(r.get('frames'))} |")
     return "\n".join(lines) + "\n"
+
+
+def processed(frames: dict | None) -> str:
+    """"93% (140)": the share of the frames sent at the camera's rate that a worker processed (the rest
+    it dropped, falling behind), and how many were sent."""
+    if not frames or not frames.get("sent"):
+        return "-"
+    return f"{frames['processed'] / frames['sent']:.0%} ({frames['sent']})"
 
 
 def cmd_evaluate_videos(args, cfg: Config) -> int:

@@ -40,4 +40,6 @@ def test_compare_plays_the_footage_with_each_model_and_counts_it_against_promoti
         row = report[name]["videos"]
         assert (row["violators"], row["found"], row["false"], row["duplicates"]) == (violators, violators, 0, 0), row
         assert (tmp_path / "out" / f"videos-{name}" / "videos.md").is_file()
+        frames = json.loads((tmp_path / "out" / f"videos-{name}" / "videos.json").read_text())["overall"]["frames"]
+        assert 0 < frames["processed"] <= frames["sent"] <= frames["read"], frames  # the run's own frame drops
     assert report["promotable"] and f"| real footage: found | {violators} | {violators} |" in r.stdout
