@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from maskwatch.models.build import DEFAULT_DETECTOR
     from maskwatch.paths import video_labels
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenes", type=Path, action="append", default=[], metavar="DIR")
     ap.add_argument("--videos", type=Path, action="append", default=[], metavar="DIR")
     ap.add_argument("--labels", type=Path)
