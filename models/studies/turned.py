@@ -129,9 +129,8 @@ def video_faces(pipeline, net, videos: list[Path], labels: Path, fps: float) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maskwatch.builders import build_worker_pipeline
     from maskwatch.config import load_config
-    from maskwatch.models.build import DEFAULT_DETECTOR
+    from maskwatch.models.build import DEFAULT_DETECTOR, build_pipeline
     from maskwatch.paths import video_labels
 
     ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-c", "--config", type=Path, help="the model and detector to measure (default: the shipped)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
-    pipeline = build_worker_pipeline(cfg)
+    pipeline = build_pipeline(cfg.detector, cfg.classifier)
     net = cv2.FaceDetectorYN.create(str(cfg.detector.model or DEFAULT_DETECTOR), "", (LOOK, LOOK), 0.2)
     out: dict = {"model": pipeline.classifier.info.version, "threshold": pipeline.threshold}
     for root in args.scenes:
