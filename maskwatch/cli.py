@@ -93,6 +93,9 @@ def _model_commands(sub) -> None:
     s.add_argument("--degrade", choices=DEGRADES,
                    help="training views' degradations: the recipe's, or those and video's (motion blur, defocus, "
                         "block coding) on half the views")
+    s.add_argument("--more-scenes-faces", choices=("all", "incorrect"), default="all",
+                   help="the --more-scenes folders' faces trained on: all, or the masks worn incorrectly alone "
+                        "(their images are cross-validated whole either way)")
     s.add_argument("--balance-sets", action="store_true",
                    help="give each scene folder (--scenes, every --more-scenes) an equal share of the scene draws, "
                         "instead of one in proportion to its faces")

@@ -72,7 +72,7 @@ def cmd_train(args, cfg: Config) -> int:
         imagenet_weights=args.imagenet_weights,
         detector_weights=None if args.no_detector else detector.model, detector=detector,
         limit_crops=args.limit_crops, extra=args.extra, keep_folds=args.keep_folds,
-        balance_sets=args.balance_sets, **given)
+        balance_sets=args.balance_sets, more_scenes_faces=args.more_scenes_faces, **given)
     for label, path in (("--scenes", settings.scenes), *(("--more-scenes", p) for p in settings.more_scenes),
                         ("--crops", settings.crops), ("--extra", settings.extra),
                         ("--imagenet-weights", settings.imagenet_weights)):

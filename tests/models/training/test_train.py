@@ -1,5 +1,6 @@
 """A training smoke run on the bundled CC0 scenes: tiny, random init, but the whole path."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +196,34 @@ def test_training_uses_the_configs_detector(tmp_path, monkeypatch, config, flags
     defaults = train_module.TrainSettings(out=s.out)
     assert (s.epochs_finetune, s.folds, s.hard_share, s.seed) == (defaults.epochs_finetune, defaults.folds,
                                                                    defaults.hard_share, defaults.seed)
+
+
+def _scene(stem: str, names: list[str]):
+    from maskwatch.models.evaluation.voc import Scene
+
+    boxes = np.asarray([[10 * i, 0, 10 * i + 8, 8] for i in range(len(names))], np.float32).reshape(-1, 4)
+    return Scene(stem, Path(f"{stem}.jpg"), boxes, np.asarray([n != "mask" for n in names]),
+                 np.asarray([n == "incorrect" for n in names]))
+
+
+@pytest.mark.parametrize("faces,want", [
+    # (the --more-scenes faces trained on) -> faces kept per scene
+    ("all", {"dev1": ["mask", "bare", "incorrect"], "web1": ["mask", "bare", "incorrect"], "web2": ["bare"]}),
+    ("incorrect", {"dev1": ["mask", "bare", "incorrect"], "web1": ["incorrect"], "web2": []}),
+])
+def test_only_the_worn_incorrectly_faces_of_the_more_scenes_are_trained_on_when_asked(faces, want):
+    from maskwatch.models.training.train import TrainSettings, faces_trained
+
+    names = {"dev1": ["mask", "bare", "incorrect"], "web1": ["mask", "bare", "incorrect"], "web2": ["bare"]}
+    scenes = [_scene(stem, n) for stem, n in names.items()]
+    sources = {"dev1": "scenes-dev", "web1": "scenes-extra", "web2": "scenes-extra"}
+    s = TrainSettings(out=Path("x"), scenes=Path("data/scenes-dev"), more_scenes=(Path("data/scenes-extra"),),
+                      more_scenes_faces=faces)
+    got = faces_trained(s, scenes, sources)
+    assert [sc.stem for sc in got] == list(names)  # every scene stays: cross-validation scores them whole
+    kinds = {sc.stem: ["incorrect" if i else "bare" if v else "mask" for v, i in zip(sc.violation, sc.incorrect)]
+             for sc in got}
+    assert kinds == want
+    assert all(len(sc.boxes) == len(sc.violation) for sc in got)
+    with pytest.raises(ValueError, match="'all' or 'incorrect'"):
+        faces_trained(TrainSettings(out=Path("x"), more_scenes_faces="bare"), scenes, sources)
