@@ -66,12 +66,14 @@ class TrainSettings:
     view_px: tuple[float, float] | None = None
     degrade: str = "recipe"  # maskwatch.models_config.DEGRADES
     # each scene set (--scenes, every --more-scenes) an equal share of the scene draws, instead of
-    # one in proportion to its faces: scenes-extra's large web faces outnumber scenes-dev's CCTV-like
-    # ones 3.6 to 1 among the violations, and the model trained so loses small real faces
+    # one in proportion to its faces (scenes-extra's large web faces outnumber scenes-dev's CCTV-like
+    # ones 3.6 to 1 among the violations). Measured (docs/model-card.md): it does not give back the
+    # real people a model trained with scenes-extra loses
     balance_sets: bool = False
-    # which of the --more-scenes sets' annotated faces are trained on: "all", or "incorrect" (masks worn
-    # incorrectly alone: the third verdict's faces, which scenes-dev has 51 of, without the web
-    # photos' bare and masked faces that cost small real faces); they are cross-validated whole
+    # which of the --more-scenes sets' annotated faces are trained on: "all", or "incorrect" (the masks
+    # worn incorrectly alone, the third verdict's faces, of which scenes-dev has 51); their images are
+    # cross-validated whole either way. Measured (docs/model-card.md): the verdict improves, the
+    # footage's people do not come back
     more_scenes_faces: str = "all"
     detector: DetectorConfig | None = None  # the workers' detector (None: the default one), its model detector_weights
     epochs_head: int = 3
