@@ -33,10 +33,10 @@ def people_in(truth: dict) -> dict[int, dict[str, list]]:
     return out
 
 
-def frames(video: Path, every: int, wanted=None) -> Iterator[tuple[int, np.ndarray]]:
-    """(1-based frame number, image) of every `every`-th frame of `video` that `wanted` holds (None:
-    all of them): the frames a camera read at a lower rate would have seen and the labels say
-    something of."""
+def frames(video: Path, every: int, wanted=None, phase: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+    """(1-based frame number, image) of every `every`-th frame of `video` (from frame 1 + `phase`)
+    that `wanted` holds (None: all of them): the frames a camera read at a lower rate would have
+    seen and the labels say something of."""
     cap, n = cv2.VideoCapture(str(video)), 0
     try:
         while True:
@@ -44,7 +44,7 @@ def frames(video: Path, every: int, wanted=None) -> Iterator[tuple[int, np.ndarr
             if not ok:
                 return
             n += 1
-            if not (n - 1) % every and (wanted is None or n in wanted):
+            if (n - 1) % every == phase and (wanted is None or n in wanted):
                 yield n, img
     finally:
         cap.release()

@@ -16,7 +16,9 @@ video judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
 that falls behind does, over `--seeds` patterns (every variant meets the same ones), and reports
-each count's mean: a comparison of two settings that two run-path runs cannot settle.
+each count's mean: a comparison of two settings that two run-path runs cannot settle. `--phase K`
+reads every video from its frame 1 + K instead of 1: a real-time reader sends the frame its
+clock falls on, so two runs see different frames of one file even when none is dropped.
 
 Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
 default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
@@ -58,11 +60,11 @@ class Frame:
     face_id: np.ndarray | None = None  # dlib's face-recognition descriptors (--face-id; zero rows: none)
 
 
-def detect(pipeline, video: Path, truth: dict, fps: float) -> list[Frame]:
+def detect(pipeline, video: Path, truth: dict, fps: float, phase: int = 0) -> list[Frame]:
     step = max(1, round(truth["fps"] / fps))
     clock = [0.0]
     out, camera = [], CameraPose("auto", clock=lambda: clock[0])
-    for n, img in frames(video, step):
+    for n, img in frames(video, step, phase=phase % step):
         clock[0] = n / truth["fps"]  # frame n's moment, as the labels count it
         (d,) = pipeline.run([img])  # every face classified: replay() leaves out what a worker would
         body = np.zeros((len(d), CLOTHING_DIM), np.float32)
@@ -252,19 +254,22 @@ def mean_row(rows: list[dict]) -> dict:
 
 
 def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict,
-            drop: float = 0.0, seeds: int = 20, face_id=None) -> dict:
+            drop: float = 0.0, seeds: int = 20, face_id=None, phase: int = 0) -> dict:
     """Each variant's row per video. face_id: a face-recognition descriptor for the face-id kinds,
-    given to each face a worker would classify (cached beside the detections)."""
+    given to each face a worker would classify (cached beside the detections). phase: which frame
+    of each `step` the camera reads (0: frames 1, 1 + step, ...), as a real-time reader's clock may
+    pick any of them."""
     cache.mkdir(parents=True, exist_ok=True)
     out: dict = {}
     for stem, video in labelled_videos(videos, labels):
         truth = load_truth(stem, labels, video.parent)
         # the detections are the model's and the detector's: a cache of another model's must not be read
-        path = cache / f"{stem}-{fps:g}fps-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v3.pkl"
+        at = f"-phase{phase}" if phase else ""
+        path = cache / f"{stem}-{fps:g}fps{at}-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v3.pkl"
         if path.is_file():
             frames_ = [Frame(**f) for f in pickle.loads(path.read_bytes())]
         else:
-            frames_ = detect(pipeline, video, truth, fps)
+            frames_ = detect(pipeline, video, truth, fps, phase)
             path.write_bytes(pickle.dumps([vars(f) for f in frames_]))
         if face_id is not None:
             from maskwatch.models.studies.dlibface import with_face_id
@@ -298,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--face-id", type=Path, metavar="SCENES_DIR",
                     help="with --select face-id: dlib's descriptor (needs .[face-id]), centred on this scene set")
+    ap.add_argument("--phase", type=int, default=0,
+                    help="read each video from its frame 1 + PHASE (every 25 / --fps frames or so from there): the "
+                         "frames a real-time reader's clock picks differ by run")
     ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
@@ -306,12 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     grid = grid or rule_grid(pipeline.min_face_score)
     if (args.select == "face-id") != (args.face_id is not None):
         ap.error("--select face-id and --face-id SCENES_DIR go together")
+    if args.phase < 0 or (args.phase and args.face_id):
+        ap.error("--phase: 0 or more, and not with --face-id (its descriptors are cached for phase 0)")
     face_id = None
     if args.face_id:
         from maskwatch.models.studies.dlibface import centred
         face_id = centred(args.face_id)
     result = measure(pipeline, args.videos, args.labels or video_labels(), args.cache, args.fps, grid, args.drop,
-                     args.seeds, face_id)
+                     args.seeds, face_id, args.phase)
     print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result, before, grid)} if before else result,
                      indent=1))
     return 0

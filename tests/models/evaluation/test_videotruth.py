@@ -167,3 +167,18 @@ def test_every_person_in_a_frame_is_there_whether_or_not_their_face_shows():
                          {"id": "b", "boxes": [[2, 50, 0, 60, 20]]}]}
     assert people_in(truth) == {1: {"a": [[0, 0, 10, 20]]},
                                 2: {"a": [[1, 0, 11, 20]], "b": [[50, 0, 60, 20]]}}
+
+
+@pytest.mark.parametrize("every,phase,wanted,first", [
+    (5, 0, None, [1, 6, 11]),  # a camera at a fifth of the file's rate, from the first frame
+    (5, 2, None, [3, 8, 13]),  # the same camera whose clock falls two frames later
+    (5, 4, {9, 10, 11}, [10]),  # only the frames the labels say something of
+    (1, 0, None, [1, 2, 3]),
+])
+def test_a_lower_rate_reads_every_nth_frame_from_its_phase(panning_video, every, phase, wanted, first):
+    from maskwatch.models.evaluation.facerecall import frames
+
+    path, made = panning_video
+    got = [n for n, img in frames(path, every, wanted, phase=phase)]
+    assert got[:3] == first
+    assert all((n - 1) % every == phase for n in got) and got[-1] <= len(made)
