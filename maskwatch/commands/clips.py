@@ -99,11 +99,10 @@ def run_group(cfg: Config, clips: list[tuple[Path, dict]], work: Path, pipeline=
 
 def frame_counts(bus, cameras: list[str]) -> dict[str, dict[str, int]]:
     """Per camera: frames ingest read and sent, and the workers processed (their final status)."""
-    from maskwatch.dashboard.state import scan_keys
     from maskwatch.status import split_per_camera
 
     processed: dict[str, int] = {}
-    for key in scan_keys(bus, bus.keys.worker_status("") + "*"):
+    for key in bus.scan_keys(bus.keys.worker_status("") + "*"):
         for cam, kinds in split_per_camera(bus.get_hash(key))[1].items():
             processed[cam] = processed.get(cam, 0) + int(float(kinds.get("processed", 0)))
     out = {}

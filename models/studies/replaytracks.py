@@ -304,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--face-id", type=Path, metavar="SCENES_DIR",
                     help="with --select face-id: dlib's descriptor (needs .[face-id]), centred on this scene set")
     ap.add_argument("--phase", type=int, default=0,
-                    help="read each video from its frame 1 + PHASE (every 25 / --fps frames or so from there): the "
-                         "frames a real-time reader's clock picks differ by run")
+                    help="read each video from its frame 1 + PHASE (then every video fps / --fps frames): the frames "
+                         "a real-time reader's clock picks differ by run")
     ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)

@@ -67,15 +67,9 @@ def tally(turns: list[float | None], called: list[bool]) -> list[dict]:
     called violations."""
     t = np.array([np.nan if x is None else x for x in turns], np.float64)
     c = np.asarray(called, bool)
-    rows = []
-    for lo, hi in BUCKETS:
-        m = (t >= lo) & (t < hi)
-        rows.append({"turn": f"{lo:g}-{hi:g}", "faces": int(m.sum()),
-                     "called_violation": round(float(c[m].mean()), 3) if m.any() else None})
-    m = np.isnan(t)
-    rows.append({"turn": "no landmarks", "faces": int(m.sum()),
-                 "called_violation": round(float(c[m].mean()), 3) if m.any() else None})
-    return rows
+    groups = [(f"{lo:g}-{hi:g}", (t >= lo) & (t < hi)) for lo, hi in BUCKETS] + [("no landmarks", np.isnan(t))]
+    return [{"turn": name, "faces": int(m.sum()), "called_violation": round(float(c[m].mean()), 3) if m.any() else None}
+            for name, m in groups]
 
 
 def scene_faces(pipeline, net, root: Path) -> dict:
