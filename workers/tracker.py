@@ -221,7 +221,7 @@ class Tracker:
             step.settled.append(s)  # the vote passed already, on the window kept: this one only shows motion
             self._held(tr, step)
             return
-        if self.weight(s) <= 0:
+        if self.weight(s) <= 0 or not self.admits(tr, s):
             step.settled.append(s)  # too small to tell: it keeps the track going, it cannot vote
             return
         if self.can_tell(tr, s):  # a face the detector doubts could never say "no mask": nobody judged it
@@ -229,8 +229,19 @@ class Tracker:
         bisect.insort(tr.window, s, key=lambda x: x.captured_at)
         if len(tr.window) > self.cfg.vote_n:
             step.settled.append(tr.window.pop(0))
-        if sum(self.weight(x) for x in tr.window if self.says_no_mask(tr, x)) >= self.cfg.vote_k - 1e-9:
+        if self.passes(tr, s):
             self._passed(tr, s, step)
+
+    # The vote's two questions, methods so that a study can ask them otherwise on the same tracker
+    # (models/studies/trackvote.py: the variants measured and not kept, docs/real-footage.md).
+    def admits(self, tr: Track, s: Sighting) -> bool:
+        """Whether a sighting large enough to vote takes a place in the window: every one does (a
+        face the detector doubts too, as a place that does not say "no mask")."""
+        return True
+
+    def passes(self, tr: Track, s: Sighting) -> bool:
+        """The vote, after `s` joined the window: the sightings that say "no mask" weigh vote_k."""
+        return sum(self.weight(x) for x in tr.window if self.says_no_mask(tr, x)) >= self.cfg.vote_k - 1e-9
 
     def says_no_mask(self, tr: Track, s: Sighting) -> bool:
         """A sighting's vote: the rule's; and where the track showed a sure face (at the rule's

@@ -11,7 +11,8 @@ only the tracker and identity decide. The settings it compares were all chosen e
 setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
 (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
 doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
-naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`), each
+naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`; `vote`:
+the vote asked otherwise, `studies.trackvote`), each
 video judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
@@ -43,8 +44,9 @@ from maskwatch.models.appearance import CLOTHING_DIM, clothing, joined
 from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
 from maskwatch.models.evaluation.facerecall import frames
 from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
+from maskwatch.models.studies.trackvote import tracker as vote_tracker
 from maskwatch.wire.pose import Pose
-from maskwatch.workers.tracker import Sighting, Tracker
+from maskwatch.workers.tracker import Sighting
 
 
 @dataclass
@@ -95,9 +97,11 @@ def sized_rule(rule: tuple[float, float], small: tuple[float, float, float] | No
     return lambda w: (t, s) if w < px else rule
 
 
-def replay(frames_: list[Frame], cfg: EventsConfig, rule_of, kind: str, cmc: bool) -> list[Reported]:
-    """The violations the tracker fires on `frames_`, each face judged by rule_of(its width)."""
-    tracker, pose = Tracker(cfg), None
+def replay(frames_: list[Frame], cfg: EventsConfig, rule_of, kind: str, cmc: bool, vote: tuple | None = None
+           ) -> list[Reported]:
+    """The violations the tracker fires on `frames_`, each face judged by rule_of(its width), the
+    vote asked as `vote` says (studies.trackvote; None: the shipped vote)."""
+    tracker, pose = vote_tracker(cfg, vote), None
     out = []
     for n, f in enumerate(frames_):
         moved = f.pose.since(pose) if cmc and f.pose is not None else None
@@ -156,6 +160,14 @@ BEFORE_CONFIRMED = "confirmed off"
 CONFIRMED_GRID = {"confirmed " + ("off" if c is None else f"{c:g}"):
                   ({"identity_threshold": 0.84, "confirmed_min_score": c}, "both", True)
                   for c in (None, 0.7, 0.6, 0.5, 0.4)}
+# the vote asked otherwise (--select vote, studies.trackvote): only faces that can tell in the
+# window, or a vote over the whole track beside the window's, at the descriptor shipped (BEFORE_VOTE)
+BEFORE_VOTE = "the window alone"
+VOTE_GRID = {BEFORE_VOTE: ({"identity_threshold": 0.84}, "both", True),
+             "only faces that can tell in the window": ({"identity_threshold": 0.84, "vote": ("tell",)}, "both", True),
+             **{f"whole track: weight {k:g}, share {m:g}": ({"identity_threshold": 0.84, "vote": ("track", k, m)},
+                                                          "both", True)
+                for k in (1.0, 1.5, 2.0, 2.5) for m in (0.5, 0.65, 0.8)}}
 # a model's rule varied for its smaller faces (--select rules): whether a model that loses people on
 # footage is a threshold away from finding them; the grid is the model's own (its rule beside)
 BEFORE_RULES = "the model's rule"
@@ -173,7 +185,7 @@ def rule_grid(min_score: float) -> dict:
 
 SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
               "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES),
-              "face-id": (FACE_ID_GRID, BEFORE_FACE_ID)}
+              "face-id": (FACE_ID_GRID, BEFORE_FACE_ID), "vote": (VOTE_GRID, BEFORE_VOTE)}
 
 
 def errors(row: dict) -> int:
@@ -277,9 +289,10 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
                          path.with_name(path.stem + f"-faceid{face_id.key()}.pkl"))
         patterns = dropping(frames_, drop, seeds, stem)
         for name, (overrides, kind, cmc) in variants.items():
-            cfg = EventsConfig(**{k: v for k, v in overrides.items() if k != "small"})
+            cfg = EventsConfig(**{k: v for k, v in overrides.items() if k not in ("small", "vote")})
             rule_of = sized_rule((pipeline.threshold, pipeline.min_face_score), overrides.get("small"))
-            rows = [score(truth, replay(seen, cfg, rule_of, kind, cmc)).row() for seen in patterns]
+            rows = [score(truth, replay(seen, cfg, rule_of, kind, cmc, overrides.get("vote"))).row()
+                    for seen in patterns]
             out.setdefault(name, {})[stem] = mean_row(rows)
     return out
 
@@ -296,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=5.0)
     ap.add_argument("--select", nargs="?", const="gates", choices=sorted(SELECTIONS),
                     help="a grid (gates; identity: the descriptor and its threshold; confirmed; rules: the model's "
-                         "rule for its smaller faces), each video judged by the setting chosen on the others")
+                         "rule for its smaller faces; vote: the vote asked otherwise), each video judged by the "
+                         "setting chosen on the others")
     ap.add_argument("--drop", type=float, default=0.0,
                     help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
                          "each count is the mean")
