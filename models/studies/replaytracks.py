@@ -12,7 +12,8 @@ setting chosen here would be judged on the videos it was chosen on, except with 
 (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
 doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
 naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`; `vote`:
-the vote asked otherwise, `studies.trackvote`), each
+the vote asked otherwise, `studies.trackvote`; `learned`: a metric learnt for who is who on the
+other videos' people, `studies.learnedid`), each
 video judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
@@ -28,64 +29,29 @@ registry remember with the camera before it matches, as the events service does.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import pickle
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from maskwatch.events_config import EventsConfig
-from maskwatch.ingest.camera_motion import CameraPose
-from maskwatch.models.appearance import CLOTHING_DIM, clothing, joined
+from maskwatch.models.appearance import joined
 from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
-from maskwatch.models.evaluation.facerecall import frames
 from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
+from maskwatch.models.studies.replayframes import Frame, load
+from maskwatch.models.studies.replaygrids import BEFORE, GRID, SELECTIONS, VARIANTS, rule_grid
 from maskwatch.models.studies.trackvote import tracker as vote_tracker
-from maskwatch.wire.pose import Pose
 from maskwatch.workers.tracker import Sighting
-
-
-@dataclass
-class Frame:
-    t: float
-    boxes: np.ndarray
-    scores: np.ndarray
-    p: np.ndarray
-    p_incorrect: np.ndarray | None
-    face: np.ndarray | None      # embeddings (zero rows: not classified)
-    body: np.ndarray             # clothing descriptors (zero rows: torso out of the frame)
-    pose: Pose | None            # the camera's pose (ingest.camera_motion)
-    face_id: np.ndarray | None = None  # dlib's face-recognition descriptors (--face-id; zero rows: none)
-
-
-def detect(pipeline, video: Path, truth: dict, fps: float, phase: int = 0) -> list[Frame]:
-    step = max(1, round(truth["fps"] / fps))
-    clock = [0.0]
-    out, camera = [], CameraPose("auto", clock=lambda: clock[0])
-    for n, img in frames(video, step, phase=phase % step):
-        clock[0] = n / truth["fps"]  # frame n's moment, as the labels count it
-        (d,) = pipeline.run([img])  # every face classified: replay() leaves out what a worker would
-        body = np.zeros((len(d), CLOTHING_DIM), np.float32)
-        for i, b in enumerate(d.boxes):
-            c = clothing(img, b)
-            if c is not None:
-                body[i] = c
-        out.append(Frame(clock[0], d.boxes, d.scores, d.p_no_mask, d.p_incorrect,
-                         d.embeddings, body, camera.update(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
-    return out
 
 
 def descriptor(f: Frame, i: int, kind: str) -> np.ndarray | None:
     """The sighting's descriptor of `kind`: face (the registry's embedding), both (face+clothing),
-    face-id (dlib's), face-id+clothing."""
-    face = f.face_id if kind.startswith("face-id") else f.face
+    face-id (dlib's), face-id+clothing, learned (studies.learnedid's, of face+clothing)."""
+    face = {"face-id": f.face_id, "learned": f.learned}.get(kind.split("+")[0], f.face)
     if face is None or not face[i].any():
         return None
-    return face[i] if kind in ("face", "face-id") else joined(face[i], f.body[i])
+    return face[i] if kind in ("face", "face-id", "learned") else joined(face[i], f.body[i])
 
 
 def sized_rule(rule: tuple[float, float], small: tuple[float, float, float] | None = None):
@@ -121,71 +87,6 @@ def replay(frames_: list[Frame], cfg: EventsConfig, rule_of, kind: str, cmc: boo
             b = tr.best
             out.append(Reported(tr.first_seen, tr.last_seen, b.box, b.captured_at))
     return out
-
-
-# the fourth session's comparison (docs/real-footage.md, "A camera that moves"), at the gates it had
-GATES_THEN = {"appearance_gate": 0.5, "overlap_gate": None}
-VARIANTS = {
-    "face": (GATES_THEN, "face", False),
-    "face+cmc": (GATES_THEN, "face", True),
-    "clothing": (GATES_THEN, "both", False),
-    "clothing+cmc": (GATES_THEN, "both", True),
-    "face+cmc gate0.4": ({**GATES_THEN, "appearance_gate": 0.4}, "face", True),
-    "face+cmc oncourse0.6": ({**GATES_THEN, "on_course_threshold": 0.6}, "face", True),
-}
-
-
-# the gates and the on-course bar, for a selection made out of fold (--select). BEFORE: the setting
-# shipped when the selection was made (2026-12-07); among ties, the smallest change from it wins
-BEFORE = "gate0.5"
-GRID = {f"gate{g}" + ("" if o is None else f" overlap{o}") + ("" if c == 0.7 else f" oncourse{c}"):
-        ({"appearance_gate": g, "overlap_gate": o, "on_course_threshold": c}, "face", True)
-        for g in (0.5, 0.4, 0.6) for o in (None, 0.4, 0.3, 0.2) if o is None or o < g for c in (0.7, 0.6, 0.5)}
-
-
-# who a violator is, at the gates shipped: the descriptor and identity_threshold, for a selection
-# made out of fold (--select identity). BEFORE_IDENTITY: the default when it was made (2026-12-07)
-BEFORE_IDENTITY = "face 0.88"
-IDENTITY_GRID = {f"{name} {t:g}": ({"identity_threshold": t}, kind, True)
-                 for name, kind in (("face", "face"), ("face+clothing", "both")) for t in (0.88, 0.84, 0.8, 0.76)}
-# a face-recognition model's descriptor (--select face-id --face-id SCENES_DIR), alone and joined to
-# clothing, beside the descriptor shipped since (BEFORE_FACE_ID)
-BEFORE_FACE_ID = "face+clothing 0.84"
-FACE_ID_GRID = {f"{name} {t:g}": ({"identity_threshold": t}, kind, True)
-                for name, kind in (("face+clothing", "both"), ("face-id", "face-id"),
-                                   ("face-id+clothing", "face-id+clothing")) for t in (0.88, 0.84, 0.8, 0.76)}
-# faces the detector doubts, on a track seen sure (events.confirmed_min_score), at the descriptor
-# and threshold shipped the same day (--select confirmed); before: none (off)
-BEFORE_CONFIRMED = "confirmed off"
-CONFIRMED_GRID = {"confirmed " + ("off" if c is None else f"{c:g}"):
-                  ({"identity_threshold": 0.84, "confirmed_min_score": c}, "both", True)
-                  for c in (None, 0.7, 0.6, 0.5, 0.4)}
-# the vote asked otherwise (--select vote, studies.trackvote): only faces that can tell in the
-# window, or a vote over the whole track beside the window's, at the descriptor shipped (BEFORE_VOTE)
-BEFORE_VOTE = "the window alone"
-VOTE_GRID = {BEFORE_VOTE: ({"identity_threshold": 0.84}, "both", True),
-             "only faces that can tell in the window": ({"identity_threshold": 0.84, "vote": ("tell",)}, "both", True),
-             **{f"whole track: weight {k:g}, share {m:g}": ({"identity_threshold": 0.84, "vote": ("track", k, m)},
-                                                          "both", True)
-                for k in (1.0, 1.5, 2.0, 2.5) for m in (0.5, 0.65, 0.8)}}
-# a model's rule varied for its smaller faces (--select rules): whether a model that loses people on
-# footage is a threshold away from finding them; the grid is the model's own (its rule beside)
-BEFORE_RULES = "the model's rule"
-
-
-def rule_grid(min_score: float) -> dict:
-    at = {"identity_threshold": 0.84}
-    grid = {BEFORE_RULES: (at, "both", True)}
-    for px in (16.0, 24.0, 32.0, float("inf")):
-        for t, s in ((t, s) for t in (0.3, 0.5, 0.7, 0.85) for s in (min_score, 0.7)):
-            name = ("every face" if px == float("inf") else f"under {px:g} px") + f": p {t:g}, face {s:g}"
-            grid[name] = ({**at, "small": (px, t, s)}, "both", True)
-    return grid
-
-
-SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
-              "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES),
-              "face-id": (FACE_ID_GRID, BEFORE_FACE_ID), "vote": (VOTE_GRID, BEFORE_VOTE)}
 
 
 def errors(row: dict) -> int:
@@ -234,17 +135,6 @@ def leave_one_out(result: dict, before: str = BEFORE, grid: dict = GRID) -> dict
     return out
 
 
-def cache_key(pipeline) -> str:
-    """The detector the cached detections came from (its factors, cap and weights), short."""
-    from maskwatch.models.build import DEFAULT_DETECTOR
-
-    d = pipeline.detector
-    key = "up" + "_".join(f"{u:g}" for u in d.scales) + f"-max{d.max_side:g}"
-    if Path(d.model_path) != DEFAULT_DETECTOR:  # a fine-tuned file's faces are its own
-        key += "-" + hashlib.sha1(Path(d.model_path).read_bytes()).hexdigest()[:8]
-    return key
-
-
 def dropping(frames_: list[Frame], chance: float, seeds: int, stem: str) -> list[list[Frame]]:
     """The frames as `seeds` loaded run paths might see them: each frame dropped with `chance`
     (a worker behind drops frames). Each pattern is seeded by the video and its number alone, so
@@ -270,23 +160,17 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
     """Each variant's row per video. face_id: a face-recognition descriptor for the face-id kinds,
     given to each face a worker would classify (cached beside the detections). phase: which frame
     of each `step` the camera reads (0: frames 1, 1 + step, ...), as a real-time reader's clock may
-    pick any of them."""
+    pick any of them. A learned kind: each video described by a metric fitted on the others."""
     cache.mkdir(parents=True, exist_ok=True)
-    out: dict = {}
+    seen_: dict[str, tuple[list[Frame], dict]] = {}
     for stem, video in labelled_videos(videos, labels):
         truth = load_truth(stem, labels, video.parent)
-        # the detections are the model's and the detector's: a cache of another model's must not be read
-        at = f"-phase{phase}" if phase else ""
-        path = cache / f"{stem}-{fps:g}fps{at}-{pipeline.classifier.info.version}-{cache_key(pipeline)}-v3.pkl"
-        if path.is_file():
-            frames_ = [Frame(**f) for f in pickle.loads(path.read_bytes())]
-        else:
-            frames_ = detect(pipeline, video, truth, fps, phase)
-            path.write_bytes(pickle.dumps([vars(f) for f in frames_]))
-        if face_id is not None:
-            from maskwatch.models.studies.dlibface import with_face_id
-            with_face_id(frames_, face_id, video, max(1, round(truth["fps"] / fps)), pipeline.min_face_score,
-                         path.with_name(path.stem + f"-faceid{face_id.key()}.pkl"))
+        seen_[stem] = (load(pipeline, stem, video, truth, cache, fps, phase, face_id), truth)
+    if any(kind == "learned" for _, kind, _ in variants.values()):
+        from maskwatch.models.studies.learnedid import attach
+        attach(seen_, EventsConfig().vote_bar(pipeline.min_face_score))
+    out: dict = {}
+    for stem, (frames_, truth) in seen_.items():
         patterns = dropping(frames_, drop, seeds, stem)
         for name, (overrides, kind, cmc) in variants.items():
             cfg = EventsConfig(**{k: v for k, v in overrides.items() if k not in ("small", "vote")})
@@ -309,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=5.0)
     ap.add_argument("--select", nargs="?", const="gates", choices=sorted(SELECTIONS),
                     help="a grid (gates; identity: the descriptor and its threshold; confirmed; rules: the model's "
-                         "rule for its smaller faces; vote: the vote asked otherwise), each video judged by the "
-                         "setting chosen on the others")
+                         "rule for its smaller faces; vote: the vote asked otherwise; learned: a metric learnt on "
+                         "the other videos' people), each video judged by the setting chosen on the others")
     ap.add_argument("--drop", type=float, default=0.0,
                     help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
                          "each count is the mean")

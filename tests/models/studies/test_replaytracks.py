@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from maskwatch.models.studies.replaytracks import (
+from maskwatch.models.studies.replayframes import Frame, cache_key
+from maskwatch.models.studies.replaygrids import (
     BEFORE,
     BEFORE_CONFIRMED,
     BEFORE_FACE_ID,
@@ -15,14 +16,14 @@ from maskwatch.models.studies.replaytracks import (
     CONFIRMED_GRID,
     FACE_ID_GRID,
     IDENTITY_GRID,
-    Frame,
-    cache_key,
+    rule_grid,
+)
+from maskwatch.models.studies.replaytracks import (
     change,
     descriptor,
     dropping,
     leave_one_out,
     mean_row,
-    rule_grid,
     sized_rule,
 )
 
