@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskwatch.models.crops import crop_faces, cut_square
+from maskwatch.models.crops import crop_faces, cut_square, square_region
 
 # |turn| buckets: facing the camera, a quarter turn, half, profile
 BUCKETS = ((0.0, 0.3), (0.3, 0.6), (0.6, 1.0), (1.0, float("inf")))
@@ -45,12 +45,8 @@ def turn(landmarks: np.ndarray) -> float:
 def turn_of(net, image: np.ndarray, box) -> float | None:
     """The turn of the face in `box`, YuNet's landmarks found on its neighbourhood enlarged (None:
     YuNet finds no face there)."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    side = max(x2 - x1, y2 - y1, 1.0) * AROUND
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    region = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
     try:
-        patch = cv2.resize(cut_square(image, region), (LOOK, LOOK))
+        patch = cv2.resize(cut_square(image, square_region(box, AROUND - 1)), (LOOK, LOOK))
     except ValueError:
         return None
     net.setInputSize((LOOK, LOOK))
