@@ -222,7 +222,7 @@ class Tracker:
             self._held(tr, step)
             return
         if self.weight(s) <= 0 or not self.admits(tr, s):
-            step.settled.append(s)  # too small to tell: it keeps the track going, it cannot vote
+            step.settled.append(s)  # too small to tell (or not admitted): it keeps the track going, it cannot vote
             return
         if self.can_tell(tr, s):  # a face the detector doubts could never say "no mask": nobody judged it
             tr.judged += 1

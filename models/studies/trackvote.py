@@ -35,6 +35,10 @@ class WholeTrack(Tracker):
         self._sums[tr.id] = (bare, told)
         return super().passes(tr, s) or (bare >= self.k - EPS and bare >= self.share * told - EPS)
 
+    def _end(self, tr: Track) -> None:
+        self._sums.pop(tr.id, None)  # bounded by the tracks alive
+        super()._end(tr)
+
 
 def tracker(cfg: EventsConfig, vote: tuple | None = None) -> Tracker:
     """The tracker a replay variant names: None (the shipped vote), ("tell",) or ("track", k, share)."""

@@ -47,3 +47,13 @@ def test_the_variant_names_its_tracker(vote, kind):
 def test_an_unknown_variant_is_named():
     with pytest.raises(ValueError, match="'window'"):
         tracker(events_cfg(), ("window",))
+
+
+def test_the_whole_track_sums_end_with_their_tracks():
+    run = Run(min_score=0.8)
+    run.tracker = tracker(events_cfg(), ("track", 9.0, 1.0))
+    for i in range(4):
+        run.frame(T0 + i / 5, [("a", (50 + 4 * i, 100, 80 + 4 * i, 136), BARE[0], None, BARE[1])])
+    assert run.tracker._sums
+    run.finish()
+    assert run.tracker._sums == {}
