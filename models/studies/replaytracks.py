@@ -4,17 +4,17 @@ its settings and descriptors varied: violations per person, duplicates and false
 
 The run path (`maskwatch evaluate --videos`) plays each video in real time, so a loaded machine
 drops frames and two runs differ by a person or two. Here each frame read at `--fps` goes through
-the pipeline once (cached in `--cache`, as the detections a worker would send, with the torso's
-colours and the camera's pose beside them), then through the real `Tracker` as many times as
-there are variants: a deterministic comparison, free of the run path's frame-drop noise, of what
-only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
+the pipeline once (`studies.replayframes`, cached in `--cache`, as the detections a worker would
+send, with the torso's colours and the camera's pose beside them), then through the real `Tracker`
+as many times as there are variants: a deterministic comparison, free of the run path's
+frame-drop noise, of what only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
 setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
 (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
 doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
 naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`; `vote`:
 the vote asked otherwise, `studies.trackvote`; `learned`: a metric learnt for who is who on the
-other videos' people, `studies.learnedid`), each
-video judged by the setting chosen on the other videos alone (leave one out).
+other videos' people, `studies.learnedid`; the grids live in `studies.replaygrids`), each video
+judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
 that falls behind does, over `--seeds` patterns (every variant meets the same ones), and reports
