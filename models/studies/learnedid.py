@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.events_config import EventsConfig
 from maskwatch.models.appearance import joined
 from maskwatch.models.evaluation.clipscore import holding
 from maskwatch.models.evaluation.facerecall import people_in
@@ -87,10 +88,17 @@ def held_out(faces: dict[str, tuple[list, list]], stem: str) -> Metric:
                [p for s, (_, w) in faces.items() if s != stem for p in w])
 
 
-def attach(videos: dict[str, tuple[list, dict]], bar: float) -> dict[str, int]:
+def labelled_all(videos: dict[str, tuple[list, dict]], min_face_score: float) -> dict[str, tuple[list, list]]:
+    """Each video's labelled faces (stem -> (frames, truth)), at the face score a worker classifies
+    from, named by video and person."""
+    bar = EventsConfig().vote_bar(min_face_score)
+    return {stem: labelled(frames_, truth, bar, prefix=f"{stem}/") for stem, (frames_, truth) in videos.items()}
+
+
+def attach(videos: dict[str, tuple[list, dict]], min_face_score: float) -> dict[str, int]:
     """Set each cached frame's `learned` descriptors (stem -> (frames, truth)), every video by a
     metric fitted on the others alone; the count of labelled faces each metric learnt from."""
-    faces = {stem: labelled(frames_, truth, bar, prefix=f"{stem}/") for stem, (frames_, truth) in videos.items()}
+    faces = labelled_all(videos, min_face_score)
     learnt = {}
     for stem, (frames_, _) in videos.items():
         metric = held_out(faces, stem)
@@ -123,10 +131,8 @@ def separations(faces: dict[str, tuple[list, list]]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from maskwatch.config import load_config
-    from maskwatch.events_config import EventsConfig
     from maskwatch.models.build import build_pipeline
-    from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
-    from maskwatch.models.studies.replayframes import load
+    from maskwatch.models.studies.replayframes import load_all
     from maskwatch.paths import video_labels
 
     ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
@@ -135,14 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"), help="replaytracks' cache")
     ap.add_argument("--fps", type=float, default=5.0)
     args = ap.parse_args(argv)
-    cfg, labels = load_config(None), args.labels or video_labels()
+    cfg = load_config(None)
     pipeline = build_pipeline(cfg.detector, cfg.classifier)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    bar, faces = EventsConfig().vote_bar(pipeline.min_face_score), {}
-    for stem, video in labelled_videos(args.videos, labels):
-        truth = load_truth(stem, labels, video.parent)
-        faces[stem] = labelled(load(pipeline, stem, video, truth, args.cache, args.fps), truth, bar, f"{stem}/")
-    print(json.dumps(separations(faces), indent=1))
+    videos = load_all(pipeline, args.videos, args.labels or video_labels(), args.cache, args.fps)
+    print(json.dumps(separations(labelled_all(videos, pipeline.min_face_score)), indent=1))
     return 0
 
 

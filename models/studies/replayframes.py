@@ -14,6 +14,7 @@ import numpy as np
 from maskwatch.ingest.camera_motion import CameraPose
 from maskwatch.models.appearance import CLOTHING_DIM, clothing
 from maskwatch.models.evaluation.facerecall import frames
+from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
 from maskwatch.wire.pose import Pose
 
 
@@ -75,3 +76,14 @@ def load(pipeline, stem: str, video: Path, truth: dict, cache: Path, fps: float,
         with_face_id(frames_, face_id, video, max(1, round(truth["fps"] / fps)), pipeline.min_face_score,
                      path.with_name(path.stem + f"-faceid{face_id.key()}.pkl"))
     return frames_
+
+
+def load_all(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, phase: int = 0,
+             face_id=None) -> dict[str, tuple[list[Frame], dict]]:
+    """Every labelled video in `videos`: stem -> (its frames, its truth)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for stem, video in labelled_videos(videos, labels):
+        truth = load_truth(stem, labels, video.parent)
+        out[stem] = (load(pipeline, stem, video, truth, cache, fps, phase, face_id), truth)
+    return out

@@ -7,9 +7,9 @@ drops frames and two runs differ by a person or two. Here each frame read at `--
 the pipeline once (`studies.replayframes`, cached in `--cache`, as the detections a worker would
 send, with the torso's colours and the camera's pose beside them), then through the real `Tracker`
 as many times as there are variants: a deterministic comparison, free of the run path's
-frame-drop noise, of what only the tracker and identity decide. The settings it compares were all chosen elsewhere; a
-setting chosen here would be judged on the videos it was chosen on, except with `--select`: a grid
-(`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
+frame-drop noise, of what only the tracker and identity decide. The settings it compares were all
+chosen elsewhere; a setting chosen here would be judged on the videos it was chosen on, except
+with `--select`: a grid (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
 doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
 naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`; `vote`:
 the vote asked otherwise, `studies.trackvote`; `learned`: a metric learnt for who is who on the
@@ -38,8 +38,7 @@ import numpy as np
 from maskwatch.events_config import EventsConfig
 from maskwatch.models.appearance import joined
 from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
-from maskwatch.models.evaluation.videotruth import labelled_videos, load_truth
-from maskwatch.models.studies.replayframes import Frame, load
+from maskwatch.models.studies.replayframes import Frame, load_all
 from maskwatch.models.studies.replaygrids import BEFORE, GRID, SELECTIONS, VARIANTS, rule_grid
 from maskwatch.models.studies.trackvote import tracker as vote_tracker
 from maskwatch.workers.tracker import Sighting
@@ -161,14 +160,10 @@ def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float,
     given to each face a worker would classify (cached beside the detections). phase: which frame
     of each `step` the camera reads (0: frames 1, 1 + step, ...), as a real-time reader's clock may
     pick any of them. A learned kind: each video described by a metric fitted on the others."""
-    cache.mkdir(parents=True, exist_ok=True)
-    seen_: dict[str, tuple[list[Frame], dict]] = {}
-    for stem, video in labelled_videos(videos, labels):
-        truth = load_truth(stem, labels, video.parent)
-        seen_[stem] = (load(pipeline, stem, video, truth, cache, fps, phase, face_id), truth)
+    seen_ = load_all(pipeline, videos, labels, cache, fps, phase, face_id)
     if any(kind == "learned" for _, kind, _ in variants.values()):
         from maskwatch.models.studies.learnedid import attach
-        attach(seen_, EventsConfig().vote_bar(pipeline.min_face_score))
+        attach(seen_, pipeline.min_face_score)
     out: dict = {}
     for stem, (frames_, truth) in seen_.items():
         patterns = dropping(frames_, drop, seeds, stem)

@@ -85,8 +85,9 @@ def test_each_video_is_described_by_a_metric_fitted_on_the_others_alone():
                         for n in range(3)], a_truth if stem == "a" else TRUTH)
                 for stem, seed in (("a", 1), ("b", 5), ("c", 9))}
     labelled_a, unlabelled_a = videos(TRUTH), videos({"fps": 10.0, "persons": []})
-    assert attach(labelled_a, bar=0.8) == {"a": 12, "b": 12, "c": 12}  # two faces a frame, three frames, two videos
-    assert attach(unlabelled_a, bar=0.8) == {"a": 12, "b": 6, "c": 6}
+    # two faces a frame, three frames, two other videos
+    assert attach(labelled_a, min_face_score=0.8) == {"a": 12, "b": 12, "c": 12}
+    assert attach(unlabelled_a, min_face_score=0.8) == {"a": 12, "b": 6, "c": 6}
 
     def alike(stem: str) -> bool:
         return all(np.allclose(f.learned, g.learned) for f, g in zip(labelled_a[stem][0], unlabelled_a[stem][0]))
