@@ -81,11 +81,14 @@ def replay(frames_: list[Frame], cfg: EventsConfig, rule_of, kind: str, cmc: boo
                 f.t, tuple(float(v) for v in f.boxes[i]), float(f.p[i]) if sent else 0.0, t, str(n), i,
                 float(f.scores[i]), min_score=s, embedding=descriptor(f, i, kind) if sent else None,
                 p_incorrect=0.0 if f.p_incorrect is None or not sent else float(f.p_incorrect[i])))
-        step = tracker.update(f.t, tracker_in)
-        for tr in step.fired:
-            b = tr.best
-            out.append(Reported(tr.first_seen, tr.last_seen, b.box, b.captured_at))
+        out += reported(tracker.update(f.t, tracker_in))
+    if frames_:  # the camera goes quiet: the events service ends its tracks, and a held one fires
+        out += reported(tracker.expire(frames_[-1].t + cfg.track_max_gap_s + 1.0))
     return out
+
+
+def reported(step) -> list[Reported]:
+    return [Reported(tr.first_seen, tr.last_seen, tr.best.box, tr.best.captured_at) for tr in step.fired]
 
 
 def errors(row: dict) -> int:

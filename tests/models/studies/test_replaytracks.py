@@ -24,6 +24,7 @@ from maskwatch.models.studies.replaytracks import (
     dropping,
     leave_one_out,
     mean_row,
+    replay,
     sized_rule,
 )
 
@@ -179,3 +180,18 @@ def test_face_id_descriptors_are_given_to_the_faces_a_worker_classifies_and_cach
     again = frames()
     with_face_id(again, None, video, 2, 0.8, tmp_path / "cache.pkl")  # from the cache: no descriptor needed
     assert [f.face_id.tolist() for f in again] == [f.face_id.tolist() for f in read]
+
+
+@pytest.mark.parametrize("step_px, rows", [(0.0, 1), (6.0, 1)])
+def test_a_face_held_still_to_the_video_s_end_is_reported_as_a_quiet_camera_ends_it(step_px, rows):
+    """A bare face that passes the vote standing still is held until it moves or its track ends:
+    the replay ends every track when the video does, as the events service does a quiet camera's."""
+    import numpy as np
+
+    from maskwatch.events_config import EventsConfig
+
+    frames_ = [Frame(n / 5, np.asarray([[100 + step_px * n, 100, 140 + step_px * n, 148]], np.float32),
+                     np.asarray([0.9]), np.asarray([0.95]), None, None, np.zeros((1, 4), np.float32), None)
+               for n in range(10)]
+    got = replay(frames_, EventsConfig(), sized_rule((0.5, 0.8)), "face", cmc=False)
+    assert len(got) == rows
