@@ -74,7 +74,25 @@ LEARNED_GRID = {BEFORE_LEARNED: ({"identity_threshold": 0.84}, "both", True),
                      "on_course_threshold": c}, "learned", True)
                    for g in (0.4, 0.6, 0.75) for t in (0.92, 0.88, 0.84, 0.8) for c in (0.7, 0.8) if c <= t}}
 
+# the vote's size (--select judge): vote_k of vote_n, and how small faces weigh (judge_min_px: none
+# below, vote_k / vote_n at it; judge_full_px: a whole vote from it), all chosen by hand on the run
+# path's rows (docs/real-footage.md, "Judge only what can be judged"); at the descriptor shipped
+BEFORE_JUDGE = "3 of 5, 10-24 px"
+JUDGE_GRID = {f"{k} of {n}, {lo:g}-{hi:g} px": ({"identity_threshold": 0.84, "vote_k": k, "vote_n": n,
+                                                "judge_min_px": lo, "judge_full_px": hi}, "both", True)
+              for k, n in ((3, 5), (2, 3), (2, 4), (2, 5), (3, 6), (4, 7))
+              for lo in (8.0, 10.0, 12.0) for hi in (14.0, 16.0, 20.0, 24.0, 32.0)}
+
+# a second look before a second row (--select second-look, studies.secondlook): a track that passes
+# the vote looking `bar` alike a violator seen within `recent_s` waits up to `wait_s` to be told
+BEFORE_SECOND_LOOK = "no second look"
+SECOND_LOOK_GRID = {BEFORE_SECOND_LOOK: ({"identity_threshold": 0.84}, "both", True),
+                    **{f"second look: {bar:g} alike, within {recent:g} s, up to {wait:g} s":
+                       ({"identity_threshold": 0.84, "vote": ("second-look", bar, wait, recent)}, "both", True)
+                       for bar in (0.5, 0.6, 0.7) for wait in (1.0, 2.0, 4.0) for recent in (2.0, 5.0, 10.0)}}
+
 SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
               "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES),
               "face-id": (FACE_ID_GRID, BEFORE_FACE_ID), "vote": (VOTE_GRID, BEFORE_VOTE),
-              "learned": (LEARNED_GRID, BEFORE_LEARNED)}
+              "learned": (LEARNED_GRID, BEFORE_LEARNED), "judge": (JUDGE_GRID, BEFORE_JUDGE),
+              "second-look": (SECOND_LOOK_GRID, BEFORE_SECOND_LOOK)}

@@ -9,11 +9,13 @@ send, with the torso's colours and the camera's pose beside them), then through 
 as many times as there are variants: a deterministic comparison, free of the run path's
 frame-drop noise, of what only the tracker and identity decide. The settings it compares were all
 chosen elsewhere; a setting chosen here would be judged on the videos it was chosen on, except
-with `--select`: a grid (`gates`; `identity`: the descriptor and `identity_threshold`; `confirmed`: the score at which a
-doubted face on a track seen sure votes; `rules`: the model's rule for its smaller faces, `-c`
-naming the model; `face-id`: dlib's face-recognition descriptor, `--face-id SCENES_DIR`; `vote`:
-the vote asked otherwise, `studies.trackvote`; `learned`: a metric learnt for who is who on the
-other videos' people, `studies.learnedid`; the grids live in `studies.replaygrids`), each video
+with `--select`: a grid (`gates`; `identity`: the descriptor and `identity_threshold`;
+`confirmed`: the score at which a doubted face on a track seen sure votes; `rules`: the model's
+rule for its smaller faces, `-c` naming the model; `face-id`: dlib's face-recognition descriptor,
+`--face-id SCENES_DIR`; `vote`: the vote asked otherwise, `studies.trackvote`; `learned`: a
+metric learnt for who is who on the other videos' people, `studies.learnedid`; `judge`: vote_k of
+vote_n and the small faces' weights; `second-look`: a track somewhat like a recent violator
+waits to be told, `studies.secondlook`; the grids live in `studies.replaygrids`), each video
 judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
@@ -192,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--select", nargs="?", const="gates", choices=sorted(SELECTIONS),
                     help="a grid (gates; identity: the descriptor and its threshold; confirmed; rules: the model's "
                          "rule for its smaller faces; vote: the vote asked otherwise; learned: a metric learnt on "
-                         "the other videos' people), each video judged by the setting chosen on the others")
+                         "the other videos' people; judge: vote_k of vote_n and the small faces' weights; "
+                         "second-look: a track like a recent violator waits to be told), each video judged by the "
+                         "setting chosen on the others")
     ap.add_argument("--drop", type=float, default=0.0,
                     help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
                          "each count is the mean")

@@ -41,11 +41,17 @@ class WholeTrack(Tracker):
 
 
 def tracker(cfg: EventsConfig, vote: tuple | None = None) -> Tracker:
-    """The tracker a replay variant names: None (the shipped vote), ("tell",) or ("track", k, share)."""
+    """The tracker a replay variant names: None (the shipped vote), ("tell",), ("track", k, share)
+    or ("second-look", bar, wait_s, recent_s) (studies.secondlook: not the vote, who fires)."""
     if vote is None:
         return Tracker(cfg)
     if vote[0] == "tell":
         return TellOnly(cfg)
     if vote[0] == "track":
         return WholeTrack(cfg, *vote[1:])
-    raise ValueError(f"vote variant {vote!r}: expected None, ('tell',) or ('track', k, share)")
+    if vote[0] == "second-look":
+        from maskwatch.models.studies.secondlook import SecondLook
+
+        return SecondLook(cfg, *vote[1:])
+    raise ValueError(f"vote variant {vote!r}: expected None, ('tell',), ('track', k, share) or "
+                     "('second-look', bar, wait_s, recent_s)")

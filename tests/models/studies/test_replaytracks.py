@@ -13,9 +13,11 @@ from maskwatch.models.studies.replaygrids import (
     BEFORE_CONFIRMED,
     BEFORE_FACE_ID,
     BEFORE_IDENTITY,
+    BEFORE_JUDGE,
     CONFIRMED_GRID,
     FACE_ID_GRID,
     IDENTITY_GRID,
+    JUDGE_GRID,
     rule_grid,
 )
 from maskwatch.models.studies.replaytracks import (
@@ -54,9 +56,20 @@ def row(found: int, duplicates: int) -> dict:
     ("confirmed 0.5", (1, 0.5), dict(grid=CONFIRMED_GRID, before=BEFORE_CONFIRMED)),
     # a model's rule for its smaller faces: one setting moved, of no size the others measure
     ("under 24 px: p 0.5, face 0.7", (1, 0.0), dict(grid=rule_grid(0.8), before="the model's rule")),
+    # the vote's size: k and n count as settings moved, the widths by how far they moved
+    ("3 of 5, 8-24 px", (1, 2.0), dict(grid=JUDGE_GRID, before=BEFORE_JUDGE)),
+    ("2 of 4, 10-20 px", (3, 4.0), dict(grid=JUDGE_GRID, before=BEFORE_JUDGE)),
 ])
 def test_a_setting_s_change_from_the_one_before(name, moved, grid):
     assert change(name, **grid) == moved
+
+
+def test_the_vote_s_size_grid_starts_from_the_shipped_vote():
+    from maskwatch.events_config import EventsConfig
+
+    shipped, (overrides, _, _) = EventsConfig(), JUDGE_GRID[BEFORE_JUDGE]
+    assert {k: getattr(shipped, k) for k in ("vote_k", "vote_n", "judge_min_px", "judge_full_px")} == \
+        {k: overrides[k] for k in ("vote_k", "vote_n", "judge_min_px", "judge_full_px")}
 
 
 @pytest.mark.parametrize("results, chosen, on_all", [

@@ -39,7 +39,8 @@ def test_the_vote_asked_otherwise(name, faces, shipped, vote, fires):
 
 
 @pytest.mark.parametrize("vote, kind", [(None, "Tracker"), (("tell",), TellOnly.__name__),
-                                        (("track", 1.0, 0.5), WholeTrack.__name__)])
+                                        (("track", 1.0, 0.5), WholeTrack.__name__),
+                                        (("second-look", 0.5, 2.0, 5.0), "SecondLook")])
 def test_the_variant_names_its_tracker(vote, kind):
     assert type(tracker(events_cfg(), vote)).__name__ == kind
 
