@@ -1,0 +1,234 @@
+"""`python -m maskwatch.models.studies.largefaces SHIPPED CANDIDATE --scenes DEV --more-scenes EXTRA`:
+a second network for large faces, measured out of fold and on the footage's replay.
+
+Every model trained with scenes-extra reads its large web faces better than the shipped model and
+loses people on real cameras, whose faces are small and blurred (docs/model-card.md). Routed by
+the detection's width, the shipped model keeps every face narrower than `cut` px (and every face's
+embedding, so who is who is unchanged) and the candidate judges the wider ones:
+
+- out of fold on the scenes: each face is judged by models that never saw its image. On scenes-dev
+  both models' fold models (`maskwatch train --keep-folds`, the same folds: sha1 of the image);
+  on scenes-extra, which the shipped model never saw, its final model. Each model's raw p is moved
+  piecewise-linearly so that its own rule's threshold lands at 0.5 (one scale for both), and each
+  route's rule is chosen on the pooled faces as training chooses it. The masks worn incorrectly are
+  counted at the annotators' boxes, routed by their width;
+- on the footage (`--videos`): each video's replay (`studies.replaytracks`, the shipped defaults)
+  with the candidate's p for the faces at least `cut` px wide, judged by its own rule.
+
+The test split is never read here. Nothing in the product imports this.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from maskwatch.models.classifier import MaskClassifier
+from maskwatch.models.crops import crop_faces
+from maskwatch.models.evaluation.metrics import Tally, best_rule
+from maskwatch.models.modelinfo import ModelInfo
+from maskwatch.models.studies import bysize
+from maskwatch.models.studies.replayframes import Frame
+
+CUTS = (24.0, 32.0, 48.0, 64.0)  # px: faces at least this wide go to the candidate
+ALIGN = 0.5                      # where each model's own threshold lands on the common scale
+
+
+def route_cuts(cuts=CUTS) -> dict[str, float]:
+    """Each route by the width from which the candidate judges: never, always, or from a cut."""
+    return {"shipped alone": float("inf"), "candidate alone": 0.0,
+            **{f"faces >= {c:g} px: the candidate": c for c in cuts}}
+
+
+def aligned(p, threshold: float) -> np.ndarray:
+    """p moved piecewise-linearly so that `threshold` lands at ALIGN and 0 and 1 stay: a model's
+    decisions at its own rule become decisions at ALIGN, its ranking unchanged."""
+    p = np.asarray(p, float)
+    return np.where(p < threshold, p * ALIGN / threshold, ALIGN + (p - threshold) * (1 - ALIGN) / (1 - threshold))
+
+
+def raw_threshold(info: ModelInfo) -> float:
+    """The raw p at which a model's served (calibrated) threshold is reached."""
+    grid = np.linspace(0.0, 1.0, 10001)
+    return float(grid[np.argmax(info.calibration.apply(grid) >= info.threshold)])
+
+
+def with_p(t: Tally, p) -> Tally:
+    return dataclasses.replace(t, **{f: list(getattr(t, f)) for f in ("conf", "on_violation", "on_mask", "width",
+                                                                      "fold")},
+                               p_no_mask=list(np.asarray(p, float)), fold_violations=dict(t.fold_violations))
+
+
+def routes(shipped: dict[str, Tally], candidate: dict[str, Tally], cuts=CUTS) -> dict[str, dict[str, Tally]]:
+    """Each route of route_cuts, bucket by bucket, on the common scale (tallies aligned already):
+    bysize routes the faces narrower than the cut to its second model, here the shipped one."""
+    return {name: {b: bysize.routed(candidate[b], shipped[b], cut, 1.0) for b in shipped}
+            for name, cut in route_cuts(cuts).items()}
+
+
+def merged(small: list[Frame], large: list[Frame], cut: float) -> list[Frame]:
+    """One video's replay frames with the candidate's p for faces at least `cut` px wide: both
+    caches hold the same detector's faces, frame by frame; the embeddings stay the shipped model's."""
+    out = []
+    for a, b in zip(small, large, strict=True):
+        if a.t != b.t or not np.array_equal(a.boxes, b.boxes):
+            raise ValueError(f"frame at {a.t:.2f} s: the two models' replays hold other faces")
+        wide = (a.boxes[:, 2] - a.boxes[:, 0]) >= cut if len(a.boxes) else np.zeros(0, bool)
+        share = None if a.p_incorrect is None or b.p_incorrect is None else np.where(wide, b.p_incorrect,
+                                                                                      a.p_incorrect)
+        out.append(dataclasses.replace(a, p=np.where(wide, b.p, a.p), p_incorrect=share))
+    return out
+
+
+def routed_rule(small: tuple[float, float], large: tuple[float, float], cut: float):
+    """The (threshold, min face score) a face of width w is judged by: each model's own."""
+    return lambda w: large if w >= cut else small
+
+
+def summary(tallies: dict[str, dict[str, Tally]], sets: list[str]) -> dict:
+    """Each route's rule chosen on every set's faces pooled (training's way), then F1 and AP per set."""
+    out = {}
+    for name, by_set in tallies.items():
+        pooled = {b: Tally(t.min_width, t.max_width) for b, t in by_set[sets[0]].items()}
+        for s in sets:
+            for b, t in by_set[s].items():
+                pooled[b].extend(t)
+        rule = best_rule(list(pooled.values()))
+        out[name] = {"rule": [round(rule[0], 4), round(rule[1], 3)],
+                     **{s: {b: {k: t.summary(*rule)[k] for k in ("violation_f1", "violation_ap")}
+                            for b, t in by_set[s].items()} for s in sets}}
+    return out
+
+
+def incorrect_faces(models: dict, scenes_by_set: dict, folds: int) -> list[tuple[float, dict]]:
+    """Each mask worn incorrectly at its annotated box: (its width, {model: (p on the common scale,
+    the share of p that says "worn incorrectly")}), each judged by models that never saw its image.
+    models: name -> (threshold, set -> fold -> classifier)."""
+    from maskwatch.models.evaluation.voc import fold_of
+
+    rows = []
+    for set_name, scenes in scenes_by_set.items():
+        for sc in (s for s in scenes if np.any(s.incorrect)):
+            img, k, boxes = cv2.imread(str(sc.image)), fold_of(sc.stem, folds), sc.boxes[sc.incorrect]
+            got = {}
+            for name, (threshold, by_set) in models.items():
+                clf = by_set[set_name][k]
+                p, share, _ = clf.predict_verdicts(crop_faces(img, boxes, clf.input_size, clf.info.crop_margin))
+                got[name] = (aligned(p, threshold), np.zeros_like(p) if share is None else np.asarray(share))
+            rows += [(float(b[2] - b[0]), {n: (float(v[0][i]), float(v[1][i])) for n, v in got.items()})
+                     for i, b in enumerate(boxes)]
+    return rows
+
+
+def worn_incorrectly(rows: list[tuple[float, dict]], rules: dict[str, float], cuts=CUTS) -> dict:
+    """Per route (its rule's threshold on the common scale): the share of the masks worn
+    incorrectly counted as violations, and the share given that verdict."""
+    out = {}
+    for name, cut in route_cuts(cuts).items():
+        judged = [r["candidate" if w >= cut else "shipped"] for w, r in rows]
+        counted = [p >= rules[name] for p, _ in judged]
+        verdict = [c and share >= 0.5 for c, (_, share) in zip(counted, judged)]
+        out[name] = {"faces": len(judged), "counted": round(float(np.mean(counted)), 3) if judged else None,
+                     "verdict": round(float(np.mean(verdict)), 3) if judged else None}
+    return out
+
+
+def scenes_part(args, detector) -> dict:
+    from maskwatch.models.evaluation.voc import load_scenes, split_of
+    from maskwatch.models.studies.levers import _pooled, fold_models
+
+    info_s, info_c = ModelInfo.load(args.shipped), ModelInfo.load(args.candidate)
+    folds = int(info_c.raw.get("training", {}).get("settings", {}).get("folds", 2))
+    final_s = raw_classifier(args.shipped)
+    fs, fc = fold_models(args.shipped_folds, folds, info_s), fold_models(args.candidate / "folds", folds, info_c)
+    if sorted(fs) != list(range(folds)) or sorted(fc) != list(range(folds)):
+        raise SystemExit(f"fold models: shipped {sorted(fs)}, candidate {sorted(fc)}, of {folds} folds")
+    sets = {"scenes-dev": args.scenes, "scenes-extra": args.more_scenes}
+    scenes = {n: [s for s in load_scenes(d) if split_of(s.stem) != "test"] for n, d in sets.items()}
+    by_model = {"shipped": (raw_threshold(info_s), {"scenes-dev": fs, "scenes-extra": dict.fromkeys(fs, final_s)}),
+                "candidate": (raw_threshold(info_c), {n: fc for n in sets})}
+    detectors = dict.fromkeys(range(folds), detector)
+    tallies: dict = {}
+    for set_name, part in scenes.items():
+        t = {m: {b: with_p(x, aligned(x.p_no_mask, thr)) for b, x in _pooled(detectors, clfs[set_name], folds,
+                                                                               part).items()}
+             for m, (thr, clfs) in by_model.items()}
+        for route, buckets in routes(t["shipped"], t["candidate"]).items():
+            tallies.setdefault(route, {})[set_name] = buckets
+    result = summary(tallies, list(sets))
+    rows = incorrect_faces(by_model, scenes, folds)
+    worn = worn_incorrectly(rows, {name: r["rule"][0] for name, r in result.items()})
+    return {"thresholds": {m: round(v[0], 4) for m, v in by_model.items()},
+            "routes": {name: {**r, "worn_incorrectly": worn[name]} for name, r in result.items()}}
+
+
+def footage_part(args) -> dict:
+    """The replay of every labelled video at the shipped defaults, the candidate judging the faces
+    at least `cut` px wide by its own rule."""
+    from maskwatch.events_config import EventsConfig
+    from maskwatch.models.build import build_pipeline
+    from maskwatch.models.evaluation.clipscore import score
+    from maskwatch.models.studies.replayframes import load_all
+    from maskwatch.models.studies.replaytracks import replay
+    from maskwatch.models_config import ClassifierConfig, DetectorConfig
+    from maskwatch.paths import video_labels
+
+    pipes = {m: build_pipeline(DetectorConfig(), ClassifierConfig(model_dir=d))
+             for m, d in (("shipped", args.shipped), ("candidate", args.candidate))}
+    seen = {m: load_all(p, args.videos, video_labels(), args.cache, 5.0) for m, p in pipes.items()}
+    rule = {m: (p.threshold, p.min_face_score) for m, p in pipes.items()}
+    cfg, out = EventsConfig(), {}
+    for name, cut in route_cuts().items():
+        rows = {}
+        for stem, (frames_, truth) in seen["shipped"].items():
+            both = merged(frames_, seen["candidate"][stem][0], cut)
+            rows[stem] = score(truth, replay(both, cfg, routed_rule(rule["shipped"], rule["candidate"], cut),
+                                             "both", True)).row()
+        out[name] = {"total": {k: sum(r[k] for r in rows.values()) for k in ("violators", "found", "duplicates",
+                                                                            "false")}, "videos": rows}
+    return out
+
+
+def run(args) -> dict:
+    from maskwatch.models.build import build_detector
+    from maskwatch.models.studies.wrappers import CachedDetector
+    from maskwatch.models_config import DetectorConfig
+
+    report = {"scenes": scenes_part(args, CachedDetector(build_detector(DetectorConfig())))}
+    if args.videos:
+        report["footage"] = footage_part(args)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
+    ap.add_argument("shipped", type=Path, help="the shipped model folder")
+    ap.add_argument("candidate", type=Path, help="a candidate trained with --keep-folds")
+    ap.add_argument("--scenes", type=Path, required=True, help="scenes-dev")
+    ap.add_argument("--more-scenes", type=Path, required=True, help="scenes-extra (the shipped model never saw it)")
+    ap.add_argument("--shipped-folds", type=Path, required=True,
+                    help="the shipped recipe's fold models (maskwatch train --folds 2 --keep-folds)")
+    ap.add_argument("--videos", type=Path, nargs="*", default=[], help="annotated footage folders to replay")
+    ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
+    ap.add_argument("--out", type=Path, help="write largefaces.json here")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    report = run(args)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "largefaces.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def raw_classifier(model_dir: Path) -> MaskClassifier:
+    return MaskClassifier(ModelInfo.load(model_dir).raw_p(), backend="tflite")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
