@@ -81,9 +81,20 @@ def load(pipeline, stem: str, video: Path, truth: dict, cache: Path, fps: float,
 def load_all(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, phase: int = 0,
              face_id=None) -> dict[str, tuple[list[Frame], dict]]:
     """Every labelled video in `videos`: stem -> (its frames, its truth)."""
+    return {stem: (read[0], truth) for stem, (read, truth) in
+            load_phases(pipeline, videos, labels, cache, fps, phase, 1, face_id).items()}
+
+
+def load_phases(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, first: int = 0,
+                phases: int = 1, face_id=None) -> dict[str, tuple[list[list[Frame]], dict]]:
+    """Every labelled video read from each of `phases` phases on from `first`, as far as its frame
+    step makes them distinct (a 25 fps video read at 5 fps has five, a 30 fps one six): stem ->
+    (each phase's frames, truth). A real-time reader's clock picks any of them."""
     cache.mkdir(parents=True, exist_ok=True)
     out = {}
     for stem, video in labelled_videos(videos, labels):
         truth = load_truth(stem, labels, video.parent)
-        out[stem] = (load(pipeline, stem, video, truth, cache, fps, phase, face_id), truth)
+        step = max(1, round(truth["fps"] / fps))
+        out[stem] = ([load(pipeline, stem, video, truth, cache, fps, k, face_id)
+                      for k in range(first, first + min(phases, step))], truth)
     return out

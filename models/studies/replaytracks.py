@@ -22,7 +22,9 @@ The run path's own noise, replayed: `--drop 0.15` drops each frame with that cha
 that falls behind does, over `--seeds` patterns (every variant meets the same ones), and reports
 each count's mean: a comparison of two settings that two run-path runs cannot settle. `--phase K`
 reads every video from its frame 1 + K instead of 1: a real-time reader sends the frame its
-clock falls on, so two runs see different frames of one file even when none is dropped.
+clock falls on, so two runs see different frames of one file even when none is dropped; `--phases
+N` replays each video from N phases (as many as its frame step makes distinct) and reports each
+count's mean, a yardstick that no one phase's luck decides.
 
 Camera motion: each frame's pose as ingest estimates it (`maskwatch.ingest.camera_motion`, its
 default `auto`, on the video's own clock). A variant with `cmc` moves every place the tracker and
@@ -40,7 +42,7 @@ import numpy as np
 from maskwatch.events_config import EventsConfig
 from maskwatch.models.appearance import joined
 from maskwatch.models.evaluation.clipscore import COUNTS, Reported, score
-from maskwatch.models.studies.replayframes import Frame, load_all
+from maskwatch.models.studies.replayframes import Frame, load_phases
 from maskwatch.models.studies.replaygrids import BEFORE, GRID, SELECTIONS, VARIANTS, rule_grid
 from maskwatch.models.studies.trackvote import tracker as vote_tracker
 from maskwatch.workers.tracker import Sighting
@@ -160,18 +162,24 @@ def mean_row(rows: list[dict]) -> dict:
 
 
 def measure(pipeline, videos: list[Path], labels: Path, cache: Path, fps: float, variants: dict,
-            drop: float = 0.0, seeds: int = 20, face_id=None, phase: int = 0) -> dict:
+            drop: float = 0.0, seeds: int = 20, face_id=None, phase: int = 0, phases: int = 1) -> dict:
     """Each variant's row per video. face_id: a face-recognition descriptor for the face-id kinds,
     given to each face a worker would classify (cached beside the detections). phase: which frame
     of each `step` the camera reads (0: frames 1, 1 + step, ...), as a real-time reader's clock may
-    pick any of them. A learned kind: each video described by a metric fitted on the others."""
-    seen_ = load_all(pipeline, videos, labels, cache, fps, phase, face_id)
+    pick any of them; phases: that many phases on from it (those a video's step makes distinct),
+    each count the mean over them. A learned kind: each video described by a metric fitted on the
+    others."""
+    seen_ = load_phases(pipeline, videos, labels, cache, fps, phase, phases, face_id)
     if any(kind == "learned" for _, kind, _ in variants.values()):
         from maskwatch.models.studies.learnedid import attach
-        attach(seen_, pipeline.min_face_score)
+        for k in range(phases):
+            attach({stem: (read[k], truth) for stem, (read, truth) in seen_.items() if k < len(read)},
+                   pipeline.min_face_score)
     out: dict = {}
-    for stem, (frames_, truth) in seen_.items():
-        patterns = dropping(frames_, drop, seeds, stem)
+    for stem, (read, truth) in seen_.items():
+        # phase 0's patterns are seeded by the video alone, as before there were phases
+        patterns = [p for k, frames_ in enumerate(read) for p in dropping(frames_, drop, seeds,
+                                                                           stem if k == 0 else f"{stem}@{k}")]
         for name, (overrides, kind, cmc) in variants.items():
             cfg = EventsConfig(**{k: v for k, v in overrides.items() if k not in ("small", "vote")})
             rule_of = sized_rule((pipeline.threshold, pipeline.min_face_score), overrides.get("small"))
@@ -206,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phase", type=int, default=0,
                     help="read each video from its frame 1 + PHASE (then every video fps / --fps frames): the frames "
                          "a real-time reader's clock picks differ by run")
+    ap.add_argument("--phases", type=int, default=1,
+                    help="replay each video from that many phases on from --phase (as many as its frame step "
+                         "makes distinct): each count is the mean over them, as over --drop's patterns")
     ap.add_argument("-c", "--config", type=Path, help="maskwatch.yaml (its detector and classifier; default: embedded)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
@@ -214,14 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     grid = grid or rule_grid(pipeline.min_face_score)
     if (args.select == "face-id") != (args.face_id is not None):
         ap.error("--select face-id and --face-id SCENES_DIR go together")
-    if args.phase < 0 or (args.phase and args.face_id):
-        ap.error("--phase: 0 or more, and not with --face-id (its descriptors are cached for phase 0)")
+    if args.phase < 0 or args.phases < 1 or ((args.phase or args.phases > 1) and args.face_id):
+        ap.error("--phase: 0 or more, --phases: 1 or more, and neither with --face-id (its descriptors are "
+                 "cached for phase 0)")
     face_id = None
     if args.face_id:
         from maskwatch.models.studies.dlibface import centred
         face_id = centred(args.face_id)
     result = measure(pipeline, args.videos, args.labels or video_labels(), args.cache, args.fps, grid, args.drop,
-                     args.seeds, face_id, args.phase)
+                     args.seeds, face_id, args.phase, args.phases)
     print(json.dumps({"grid": result, "leave_one_out": leave_one_out(result, before, grid)} if before else result,
                      indent=1))
     return 0

@@ -208,3 +208,20 @@ def test_a_face_held_still_to_the_video_s_end_is_reported_as_a_quiet_camera_ends
                for n in range(10)]
     got = replay(frames_, EventsConfig(), sized_rule((0.5, 0.8)), "face", cmc=False)
     assert len(got) == rows
+
+
+@pytest.mark.parametrize("first, phases, read", [
+    (0, 1, {"tud": [0], "mot": [0]}),
+    (0, 6, {"tud": [0, 1, 2, 3, 4], "mot": [0, 1, 2, 3, 4, 5]}),  # a 25 fps video has five at 5 fps
+    (1, 2, {"tud": [1, 2], "mot": [1, 2]}),
+])
+def test_each_video_is_read_from_the_phases_its_frame_step_makes_distinct(monkeypatch, tmp_path, first, phases,
+                                                                         read):
+    from maskwatch.models.studies import replayframes
+
+    fps = {"tud": 25.0, "mot": 30.0}
+    monkeypatch.setattr(replayframes, "labelled_videos", lambda videos, labels: [(s, tmp_path / s) for s in fps])
+    monkeypatch.setattr(replayframes, "load_truth", lambda stem, labels, where: {"fps": fps[stem]})
+    monkeypatch.setattr(replayframes, "load", lambda pipeline, stem, video, truth, cache, rate, phase, face_id: phase)
+    got = replayframes.load_phases(None, [tmp_path], tmp_path, tmp_path / "cache", 5.0, first, phases)
+    assert {stem: frames_ for stem, (frames_, _) in got.items()} == read
