@@ -1,5 +1,6 @@
-"""`python -m maskwatch.models.studies.largefaces SHIPPED CANDIDATE --scenes DEV --more-scenes EXTRA`:
-a second network for large faces, measured out of fold and on the footage's replay.
+"""A second network for large faces, measured out of fold and on the footage's replay:
+`python -m maskwatch.models.studies.largefaces SHIPPED CANDIDATE [--scenes DEV --more-scenes EXTRA
+--shipped-folds DIR] [--videos DIR...]`.
 
 Every model trained with scenes-extra reads its large web faces better than the shipped model and
 loses people on real cameras, whose faces are small and blurred (docs/model-card.md). Routed by
@@ -12,8 +13,9 @@ embedding, so who is who is unchanged) and the candidate judges the wider ones:
   piecewise-linearly so that its own rule's threshold lands at 0.5 (one scale for both), and each
   route's rule is chosen on the pooled faces as training chooses it. The masks worn incorrectly are
   counted at the annotators' boxes, routed by their width;
-- on the footage (`--videos`): each video's replay (`studies.replaytracks`, the shipped defaults)
-  with the candidate's p for the faces at least `cut` px wide, judged by its own rule.
+- on the footage (`--videos`): each video's replay (`studies.replaytracks`, the shipped defaults,
+  the mean over `--phases` phases) with the candidate's p for the faces at least `cut` px wide,
+  judged by its own rule.
 
 The test split is never read here. Nothing in the product imports this.
 """
@@ -168,29 +170,28 @@ def scenes_part(args, detector) -> dict:
 
 
 def footage_part(args) -> dict:
-    """The replay of every labelled video at the shipped defaults, the candidate judging the faces
-    at least `cut` px wide by its own rule."""
+    """The replay of every labelled video at the shipped defaults from `args.phases` phases (each
+    count their mean), the candidate judging the faces at least `cut` px wide by its own rule."""
     from maskwatch.events_config import EventsConfig
     from maskwatch.models.build import build_pipeline
     from maskwatch.models.evaluation.clipscore import score
-    from maskwatch.models.studies.replayframes import load_all
-    from maskwatch.models.studies.replaytracks import replay
+    from maskwatch.models.studies.replayframes import load_phases
+    from maskwatch.models.studies.replaytracks import mean_row, replay
     from maskwatch.models_config import ClassifierConfig, DetectorConfig
     from maskwatch.paths import video_labels
 
     pipes = {m: build_pipeline(DetectorConfig(), ClassifierConfig(model_dir=d))
              for m, d in (("shipped", args.shipped), ("candidate", args.candidate))}
-    seen = {m: load_all(p, args.videos, video_labels(), args.cache, 5.0) for m, p in pipes.items()}
+    seen = {m: load_phases(p, args.videos, video_labels(), args.cache, 5.0, 0, args.phases) for m, p in pipes.items()}
     rule = {m: (p.threshold, p.min_face_score) for m, p in pipes.items()}
     cfg, out = EventsConfig(), {}
     for name, cut in route_cuts().items():
-        rows = {}
-        for stem, (frames_, truth) in seen["shipped"].items():
-            both = merged(frames_, seen["candidate"][stem][0], cut)
-            rows[stem] = score(truth, replay(both, cfg, routed_rule(rule["shipped"], rule["candidate"], cut),
-                                             "both", True)).row()
-        out[name] = {"total": {k: sum(r[k] for r in rows.values()) for k in ("violators", "found", "duplicates",
-                                                                            "false")}, "videos": rows}
+        judge, rows = routed_rule(rule["shipped"], rule["candidate"], cut), {}
+        for stem, (read, truth) in seen["shipped"].items():
+            rows[stem] = mean_row([score(truth, replay(merged(a, b, cut), cfg, judge, "both", True)).row()
+                                   for a, b in zip(read, seen["candidate"][stem][0], strict=True)])
+        out[name] = {"total": {k: round(sum(r[k] for r in rows.values()), 3)
+                               for k in ("violators", "found", "duplicates", "false")}, "videos": rows}
     return out
 
 
@@ -199,7 +200,9 @@ def run(args) -> dict:
     from maskwatch.models.studies.wrappers import CachedDetector
     from maskwatch.models_config import DetectorConfig
 
-    report = {"scenes": scenes_part(args, CachedDetector(build_detector(DetectorConfig())))}
+    report = {}
+    if args.scenes:
+        report["scenes"] = scenes_part(args, CachedDetector(build_detector(DetectorConfig())))
     if args.videos:
         report["footage"] = footage_part(args)
     return report
@@ -209,14 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     ap.add_argument("shipped", type=Path, help="the shipped model folder")
     ap.add_argument("candidate", type=Path, help="a candidate trained with --keep-folds")
-    ap.add_argument("--scenes", type=Path, required=True, help="scenes-dev")
-    ap.add_argument("--more-scenes", type=Path, required=True, help="scenes-extra (the shipped model never saw it)")
-    ap.add_argument("--shipped-folds", type=Path, required=True,
+    ap.add_argument("--scenes", type=Path, help="scenes-dev (out of fold on the scenes: with the next two)")
+    ap.add_argument("--more-scenes", type=Path, help="scenes-extra (the shipped model never saw it)")
+    ap.add_argument("--shipped-folds", type=Path,
                     help="the shipped recipe's fold models (maskwatch train --folds 2 --keep-folds)")
     ap.add_argument("--videos", type=Path, nargs="*", default=[], help="annotated footage folders to replay")
+    ap.add_argument("--phases", type=int, default=6, help="replay each video from this many phases (their mean)")
     ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
     ap.add_argument("--out", type=Path, help="write largefaces.json here")
     args = ap.parse_args(argv)
+    scenes = (args.scenes, args.more_scenes, args.shipped_folds)
+    if scenes.count(None) not in (0, 3) or not (args.scenes or args.videos):
+        ap.error("the scenes need --scenes, --more-scenes and --shipped-folds together; or give --videos")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     report = run(args)
     print(json.dumps(report, indent=1))
