@@ -1,18 +1,20 @@
 """A second network for large faces, measured out of fold and on the footage's replay:
-`python -m maskwatch.models.studies.largefaces SHIPPED CANDIDATE [--scenes DEV --more-scenes EXTRA
---shipped-folds DIR] [--videos DIR...]`.
+`python -m maskwatch.models.studies.largefaces SHIPPED CANDIDATE [--scenes DEV --more-scenes EXTRA]
+[--videos DIR...]`.
 
 Every model trained with scenes-extra reads its large web faces better than the shipped model and
 loses people on real cameras, whose faces are small and blurred (docs/model-card.md). Routed by
 the detection's width, the shipped model keeps every face narrower than `cut` px (and every face's
 embedding, so who is who is unchanged) and the candidate judges the wider ones:
 
-- out of fold on the scenes: each face is judged by models that never saw its image. On scenes-dev
-  both models' fold models (`maskwatch train --keep-folds`, the same folds: sha1 of the image);
-  on scenes-extra, which the shipped model never saw, its final model. Each model's raw p is moved
-  piecewise-linearly so that its own rule's threshold lands at 0.5 (one scale for both), and each
-  route's rule is chosen on the pooled faces as training chooses it. The masks worn incorrectly are
-  counted at the annotators' boxes, routed by their width;
+- out of fold on the scenes: each face is judged by models that never saw its image. The
+  candidate's out-of-fold file (training's, per scene set) holds every face; on scenes-dev the
+  shipped model's own out-of-fold file gives its p, on scenes-extra, which it never saw, its final
+  model does (the two joined by the detector's score, which one detector gives one face on one
+  kind of CPU). Each model's raw p is moved piecewise-linearly so that its own rule's threshold
+  lands at 0.5 (one scale for both), and each route's rule is chosen on the pooled faces as
+  training chooses it. The masks worn incorrectly are counted at the annotators' boxes of
+  scenes-extra (the candidate's fold models: `maskwatch train --keep-folds`), routed by width;
 - on the footage (`--videos`): each video's replay (`studies.replaytracks`, the shipped defaults,
   the mean over `--phases` phases) with the candidate's p for the faces at least `cut` px wide,
   judged by its own rule.
@@ -33,7 +35,7 @@ import numpy as np
 from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import crop_faces
 from maskwatch.models.evaluation.metrics import Tally, best_rule
-from maskwatch.models.modelinfo import ModelInfo
+from maskwatch.models.modelinfo import ModelError, ModelInfo
 from maskwatch.models.studies import bysize
 from maskwatch.models.studies.replayframes import Frame
 
@@ -107,23 +109,37 @@ def summary(tallies: dict[str, dict[str, Tally]], sets: list[str]) -> dict:
     return out
 
 
-def incorrect_faces(models: dict, scenes_by_set: dict, folds: int) -> list[tuple[float, dict]]:
+def by_score(t: Tally) -> dict[float, float]:
+    """p of each detection by the detector's score: one detector on one kind of CPU gives the same
+    faces the same scores (float for float), so two models' tallies of one set can be joined."""
+    return dict(zip(t.conf, t.p_no_mask))
+
+
+def joined(t: Tally, p_of: dict[float, float], whose: str) -> Tally:
+    """t's detections with the p that `p_of` (another model's, by_score) gives them."""
+    missing = sum(c not in p_of for c in t.conf)
+    if missing:
+        raise ModelError(f"{missing} of {len(t.conf)} detections have no p of {whose}: its faces were found by "
+                         f"another detector setting or kind of CPU")
+    return with_p(t, [p_of[c] for c in t.conf])
+
+
+def incorrect_faces(models: dict, scenes: list, folds: int) -> list[tuple[float, dict]]:
     """Each mask worn incorrectly at its annotated box: (its width, {model: (p on the common scale,
-    the share of p that says "worn incorrectly")}), each judged by models that never saw its image.
-    models: name -> (threshold, set -> fold -> classifier)."""
+    the share of p that says "worn incorrectly")}), each judged by a model that never saw its image.
+    models: name -> (its threshold, fold -> classifier)."""
     from maskwatch.models.evaluation.voc import fold_of
 
     rows = []
-    for set_name, scenes in scenes_by_set.items():
-        for sc in (s for s in scenes if np.any(s.incorrect)):
-            img, k, boxes = cv2.imread(str(sc.image)), fold_of(sc.stem, folds), sc.boxes[sc.incorrect]
-            got = {}
-            for name, (threshold, by_set) in models.items():
-                clf = by_set[set_name][k]
-                p, share, _ = clf.predict_verdicts(crop_faces(img, boxes, clf.input_size, clf.info.crop_margin))
-                got[name] = (aligned(p, threshold), np.zeros_like(p) if share is None else np.asarray(share))
-            rows += [(float(b[2] - b[0]), {n: (float(v[0][i]), float(v[1][i])) for n, v in got.items()})
-                     for i, b in enumerate(boxes)]
+    for sc in (s for s in scenes if np.any(s.incorrect)):
+        img, k, boxes = cv2.imread(str(sc.image)), fold_of(sc.stem, folds), sc.boxes[sc.incorrect]
+        got = {}
+        for name, (threshold, by_fold) in models.items():
+            clf = by_fold[k]
+            p, share, _ = clf.predict_verdicts(crop_faces(img, boxes, clf.input_size, clf.info.crop_margin))
+            got[name] = (aligned(p, threshold), np.zeros_like(p) if share is None else np.asarray(share))
+        rows += [(float(b[2] - b[0]), {n: (float(v[0][i]), float(v[1][i])) for n, v in got.items()})
+                 for i, b in enumerate(boxes)]
     return rows
 
 
@@ -141,32 +157,37 @@ def worn_incorrectly(rows: list[tuple[float, dict]], rules: dict[str, float], cu
 
 
 def scenes_part(args, detector) -> dict:
+    """Out of fold on both sets: the candidate's own file (`--keep-folds`: its fold models too), the
+    shipped model's file for scenes-dev and its final model for scenes-extra, which it never saw."""
+    from maskwatch.models.evaluation.evaluate import tally_scenes
     from maskwatch.models.evaluation.voc import load_scenes, split_of
-    from maskwatch.models.studies.levers import _pooled, fold_models
+    from maskwatch.models.pipeline import MaskPipeline
+    from maskwatch.models.studies.levers import fold_models
+    from maskwatch.models.training.crossval import RULE_BUCKETS, CrossVal
 
     info_s, info_c = ModelInfo.load(args.shipped), ModelInfo.load(args.candidate)
-    folds = int(info_c.raw.get("training", {}).get("settings", {}).get("folds", 2))
+    oof_c = CrossVal.load(args.candidate / "out_of_fold.npz")
+    extra = [s for s in load_scenes(args.more_scenes) if split_of(s.stem) != "test"]
     final_s = raw_classifier(args.shipped)
-    fs, fc = fold_models(args.shipped_folds, folds, info_s), fold_models(args.candidate / "folds", folds, info_c)
-    if sorted(fs) != list(range(folds)) or sorted(fc) != list(range(folds)):
-        raise SystemExit(f"fold models: shipped {sorted(fs)}, candidate {sorted(fc)}, of {folds} folds")
-    sets = {"scenes-dev": args.scenes, "scenes-extra": args.more_scenes}
-    scenes = {n: [s for s in load_scenes(d) if split_of(s.stem) != "test"] for n, d in sets.items()}
-    by_model = {"shipped": (raw_threshold(info_s), {"scenes-dev": fs, "scenes-extra": dict.fromkeys(fs, final_s)}),
-                "candidate": (raw_threshold(info_c), {n: fc for n in sets})}
-    detectors = dict.fromkeys(range(folds), detector)
+    p_of = {args.scenes.name: by_score(CrossVal.load(args.shipped / "out_of_fold.npz", 2).tallies["all"]),
+            args.more_scenes.name: by_score(tally_scenes(MaskPipeline(detector, final_s, 0.5, min_face_score=0.0),
+                                                         extra, RULE_BUCKETS)["all"])}
+    thresholds = {"shipped": raw_threshold(info_s), "candidate": raw_threshold(info_c)}
     tallies: dict = {}
-    for set_name, part in scenes.items():
-        t = {m: {b: with_p(x, aligned(x.p_no_mask, thr)) for b, x in _pooled(detectors, clfs[set_name], folds,
-                                                                               part).items()}
-             for m, (thr, clfs) in by_model.items()}
+    for set_name in p_of:
+        mine = oof_c.by_source[set_name]
+        t = {"candidate": mine, "shipped": {b: joined(x, p_of[set_name], "the shipped model") for b, x in mine.items()}}
+        t = {m: {b: with_p(x, aligned(x.p_no_mask, thresholds[m])) for b, x in by.items()} for m, by in t.items()}
         for route, buckets in routes(t["shipped"], t["candidate"]).items():
             tallies.setdefault(route, {})[set_name] = buckets
-    result = summary(tallies, list(sets))
-    rows = incorrect_faces(by_model, scenes, folds)
-    worn = worn_incorrectly(rows, {name: r["rule"][0] for name, r in result.items()})
-    return {"thresholds": {m: round(v[0], 4) for m, v in by_model.items()},
-            "routes": {name: {**r, "worn_incorrectly": worn[name]} for name, r in result.items()}}
+    result = summary(tallies, list(p_of))
+    folds = fold_models(args.candidate / "folds", oof_c.folds, info_c)
+    models = {"shipped": (thresholds["shipped"], dict.fromkeys(folds, final_s)),
+              "candidate": (thresholds["candidate"], folds)}
+    worn = worn_incorrectly(incorrect_faces(models, extra, oof_c.folds),
+                            {name: r["rule"][0] for name, r in result.items()})
+    return {"thresholds": {m: round(v, 4) for m, v in thresholds.items()},
+            "routes": {name: {**r, "worn_incorrectly (scenes-extra)": worn[name]} for name, r in result.items()}}
 
 
 def footage_part(args) -> dict:
@@ -212,18 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     ap.add_argument("shipped", type=Path, help="the shipped model folder")
     ap.add_argument("candidate", type=Path, help="a candidate trained with --keep-folds")
-    ap.add_argument("--scenes", type=Path, help="scenes-dev (out of fold on the scenes: with the next two)")
+    ap.add_argument("--scenes", type=Path, help="scenes-dev, both models' out-of-fold set (with --more-scenes)")
     ap.add_argument("--more-scenes", type=Path, help="scenes-extra (the shipped model never saw it)")
-    ap.add_argument("--shipped-folds", type=Path,
-                    help="the shipped recipe's fold models (maskwatch train --folds 2 --keep-folds)")
     ap.add_argument("--videos", type=Path, nargs="*", default=[], help="annotated footage folders to replay")
     ap.add_argument("--phases", type=int, default=6, help="replay each video from this many phases (their mean)")
     ap.add_argument("--cache", type=Path, default=Path("out/replaytracks"))
     ap.add_argument("--out", type=Path, help="write largefaces.json here")
     args = ap.parse_args(argv)
-    scenes = (args.scenes, args.more_scenes, args.shipped_folds)
-    if scenes.count(None) not in (0, 3) or not (args.scenes or args.videos):
-        ap.error("the scenes need --scenes, --more-scenes and --shipped-folds together; or give --videos")
+    if (args.scenes is None) != (args.more_scenes is None) or not (args.scenes or args.videos):
+        ap.error("the scenes need --scenes and --more-scenes together; or give --videos")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     report = run(args)
     print(json.dumps(report, indent=1))

@@ -10,8 +10,11 @@ import pytest
 
 from maskwatch.models.calibration import Calibration
 from maskwatch.models.evaluation.metrics import Tally
+from maskwatch.models.modelinfo import ModelError
 from maskwatch.models.studies.largefaces import (
     aligned,
+    by_score,
+    joined,
     merged,
     raw_threshold,
     route_cuts,
@@ -47,7 +50,7 @@ def tally(p) -> dict[str, Tally]:
     """Three faces of the WIDTHS, the same detections for every model: only p differs."""
     t = Tally()
     boxes = [(0, 0, w, w) for w in WIDTHS]
-    t.add(np.asarray(boxes, np.float32) + np.arange(3)[:, None] * 100, [0.9] * 3, p,
+    t.add(np.asarray(boxes, np.float32) + np.arange(3)[:, None] * 100, [0.9, 0.91, 0.92], p,
           np.asarray(boxes, np.float32) + np.arange(3)[:, None] * 100, [True, False, True])
     return {"all": t}
 
@@ -63,6 +66,15 @@ def test_faces_from_the_cut_are_the_candidate_s(route, expected):
     assert set(got) == set(route_cuts())
     assert got[route]["all"].p_no_mask == pytest.approx(expected)
     assert got[route]["all"].width == list(WIDTHS)
+
+
+def test_two_models_tallies_of_one_set_are_joined_by_the_detector_s_score():
+    mine, theirs = tally([0.7, 0.8, 0.9]), tally([0.1, 0.2, 0.3])
+    got = joined(mine["all"], by_score(theirs["all"]), "the shipped model")
+    assert got.p_no_mask == pytest.approx([0.1, 0.2, 0.3]) and got.width == mine["all"].width
+    theirs["all"].conf[1] = 0.5  # a face the other model's detector scored otherwise
+    with pytest.raises(ModelError, match="1 of 3 detections have no p of the shipped model"):
+        joined(mine["all"], by_score(theirs["all"]), "the shipped model")
 
 
 def frames(p, share, embedding) -> list[Frame]:
