@@ -91,8 +91,14 @@ SECOND_LOOK_GRID = {BEFORE_SECOND_LOOK: ({"identity_threshold": 0.84}, "both", T
                        ({"identity_threshold": 0.84, "vote": ("second-look", bar, wait, recent)}, "both", True)
                        for bar in (0.5, 0.6, 0.7) for wait in (1.0, 2.0, 4.0) for recent in (2.0, 5.0, 10.0)}}
 
+# the vote for a higher rate (--select rate, run with --fps 10): the shipped 3 of 5 (half a second at
+# 10 fps) beside the same second (6 of 10) and 5 of 10
+BEFORE_RATE = "3 of 5"
+RATE_GRID = {f"{k} of {n}": ({"identity_threshold": 0.84, "vote_k": k, "vote_n": n}, "both", True)
+             for k, n in ((3, 5), (6, 10), (5, 10))}
+
 SELECTIONS = {"gates": (GRID, BEFORE), "identity": (IDENTITY_GRID, BEFORE_IDENTITY),
               "confirmed": (CONFIRMED_GRID, BEFORE_CONFIRMED), "rules": (None, BEFORE_RULES),
               "face-id": (FACE_ID_GRID, BEFORE_FACE_ID), "vote": (VOTE_GRID, BEFORE_VOTE),
               "learned": (LEARNED_GRID, BEFORE_LEARNED), "judge": (JUDGE_GRID, BEFORE_JUDGE),
-              "second-look": (SECOND_LOOK_GRID, BEFORE_SECOND_LOOK)}
+              "second-look": (SECOND_LOOK_GRID, BEFORE_SECOND_LOOK), "rate": (RATE_GRID, BEFORE_RATE)}

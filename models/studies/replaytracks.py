@@ -15,7 +15,8 @@ rule for its smaller faces, `-c` naming the model; `face-id`: dlib's face-recogn
 `--face-id SCENES_DIR`; `vote`: the vote asked otherwise, `studies.trackvote`; `learned`: a
 metric learnt for who is who on the other videos' people, `studies.learnedid`; `judge`: vote_k of
 vote_n and the small faces' weights; `second-look`: a track somewhat like a recent violator
-waits to be told, `studies.secondlook`; the grids live in `studies.replaygrids`), each video
+waits to be told, `studies.secondlook`; `rate`: the vote for `--fps 10`; the grids live in
+`studies.replaygrids`), each video
 judged by the setting chosen on the other videos alone (leave one out).
 
 The run path's own noise, replayed: `--drop 0.15` drops each frame with that chance, as a worker
@@ -203,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a grid (gates; identity: the descriptor and its threshold; confirmed; rules: the model's "
                          "rule for its smaller faces; vote: the vote asked otherwise; learned: a metric learnt on "
                          "the other videos' people; judge: vote_k of vote_n and the small faces' weights; "
-                         "second-look: a track like a recent violator waits to be told), each video judged by the "
-                         "setting chosen on the others")
+                         "second-look: a track like a recent violator waits to be told; rate: the vote for --fps 10), "
+                         "each video judged by the setting chosen on the others")
     ap.add_argument("--drop", type=float, default=0.0,
                     help="drop each frame with this chance, as a loaded run path does, over --seeds patterns: "
                          "each count is the mean")
