@@ -61,8 +61,17 @@ class DetectorConfig(Strict):
         return v
 
 
+class LargeFacesConfig(Strict):
+    model_dir: Path = Field(description="a second model folder (metadata.json) that judges the wide faces")
+    from_px: float = Field(48.0, gt=0.0, le=4096.0,
+                           description="detection width (px) from which a face is judged by the second model")
+
+
 class ClassifierConfig(Strict):
     model_dir: Path | None = Field(None, description="folder with metadata.json; default: the shipped model")
+    large_faces: LargeFacesConfig | None = Field(
+        None, description="a second model for the faces at least from_px wide (the first still judges the rest "
+                          "and gives every face's embedding); default: none")
     backend: Literal["auto", "tflite", "keras", "onnxruntime"] = Field(
         "auto", description="auto: Keras on a GPU when TensorFlow sees one, else TFLite; onnxruntime: the "
                             "model's ONNX file on classifier.device (a GPU host without TensorFlow)")

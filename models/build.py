@@ -9,6 +9,7 @@ from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.detector import FaceDetector, scales_of
 from maskwatch.models.modelinfo import ModelInfo
 from maskwatch.models.pipeline import MaskPipeline
+from maskwatch.models.widefaces import WideFaces
 from maskwatch.models_config import ClassifierConfig, DetectorConfig
 
 DEFAULT_DETECTOR = WEIGHTS_DIR / "yunet_n_640_640.onnx"
@@ -45,7 +46,15 @@ def build_pipeline(detector: DetectorConfig, classifier: ClassifierConfig,
     warn_if_rule_unfit(detector, classifier, clf.info)
     return MaskPipeline(build_detector(detector, threads), clf,
                         threshold=classifier.threshold, min_face_px=detector.min_face_px,
-                        min_face_score=classifier.min_face_score)
+                        min_face_score=classifier.min_face_score, wide=build_wide(classifier))
+
+
+def build_wide(cfg: ClassifierConfig) -> WideFaces | None:
+    """The second model for the wide faces, on the first one's backend, or None."""
+    if cfg.large_faces is None:
+        return None
+    second = cfg.model_copy(update={"model_dir": cfg.large_faces.model_dir, "large_faces": None})
+    return WideFaces(build_classifier(second), cfg.large_faces.from_px)
 
 
 def warn_if_rule_unfit(detector: DetectorConfig, classifier: ClassifierConfig, info: ModelInfo) -> bool:

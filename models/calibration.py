@@ -28,6 +28,14 @@ METHODS = ("none", "temperature", "platt", "isotonic")
 SLOPES = (0.05, 20.0)  # Platt's slope a: positive (increasing), within what a logit could need
 
 
+def onto(p, own: float, target: float) -> np.ndarray:
+    """A model's served p re-expressed on another's scale, so that the model decides at `target`
+    what it decided at its own threshold `own`: piecewise linear, 0 and 1 kept, rankings unchanged
+    (the second model for wide faces, classifier.large_faces)."""
+    p = np.asarray(p, np.float64)
+    return np.where(p < own, p * target / own, target + (p - own) * (1 - target) / (1 - own)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """The map from a model's raw p(violation) to the served one, as stored in metadata.json."""

@@ -10,6 +10,7 @@ from maskwatch.detections import Detections
 from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import crop_faces
 from maskwatch.models.detector import FaceDetector
+from maskwatch.models.widefaces import WideFaces
 
 
 @dataclass
@@ -29,9 +30,11 @@ class StageTimes:
 
 class MaskPipeline:
     def __init__(self, detector: FaceDetector, classifier: MaskClassifier,
-                 threshold: float | None = None, min_face_px: float = 0.0, min_face_score: float | None = None):
+                 threshold: float | None = None, min_face_px: float = 0.0, min_face_score: float | None = None,
+                 wide: WideFaces | None = None):
         self.detector = detector
         self.classifier = classifier
+        self.wide = wide  # a second model for the wide faces (classifier.large_faces), or None
         self.threshold = classifier.info.threshold if threshold is None else threshold
         self.min_face_score = classifier.info.min_face_score if min_face_score is None else min_face_score
         self.min_face_px = min_face_px
@@ -56,9 +59,11 @@ class MaskPipeline:
         crops = [crop_faces(img, d.boxes[w], size, margin) for img, d, w in zip(images, found, wanted)]
         # one call: p(no_mask) and the appearance embedding come out of the same pass
         p, inc, emb = self.classifier.predict_verdicts(np.concatenate(crops)) if crops else (np.zeros(0), None, None)
+        again = self.wide.judge(images, [d.boxes[w] for d, w in zip(found, wanted)], self.threshold) \
+            if self.wide is not None else [None] * len(found)
         t2 = time.perf_counter()
         out, start = [], 0
-        for d, w in zip(found, wanted):
+        for d, w, second in zip(found, wanted, again):
             n = int(w.sum())
             pd = np.zeros(len(d), np.float32)
             pd[w] = p[start:start + n]
@@ -69,6 +74,12 @@ class MaskPipeline:
             if inc is not None:
                 qd = np.zeros(len(d), np.float32)
                 qd[w] = inc[start:start + n]
+            if second is not None:  # the wide faces' verdicts are the second model's; embeddings stay
+                at, p2, share = second
+                at = np.flatnonzero(w)[at]
+                pd[at] = p2
+                if qd is not None and share is not None:
+                    qd[at] = share
             out.append(d.with_p_no_mask(pd, ed, qd))
             start += n
         self.times.images += len(images)

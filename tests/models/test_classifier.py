@@ -202,3 +202,41 @@ def test_the_shipped_rule_was_chosen_with_the_default_detector():
     info = ModelInfo.load(DEFAULT_CLASSIFIER)
     assert info.rule_upscale == cfg.detector.upscale
     assert not warn_if_rule_unfit(cfg.detector, cfg.classifier, info)
+
+
+@pytest.mark.parametrize("p, own, target, expected", [
+    (0.6, 0.6, 0.3385, 0.3385),   # the second model's own threshold lands on the first's
+    (0.3, 0.6, 0.3385, 0.16925),  # below it, in proportion
+    (0.8, 0.6, 0.3385, 0.6692),   # above it, in proportion of what is left
+    (0.0, 0.6, 0.3385, 0.0),
+    (1.0, 0.6, 0.3385, 1.0),
+])
+def test_a_second_model_s_p_on_the_first_model_s_scale(p, own, target, expected):
+    from maskwatch.models.calibration import onto
+
+    assert float(onto([p], own, target)[0]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_wide_faces_are_judged_by_the_second_model_on_the_first_one_s_scale(pipeline, scene_images, tmp_path):
+    """classifier.large_faces: the faces from from_px on take the second model's p (here the
+    shipped weights under another threshold, so the same p moved onto the first model's scale); the
+    narrower faces and every embedding stay the first model's."""
+    from maskwatch.config import parse_config
+    from maskwatch.models.build import build_pipeline
+    from maskwatch.models.calibration import onto
+
+    second = _copy_model(tmp_path)
+    meta = json.loads((second / "metadata.json").read_text())
+    (second / "metadata.json").write_text(json.dumps({**meta, "threshold": 0.6}))
+    img = cv2.imread(str(scene_images[0].parent / "maksssksksss327.jpg"))
+    base = pipeline.run([img])[0]
+    from_px = float(np.median(base.widths[base.scores >= 0.3]))
+    cfg = parse_config({"classifier": {"backend": "tflite",
+                                       "large_faces": {"model_dir": str(second), "from_px": from_px}}}, env={})
+    two = build_pipeline(cfg.detector, cfg.classifier)
+    got = two.run([img])[0]
+    wide = base.widths >= from_px
+    assert wide.any() and (~wide).any()
+    np.testing.assert_allclose(got.p_no_mask[~wide], base.p_no_mask[~wide], atol=1e-6)
+    np.testing.assert_allclose(got.p_no_mask[wide], onto(base.p_no_mask[wide], 0.6, pipeline.threshold), atol=1e-5)
+    np.testing.assert_allclose(got.embeddings, base.embeddings, atol=1e-6)
