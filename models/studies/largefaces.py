@@ -16,8 +16,9 @@ embedding, so who is who is unchanged) and the candidate judges the wider ones:
   training chooses it. The masks worn incorrectly are counted at the annotators' boxes of
   scenes-extra (the candidate's fold models: `maskwatch train --keep-folds`), routed by width;
 - on the footage (`--videos`): each video's replay (`studies.replaytracks`, the shipped defaults,
-  the mean over `--phases` phases) with the candidate's p for the faces at least `cut` px wide,
-  judged by its own rule.
+  the mean over `--phases` phases) as the product's `classifier.large_faces` serves it: the
+  candidate's p for the faces at least `cut` px wide, moved onto the shipped model's scale, and
+  the shipped model's rule for every face.
 
 The test split is never read here. Nothing in the product imports this.
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.models.calibration import onto
 from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import crop_faces
 from maskwatch.models.evaluation.metrics import Tally, best_rule
@@ -47,13 +49,6 @@ def route_cuts(cuts=CUTS) -> dict[str, float]:
     """Each route by the width from which the candidate judges: never, always, or from a cut."""
     return {"shipped alone": float("inf"), "candidate alone": 0.0,
             **{f"faces >= {c:g} px: the candidate": c for c in cuts}}
-
-
-def aligned(p, threshold: float) -> np.ndarray:
-    """p moved piecewise-linearly so that `threshold` lands at ALIGN and 0 and 1 stay: a model's
-    decisions at its own rule become decisions at ALIGN, its ranking unchanged."""
-    p = np.asarray(p, float)
-    return np.where(p < threshold, p * ALIGN / threshold, ALIGN + (p - threshold) * (1 - ALIGN) / (1 - threshold))
 
 
 def raw_threshold(info: ModelInfo) -> float:
@@ -75,9 +70,11 @@ def routes(shipped: dict[str, Tally], candidate: dict[str, Tally], cuts=CUTS) ->
             for name, cut in route_cuts(cuts).items()}
 
 
-def merged(small: list[Frame], large: list[Frame], cut: float) -> list[Frame]:
-    """One video's replay frames with the candidate's p for faces at least `cut` px wide: both
-    caches hold the same detector's faces, frame by frame; the embeddings stay the shipped model's."""
+def merged(small: list[Frame], large: list[Frame], cut: float, own: float, target: float) -> list[Frame]:
+    """One video's replay frames as the product's classifier.large_faces serves them: the
+    candidate's p (its threshold `own`) moved onto the shipped model's scale (`target`) for faces at
+    least `cut` px wide. Both caches hold the same detector's faces, frame by frame; the embeddings
+    stay the shipped model's."""
     out = []
     for a, b in zip(small, large, strict=True):
         if a.t != b.t or not np.array_equal(a.boxes, b.boxes):
@@ -85,17 +82,14 @@ def merged(small: list[Frame], large: list[Frame], cut: float) -> list[Frame]:
         wide = (a.boxes[:, 2] - a.boxes[:, 0]) >= cut if len(a.boxes) else np.zeros(0, bool)
         share = None if a.p_incorrect is None or b.p_incorrect is None else np.where(wide, b.p_incorrect,
                                                                                       a.p_incorrect)
-        out.append(dataclasses.replace(a, p=np.where(wide, b.p, a.p), p_incorrect=share))
+        out.append(dataclasses.replace(a, p=np.where(wide, onto(b.p, own, target), a.p), p_incorrect=share))
     return out
 
 
-def routed_rule(small: tuple[float, float], large: tuple[float, float], cut: float):
-    """The (threshold, min face score) a face of width w is judged by: each model's own."""
-    return lambda w: large if w >= cut else small
-
-
-def summary(tallies: dict[str, dict[str, Tally]], sets: list[str]) -> dict:
-    """Each route's rule chosen on every set's faces pooled (training's way), then F1 and AP per set."""
+def summary(tallies: dict[str, dict[str, Tally]], sets: list[str], served: tuple[float, float]) -> dict:
+    """Each route's F1 and AP per set: at the rule chosen on every set's faces pooled (training's
+    way), and at `served` (on the common scale: each model's own threshold, the shipped model's
+    minimum face score, as classifier.large_faces serves them)."""
     out = {}
     for name, by_set in tallies.items():
         pooled = {b: Tally(t.min_width, t.max_width) for b, t in by_set[sets[0]].items()}
@@ -104,7 +98,8 @@ def summary(tallies: dict[str, dict[str, Tally]], sets: list[str]) -> dict:
                 pooled[b].extend(t)
         rule = best_rule(list(pooled.values()))
         out[name] = {"rule": [round(rule[0], 4), round(rule[1], 3)],
-                     **{s: {b: {k: t.summary(*rule)[k] for k in ("violation_f1", "violation_ap")}
+                     **{s: {b: {"f1": t.summary(*rule)["violation_f1"], "ap": t.summary(*rule)["violation_ap"],
+                                "f1_served": t.summary(*served)["violation_f1"]}
                             for b, t in by_set[s].items()} for s in sets}}
     return out
 
@@ -137,7 +132,7 @@ def incorrect_faces(models: dict, scenes: list, folds: int) -> list[tuple[float,
         for name, (threshold, by_fold) in models.items():
             clf = by_fold[k]
             p, share, _ = clf.predict_verdicts(crop_faces(img, boxes, clf.input_size, clf.info.crop_margin))
-            got[name] = (aligned(p, threshold), np.zeros_like(p) if share is None else np.asarray(share))
+            got[name] = (onto(p, threshold, ALIGN), np.zeros_like(p) if share is None else np.asarray(share))
         rows += [(float(b[2] - b[0]), {n: (float(v[0][i]), float(v[1][i])) for n, v in got.items()})
                  for i, b in enumerate(boxes)]
     return rows
@@ -177,39 +172,43 @@ def scenes_part(args, detector) -> dict:
     for set_name in p_of:
         mine = oof_c.by_source[set_name]
         t = {"candidate": mine, "shipped": {b: joined(x, p_of[set_name], "the shipped model") for b, x in mine.items()}}
-        t = {m: {b: with_p(x, aligned(x.p_no_mask, thresholds[m])) for b, x in by.items()} for m, by in t.items()}
+        t = {m: {b: with_p(x, onto(x.p_no_mask, thresholds[m], ALIGN)) for b, x in by.items()} for m, by in t.items()}
         for route, buckets in routes(t["shipped"], t["candidate"]).items():
             tallies.setdefault(route, {})[set_name] = buckets
-    result = summary(tallies, list(p_of))
+    result = summary(tallies, list(p_of), (ALIGN, info_s.min_face_score))
     folds = fold_models(args.candidate / "folds", oof_c.folds, info_c)
     models = {"shipped": (thresholds["shipped"], dict.fromkeys(folds, final_s)),
               "candidate": (thresholds["candidate"], folds)}
-    worn = worn_incorrectly(incorrect_faces(models, extra, oof_c.folds),
-                            {name: r["rule"][0] for name, r in result.items()})
+    rows = incorrect_faces(models, extra, oof_c.folds)
+    worn = worn_incorrectly(rows, {name: r["rule"][0] for name, r in result.items()})
+    served = worn_incorrectly(rows, dict.fromkeys(result, ALIGN))
     return {"thresholds": {m: round(v, 4) for m, v in thresholds.items()},
-            "routes": {name: {**r, "worn_incorrectly (scenes-extra)": worn[name]} for name, r in result.items()}}
+            "routes": {name: {**r, "worn_incorrectly (scenes-extra)": worn[name],
+                              "worn_incorrectly served (scenes-extra)": served[name]} for name, r in result.items()}}
 
 
 def footage_part(args) -> dict:
     """The replay of every labelled video at the shipped defaults from `args.phases` phases (each
     count their mean), the candidate judging the faces at least `cut` px wide by its own rule."""
-    from maskwatch.events_config import EventsConfig
+    from maskwatch.config import load_config
     from maskwatch.models.build import build_pipeline
     from maskwatch.models.evaluation.clipscore import score
     from maskwatch.models.studies.replayframes import load_phases
-    from maskwatch.models.studies.replaytracks import mean_row, replay
+    from maskwatch.models.studies.replaytracks import mean_row, replay, sized_rule
     from maskwatch.models_config import ClassifierConfig, DetectorConfig
     from maskwatch.paths import video_labels
 
     pipes = {m: build_pipeline(DetectorConfig(), ClassifierConfig(model_dir=d))
              for m, d in (("shipped", args.shipped), ("candidate", args.candidate))}
     seen = {m: load_phases(p, args.videos, video_labels(), args.cache, 5.0, 0, args.phases) for m, p in pipes.items()}
-    rule = {m: (p.threshold, p.min_face_score) for m, p in pipes.items()}
-    cfg, out = EventsConfig(), {}
+    own, target = pipes["candidate"].threshold, pipes["shipped"].threshold
+    rule_of = sized_rule((target, pipes["shipped"].min_face_score))  # the product's one rule, as served
+    cfg, out = load_config(None).events, {}  # the defaults as a site gets them (the descriptor's threshold)
     for name, cut in route_cuts().items():
-        judge, rows = routed_rule(rule["shipped"], rule["candidate"], cut), {}
+        rows = {}
         for stem, (read, truth) in seen["shipped"].items():
-            rows[stem] = mean_row([score(truth, replay(merged(a, b, cut), cfg, judge, "both", True)).row()
+            rows[stem] = mean_row([score(truth, replay(merged(a, b, cut, own, target), cfg, rule_of, "both",
+                                                       True)).row()
                                    for a, b in zip(read, seen["candidate"][stem][0], strict=True)])
         out[name] = {"total": {k: round(sum(r[k] for r in rows.values()), 3)
                                for k in ("violators", "found", "duplicates", "false")}, "videos": rows}

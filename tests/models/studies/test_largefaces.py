@@ -1,5 +1,5 @@
-"""A second network for large faces (maskwatch.models.studies.largefaces): the common scale of two
-models' p, the routes by width on hand-made tallies and replay frames, and the masks worn
+"""A second network for large faces (maskwatch.models.studies.largefaces): the raw threshold behind
+a served one, the routes by width on hand-made tallies and replay frames, and the masks worn
 incorrectly counted per route. Pure."""
 from __future__ import annotations
 
@@ -12,30 +12,17 @@ from maskwatch.models.calibration import Calibration
 from maskwatch.models.evaluation.metrics import Tally
 from maskwatch.models.modelinfo import ModelError
 from maskwatch.models.studies.largefaces import (
-    aligned,
     by_score,
     joined,
     merged,
     raw_threshold,
     route_cuts,
-    routed_rule,
     routes,
     worn_incorrectly,
 )
 from maskwatch.models.studies.replayframes import Frame
 
 WIDTHS = (10.0, 30.0, 60.0)
-
-
-@pytest.mark.parametrize("p, threshold, expected", [
-    (0.74, 0.74, 0.5),     # the model's own threshold lands at 0.5
-    (0.37, 0.74, 0.25),    # below it, stretched
-    (0.87, 0.74, 0.75),    # above it, squeezed
-    (0.0, 0.94, 0.0),
-    (1.0, 0.94, 1.0),
-])
-def test_each_model_s_threshold_lands_at_one_place(p, threshold, expected):
-    assert aligned([p], threshold)[0] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("calibration, served, raw", [
@@ -85,8 +72,8 @@ def frames(p, share, embedding) -> list[Frame]:
 
 def test_the_candidate_judges_the_wide_faces_and_the_shipped_model_says_who_is_who():
     (f,) = merged(frames([0.1, 0.2], [0.0, 0.1], [[1, 0], [0, 1]]), frames([0.7, 0.8], [0.5, 0.6], [[9, 9], [9, 9]]),
-                  cut=32.0)
-    assert f.p.tolist() == pytest.approx([0.1, 0.8])
+                  cut=32.0, own=0.8, target=0.4)
+    assert f.p.tolist() == pytest.approx([0.1, 0.4])  # the candidate's threshold lands on the shipped one's
     assert f.p_incorrect.tolist() == pytest.approx([0.0, 0.6])
     assert f.face.tolist() == [[1, 0], [0, 1]]
 
@@ -95,12 +82,7 @@ def test_two_replays_of_other_faces_are_refused_by_frame():
     other = frames([0.7, 0.8], [0.5, 0.6], [[0, 0], [0, 0]])
     other[0].boxes = other[0].boxes + 1
     with pytest.raises(ValueError, match="frame at 0.20 s"):
-        merged(frames([0.1, 0.2], [0.0, 0.1], [[1, 0], [0, 1]]), other, cut=32.0)
-
-
-@pytest.mark.parametrize("width, rule", [(20.0, (0.34, 0.8)), (32.0, (0.94, 0.825)), (90.0, (0.94, 0.825))])
-def test_each_face_is_judged_by_its_own_model_s_rule(width, rule):
-    assert routed_rule((0.34, 0.8), (0.94, 0.825), 32.0)(width) == rule
+        merged(frames([0.1, 0.2], [0.0, 0.1], [[1, 0], [0, 1]]), other, cut=32.0, own=0.8, target=0.4)
 
 
 def test_masks_worn_incorrectly_counted_and_named_per_route():
