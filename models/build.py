@@ -76,4 +76,8 @@ def warn_if_rule_unfit(detector: DetectorConfig, classifier: ClassifierConfig, i
 
 
 def model_version(classifier: ClassifierConfig) -> str:
-    return ModelInfo.load(Path(classifier.model_dir or DEFAULT_CLASSIFIER)).version
+    """What a violation row and a worker's status name as the model: its version, and the second
+    model's for the wide faces where one is set (20261203-1427+20261208-0112>=48px)."""
+    version = ModelInfo.load(Path(classifier.model_dir or DEFAULT_CLASSIFIER)).version
+    wide = classifier.large_faces
+    return version if wide is None else f"{version}+{ModelInfo.load(wide.model_dir).version}>={wide.from_px:g}px"

@@ -240,3 +240,16 @@ def test_the_wide_faces_are_judged_by_the_second_model_on_the_first_one_s_scale(
     np.testing.assert_allclose(got.p_no_mask[~wide], base.p_no_mask[~wide], atol=1e-6)
     np.testing.assert_allclose(got.p_no_mask[wide], onto(base.p_no_mask[wide], 0.6, pipeline.threshold), atol=1e-5)
     np.testing.assert_allclose(got.embeddings, base.embeddings, atol=1e-6)
+
+
+def test_a_route_to_a_second_model_is_named_in_the_model_version(tmp_path):
+    from maskwatch.config import parse_config
+    from maskwatch.models.build import model_version
+
+    second = _copy_model(tmp_path)
+    meta = json.loads((second / "metadata.json").read_text())
+    (second / "metadata.json").write_text(json.dumps({**meta, "version": "20261208-0112"}))
+    shipped = ModelInfo.load(DEFAULT_CLASSIFIER).version
+    cfg = parse_config({"classifier": {"large_faces": {"model_dir": str(second), "from_px": 48}}}, env={})
+    assert model_version(parse_config({}, env={}).classifier) == shipped
+    assert model_version(cfg.classifier) == f"{shipped}+20261208-0112>=48px"
