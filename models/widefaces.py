@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from maskwatch.geometry import widths
 from maskwatch.models.calibration import onto
 from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import crop_faces
@@ -21,8 +22,7 @@ class WideFaces:
         """For each image, of its classified faces' `boxes`: (the indices of the wide ones, their p on
         the scale whose threshold is `target`, the share of it that is "worn incorrectly" or None)."""
         clf = self.classifier
-        wide = [np.flatnonzero(b[:, 2] - b[:, 0] >= self.from_px) if len(b) else np.zeros(0, np.int64)
-                for b in boxes]
+        wide = [np.flatnonzero(widths(b) >= self.from_px) for b in boxes]
         crops = [crop_faces(img, b[w], clf.input_size, clf.info.crop_margin) for img, b, w in zip(images, boxes, wide)
                  if len(w)]
         if not crops:

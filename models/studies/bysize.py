@@ -37,11 +37,14 @@ def routed(main: Tally, small: Tally, below: float, mix: float) -> Tally:
                          f"{len(main.conf)} and {len(small.conf)} detections, or their scores or widths differ")
     p, q = np.asarray(main.p_no_mask, float), np.asarray(small.p_no_mask, float)
     narrow = np.asarray(main.width) < below
-    out = dataclasses.replace(main, **{f: list(getattr(main, f)) for f in ("conf", "on_violation", "on_mask",
-                                                                          "width", "fold")},
-                              fold_violations=dict(main.fold_violations))
-    out.p_no_mask = np.where(narrow, (1 - mix) * p + mix * q, p).tolist()
-    return out
+    return with_p(main, np.where(narrow, (1 - mix) * p + mix * q, p))
+
+
+def with_p(t: Tally, p) -> Tally:
+    """A copy of t's detections with p(violation) `p` instead of its own."""
+    return dataclasses.replace(t, **{f: list(getattr(t, f)) for f in ("conf", "on_violation", "on_mask", "width",
+                                                                      "fold")},
+                               p_no_mask=np.asarray(p, float).tolist(), fold_violations=dict(t.fold_violations))
 
 
 def routes(main: dict[str, Tally], small: dict[str, Tally]) -> dict[str, dict[str, Tally]]:

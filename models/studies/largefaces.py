@@ -33,8 +33,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.geometry import widths
 from maskwatch.models.calibration import onto
-from maskwatch.models.classifier import MaskClassifier
 from maskwatch.models.crops import crop_faces
 from maskwatch.models.evaluation.metrics import Tally, best_rule
 from maskwatch.models.modelinfo import ModelError, ModelInfo
@@ -57,12 +57,6 @@ def raw_threshold(info: ModelInfo) -> float:
     return float(grid[np.argmax(info.calibration.apply(grid) >= info.threshold)])
 
 
-def with_p(t: Tally, p) -> Tally:
-    return dataclasses.replace(t, **{f: list(getattr(t, f)) for f in ("conf", "on_violation", "on_mask", "width",
-                                                                      "fold")},
-                               p_no_mask=list(np.asarray(p, float)), fold_violations=dict(t.fold_violations))
-
-
 def routes(shipped: dict[str, Tally], candidate: dict[str, Tally], cuts=CUTS) -> dict[str, dict[str, Tally]]:
     """Each route of route_cuts, bucket by bucket, on the common scale (tallies aligned already):
     bysize routes the faces narrower than the cut to its second model, here the shipped one."""
@@ -79,7 +73,7 @@ def merged(small: list[Frame], large: list[Frame], cut: float, own: float, targe
     for a, b in zip(small, large, strict=True):
         if a.t != b.t or not np.array_equal(a.boxes, b.boxes):
             raise ValueError(f"frame at {a.t:.2f} s: the two models' replays hold other faces")
-        wide = (a.boxes[:, 2] - a.boxes[:, 0]) >= cut if len(a.boxes) else np.zeros(0, bool)
+        wide = widths(a.boxes) >= cut
         share = None if a.p_incorrect is None or b.p_incorrect is None else np.where(wide, b.p_incorrect,
                                                                                       a.p_incorrect)
         out.append(dataclasses.replace(a, p=np.where(wide, onto(b.p, own, target), a.p), p_incorrect=share))
@@ -98,10 +92,14 @@ def summary(tallies: dict[str, dict[str, Tally]], sets: list[str], served: tuple
                 pooled[b].extend(t)
         rule = best_rule(list(pooled.values()))
         out[name] = {"rule": [round(rule[0], 4), round(rule[1], 3)],
-                     **{s: {b: {"f1": t.summary(*rule)["violation_f1"], "ap": t.summary(*rule)["violation_ap"],
-                                "f1_served": t.summary(*served)["violation_f1"]}
-                            for b, t in by_set[s].items()} for s in sets}}
+                     **{s: {b: scores(t, rule, served) for b, t in by_set[s].items()} for s in sets}}
     return out
+
+
+def scores(t: Tally, rule: tuple[float, float], served: tuple[float, float]) -> dict:
+    at_rule = t.summary(*rule)
+    return {"f1": at_rule["violation_f1"], "ap": at_rule["violation_ap"],
+            "f1_served": t.summary(*served)["violation_f1"]}
 
 
 def by_score(t: Tally) -> dict[float, float]:
@@ -116,7 +114,7 @@ def joined(t: Tally, p_of: dict[float, float], whose: str) -> Tally:
     if missing:
         raise ModelError(f"{missing} of {len(t.conf)} detections have no p of {whose}: its faces were found by "
                          f"another detector setting or kind of CPU")
-    return with_p(t, [p_of[c] for c in t.conf])
+    return bysize.with_p(t, [p_of[c] for c in t.conf])
 
 
 def incorrect_faces(models: dict, scenes: list, folds: int) -> list[tuple[float, dict]]:
@@ -163,7 +161,7 @@ def scenes_part(args, detector) -> dict:
     info_s, info_c = ModelInfo.load(args.shipped), ModelInfo.load(args.candidate)
     oof_c = CrossVal.load(args.candidate / "out_of_fold.npz")
     extra = [s for s in load_scenes(args.more_scenes) if split_of(s.stem) != "test"]
-    final_s = raw_classifier(args.shipped)
+    final_s = bysize.raw(args.shipped)
     p_of = {args.scenes.name: by_score(CrossVal.load(args.shipped / "out_of_fold.npz", 2).tallies["all"]),
             args.more_scenes.name: by_score(tally_scenes(MaskPipeline(detector, final_s, 0.5, min_face_score=0.0),
                                                          extra, RULE_BUCKETS)["all"])}
@@ -172,7 +170,8 @@ def scenes_part(args, detector) -> dict:
     for set_name in p_of:
         mine = oof_c.by_source[set_name]
         t = {"candidate": mine, "shipped": {b: joined(x, p_of[set_name], "the shipped model") for b, x in mine.items()}}
-        t = {m: {b: with_p(x, onto(x.p_no_mask, thresholds[m], ALIGN)) for b, x in by.items()} for m, by in t.items()}
+        t = {m: {b: bysize.with_p(x, onto(x.p_no_mask, thresholds[m], ALIGN)) for b, x in by.items()}
+             for m, by in t.items()}
         for route, buckets in routes(t["shipped"], t["candidate"]).items():
             tallies.setdefault(route, {})[set_name] = buckets
     result = summary(tallies, list(p_of), (ALIGN, info_s.min_face_score))
@@ -189,7 +188,7 @@ def scenes_part(args, detector) -> dict:
 
 def footage_part(args) -> dict:
     """The replay of every labelled video at the shipped defaults from `args.phases` phases (each
-    count their mean), the candidate judging the faces at least `cut` px wide by its own rule."""
+    count their mean), each route as classifier.large_faces serves it (merged)."""
     from maskwatch.config import load_config
     from maskwatch.models.build import build_pipeline
     from maskwatch.models.evaluation.clipscore import score
@@ -248,10 +247,6 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "largefaces.json").write_text(json.dumps(report, indent=1))
     return 0
-
-
-def raw_classifier(model_dir: Path) -> MaskClassifier:
-    return MaskClassifier(ModelInfo.load(model_dir).raw_p(), backend="tflite")
 
 
 if __name__ == "__main__":
